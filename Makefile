@@ -1,0 +1,47 @@
+# The front door (as QEMU does): make installs what the build needs, then
+# drives Meson and Ninja. Every program lands in build/bin/.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD := build
+ASAN_BUILD := build-asan
+FUZZ_BUILD := build-fuzz
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps check unit e2e demo bench fuzz install clean
+
+all: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	@sh scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=$(PREFIX)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dbuildtype=debug
+
+check: all $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	@sh scripts/check.sh $(BUILD) $(ASAN_BUILD)
+
+demo: all
+	@bash scripts/demo.sh $(BUILD)
+
+bench: all
+	@bash bench/run.sh $(BUILD)
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false -Db_lundef=false \
+		-Db_sanitize=address,undefined -Dbuildtype=debug
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+install: all
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

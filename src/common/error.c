@@ -1,0 +1,46 @@
+/* Error objects carrying a Qubes exception class and a message that gains
+ * context on its way up. */
+#include "common/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int qerror_set(struct qerror *err, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err->kind = kind;
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int qerror_errno(struct qerror *err, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err->kind = "QubesException";
+    int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof(err->message))
+        snprintf(err->message + n, sizeof(err->message) - (size_t)n, ": %s", strerror(errnum));
+    return -1;
+}
+
+void qerror_prefix(struct qerror *err, const char *fmt, ...)
+{
+    char prefix[256];
+    char old[QERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    memcpy(old, err->message, sizeof(old));
+    snprintf(err->message, sizeof(err->message), "%s%s", prefix, old);
+}
+
+void qerror_clear(struct qerror *err)
+{
+    err->kind = NULL;
+    err->message[0] = '\0';
+}
