@@ -1,6 +1,7 @@
 /* Growable buffers and allocators that never return NULL. */
 #include "common/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

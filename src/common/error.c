@@ -36,7 +36,15 @@ void qerror_prefix(struct qerror *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, err->message, sizeof(old));
-    snprintf(err->message, sizeof(err->message), "%s%s", prefix, old);
+    /* the message may be cut at QERROR_MAX: context first, detail last */
+    size_t n = strnlen(prefix, sizeof(prefix));
+    if (n >= sizeof(err->message))
+        n = sizeof(err->message) - 1;
+    memcpy(err->message, prefix, n);
+    size_t rest = sizeof(err->message) - n - 1;
+    size_t m = strnlen(old, rest);
+    memcpy(err->message + n, old, m);
+    err->message[n + m] = '\0';
 }
 
 void qerror_clear(struct qerror *err)

@@ -1,0 +1,54 @@
+/* The Admin API: decoding a request's source and destination, finding the
+ * method, enforcing its argument/payload/destination contract, calling it. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "common/admin_wire.h"
+#include "qubesd/app.h"
+
+struct api_call {
+    struct app *app;
+    struct qube *src;
+    struct qube *dest;
+    const char *method;
+    const char *arg;
+    const char *endpoint; /* the <Class> of admin.vm.Create.<Class> */
+    const char *untrusted_payload;
+    size_t payload_len;
+    struct buf out;   /* the answer's content */
+    bool stream;      /* set by admin.Events: the connection stays open */
+};
+
+typedef int (*api_fn)(struct api_call *call, struct qerror *err);
+
+enum api_want { WANT_NO, WANT_YES, WANT_ANY };
+
+struct api_method {
+    const char *name;
+    enum api_want arg;
+    enum api_want payload;
+    enum api_want dest_adminvm;
+    api_fn fn;
+};
+
+/* Runs one request. On success the answer is in call->out (or call->stream
+ * is set); on failure err holds the exception to send. */
+int api_execute(struct app *app, const struct admin_request *req, struct api_call *call,
+                struct qerror *err);
+void api_call_free(struct api_call *call);
+
+/* Method groups, one file each. */
+extern const struct api_method api_vm_methods[];
+extern const struct api_method api_property_methods[];
+extern const struct api_method api_feature_methods[];
+extern const struct api_method api_tag_methods[];
+extern const struct api_method api_label_methods[];
+extern const struct api_method api_firewall_methods[];
+extern const struct api_method api_notes_methods[];
+extern const struct api_method api_events_methods[];
+
+/* Helpers shared by the method files. */
+int api_protocol_error(struct qerror *err, const char *msg);
+/* The payload as a NUL-free string, or a ProtocolError. */
+int api_payload_string(const struct api_call *call, char **out, struct qerror *err);

@@ -1,0 +1,177 @@
+/* admin.vm.feature.*: free-form key/value settings of a qube, and the
+ * CheckWith* lookups that walk the template / netvm chains to dom0. */
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/names.h"
+#include "qubesd/api.h"
+#include "qubesd/persist.h"
+#include "qubesd/property.h"
+
+#define FEATURE_VALUE_MAX 4096
+
+static int not_found(const struct api_call *call, struct qerror *err)
+{
+    return qerror_set(err, "QubesFeatureNotFoundError", "Feature not set for domain %s: %s",
+                      call->dest->name, call->arg);
+}
+
+static int feature_list(struct api_call *call, struct qerror *err)
+{
+    (void)err;
+    const struct kv_list *f = &call->dest->features;
+    for (size_t i = 0; i < f->n; i++)
+        buf_printf(&call->out, "%s\n", f->items[i].key);
+    return 0;
+}
+
+static int feature_get(struct api_call *call, struct qerror *err)
+{
+    const char *v = kv_get(&call->dest->features, call->arg);
+    if (!v)
+        return not_found(call, err);
+    buf_append_str(&call->out, v);
+    return 0;
+}
+
+enum chain { CHAIN_NONE, CHAIN_TEMPLATE, CHAIN_NETVM };
+
+/* features.py _recursive_check: along the chain, then dom0 if asked. */
+static int check_with(struct api_call *call, enum chain chain, bool admin_vm, struct qerror *err)
+{
+    const struct app *app = call->app;
+    const struct qube *q = call->dest;
+    for (size_t steps = 0; q && steps <= app->n_qubes; steps++) {
+        const char *v = kv_get(&q->features, call->arg);
+        if (v) {
+            buf_append_str(&call->out, v);
+            return 0;
+        }
+        q = chain == CHAIN_TEMPLATE ? qube_template(app, q)
+            : chain == CHAIN_NETVM  ? qube_netvm(app, q)
+                                    : NULL;
+    }
+    if (admin_vm && call->dest->cls != QUBE_ADMINVM) {
+        const char *v = kv_get(&app_dom0(app)->features, call->arg);
+        if (v) {
+            buf_append_str(&call->out, v);
+            return 0;
+        }
+    }
+    return not_found(call, err);
+}
+
+static int check_with_template(struct api_call *call, struct qerror *err)
+{
+    return check_with(call, CHAIN_TEMPLATE, false, err);
+}
+
+static int check_with_netvm(struct api_call *call, struct qerror *err)
+{
+    return check_with(call, CHAIN_NETVM, false, err);
+}
+
+static int check_with_adminvm(struct api_call *call, struct qerror *err)
+{
+    return check_with(call, CHAIN_NONE, true, err);
+}
+
+static int check_with_template_and_adminvm(struct api_call *call, struct qerror *err)
+{
+    return check_with(call, CHAIN_TEMPLATE, true, err);
+}
+
+/* Features that only qubesd itself manages (qubes/ext/admin.py). */
+static bool reserved_feature(const char *name)
+{
+    static const char *const reserved[] = { "deferred-netvm-original", "preload-dispvm",
+                                            "preload-dispvm-completed",
+                                            "preload-dispvm-in-progress" };
+    for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
+        if (strcmp(reserved[i], name) == 0)
+            return true;
+    return false;
+}
+
+struct feature_txn {
+    struct app *app;
+    const struct qube *q;
+    const char *name;
+    const char *value;
+};
+
+static int feature_step(void *ctx, struct qerror *err)
+{
+    struct feature_txn *t = ctx;
+    return persist_feature(t->app, t->q, t->name, t->value, err);
+}
+
+static void fire_feature(struct app *app, const struct qube *q, const char *prefix,
+                         const char *name, const char *value, const char *oldvalue)
+{
+    char event[160];
+    snprintf(event, sizeof(event), "%s%s", prefix, name);
+    const char *keys[3] = { "feature" }, *values[3] = { name };
+    size_t n = 1;
+    if (value) {
+        keys[n] = "value";
+        values[n++] = value;
+    }
+    if (oldvalue) {
+        keys[n] = "oldvalue";
+        values[n++] = oldvalue;
+    }
+    app_fire(app, q, event, n, keys, values);
+}
+
+static int feature_set(struct api_call *call, struct qerror *err)
+{
+    if (!feature_name_ok(call->arg))
+        return qerror_set(err, "QubesValueError", "feature name contains illegal characters");
+    if (reserved_feature(call->arg))
+        return qerror_set(err, "PermissionDenied", "feature %s can only be set by qubesd",
+                          call->arg);
+    if (call->payload_len > FEATURE_VALUE_MAX ||
+        !all_printable_ascii(call->untrusted_payload, call->payload_len))
+        return qerror_set(err, "QubesValueError", "%s value contains illegal characters",
+                          call->arg);
+    _cleanup_free_ char *value = xstrndup(call->untrusted_payload, call->payload_len);
+
+    struct qube *q = call->dest;
+    const char *current = kv_get(&q->features, call->arg);
+    _cleanup_free_ char *old = current ? xstrdup(current) : NULL;
+    struct feature_txn txn = { call->app, q, call->arg, value };
+    if (persist_transaction(call->app, feature_step, &txn, err) < 0)
+        return -1;
+    fire_feature(call->app, q, "domain-feature-pre-set:", call->arg, value, old);
+    kv_set(&q->features, call->arg, value);
+    fire_feature(call->app, q, "domain-feature-set:", call->arg, value, old);
+    return 0;
+}
+
+static int feature_remove(struct api_call *call, struct qerror *err)
+{
+    struct qube *q = call->dest;
+    if (!kv_has(&q->features, call->arg))
+        return not_found(call, err);
+    struct feature_txn txn = { call->app, q, call->arg, NULL };
+    if (persist_transaction(call->app, feature_step, &txn, err) < 0)
+        return -1;
+    fire_feature(call->app, q, "domain-feature-pre-delete:", call->arg, NULL, NULL);
+    kv_del(&q->features, call->arg);
+    fire_feature(call->app, q, "domain-feature-delete:", call->arg, NULL, NULL);
+    return 0;
+}
+
+const struct api_method api_feature_methods[] = {
+    { "admin.vm.feature.List", WANT_NO, WANT_NO, WANT_ANY, feature_list },
+    { "admin.vm.feature.Get", WANT_YES, WANT_NO, WANT_ANY, feature_get },
+    { "admin.vm.feature.CheckWithTemplate", WANT_YES, WANT_NO, WANT_ANY, check_with_template },
+    { "admin.vm.feature.CheckWithNetvm", WANT_YES, WANT_NO, WANT_ANY, check_with_netvm },
+    { "admin.vm.feature.CheckWithAdminVM", WANT_YES, WANT_NO, WANT_ANY, check_with_adminvm },
+    { "admin.vm.feature.CheckWithTemplateAndAdminVM", WANT_YES, WANT_NO, WANT_ANY,
+      check_with_template_and_adminvm },
+    { "admin.vm.feature.Set", WANT_YES, WANT_ANY, WANT_ANY, feature_set },
+    { "admin.vm.feature.Remove", WANT_YES, WANT_NO, WANT_ANY, feature_remove },
+    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+};

@@ -1,0 +1,130 @@
+/* admin.label.*: the colours of qubes. The eight defaults are fixed; users
+ * may add their own above index 8. */
+#include <ctype.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/names.h"
+#include "qubesd/api.h"
+#include "qubesd/persist.h"
+#include "qubesd/property.h"
+
+#define DEFAULT_LABELS 8
+
+static const struct label *find(const struct api_call *call, struct qerror *err)
+{
+    const struct label *l = app_label_lookup(call->app, call->arg);
+    if (!l)
+        qerror_set(err, "QubesValueError", "Label does not exist: %s", call->arg);
+    return l;
+}
+
+static int label_list(struct api_call *call, struct qerror *err)
+{
+    (void)err;
+    for (size_t i = 0; i < call->app->n_labels; i++)
+        buf_printf(&call->out, "%s\n", call->app->labels[i].name);
+    return 0;
+}
+
+static int label_get(struct api_call *call, struct qerror *err)
+{
+    const struct label *l = find(call, err);
+    if (!l)
+        return -1;
+    buf_append_str(&call->out, l->color);
+    return 0;
+}
+
+static int label_index(struct api_call *call, struct qerror *err)
+{
+    const struct label *l = find(call, err);
+    if (!l)
+        return -1;
+    buf_printf(&call->out, "%d", l->index);
+    return 0;
+}
+
+struct label_txn {
+    struct app *app;
+    const struct label *label;
+    const char *name;
+};
+
+static int insert_step(void *ctx, struct qerror *err)
+{
+    struct label_txn *t = ctx;
+    return persist_label_insert(t->app, t->label, err);
+}
+
+static int delete_step(void *ctx, struct qerror *err)
+{
+    struct label_txn *t = ctx;
+    return persist_label_delete(t->app, t->name, err);
+}
+
+static int label_create(struct api_call *call, struct qerror *err)
+{
+    struct app *app = call->app;
+    if (!label_name_ok(call->arg, true))
+        return qerror_set(err, "ProtocolError", "Invalid label name: '%s'", call->arg);
+    if (app_label_lookup(app, call->arg))
+        return qerror_set(err, "QubesValueError", "label already exists");
+    /* the colour, stripped of surrounding whitespace: exactly 0xRRGGBB */
+    const char *p = call->untrusted_payload, *end = p + call->payload_len;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    while (end > p && isspace((unsigned char)end[-1]))
+        end--;
+    _cleanup_free_ char *color = xstrndup(p, (size_t)(end - p));
+    if ((size_t)(end - p) != 8 || !label_color_ok(color))
+        return qerror_set(err, "ProtocolError", "Invalid color: expected 0xRRGGBB");
+    int index = DEFAULT_LABELS;
+    for (size_t i = 0; i < app->n_labels; i++)
+        if (app->labels[i].index > index)
+            index = app->labels[i].index;
+    struct label l = { .index = index + 1, .name = xstrdup(call->arg), .color = steal_pointer(&color) };
+    struct label_txn txn = { app, &l, NULL };
+    if (persist_transaction(app, insert_step, &txn, err) < 0) {
+        free(l.name);
+        free(l.color);
+        return -1;
+    }
+    app->labels = xrealloc(app->labels, (app->n_labels + 1) * sizeof(*app->labels));
+    app->labels[app->n_labels++] = l;
+    return 0;
+}
+
+static int label_remove(struct api_call *call, struct qerror *err)
+{
+    struct app *app = call->app;
+    const struct label *l = find(call, err);
+    if (!l)
+        return -1;
+    if (l->index <= DEFAULT_LABELS)
+        return qerror_set(err, "ProtocolError", "default label %s cannot be removed", l->name);
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        const struct prop_def *def = prop_find(app->qubes[i]->cls, "label");
+        const char *v = app->qubes[i]->props[def->index];
+        if (v && strcmp(v, l->name) == 0)
+            return qerror_set(err, "QubesException", "label still in use");
+    }
+    struct label_txn txn = { app, NULL, l->name };
+    if (persist_transaction(app, delete_step, &txn, err) < 0)
+        return -1;
+    size_t i = (size_t)(l - app->labels);
+    free(app->labels[i].name);
+    free(app->labels[i].color);
+    memmove(&app->labels[i], &app->labels[i + 1], (app->n_labels - i - 1) * sizeof(*app->labels));
+    app->n_labels--;
+    return 0;
+}
+
+const struct api_method api_label_methods[] = {
+    { "admin.label.List", WANT_NO, WANT_NO, WANT_YES, label_list },
+    { "admin.label.Get", WANT_YES, WANT_NO, WANT_YES, label_get },
+    { "admin.label.Index", WANT_YES, WANT_NO, WANT_YES, label_index },
+    { "admin.label.Create", WANT_YES, WANT_YES, WANT_YES, label_create },
+    { "admin.label.Remove", WANT_YES, WANT_NO, WANT_YES, label_remove },
+    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+};

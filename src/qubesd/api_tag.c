@@ -1,0 +1,97 @@
+/* admin.vm.tag.*: tags mark qubes for policy rules (@tag:...). */
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/names.h"
+#include "qubesd/api.h"
+#include "qubesd/persist.h"
+
+static int check_tag(const struct api_call *call, struct qerror *err)
+{
+    if (!tag_name_ok(call->arg))
+        return qerror_set(err, "QubesValueError", "disallowed characters in tag '%s'",
+                          call->arg);
+    return 0;
+}
+
+static int tag_list(struct api_call *call, struct qerror *err)
+{
+    (void)err;
+    for (size_t i = 0; i < call->dest->tags.n; i++)
+        buf_printf(&call->out, "%s\n", call->dest->tags.items[i]);
+    return 0;
+}
+
+static int tag_get(struct api_call *call, struct qerror *err)
+{
+    if (check_tag(call, err) < 0)
+        return -1;
+    buf_append_str(&call->out, str_set_has(&call->dest->tags, call->arg) ? "1" : "0");
+    return 0;
+}
+
+struct tag_txn {
+    struct app *app;
+    const struct qube *q;
+    const char *tag;
+    bool present;
+};
+
+static int tag_step(void *ctx, struct qerror *err)
+{
+    struct tag_txn *t = ctx;
+    return persist_tag(t->app, t->q, t->tag, t->present, err);
+}
+
+static void fire_tag(struct app *app, const struct qube *q, const char *prefix, const char *tag)
+{
+    char event[128];
+    snprintf(event, sizeof(event), "%s%s", prefix, tag);
+    const char *keys[] = { "tag" }, *values[] = { tag };
+    app_fire(app, q, event, 1, keys, values);
+}
+
+/* created-by-* records who made a qube; only dom0 may change it. */
+static int check_created_by(const struct api_call *call, struct qerror *err)
+{
+    if (strncmp(call->arg, "created-by-", 11) == 0 && call->src->cls != QUBE_ADMINVM)
+        return qerror_set(err, "PermissionDenied", "changing tag %s is not allowed", call->arg);
+    return 0;
+}
+
+static int tag_set(struct api_call *call, struct qerror *err)
+{
+    if (check_tag(call, err) < 0 || check_created_by(call, err) < 0)
+        return -1;
+    if (str_set_has(&call->dest->tags, call->arg))
+        return 0;
+    struct tag_txn txn = { call->app, call->dest, call->arg, true };
+    if (persist_transaction(call->app, tag_step, &txn, err) < 0)
+        return -1;
+    str_set_add(&call->dest->tags, call->arg);
+    fire_tag(call->app, call->dest, "domain-tag-add:", call->arg);
+    return 0;
+}
+
+static int tag_remove(struct api_call *call, struct qerror *err)
+{
+    if (check_tag(call, err) < 0 || check_created_by(call, err) < 0)
+        return -1;
+    if (!str_set_has(&call->dest->tags, call->arg))
+        return qerror_set(err, "QubesTagNotFoundError", "Tag not set for domain %s: %s",
+                          call->dest->name, call->arg);
+    struct tag_txn txn = { call->app, call->dest, call->arg, false };
+    if (persist_transaction(call->app, tag_step, &txn, err) < 0)
+        return -1;
+    str_set_del(&call->dest->tags, call->arg);
+    fire_tag(call->app, call->dest, "domain-tag-delete:", call->arg);
+    return 0;
+}
+
+const struct api_method api_tag_methods[] = {
+    { "admin.vm.tag.List", WANT_NO, WANT_NO, WANT_ANY, tag_list },
+    { "admin.vm.tag.Get", WANT_YES, WANT_NO, WANT_ANY, tag_get },
+    { "admin.vm.tag.Set", WANT_YES, WANT_NO, WANT_ANY, tag_set },
+    { "admin.vm.tag.Remove", WANT_YES, WANT_NO, WANT_ANY, tag_remove },
+    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+};

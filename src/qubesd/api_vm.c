@@ -1,0 +1,314 @@
+/* admin.vmclass.List, admin.vm.List, admin.vm.Create.<Class>,
+ * admin.vm.CreateInPool.<Class> and admin.vm.Remove. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "qubesd/api.h"
+#include "qubesd/persist.h"
+#include "qubesd/property.h"
+#include "qubesd/property_rules.h"
+#include "store/store.h"
+
+static const char *const volume_names[] = { "root", "private", "volatile", "kernel" };
+
+static int vmclass_list(struct api_call *call, struct qerror *err)
+{
+    (void)err;
+    for (int c = 0; c < QUBE_CLASS_COUNT; c++)
+        buf_printf(&call->out, "%s\n", qube_class_name((enum qube_class)c));
+    return 0;
+}
+
+/* Power state: qubes do not run yet in this model, dom0 always does. */
+static const char *power_state(const struct qube *q)
+{
+    return q->cls == QUBE_ADMINVM ? "Running" : "Halted";
+}
+
+static void list_line(struct buf *out, const struct qube *q)
+{
+    buf_printf(out, "%s class=%s state=%s uuid=%s\n", q->name, qube_class_name(q->cls),
+               power_state(q), q->uuid);
+}
+
+static int vm_list(struct api_call *call, struct qerror *err)
+{
+    (void)err;
+    if (call->dest->cls != QUBE_ADMINVM) {
+        list_line(&call->out, call->dest);
+        return 0;
+    }
+    for (size_t i = 0; i < call->app->n_qubes; i++)
+        list_line(&call->out, call->app->qubes[i]);
+    return 0;
+}
+
+struct create_params {
+    char *name;
+    const struct label *label;
+    char *pool;
+    const char *vol_pools[4];
+};
+
+static int parse_create_payload(const struct api_call *call, bool in_pool,
+                                struct create_params *p, char **storage, struct qerror *err)
+{
+    if (api_payload_string(call, storage, err) < 0)
+        return -1;
+    if (!all_printable_ascii(*storage, call->payload_len))
+        return api_protocol_error(err, "payload must be printable ASCII");
+    char *save = NULL;
+    for (char *part = *storage; part; part = save) {
+        /* split(' '): every single space separates, so "a  b" has an empty part */
+        save = strchr(part, ' ');
+        if (save)
+            *save++ = '\0';
+        char *eq = strchr(part, '=');
+        if (!eq)
+            return qerror_set(err, "ProtocolError", "Invalid param name: '%s'", part);
+        *eq = '\0';
+        const char *key = part, *value = eq + 1;
+        if (strcmp(key, "name") == 0) {
+            if (p->name)
+                return api_protocol_error(err, "duplicated parameters");
+            if (validate_qube_name(value, NULL, err) < 0)
+                return -1;
+            p->name = (char *)value;
+        } else if (strcmp(key, "label") == 0) {
+            if (p->label)
+                return api_protocol_error(err, "duplicated parameters");
+            if (!label_name_ok(value, true))
+                return qerror_set(err, "ProtocolError", "Invalid label name: '%s'", value);
+            p->label = app_label_lookup(call->app, value);
+            if (!p->label)
+                return qerror_set(err, "QubesLabelNotFoundError", "Label does not exist: %s",
+                                  value);
+        } else if (in_pool && strcmp(key, "pool") == 0) {
+            if (p->pool)
+                return api_protocol_error(err, "duplicated pool parameter");
+            if (!app_pool_find(call->app, value))
+                return qerror_set(err, "QubesException", "Unknown storage pool %s", value);
+            p->pool = (char *)value;
+        } else if (in_pool && strncmp(key, "pool:", 5) == 0) {
+            size_t v = 0;
+            while (v < ARRAY_SIZE(volume_names) && strcmp(volume_names[v], key + 5) != 0)
+                v++;
+            if (v == ARRAY_SIZE(volume_names))
+                return qerror_set(err, "ProtocolError", "Invalid volume name: '%s'", key + 5);
+            if (p->vol_pools[v])
+                return qerror_set(err, "ProtocolError", "duplicated pool:%s parameter", key + 5);
+            if (!app_pool_find(call->app, value))
+                return qerror_set(err, "QubesException", "Unknown storage pool %s", value);
+            p->vol_pools[v] = value;
+        } else {
+            return qerror_set(err, "ProtocolError", "Invalid param name: '%s'", key);
+        }
+    }
+    if (!p->name || !p->label)
+        return api_protocol_error(err, "Missing name or label");
+    for (size_t v = 0; v < ARRAY_SIZE(volume_names); v++)
+        if (p->pool && p->vol_pools[v])
+            return api_protocol_error(err, "Only one of 'pool=' and 'pool:volume=' can be used");
+    return 0;
+}
+
+static void random_uuid(char out[37])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+        abort(); /* no entropy: nothing sane to do */
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
+/* A random unused dispid in [0, 10000), as get_new_unused_dispid draws it. */
+static int new_dispid(const struct app *app)
+{
+    for (int attempt = 0; attempt < 100000; attempt++) {
+        unsigned int r;
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            abort();
+        int id = (int)(r % 10000);
+        bool used = false;
+        for (size_t i = 0; i < app->n_qubes && !used; i++)
+            used = app->qubes[i]->cls == QUBE_DISPVM &&
+                   prop_value_int(app, app->qubes[i], "dispid", -1) == id;
+        if (!used)
+            return id;
+    }
+    return -1;
+}
+
+static void set_initial(struct qube *q, const char *name, const char *value)
+{
+    const struct prop_def *def = prop_find(q->cls, name);
+    free(q->props[def->index]);
+    q->props[def->index] = xstrdup(value);
+}
+
+struct create_txn {
+    struct app *app;
+    struct qube *q;
+};
+
+static int create_step(void *ctx, struct qerror *err)
+{
+    struct create_txn *t = ctx;
+    return persist_qube_insert(t->app, t->q, err);
+}
+
+static int vm_create(struct api_call *call, struct qerror *err)
+{
+    struct app *app = call->app;
+    enum qube_class cls = (enum qube_class)qube_class_from_name(call->endpoint);
+    bool has_template = cls == QUBE_APPVM || cls == QUBE_DISPVM;
+    bool in_pool = strncmp(call->method, "admin.vm.CreateInPool.", 22) == 0;
+
+    struct qube *template = NULL;
+    if (*call->arg) {
+        if (!has_template)
+            return qerror_set(err, "QubesValueError", "%s cannot be based on template",
+                              call->endpoint);
+        template = app_find(app, call->arg);
+        if (!template)
+            return qerror_set(err, "QubesVMNotFoundError", "No such domain: '%s'", call->arg);
+    }
+
+    struct create_params p = { 0 };
+    _cleanup_free_ char *storage = NULL;
+    if (parse_create_payload(call, in_pool, &p, &storage, err) < 0)
+        return -1;
+    if (app_find(app, p.name))
+        return qerror_set(err, "QubesValueError", "VM %s already exists", p.name);
+
+    if (has_template && !template) {
+        template = prop_value_qube(app, NULL,
+                                   cls == QUBE_DISPVM ? "default_dispvm" : "default_template");
+        if (!template)
+            return qerror_set(err, "QubesValueError",
+                              "Template for the qube not specified, nor default template set.");
+    }
+    int qid = app_new_qid(app);
+    if (qid < 0)
+        return qerror_set(err, "QubesException", "No unused qube id left");
+
+    struct qube *q = xcalloc(1, sizeof(*q));
+    q->qid = qid;
+    q->cls = cls;
+    strcpy(q->name, p.name);
+    random_uuid(q->uuid);
+    set_initial(q, "label", p.label->name);
+    if (template) {
+        const struct prop_def *tdef = prop_find(cls, "template");
+        if (check_template(app, q, tdef, template->name, err) < 0) {
+            qube_free(q);
+            return -1;
+        }
+        set_initial(q, "template", template->name);
+    }
+    if (cls == QUBE_DISPVM) {
+        int dispid = new_dispid(app);
+        char text[16];
+        snprintf(text, sizeof(text), "%d", dispid);
+        set_initial(q, "dispid", text);
+    }
+    for (size_t v = 0; v < ARRAY_SIZE(volume_names); v++) {
+        const char *pool = p.vol_pools[v] ? p.vol_pools[v] : v < 3 ? p.pool : NULL;
+        if (pool)
+            kv_set(&q->volume_pools, volume_names[v], pool);
+    }
+    _cleanup_free_ char *tag = xasprintf("created-by-%s", call->src->name);
+    str_set_add(&q->tags, tag);
+
+    struct create_txn txn = { app, q };
+    if (persist_transaction(app, create_step, &txn, err) < 0) {
+        qube_free(q);
+        return -1;
+    }
+    app_insert(app, q);
+    log_info("qube=%s op=create class=%s qid=%d", q->name, call->endpoint, q->qid);
+
+    const char *vm_key[] = { "vm" }, *vm_val[] = { q->name };
+    app_fire(app, NULL, "domain-add", 1, vm_key, vm_val);
+    char event[64];
+    snprintf(event, sizeof(event), "domain-tag-add:%s", tag);
+    const char *tag_key[] = { "tag" }, *tag_val[] = { tag };
+    app_fire(app, q, event, 1, tag_key, tag_val);
+    return 0;
+}
+
+/* Who refers to q through a qube-valued property (effective values, so a
+ * default counts): the first holder and property found, or false. */
+static bool find_reference(const struct app *app, const struct qube *q, const char **holder,
+                           const char **prop)
+{
+    for (size_t i = 0; i <= app->n_qubes; i++) {
+        const struct qube *h = i < app->n_qubes ? app->qubes[i] : NULL;
+        if (h == q)
+            continue;
+        size_t n;
+        const struct prop_def *const *defs = prop_list(h, &n);
+        for (size_t d = 0; d < n; d++) {
+            if (defs[d]->type != PROP_VM)
+                continue;
+            if (prop_value_qube(app, h, defs[d]->name) == q) {
+                *holder = h ? h->name : "the global properties";
+                *prop = defs[d]->name;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static int remove_step(void *ctx, struct qerror *err)
+{
+    struct create_txn *t = ctx;
+    return persist_qube_delete(t->app, t->q, err);
+}
+
+static int vm_remove(struct api_call *call, struct qerror *err)
+{
+    struct app *app = call->app;
+    struct qube *q = call->dest;
+    if (q->cls == QUBE_ADMINVM)
+        return qerror_set(err, "QubesVMInUseError", "'dom0' cannot be removed");
+    if (prop_value_bool(app, q, "installed_by_rpm"))
+        return qerror_set(err, "QubesVMInUseError", "VM installed by package manager: %s",
+                          q->name);
+    const char *holder, *prop;
+    if (find_reference(app, q, &holder, &prop)) {
+        log_info("qube=%s op=remove result=in-use by=%s property=%s", q->name, holder, prop);
+        return qerror_set(err, "QubesVMInUseError", "Domain is in use: '%s' (%s of %s)", q->name,
+                          prop, holder);
+    }
+    struct create_txn txn = { app, q };
+    if (persist_transaction(app, remove_step, &txn, err) < 0)
+        return -1;
+
+    const char *vm_key[] = { "vm" }, *vm_val[] = { q->name };
+    app_fire(app, NULL, "domain-pre-delete", 1, vm_key, vm_val);
+    app_unlink(app, q);
+    app_fire(app, NULL, "domain-delete", 1, vm_key, vm_val);
+    log_info("qube=%s op=remove result=ok", q->name);
+    qube_free(q);
+    call->dest = NULL;
+    return 0;
+}
+
+const struct api_method api_vm_methods[] = {
+    { "admin.vmclass.List", WANT_NO, WANT_NO, WANT_YES, vmclass_list },
+    { "admin.vm.List", WANT_NO, WANT_NO, WANT_ANY, vm_list },
+    { "admin.vm.Create.", WANT_ANY, WANT_YES, WANT_YES, vm_create },
+    { "admin.vm.CreateInPool.", WANT_ANY, WANT_YES, WANT_YES, vm_create },
+    { "admin.vm.Remove", WANT_NO, WANT_NO, WANT_ANY, vm_remove },
+    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+};

@@ -1,0 +1,435 @@
+/* The model's collections: loading from the store, lookups, ordering, the
+ * initial contents of a fresh root, and event dispatch. */
+#include "qubesd/app.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/root.h"
+#include "qubesd/persist.h"
+#include "qubesd/property.h"
+#include "store/store.h"
+
+static const char *const class_names[QUBE_CLASS_COUNT] = {
+    [QUBE_ADMINVM] = "AdminVM",       [QUBE_APPVM] = "AppVM",
+    [QUBE_DISPVM] = "DispVM",         [QUBE_STANDALONEVM] = "StandaloneVM",
+    [QUBE_TEMPLATEVM] = "TemplateVM",
+};
+
+static const struct {
+    const char *name;
+    const char *color;
+} default_labels[] = {
+    { "red", "0xcc0000" },  { "orange", "0xf57900" }, { "yellow", "0xedd400" },
+    { "green", "0x73d216" }, { "gray", "0x555555" },   { "blue", "0x3465a4" },
+    { "purple", "0x75507b" }, { "black", "0x000000" },
+};
+
+const char *qube_class_name(enum qube_class cls)
+{
+    return cls < QUBE_CLASS_COUNT ? class_names[cls] : "?";
+}
+
+int qube_class_from_name(const char *name)
+{
+    for (int i = 0; i < QUBE_CLASS_COUNT; i++)
+        if (strcmp(class_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+void qube_free(struct qube *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; i < PROP_MAX; i++)
+        free(q->props[i]);
+    kv_free(&q->features);
+    str_set_free(&q->tags);
+    kv_free(&q->volume_pools);
+    free(q->notes);
+    free(q->firewall);
+    free(q);
+}
+
+/* Position of name among qubes[1..n) (dom0 is always at 0). */
+static size_t name_lower_bound(const struct app *app, const char *name, bool *found)
+{
+    size_t lo = 1, hi = app->n_qubes;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(app->qubes[mid]->name, name);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+struct qube *app_find(const struct app *app, const char *name)
+{
+    if (app->n_qubes && strcmp(app->qubes[0]->name, name) == 0)
+        return app->qubes[0];
+    bool found;
+    size_t i = name_lower_bound(app, name, &found);
+    return found ? app->qubes[i] : NULL;
+}
+
+struct qube *app_find_uuid(const struct app *app, const char *uuid)
+{
+    for (size_t i = 0; i < app->n_qubes; i++)
+        if (strcmp(app->qubes[i]->uuid, uuid) == 0)
+            return app->qubes[i];
+    return NULL;
+}
+
+struct qube *app_dom0(const struct app *app)
+{
+    return app->qubes[0];
+}
+
+void app_insert(struct app *app, struct qube *q)
+{
+    if (app->n_qubes == app->cap_qubes) {
+        app->cap_qubes = app->cap_qubes ? app->cap_qubes * 2 : 64;
+        app->qubes = xrealloc(app->qubes, app->cap_qubes * sizeof(*app->qubes));
+    }
+    size_t i = 0;
+    if (q->cls != QUBE_ADMINVM) {
+        bool found;
+        i = name_lower_bound(app, q->name, &found);
+    }
+    memmove(&app->qubes[i + 1], &app->qubes[i], (app->n_qubes - i) * sizeof(*app->qubes));
+    app->qubes[i] = q;
+    app->n_qubes++;
+}
+
+void app_unlink(struct app *app, struct qube *q)
+{
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        if (app->qubes[i] == q) {
+            memmove(&app->qubes[i], &app->qubes[i + 1],
+                    (app->n_qubes - i - 1) * sizeof(*app->qubes));
+            app->n_qubes--;
+            return;
+        }
+    }
+}
+
+int app_new_qid(const struct app *app)
+{
+    /* qids are few (< 10000): a bitmap makes this linear, not quadratic */
+    static const int max_qid = 10000;
+    unsigned char used[10000 / 8 + 1] = { 0 };
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        int qid = app->qubes[i]->qid;
+        if (qid >= 0 && qid < max_qid)
+            used[qid / 8] |= (unsigned char)(1u << (qid % 8));
+    }
+    for (int qid = 1; qid < max_qid; qid++)
+        if (!(used[qid / 8] & (1u << (qid % 8))))
+            return qid;
+    return -1;
+}
+
+const struct label *app_label_lookup(const struct app *app, const char *untrusted_spec)
+{
+    /* Qubes' get_label: index first, then name, then int(name) */
+    long long index = -1;
+    const char *spec = untrusted_spec;
+    if (strncmp(spec, "label-", 6) == 0 && parse_int(spec + 6, &index)) {
+        /* "label-<n>" names the index */
+    } else if (!parse_int(spec, &index)) {
+        index = -1;
+    }
+    for (size_t i = 0; i < app->n_labels; i++)
+        if (strcmp(app->labels[i].name, spec) == 0)
+            return &app->labels[i];
+    if (index >= 0)
+        for (size_t i = 0; i < app->n_labels; i++)
+            if (app->labels[i].index == index)
+                return &app->labels[i];
+    return NULL;
+}
+
+const struct pool *app_pool_find(const struct app *app, const char *name)
+{
+    for (size_t i = 0; i < app->n_pools; i++)
+        if (strcmp(app->pools[i].name, name) == 0)
+            return &app->pools[i];
+    return NULL;
+}
+
+void app_fire(struct app *app, const struct qube *subject, const char *name, size_t n,
+              const char *const *keys, const char *const *values)
+{
+    if (app->event_sink)
+        app->event_sink(app->event_ctx, subject, name, n, keys, values);
+}
+
+/* ---- loading ---- */
+
+static struct qube *qube_by_qid(const struct app *app, const char *qid_text)
+{
+    long long qid;
+    if (!qid_text || !parse_int(qid_text, &qid))
+        return NULL;
+    for (size_t i = 0; i < app->n_qubes; i++)
+        if (app->qubes[i]->qid == qid)
+            return app->qubes[i];
+    return NULL;
+}
+
+static int load_qube_row(void *ctx, size_t n, const char *const *c)
+{
+    struct app *app = ctx;
+    long long qid;
+    int cls;
+    if (n != 4 || !c[0] || !c[1] || !c[2] || !c[3] || !parse_int(c[0], &qid) ||
+        (cls = qube_class_from_name(c[2])) < 0 || strlen(c[1]) > QUBE_NAME_MAX ||
+        strlen(c[3]) != 36) {
+        log_error("store: skipping malformed qube row qid=%s", c[0] ? c[0] : "?");
+        return 0;
+    }
+    struct qube *q = xcalloc(1, sizeof(*q));
+    q->qid = (int)qid;
+    q->cls = (enum qube_class)cls;
+    strcpy(q->name, c[1]);
+    strcpy(q->uuid, c[3]);
+    app_insert(app, q);
+    return 0;
+}
+
+static int load_property_row(void *ctx, size_t n, const char *const *c)
+{
+    struct app *app = ctx;
+    struct qube *q = qube_by_qid(app, c[0]);
+    if (n != 3 || !q || !c[1] || !c[2])
+        return 0;
+    const struct prop_def *def = prop_find(q->cls, c[1]);
+    if (!def) {
+        log_warning("store: qube=%s ignoring unknown property %s", q->name, c[1]);
+        return 0;
+    }
+    free(q->props[def->index]);
+    q->props[def->index] = xstrdup(c[2]);
+    return 0;
+}
+
+static int load_global_row(void *ctx, size_t n, const char *const *c)
+{
+    struct app *app = ctx;
+    const struct prop_def *def = n == 2 && c[0] && c[1] ? prop_find_global(c[0]) : NULL;
+    if (!def)
+        return 0;
+    free(app->props[def->index]);
+    app->props[def->index] = xstrdup(c[1]);
+    return 0;
+}
+
+static int load_feature_row(void *ctx, size_t n, const char *const *c)
+{
+    struct qube *q = qube_by_qid(ctx, c[0]);
+    if (n == 3 && q && c[1] && c[2])
+        kv_set(&q->features, c[1], c[2]);
+    return 0;
+}
+
+static int load_tag_row(void *ctx, size_t n, const char *const *c)
+{
+    struct qube *q = qube_by_qid(ctx, c[0]);
+    if (n == 2 && q && c[1])
+        str_set_add(&q->tags, c[1]);
+    return 0;
+}
+
+static int load_note_row(void *ctx, size_t n, const char *const *c)
+{
+    struct qube *q = qube_by_qid(ctx, c[0]);
+    if (n == 2 && q && c[1]) {
+        free(q->notes);
+        q->notes = xstrdup(c[1]);
+    }
+    return 0;
+}
+
+static int load_firewall_row(void *ctx, size_t n, const char *const *c)
+{
+    struct qube *q = qube_by_qid(ctx, c[0]);
+    if (n == 2 && q && c[1]) {
+        free(q->firewall);
+        q->firewall = xstrdup(c[1]);
+    }
+    return 0;
+}
+
+static int load_volume_pool_row(void *ctx, size_t n, const char *const *c)
+{
+    struct qube *q = qube_by_qid(ctx, c[0]);
+    if (n == 3 && q && c[1] && c[2])
+        kv_set(&q->volume_pools, c[1], c[2]);
+    return 0;
+}
+
+static int load_label_row(void *ctx, size_t n, const char *const *c)
+{
+    struct app *app = ctx;
+    long long index;
+    if (n != 3 || !c[0] || !c[1] || !c[2] || !parse_int(c[0], &index))
+        return 0;
+    app->labels = xrealloc(app->labels, (app->n_labels + 1) * sizeof(*app->labels));
+    app->labels[app->n_labels++] =
+        (struct label){ .index = (int)index, .name = xstrdup(c[1]), .color = xstrdup(c[2]) };
+    return 0;
+}
+
+static int load_pool_row(void *ctx, size_t n, const char *const *c)
+{
+    struct app *app = ctx;
+    if (n != 2 || !c[0] || !c[1])
+        return 0;
+    app->pools = xrealloc(app->pools, (app->n_pools + 1) * sizeof(*app->pools));
+    app->pools[app->n_pools++] =
+        (struct pool){ .name = xstrdup(c[0]), .driver = xstrdup(c[1]) };
+    return 0;
+}
+
+static int load_pool_config_row(void *ctx, size_t n, const char *const *c)
+{
+    struct app *app = ctx;
+    if (n != 3 || !c[0] || !c[1] || !c[2])
+        return 0;
+    for (size_t i = 0; i < app->n_pools; i++)
+        if (strcmp(app->pools[i].name, c[0]) == 0)
+            kv_set(&app->pools[i].config, c[1], c[2]);
+    return 0;
+}
+
+/* What a fresh root starts with: dom0, the eight labels, the two pools of
+ * Qubes' load_initial_values. No other qube is created implicitly. */
+static int create_initial(struct app *app, struct qerror *err)
+{
+    struct store *s = app->store;
+    _cleanup_free_ char *varlib = qroot_path("var/lib/qubes");
+    _cleanup_free_ char *kernels = qroot_path("var/lib/qubes/vm-kernels");
+    if (store_begin(s, err) < 0)
+        return -1;
+    static const char *const dom0[] = { "0", "dom0", "AdminVM",
+                                        "00000000-0000-0000-0000-000000000000" };
+    if (store_run(s, "INSERT INTO qube (qid, name, class, uuid) VALUES (?, ?, ?, ?)", 4, dom0,
+                  err) < 0)
+        goto fail;
+    static const char *const dom0_label[] = { "0", "label", "black" };
+    if (store_run(s, "INSERT INTO qube_property (qid, name, value) VALUES (?, ?, ?)", 3,
+                  dom0_label, err) < 0)
+        goto fail;
+    for (size_t i = 0; i < ARRAY_SIZE(default_labels); i++) {
+        char idx[8];
+        snprintf(idx, sizeof(idx), "%zu", i + 1);
+        const char *p[] = { idx, default_labels[i].name, default_labels[i].color };
+        if (store_run(s, "INSERT INTO label (idx, name, color) VALUES (?, ?, ?)", 3, p, err) < 0)
+            goto fail;
+    }
+    const char *pools[][4] = {
+        { "varlibqubes", "file-reflink", "dir_path", varlib },
+        { "linux-kernel", "linux-kernel", "dir_path", kernels },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(pools); i++) {
+        if (store_run(s, "INSERT INTO pool (name, driver) VALUES (?, ?)", 2, pools[i], err) < 0)
+            goto fail;
+        const char *p[] = { pools[i][0], pools[i][2], pools[i][3] };
+        if (store_run(s, "INSERT INTO pool_config (pool, key, value) VALUES (?, ?, ?)", 3, p,
+                      err) < 0)
+            goto fail;
+    }
+    static const char *const kernel_pool[] = { "default_pool_kernel", "linux-kernel" };
+    if (store_run(s, "INSERT INTO global_property (name, value) VALUES (?, ?)", 2, kernel_pool,
+                  err) < 0)
+        goto fail;
+    return store_commit(s, err);
+fail:
+    store_rollback(s);
+    return -1;
+}
+
+static int has_dom0_row(void *ctx, size_t n, const char *const *c)
+{
+    (void)n;
+    (void)c;
+    *(bool *)ctx = true;
+    return 0;
+}
+
+int app_load(struct app *app, const char *db_path, struct qerror *err)
+{
+    if (prop_table_check(err) < 0)
+        return -1;
+    if (store_open(db_path, &app->store, err) < 0)
+        return -1;
+    bool has_dom0 = false;
+    if (store_query(app->store, "SELECT qid FROM qube WHERE qid = 0", 0, NULL, has_dom0_row,
+                    &has_dom0, err) < 0)
+        return -1;
+    if (!has_dom0 && create_initial(app, err) < 0)
+        return -1;
+
+    struct {
+        const char *sql;
+        store_row_fn fn;
+    } loaders[] = {
+        { "SELECT qid, name, class, uuid FROM qube", load_qube_row },
+        { "SELECT qid, name, value FROM qube_property", load_property_row },
+        { "SELECT name, value FROM global_property", load_global_row },
+        { "SELECT qid, name, value FROM feature", load_feature_row },
+        { "SELECT qid, name FROM tag", load_tag_row },
+        { "SELECT qid, text FROM note", load_note_row },
+        { "SELECT qid, rules FROM firewall", load_firewall_row },
+        { "SELECT qid, volume, pool FROM volume_pool", load_volume_pool_row },
+        { "SELECT idx, name, color FROM label ORDER BY idx", load_label_row },
+        { "SELECT name, driver FROM pool ORDER BY name", load_pool_row },
+        { "SELECT pool, key, value FROM pool_config", load_pool_config_row },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(loaders); i++)
+        if (store_query(app->store, loaders[i].sql, 0, NULL, loaders[i].fn, app, err) < 0)
+            return -1;
+    if (app->n_qubes == 0 || app->qubes[0]->cls != QUBE_ADMINVM)
+        return qerror_set(err, "QubesException", "store %s has no dom0", db_path);
+
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+    app->host_memory_mib = pages > 0 && page_size > 0 ? (long)((long long)pages * page_size >> 20)
+                                                      : 4096;
+    app->host_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return 0;
+}
+
+void app_free(struct app *app)
+{
+    for (size_t i = 0; i < app->n_qubes; i++)
+        qube_free(app->qubes[i]);
+    free(app->qubes);
+    for (size_t i = 0; i < PROP_MAX; i++)
+        free(app->props[i]);
+    for (size_t i = 0; i < app->n_labels; i++) {
+        free(app->labels[i].name);
+        free(app->labels[i].color);
+    }
+    free(app->labels);
+    for (size_t i = 0; i < app->n_pools; i++) {
+        free(app->pools[i].name);
+        free(app->pools[i].driver);
+        kv_free(&app->pools[i].config);
+    }
+    free(app->pools);
+    store_close(app->store);
+    memset(app, 0, sizeof(*app));
+}

@@ -1,0 +1,121 @@
+/* The domain model: the qubes, labels, pools and global properties of one
+ * root, held in memory and mirrored in the store. This is the daemon's one
+ * model object; everything else receives it explicitly. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+
+struct store;
+
+enum qube_class {
+    QUBE_ADMINVM,
+    QUBE_APPVM,
+    QUBE_DISPVM,
+    QUBE_STANDALONEVM,
+    QUBE_TEMPLATEVM,
+    QUBE_CLASS_COUNT,
+};
+
+#define PROP_MAX 64 /* bound on the property table (checked at start) */
+
+struct kv {
+    char *key;
+    char *value;
+};
+
+/* A small map kept sorted by key (features, volume pools). */
+struct kv_list {
+    struct kv *items;
+    size_t n, cap;
+};
+
+/* A sorted set of strings (tags). */
+struct str_set {
+    char **items;
+    size_t n, cap;
+};
+
+struct qube {
+    int qid;
+    char name[32];
+    char uuid[37];
+    enum qube_class cls;
+    char *props[PROP_MAX]; /* explicitly set values (canonical text); NULL = default */
+    struct kv_list features;
+    struct str_set tags;
+    char *notes;          /* NULL = none */
+    char *firewall;       /* rules in API form, one per line; NULL = default (accept) */
+    struct kv_list volume_pools; /* volume name -> pool name, from CreateInPool */
+};
+
+struct label {
+    int index;
+    char *name;
+    char *color;
+};
+
+struct pool {
+    char *name;
+    char *driver;
+    struct kv_list config;
+};
+
+typedef void (*event_sink_fn)(void *ctx, const struct qube *subject, const char *name,
+                              size_t n_kwargs, const char *const *keys, const char *const *values);
+
+struct app {
+    struct qube **qubes; /* dom0 first, then sorted by name */
+    size_t n_qubes, cap_qubes;
+    char *props[PROP_MAX]; /* global properties (same table, holder = app) */
+    struct label *labels;
+    size_t n_labels;
+    struct pool *pools;
+    size_t n_pools;
+    struct store *store;
+    long host_memory_mib;
+    int host_cpus;
+    event_sink_fn event_sink;
+    void *event_ctx;
+};
+
+const char *qube_class_name(enum qube_class cls);
+/* Returns -1 if name is not one of the classes (AdminVM included). */
+int qube_class_from_name(const char *name);
+
+/* Opens the store under the root, loads everything; creates dom0, the default
+ * labels and pools in a fresh store. */
+int app_load(struct app *app, const char *db_path, struct qerror *err);
+void app_free(struct app *app);
+
+struct qube *app_find(const struct app *app, const char *name);
+struct qube *app_find_uuid(const struct app *app, const char *uuid);
+struct qube *app_dom0(const struct app *app);
+/* Inserts into the sorted collection (memory only). */
+void app_insert(struct app *app, struct qube *q);
+void app_unlink(struct app *app, struct qube *q);
+/* Lowest unused qid in 1..9999, or -1. */
+int app_new_qid(const struct app *app);
+
+const struct label *app_label_lookup(const struct app *app, const char *untrusted_spec);
+const struct pool *app_pool_find(const struct app *app, const char *name);
+
+void qube_free(struct qube *q);
+
+/* Fires an event to the subscribers (subject NULL = the app). */
+void app_fire(struct app *app, const struct qube *subject, const char *name, size_t n,
+              const char *const *keys, const char *const *values);
+
+/* kv_list / str_set helpers. */
+const char *kv_get(const struct kv_list *l, const char *key);
+bool kv_has(const struct kv_list *l, const char *key);
+void kv_set(struct kv_list *l, const char *key, const char *value);
+bool kv_del(struct kv_list *l, const char *key);
+void kv_free(struct kv_list *l);
+bool str_set_has(const struct str_set *s, const char *item);
+bool str_set_add(struct str_set *s, const char *item);
+bool str_set_del(struct str_set *s, const char *item);
+void str_set_free(struct str_set *s);

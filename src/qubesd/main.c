@@ -1,0 +1,128 @@
+/* qubesd: the management daemon. Loads the store of a root, serves the Admin
+ * API in the foreground, exits cleanly on SIGTERM. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/root.h"
+#include "config.h"
+#include "qubesd/app.h"
+#include "qubesd/server.h"
+
+static const char *const root_dirs[] = {
+    "run/qubes", "var/lib/qubes", "var/log/qubes", "etc/qubes/policy.d", "etc/qubes-rpc",
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: qubesd [--root DIR] [--debug] [--help] [--version]\n"
+          "\n"
+          "Serves the Qubes Admin API on $QUBES_ROOT/run/qubesd.sock.\n"
+          "\n"
+          "  --root DIR  the instance root (default: $QUBES_ROOT, else /)\n"
+          "  --debug     send tracebacks to clients and log every failed call\n",
+          f);
+}
+
+/* One qubesd per root: an exclusive lock on run/qubesd.lock, held for life. */
+static int take_root_lock(void)
+{
+    _cleanup_free_ char *path = qroot_path("run/qubesd.lock");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "qubesd: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        fprintf(stderr,
+                "qubesd: another qubesd%s%s%s is already serving root %s (lock %s held)\n",
+                *pid ? " (pid " : "", pid, *pid ? ")" : "", qroot_get(), path);
+        close(fd);
+        return -1;
+    }
+    char text[32];
+    int len = snprintf(text, sizeof(text), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)len, 0) != len)
+        fprintf(stderr, "qubesd: warning: cannot write pid to %s\n", path);
+    return fd; /* kept open: the lock lives as long as the process */
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "root", required_argument, NULL, 'r' },
+        { "debug", no_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct server_options opts = { .debug = false, .request_timeout_s = 60 };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'r': qroot_set(optarg); break;
+        case 'd': opts.debug = true; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': puts("qubesd " QUBICLE_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    for (size_t i = 0; i < ARRAY_SIZE(root_dirs); i++) {
+        if (qroot_mkdirs(root_dirs[i], 0755) < 0) {
+            fprintf(stderr, "qubesd: cannot create %s under %s: %s\n", root_dirs[i], qroot_get(),
+                    strerror(errno));
+            return 1;
+        }
+    }
+    int lock_fd = take_root_lock();
+    if (lock_fd < 0)
+        return 1;
+
+    _cleanup_free_ char *log_path = qroot_path("var/log/qubes/qubesd.log");
+    log_open_file(log_path);
+    if (opts.debug)
+        log_set_level(LOG_DEBUG);
+
+    struct app app = { 0 };
+    struct qerror err = { 0 };
+    _cleanup_free_ char *db_path = qroot_path("var/lib/qubes/qubes.db");
+    _cleanup_free_ char *sock_path = qroot_path("run/qubesd.sock");
+    struct server *srv = NULL;
+    int status = 1;
+    if (app_load(&app, db_path, &err) < 0) {
+        log_error("cannot load the store: %s", err.message);
+        goto out;
+    }
+    if (server_open(&app, sock_path, &opts, &srv, &err) < 0) {
+        log_error("%s", err.message);
+        goto out;
+    }
+    log_info("qubesd %s root=%s qubes=%zu listening on %s", QUBICLE_VERSION, qroot_get(),
+             app.n_qubes, sock_path);
+    if (server_run(srv, &err) < 0) {
+        log_error("%s", err.message);
+        goto out;
+    }
+    status = 0;
+out:
+    server_close(srv);
+    app_free(&app);
+    close(lock_fd);
+    return status;
+}

@@ -1,0 +1,129 @@
+/* Property set/reset with persistence and events (qubes/__init__.py:
+ * property.__set__/__delete__ and the handlers that react to them). */
+#include "qubesd/property_change.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "qubesd/persist.h"
+
+/* str() of a value as Python would print it in an event: None for no qube. */
+static const char *event_text(const struct prop_def *def, const char *v)
+{
+    return def->type == PROP_VM && !*v ? "None" : v;
+}
+
+static void fire_change(struct app *app, const struct qube *q, const char *prefix,
+                        const struct prop_def *def, const char *newvalue, const char *oldvalue)
+{
+    char event[128];
+    snprintf(event, sizeof(event), "%s%s", prefix, def->name);
+    const char *keys[3] = { "name" }, *values[3] = { def->name };
+    size_t n = 1;
+    if (newvalue) {
+        keys[n] = "newvalue";
+        values[n++] = event_text(def, newvalue);
+    }
+    if (oldvalue) {
+        keys[n] = "oldvalue";
+        values[n++] = event_text(def, oldvalue);
+    }
+    app_fire(app, q, event, n, keys, values);
+}
+
+/* Children of q that inherit this property now see another value. */
+static void fire_inherited_resets(struct app *app, const struct qube *q,
+                                  const struct prop_def *def)
+{
+    if (!q || !(def->flags & PROP_INHERIT))
+        return;
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        const struct qube *child = app->qubes[i];
+        if (qube_template(app, child) != q)
+            continue;
+        const struct prop_def *cdef = prop_find(child->cls, def->name);
+        if (cdef && prop_is_default(app, child, cdef))
+            fire_change(app, child, "property-reset:", cdef, NULL, NULL);
+    }
+}
+
+/* Qubes using a global default see it change (app.on_property_set_default_*). */
+static void fire_default_followers(struct app *app, const struct qube *q,
+                                   const struct prop_def *def, const char *oldvalue)
+{
+    if (q)
+        return;
+    const char *follower = strcmp(def->name, "default_netvm") == 0    ? "netvm"
+                           : strcmp(def->name, "default_dispvm") == 0 ? "default_dispvm"
+                                                                      : NULL;
+    if (!follower)
+        return;
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        const struct qube *other = app->qubes[i];
+        const struct prop_def *fdef = prop_find(other->cls, follower);
+        if (!fdef || !prop_is_default(app, other, fdef))
+            continue;
+        if (strcmp(follower, "netvm") == 0 && other->cls == QUBE_TEMPLATEVM)
+            continue;
+        const char *keys[] = { "name", "oldvalue" };
+        const char *values[] = { follower, oldvalue ? event_text(def, oldvalue) : "None" };
+        char event[64];
+        snprintf(event, sizeof(event), "property-reset:%s", follower);
+        app_fire(app, other, event, 2, keys, values);
+    }
+}
+
+struct persist_prop_ctx {
+    struct app *app;
+    const struct qube *q;
+    const struct prop_def *def;
+    const char *value;
+};
+
+static int persist_prop_step(void *ctx, struct qerror *err)
+{
+    struct persist_prop_ctx *c = ctx;
+    return persist_property(c->app, c->q, c->def, c->value, err);
+}
+
+int prop_change(struct app *app, struct qube *q, const struct prop_def *def,
+                const char *new_value, struct qerror *err)
+{
+    if (prop_check_writable(q, def, new_value == NULL, err) < 0)
+        return -1;
+    if (prop_check_change(app, q, def, new_value, err) < 0)
+        return -1;
+
+    _cleanup_buf_ struct buf old = BUF_INIT;
+    bool has_old = prop_value(app, q, def, &old) == 0;
+    const char *oldvalue = has_old ? (old.data ? old.data : "") : NULL;
+
+    struct persist_prop_ctx ctx = { app, q, def, new_value };
+    if (persist_transaction(app, persist_prop_step, &ctx, err) < 0)
+        return -1;
+
+    char **slot = prop_slot(app, q, def);
+    if (new_value) {
+        fire_change(app, q, "property-pre-set:", def, new_value, oldvalue);
+        free(*slot);
+        *slot = xstrdup(new_value);
+        fire_change(app, q, "property-set:", def, new_value, oldvalue);
+    } else {
+        fire_change(app, q, "property-pre-reset:", def, NULL, oldvalue);
+        fire_change(app, q, "property-pre-del:", def, NULL, oldvalue);
+        free(*slot);
+        *slot = NULL;
+        fire_change(app, q, "property-reset:", def, NULL, oldvalue);
+        fire_change(app, q, "property-del:", def, NULL, oldvalue);
+    }
+
+    if (q && (strcmp(def->name, "label") == 0 || strcmp(def->name, "template_for_dispvms") == 0)) {
+        const struct prop_def *icon = prop_find(q->cls, "icon");
+        if (icon)
+            fire_change(app, q, "property-reset:", icon, NULL, NULL);
+    }
+    fire_inherited_resets(app, q, def);
+    fire_default_followers(app, q, def, oldvalue);
+    return 0;
+}

@@ -1,0 +1,23 @@
+/* The Admin API server: one epoll loop serving many clients at once on
+ * run/qubesd.sock; a slow or silent client never delays the others. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "common/error.h"
+#include "qubesd/app.h"
+
+struct server_options {
+    bool debug; /* send a traceback field with exceptions */
+    int request_timeout_s; /* a client that sends no complete request is dropped */
+};
+
+struct server;
+
+/* Binds the socket (mode 0660, group qubes if it exists) and returns the
+ * server; the caller holds the root's lock, so a stale socket is removed. */
+int server_open(struct app *app, const char *socket_path, const struct server_options *opts,
+                struct server **out, struct qerror *err);
+/* Serves until SIGTERM or SIGINT. */
+int server_run(struct server *srv, struct qerror *err);
+void server_close(struct server *srv);
