@@ -89,8 +89,12 @@ int qubesd_call(const char *method, const char *arg, const char *dest, const voi
     struct admin_response r;
     if (admin_response_parse(resp.data ? resp.data : "", resp.len, &r, err) < 0)
         return -1;
-    if (r.type == ADMIN_MSG_EXCEPTION)
-        return qerror_set(err, r.kind[0] ? r.kind : "QubesException", "%s", r.message);
+    if (r.type == ADMIN_MSG_EXCEPTION) {
+        qerror_set(err, "QubesException", "%s", r.message);
+        if (r.kind[0])
+            qerror_set_peer_kind(err, r.kind);
+        return -1;
+    }
     if (content) {
         buf_reset(content);
         buf_append(content, r.content, r.content_len);

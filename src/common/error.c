@@ -52,3 +52,9 @@ void qerror_clear(struct qerror *err)
     err->kind = NULL;
     err->message[0] = '\0';
 }
+
+void qerror_set_peer_kind(struct qerror *err, const char *kind)
+{
+    snprintf(err->kind_copy, sizeof(err->kind_copy), "%s", kind);
+    err->kind = err->kind_copy;
+}

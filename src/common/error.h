@@ -9,6 +9,7 @@
 struct qerror {
     const char *kind; /* "QubesValueError", "ProtocolError", ...; NULL = no error */
     char message[QERROR_MAX];
+    char kind_copy[64]; /* holds a kind that came from a peer (qerror_set_peer_kind) */
 };
 
 /* Sets the error and returns -1, so `return qerror_set(err, ...)` reads well. */
@@ -20,3 +21,5 @@ int qerror_errno(struct qerror *err, int errnum, const char *fmt, ...)
 /* Prepends context ("load store: ") to a message already set. */
 void qerror_prefix(struct qerror *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void qerror_clear(struct qerror *err);
+/* Sets kind to a copy of a class name received from qubesd. */
+void qerror_set_peer_kind(struct qerror *err, const char *kind);

@@ -1,0 +1,455 @@
+/* Shared plumbing of the qvm-* tools: option parsing with argparse's exit
+ * codes and messages, Admin API answers parsed into simple structs. */
+#include "tools/cli.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/admin_wire.h"
+#include "common/cleanup.h"
+#include "common/names.h"
+
+int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
+               const struct option *longopts)
+{
+    /* leading ':' so that a missing argument is told apart from an unknown option */
+    char spec[128];
+    snprintf(spec, sizeof(spec), ":%s", shortopts);
+    opterr = 0;
+    for (;;) {
+        int prev = optind;
+        int c = getopt_long(argc, argv, spec, longopts, NULL);
+        switch (c) {
+        case 'h':
+            printf("%s\n%s", cli->usage, cli->help ? cli->help : "");
+            exit(0);
+        case 'v':
+            cli->verbose++;
+            continue;
+        case 'q':
+            cli->quiet++;
+            continue;
+        case 0x1ff: /* --force-root: accepted and ignored, as upstream */
+            continue;
+        case ':': {
+            const char *opt = argv[optind - 1] ? argv[optind - 1] : argv[prev];
+            cli_usage_error(cli, "argument %s: expected one argument", opt);
+        }
+        case '?': {
+            const char *opt = argv[optind - 1 >= prev ? optind - 1 : prev];
+            if (optopt && !(opt[0] == '-' && opt[1] == '-'))
+                cli_usage_error(cli, "unrecognized arguments: -%c", optopt);
+            cli_usage_error(cli, "unrecognized arguments: %s", opt);
+        }
+        default:
+            return c;
+        }
+    }
+}
+
+void cli_usage_error(const struct cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fprintf(stderr, "%s\n%s: error: ", cli->usage, cli->prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(CLI_EXIT_USAGE);
+}
+
+int cli_error(const struct cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fprintf(stderr, "%s: error: ", cli->prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_EXIT_FAIL;
+}
+
+int cli_qerror(const struct cli *cli, const struct qerror *err)
+{
+    return cli_error(cli, "%s", err->message);
+}
+
+bool cli_info_enabled(const struct cli *cli)
+{
+    return cli->verbose - cli->quiet >= 1;
+}
+
+void cli_info(const struct cli *cli, const char *fmt, ...)
+{
+    if (!cli_info_enabled(cli))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fprintf(stderr, "%s: ", cli->prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+char *cli_repr(const char *s)
+{
+    struct buf b = BUF_INIT;
+    py_repr(&b, s, strlen(s));
+    return buf_steal(&b);
+}
+
+bool qerror_is(const struct qerror *err, const char *kind)
+{
+    return err->kind && strcmp(err->kind, kind) == 0;
+}
+
+size_t split_lines(char *s, char ***lines)
+{
+    size_t n = 0, cap = 0;
+    char **v = NULL;
+    while (s && *s) {
+        char *nl = strchr(s, '\n');
+        if (nl)
+            *nl = '\0';
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        v[n++] = s;
+        if (!nl)
+            break;
+        s = nl + 1;
+    }
+    *lines = v;
+    return n;
+}
+
+/* ---- admin.vm.List ---- */
+
+static int vm_entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct vm_entry *)a)->name, ((const struct vm_entry *)b)->name);
+}
+
+static char *kv_field(const char *line, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *p = line; (p = strstr(p, key)); p += klen) {
+        if ((p == line || p[-1] == ' ') && p[klen] == '=') {
+            const char *v = p + klen + 1;
+            return xstrndup(v, strcspn(v, " "));
+        }
+    }
+    return xstrdup("");
+}
+
+int vm_list(const char *dest, struct vm_entry **vms, size_t *n, struct qerror *err)
+{
+    _cleanup_buf_ struct buf content = BUF_INIT;
+    if (qcall("admin.vm.List", "", dest, "", 0, &content, err) < 0)
+        return -1;
+    _cleanup_free_ char **lines = NULL;
+    size_t nl = split_lines(content.data, &lines);
+    struct vm_entry *v = xcalloc(nl ? nl : 1, sizeof(*v));
+    size_t count = 0;
+    for (size_t i = 0; i < nl; i++) {
+        size_t namelen = strcspn(lines[i], " ");
+        if (!namelen)
+            continue;
+        v[count].name = xstrndup(lines[i], namelen);
+        v[count].klass = kv_field(lines[i] + namelen, "class");
+        v[count].state = kv_field(lines[i] + namelen, "state");
+        v[count].uuid = kv_field(lines[i] + namelen, "uuid");
+        count++;
+    }
+    qsort(v, count, sizeof(*v), vm_entry_cmp);
+    *vms = v;
+    *n = count;
+    return 0;
+}
+
+void vm_list_free(struct vm_entry *vms, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(vms[i].name);
+        free(vms[i].klass);
+        free(vms[i].state);
+        free(vms[i].uuid);
+    }
+    free(vms);
+}
+
+const struct vm_entry *vm_list_find(const struct vm_entry *vms, size_t n, const char *name)
+{
+    struct vm_entry key = { .name = (char *)name };
+    return bsearch(&key, vms, n, sizeof(*vms), vm_entry_cmp);
+}
+
+void cli_require_vm(const struct cli *cli, const char *name, struct vm_entry *out)
+{
+    struct qerror err = { 0 };
+    struct qerror ignored = { 0 };
+    struct vm_entry *vms = NULL;
+    size_t n = 0;
+    bool plausible = validate_qube_name(name, NULL, &ignored) == 0 || strcmp(name, "dom0") == 0;
+    /* dest dom0 lists every qube, so look the name up in the answer */
+    const struct vm_entry *e = NULL;
+    if (plausible && vm_list(name, &vms, &n, &err) == 0)
+        e = vm_list_find(vms, n, name);
+    if (!e) {
+        if (plausible && err.kind && !qerror_is(&err, "QubesVMNotFoundError"))
+            exit(cli_qerror(cli, &err));
+        _cleanup_free_ char *r = cli_repr(name);
+        cli_usage_error(cli, "no such domain: %s", r);
+    }
+    if (out) {
+        out->name = xstrdup(e->name);
+        out->klass = xstrdup(e->klass);
+        out->state = xstrdup(e->state);
+        out->uuid = xstrdup(e->uuid);
+    }
+    vm_list_free(vms, n);
+}
+
+size_t *cli_select_vms(const struct cli *cli, const struct vm_entry *vms, size_t nvms,
+                       char **names, size_t nnames, size_t *nsel, char ***missing,
+                       size_t *nmissing)
+{
+    bool *picked = xcalloc(nvms ? nvms : 1, sizeof(bool));
+    for (size_t i = 0; i < nnames; i++) {
+        if (strpbrk(names[i], "*?[!]")) {
+            for (size_t j = 0; j < nvms; j++)
+                if (fnmatch(names[i], vms[j].name, 0) == 0)
+                    picked[j] = true;
+            continue;
+        }
+        const struct vm_entry *e = vm_list_find(vms, nvms, names[i]);
+        if (e) {
+            picked[e - vms] = true;
+        } else if (missing) {
+            *missing = xrealloc(*missing, (*nmissing + 1) * sizeof(char *));
+            (*missing)[(*nmissing)++] = xstrdup(names[i]);
+        } else {
+            _cleanup_free_ char *r = cli_repr(names[i]);
+            cli_usage_error(cli, "no such domain: %s", r);
+        }
+    }
+    size_t *sel = xcalloc(nvms ? nvms : 1, sizeof(size_t));
+    size_t k = 0;
+    for (size_t j = 0; j < nvms; j++)
+        if (picked[j])
+            sel[k++] = j;
+    free(picked);
+    *nsel = k;
+    return sel;
+}
+
+/* ---- properties ---- */
+
+int qprop_parse_value(const char *s, struct qprop *p, struct qerror *err)
+{
+    const char *t;
+    if (strncmp(s, "default=True ", 13) == 0) {
+        p->is_default = true;
+        t = s + 13;
+    } else if (strncmp(s, "default=False ", 14) == 0) {
+        p->is_default = false;
+        t = s + 14;
+    } else {
+        return qerror_set(err, "QubesDaemonCommunicationError", "Invalid property format");
+    }
+    if (strncmp(t, "type=", 5) != 0)
+        return qerror_set(err, "QubesDaemonCommunicationError", "Invalid type prefix received");
+    t += 5;
+    size_t tl = strcspn(t, " ");
+    if (tl >= sizeof(p->type))
+        return qerror_set(err, "QubesDaemonCommunicationError", "Received invalid value type");
+    memcpy(p->type, t, tl);
+    p->type[tl] = '\0';
+    t += tl;
+    p->value = xstrdup(*t == ' ' ? t + 1 : t);
+    return 0;
+}
+
+static int qprop_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct qprop *)a)->name, ((const struct qprop *)b)->name);
+}
+
+int qprops_parse(const char *s, size_t len, struct qprop **props, size_t *n, struct qerror *err)
+{
+    struct qprop *v = NULL;
+    size_t count = 0, cap = 0;
+    const char *end = s + len;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *le = nl ? nl : end;
+        /* undo the \\ and \n escapes of GetAll */
+        _cleanup_free_ char *line = xmalloc((size_t)(le - s) + 1);
+        size_t k = 0;
+        for (const char *p = s; p < le; p++) {
+            if (*p == '\\' && p + 1 < le) {
+                p++;
+                line[k++] = *p == 'n' ? '\n' : *p;
+            } else {
+                line[k++] = *p;
+            }
+        }
+        line[k] = '\0';
+        s = le + 1;
+        if (!k)
+            continue;
+        char *sp = strchr(line, ' ');
+        if (!sp) {
+            qprops_free(v, count);
+            return qerror_set(err, "QubesDaemonCommunicationError", "Invalid GetAll line");
+        }
+        *sp = '\0';
+        if (count == cap) {
+            cap = cap ? cap * 2 : 64;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        struct qprop *p = &v[count];
+        memset(p, 0, sizeof(*p));
+        if (qprop_parse_value(sp + 1, p, err) < 0) {
+            qprops_free(v, count);
+            return -1;
+        }
+        p->name = xstrdup(line);
+        count++;
+    }
+    qsort(v, count, sizeof(*v), qprop_cmp);
+    *props = v;
+    *n = count;
+    return 0;
+}
+
+const struct qprop *qprops_find(const struct qprop *props, size_t n, const char *name)
+{
+    if (!props)
+        return NULL;
+    struct qprop key = { .name = (char *)name };
+    return bsearch(&key, props, n, sizeof(*props), qprop_cmp);
+}
+
+void qprops_free(struct qprop *props, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(props[i].name);
+        free(props[i].value);
+    }
+    free(props);
+}
+
+/* ---- tables ---- */
+
+void table_init(struct table *t, size_t ncols)
+{
+    memset(t, 0, sizeof(*t));
+    t->ncols = ncols;
+}
+
+void table_add(struct table *t, const char *cell)
+{
+    if (t->ncells == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->cells = xrealloc(t->cells, t->cap * sizeof(char *));
+    }
+    t->cells[t->ncells++] = xstrdup(cell ? cell : "");
+}
+
+void table_print(const struct table *t, FILE *out)
+{
+    if (!t->ncols)
+        return;
+    _cleanup_free_ size_t *width = xcalloc(t->ncols, sizeof(size_t));
+    for (size_t i = 0; i < t->ncells; i++) {
+        size_t l = strlen(t->cells[i]);
+        if (l > width[i % t->ncols])
+            width[i % t->ncols] = l;
+    }
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i < t->ncells; i++) {
+        size_t col = i % t->ncols;
+        buf_append_str(&b, t->cells[i]);
+        if (col + 1 == t->ncols || i + 1 == t->ncells) {
+            while (b.len && b.data[b.len - 1] == ' ')
+                b.len--;
+            buf_append_char(&b, '\n');
+        } else {
+            for (size_t k = strlen(t->cells[i]); k < width[col] + 2; k++)
+                buf_append_char(&b, ' ');
+        }
+    }
+    if (b.len)
+        fwrite(b.data, 1, b.len, out);
+    buf_free(&b);
+}
+
+void table_free(struct table *t)
+{
+    for (size_t i = 0; i < t->ncells; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    memset(t, 0, sizeof(*t));
+}
+
+int read_all_fd(int fd, struct buf *out)
+{
+    for (;;) {
+        buf_reserve(out, 65536);
+        ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        out->len += (size_t)n;
+        out->data[out->len] = '\0';
+    }
+}
+
+bool cli_ask(const char *prompt, const char *yes)
+{
+    fputs(prompt, stdout);
+    fflush(stdout);
+    char line[256];
+    if (!fgets(line, sizeof(line), stdin))
+        return false;
+    line[strcspn(line, "\n")] = '\0';
+    if (strcmp(yes, "Y") == 0)
+        return strcasecmp(line, "y") == 0;
+    return strcmp(line, yes) == 0;
+}
+
+int qube_create(const char *klass, const char *name, const char *label, const char *template_name,
+                const char *pool, char *const *pools, size_t npools, struct qerror *err)
+{
+    if (strchr(name, ' '))
+        return qerror_set(err, "QubesValueError", "Invalid VM name");
+    _cleanup_buf_ struct buf payload = BUF_INIT;
+    buf_printf(&payload, "name=%s label=%s", name, label);
+    if (pool && *pool)
+        buf_printf(&payload, " pool=%s", pool);
+    for (size_t i = 0; i < npools; i++) {
+        const char *eq = strchr(pools[i], '=');
+        buf_printf(&payload, " pool:%.*s=%s", (int)(eq - pools[i]), pools[i], eq + 1);
+    }
+    _cleanup_free_ char *method = xasprintf(
+        "admin.vm.%s.%s", (pool && *pool) || npools ? "CreateInPool" : "Create", klass);
+    return qcall(method, template_name ? template_name : "", "dom0", payload.data,
+                       payload.len, NULL, err);
+}
+
+int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}

@@ -1,0 +1,176 @@
+/* qvm-check: does a qube exist (and is it running, paused, a template,
+ * networked)? The answer is the exit code: 0 all, 3 some, 1 none. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "tools/batch_call.h"
+#include "tools/cli.h"
+#include "tools/tools.h"
+
+static const char usage[] =
+    "usage: qvm-check [--verbose] [--quiet] [--help] [--all] [--exclude EXCLUDE]\n"
+    "                 [--running] [--paused] [--template] [--networked]\n"
+    "                 [VMNAME ...]";
+
+static const char help[] =
+    "\nExits sucessfull if the provided domain(s) exist, else returns failure\n\n"
+    "positional arguments:\n"
+    "  VMNAME                one or more domain names\n\n"
+    "options:\n"
+    "  --verbose, -v         increase verbosity\n"
+    "  --quiet, -q           decrease verbosity\n"
+    "  --help, -h            show this help message and exit\n"
+    "  --all                 perform the action on all qubes\n"
+    "  --exclude EXCLUDE     exclude the qube from --all\n"
+    "  --running             Determine if (any of given) VM is running\n"
+    "  --paused              Determine if (any of given) VM is paused\n"
+    "  --template            Determine if (any of given) VM is a template\n"
+    "  --networked           Determine if (any of given) VM can reach network\n";
+
+enum check { CHECK_RUNNING, CHECK_PAUSED, CHECK_TEMPLATE, CHECK_NETWORKED, CHECK_COUNT };
+static const char *const check_names[] = { "running", "paused", "template", "networked" };
+
+static bool networked(const struct vm_entry *vm)
+{
+    struct qerror err = { 0 };
+    _cleanup_buf_ struct buf content = BUF_INIT;
+    if (strcmp(vm->klass, "AdminVM") == 0)
+        return false;
+    if (qcall("admin.vm.property.GetAll", "", vm->name, "", 0, &content, &err) < 0)
+        return false;
+    struct qprop *props = NULL;
+    size_t n = 0;
+    if (qprops_parse(content.data, content.len, &props, &n, &err) < 0)
+        return false;
+    const struct qprop *pn = qprops_find(props, n, "provides_network");
+    const struct qprop *nv = qprops_find(props, n, "netvm");
+    bool r = (pn && strcmp(pn->value, "True") == 0) || (nv && nv->value[0]);
+    qprops_free(props, n);
+    return r;
+}
+
+static bool check(enum check k, const struct vm_entry *vm)
+{
+    switch (k) {
+    case CHECK_RUNNING:
+        return strcmp(vm->state, "Halted") != 0;
+    case CHECK_PAUSED:
+        return strcmp(vm->state, "Paused") == 0 || strcmp(vm->state, "Suspended") == 0;
+    case CHECK_TEMPLATE:
+        return strcmp(vm->klass, "TemplateVM") == 0;
+    case CHECK_NETWORKED:
+        return networked(vm);
+    case CHECK_COUNT:
+    default:
+        return false;
+    }
+}
+
+int qvm_check_main(int argc, char **argv)
+{
+    struct cli cli = { .prog = "qvm-check", .usage = usage, .help = help, .verbose = 1 };
+    enum { OPT_ALL = 0x100, OPT_EXCLUDE, OPT_RUNNING, OPT_PAUSED, OPT_TEMPLATE, OPT_NETWORKED };
+    static const struct option longopts[] = {
+        { "all", no_argument, NULL, OPT_ALL },
+        { "exclude", required_argument, NULL, OPT_EXCLUDE },
+        { "running", no_argument, NULL, OPT_RUNNING },
+        { "paused", no_argument, NULL, OPT_PAUSED },
+        { "template", no_argument, NULL, OPT_TEMPLATE },
+        { "networked", no_argument, NULL, OPT_NETWORKED },
+        CLI_COMMON_LONGOPTS,
+    };
+    bool all = false, want[CHECK_COUNT] = { false };
+    char **excludes = NULL;
+    size_t nexcludes = 0;
+    int c;
+    while ((c = cli_getopt(&cli, argc, argv, CLI_COMMON_SHORTOPTS, longopts)) != -1) {
+        switch (c) {
+        case OPT_ALL:
+            all = true;
+            break;
+        case OPT_EXCLUDE:
+            excludes = xrealloc(excludes, (nexcludes + 1) * sizeof(char *));
+            excludes[nexcludes++] = optarg;
+            break;
+        case OPT_RUNNING:
+        case OPT_PAUSED:
+        case OPT_TEMPLATE:
+        case OPT_NETWORKED:
+            want[c - OPT_RUNNING] = true;
+            break;
+        default:
+            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        }
+    }
+    if (all && optind < argc)
+        cli_usage_error(&cli, "argument VMNAME: not allowed with argument --all");
+    if (!all && optind >= argc)
+        cli_usage_error(&cli, "one of the arguments --all VMNAME is required");
+    if (!all && nexcludes)
+        cli_usage_error(&cli, "--exclude can only be used with --all");
+
+    struct qerror err = { 0 };
+    struct vm_entry *vms = NULL;
+    size_t nvms = 0;
+    if (vm_list("dom0", &vms, &nvms, &err) < 0)
+        return cli_qerror(&cli, &err);
+    size_t nsel = 0, nmissing = 0;
+    char **missing = NULL;
+    _cleanup_free_ size_t *sel = NULL;
+    if (all) {
+        sel = xcalloc(nvms + 1, sizeof(size_t));
+        for (size_t i = 0; i < nvms; i++) {
+            bool excluded = strcmp(vms[i].klass, "AdminVM") == 0;
+            for (size_t j = 0; j < nexcludes; j++)
+                excluded = excluded || strcmp(excludes[j], vms[i].name) == 0;
+            if (!excluded)
+                sel[nsel++] = i;
+        }
+    } else {
+        sel = cli_select_vms(&cli, vms, nvms, argv + optind, (size_t)(argc - optind), &nsel,
+                             &missing, &nmissing);
+    }
+
+    int rc = 0;
+    struct buf status = BUF_INIT;
+    bool any_filter = false;
+    _cleanup_free_ bool *pass = xcalloc(nsel + 1, sizeof(bool));
+    for (size_t i = 0; i < nsel; i++)
+        pass[i] = true;
+    for (int k = 0; k < CHECK_COUNT; k++) {
+        if (!want[k])
+            continue;
+        if (any_filter)
+            buf_append_str(&status, ", ");
+        buf_append_str(&status, check_names[k]);
+        any_filter = true;
+        for (size_t i = 0; i < nsel; i++)
+            pass[i] = pass[i] && check((enum check)k, &vms[sel[i]]);
+    }
+    if (any_filter) {
+        size_t npass = 0;
+        for (size_t i = 0; i < nsel; i++)
+            npass += pass[i];
+        if (npass != nsel)
+            rc = npass ? 3 : 1;
+        if (!npass)
+            cli_info(&cli, "None of qubes: %s", status.data);
+        for (size_t i = 0; i < nsel; i++)
+            if (pass[i])
+                cli_info(&cli, "%s: %s", vms[sel[i]].name, status.data);
+    } else if (!nsel) {
+        rc = 1;
+    } else {
+        for (size_t i = 0; i < nsel; i++)
+            cli_info(&cli, "%s: exists", vms[sel[i]].name);
+    }
+    if (nmissing) {
+        qsort(missing, nmissing, sizeof(char *), cmp_strp);
+        for (size_t i = 0; i < nmissing; i++)
+            cli_info(&cli, "%s: non-existent!", missing[i]);
+        rc = 1;
+    }
+    buf_free(&status);
+    return rc;
+}

@@ -1,0 +1,187 @@
+/* qvm-create: create a qube, then set the requested properties; a qube
+ * whose property cannot be set is removed again, so nothing half-made stays. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/admin_wire.h"
+#include "common/cleanup.h"
+#include "tools/cli.h"
+#include "tools/tools.h"
+
+static const char usage[] =
+    "usage: qvm-create [--verbose] [--quiet] [--help] [--class CLS]\n"
+    "                  [--property NAME=VALUE] [--pool VOLUME_NAME=POOL_NAME]\n"
+    "                  [-P POOL_NAME] [--template VALUE] [--label VALUE]\n"
+    "                  [--standalone] [--disp] [--help-classes]\n"
+    "                  [VMNAME]";
+
+static const char help[] =
+    "\npositional arguments:\n"
+    "  VMNAME                name of the domain to create\n\n"
+    "options:\n"
+    "  --verbose, -v         increase verbosity\n"
+    "  --quiet, -q           decrease verbosity\n"
+    "  --help, -h            show this help message and exit\n"
+    "  --class, -C CLS       specify the class of the new domain (default: AppVM)\n"
+    "  --standalone          shortcut for --class StandaloneVM\n"
+    "  --disp                shortcut for --class DispVM --label red\n"
+    "  --property, --prop NAME=VALUE\n"
+    "                        set domain's property, like \"internal\", \"memory\" or \"vcpus\"\n"
+    "  --pool, -p VOLUME_NAME=POOL_NAME\n"
+    "                        specify the pool to use for a volume\n"
+    "  -P POOL_NAME          change all volume pools to specified pool\n"
+    "  --template, -t VALUE  specify the TemplateVM to use\n"
+    "  --label, -l VALUE     specify the label to use for the new domain (e.g. red, yellow,\n"
+    "                        green, ...)\n"
+    "  --help-classes        List available classes and exit\n";
+
+/* A list answer (one name per line) as an array; content keeps the strings. */
+static size_t fetch_names(const struct cli *cli, const char *method, struct buf *content,
+                          char ***names)
+{
+    struct qerror err = { 0 };
+    if (qcall(method, "", "dom0", "", 0, content, &err) < 0)
+        exit(cli_qerror(cli, &err));
+    return split_lines(content->data, names);
+}
+
+int qvm_create_main(int argc, char **argv)
+{
+    struct cli cli = { .prog = "qvm-create", .usage = usage, .help = help, .verbose = 1 };
+    enum { OPT_PROPERTY = 0x100, OPT_STANDALONE, OPT_DISP, OPT_HELP_CLASSES };
+    static const struct option longopts[] = {
+        { "class", required_argument, NULL, 'C' },
+        { "property", required_argument, NULL, OPT_PROPERTY },
+        { "prop", required_argument, NULL, OPT_PROPERTY },
+        { "pool", required_argument, NULL, 'p' },
+        { "template", required_argument, NULL, 't' },
+        { "label", required_argument, NULL, 'l' },
+        { "standalone", no_argument, NULL, OPT_STANDALONE },
+        { "disp", no_argument, NULL, OPT_DISP },
+        { "help-classes", no_argument, NULL, OPT_HELP_CLASSES },
+        CLI_COMMON_LONGOPTS,
+    };
+    const char *klass = "AppVM", *template_name = NULL, *label = NULL, *one_pool = NULL;
+    bool help_classes = false, disp = false;
+    char **props = NULL, **pools = NULL;
+    size_t nprops = 0, npools = 0;
+    int c;
+    while ((c = cli_getopt(&cli, argc, argv, "C:p:P:t:l:" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
+        switch (c) {
+        case 'C':
+            klass = optarg;
+            break;
+        case OPT_STANDALONE:
+            klass = "StandaloneVM";
+            break;
+        case OPT_DISP:
+            klass = "DispVM";
+            disp = true;
+            break;
+        case OPT_PROPERTY: {
+            if (!strchr(optarg, '=')) {
+                _cleanup_free_ char *r = cli_repr(optarg);
+                cli_usage_error(&cli, "invalid property token: %s", r);
+            }
+            props = xrealloc(props, (nprops + 1) * sizeof(char *));
+            props[nprops++] = optarg;
+            break;
+        }
+        case 'p': {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || strchr(eq + 1, '='))
+                cli_usage_error(&cli, "Pool argument must be of form: -P volume_name=pool_name");
+            pools = xrealloc(pools, (npools + 1) * sizeof(char *));
+            pools[npools++] = optarg;
+            break;
+        }
+        case 'P':
+            one_pool = optarg;
+            break;
+        case 't':
+            template_name = optarg;
+            break;
+        case 'l':
+            label = optarg;
+            break;
+        case OPT_HELP_CLASSES:
+            help_classes = true;
+            break;
+        default:
+            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        }
+    }
+    if (argc - optind > 1)
+        cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind + 1]);
+    const char *name = optind < argc ? argv[optind] : NULL;
+
+    if (help_classes) {
+        _cleanup_buf_ struct buf content = BUF_INIT;
+        _cleanup_free_ char **classes = NULL;
+        size_t n = fetch_names(&cli, "admin.vmclass.List", &content, &classes);
+        qsort(classes, n, sizeof(char *), cmp_strp);
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", classes[i]);
+        return 0;
+    }
+    if (!label && disp)
+        label = "red";
+    if (!label)
+        cli_usage_error(&cli, "--label option is mandatory");
+    if (!name)
+        cli_usage_error(&cli, "VMNAME is mandatory");
+    if (one_pool && npools)
+        cli_usage_error(&cli, "only one of -P and --pool can be used");
+
+    {
+        _cleanup_buf_ struct buf content = BUF_INIT;
+        _cleanup_free_ char **labels = NULL;
+        size_t n = fetch_names(&cli, "admin.label.List", &content, &labels);
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+            found = found || strcmp(labels[i], label) == 0;
+        if (!found) {
+            struct buf avail = BUF_INIT;
+            for (size_t i = 0; i < n; i++) {
+                if (i)
+                    buf_append_str(&avail, ", ");
+                py_repr(&avail, labels[i], strlen(labels[i]));
+            }
+            _cleanup_free_ char *r = cli_repr(label);
+            cli_usage_error(&cli, "no such label: %s; available: %s", r, avail.data ? avail.data : "");
+        }
+    }
+    {
+        _cleanup_buf_ struct buf content = BUF_INIT;
+        _cleanup_free_ char **classes = NULL;
+        size_t n = fetch_names(&cli, "admin.vmclass.List", &content, &classes);
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+            found = found || strcmp(classes[i], klass) == 0;
+        if (!found) {
+            _cleanup_free_ char *r = cli_repr(klass);
+            cli_usage_error(&cli, "no such domain class: %s", r);
+        }
+    }
+
+    struct qerror err = { 0 };
+    if (qube_create(klass, name, label, template_name, one_pool, pools, npools, &err) < 0)
+        return cli_qerror(&cli, &err);
+
+    for (size_t i = 0; i < nprops; i++) {
+        char *eq = strchr(props[i], '=');
+        _cleanup_free_ char *prop = xstrndup(props[i], (size_t)(eq - props[i]));
+        const char *value = eq + 1;
+        if (qcall("admin.vm.property.Set", prop, name, value, strlen(value), NULL, &err) <
+            0) {
+            struct qerror rm_err = { 0 };
+            bool removed = qcall("admin.vm.Remove", "", name, "", 0, NULL, &rm_err) == 0;
+            cli_error(&cli, "Error setting property %s (%s): %s", prop,
+                      removed ? "qube removed" : "qube NOT removed", err.message);
+            if (!removed)
+                cli_error(&cli, "%s", rm_err.message);
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,14 @@
+/* Entry points of the qvm-* tools, all linked into the one `qvm` binary. */
+#pragma once
+
+int qvm_ls_main(int argc, char **argv);
+int qvm_create_main(int argc, char **argv);
+int qvm_remove_main(int argc, char **argv);
+int qvm_clone_main(int argc, char **argv);
+int qvm_prefs_main(int argc, char **argv);
+int qubes_prefs_main(int argc, char **argv);
+int qvm_features_main(int argc, char **argv);
+int qvm_tags_main(int argc, char **argv);
+int qvm_check_main(int argc, char **argv);
+int qvm_notes_main(int argc, char **argv);
+int qvm_firewall_main(int argc, char **argv);
