@@ -54,15 +54,18 @@ static int property_get_all(struct api_call *call, struct qerror *err)
     for (size_t i = 0; i < n; i++) {
         buf_reset(&one);
         prop_serialize(call->app, q, defs[i], &one);
-        buf_printf(&call->out, "%s ", defs[i]->name);
+        buf_append_str(&call->out, defs[i]->name);
+        buf_append_char(&call->out, ' ');
         /* escape backslash first, then newline, as qubesd does */
-        for (size_t j = 0; j < one.len; j++) {
-            if (one.data[j] == '\\')
-                buf_append_str(&call->out, "\\\\");
-            else if (one.data[j] == '\n')
-                buf_append_str(&call->out, "\\n");
-            else
-                buf_append_char(&call->out, one.data[j]);
+        const char *p = one.data, *end = one.data + one.len;
+        while (p < end) {
+            size_t plain = strcspn(p, "\\\n");
+            buf_append(&call->out, p, plain);
+            p += plain;
+            if (p < end) {
+                buf_append_str(&call->out, *p == '\\' ? "\\\\" : "\\n");
+                p++;
+            }
         }
         buf_append_char(&call->out, '\n');
     }

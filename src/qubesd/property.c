@@ -167,9 +167,17 @@ static struct prop_def table[] = {
 };
 /* clang-format on */
 
-/* The listing order of each holder kind: [class] for qubes, [COUNT] = app. */
+/* The listing order of each holder kind: [class] for qubes, [COUNT] = app,
+ * and the same sets sorted by name for lookups. */
 static const struct prop_def *order[QUBE_CLASS_COUNT + 1][PROP_MAX];
+static const struct prop_def *by_name[QUBE_CLASS_COUNT + 1][PROP_MAX];
 static size_t order_len[QUBE_CLASS_COUNT + 1];
+
+static int by_name_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const struct prop_def *const *)a)->name,
+                  (*(const struct prop_def *const *)b)->name);
+}
 
 static int by_stage_then_name(const void *a, const void *b)
 {
@@ -191,16 +199,27 @@ int prop_table_check(struct qerror *err)
             if (table[i].holders & (1u << h))
                 order[h][order_len[h]++] = &table[i];
     }
-    for (size_t h = 0; h <= QUBE_CLASS_COUNT; h++)
+    for (size_t h = 0; h <= QUBE_CLASS_COUNT; h++) {
         qsort(order[h], order_len[h], sizeof(order[h][0]), by_stage_then_name);
+        memcpy(by_name[h], order[h], order_len[h] * sizeof(order[h][0]));
+        qsort(by_name[h], order_len[h], sizeof(by_name[h][0]), by_name_cmp);
+    }
     return 0;
 }
 
 static const struct prop_def *find_in(size_t holder, const char *name)
 {
-    for (size_t i = 0; i < order_len[holder]; i++)
-        if (strcmp(order[holder][i]->name, name) == 0)
-            return order[holder][i];
+    size_t lo = 0, hi = order_len[holder];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(by_name[holder][mid]->name, name);
+        if (c == 0)
+            return by_name[holder][mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
@@ -353,8 +372,12 @@ void prop_serialize(const struct app *app, const struct qube *q, const struct pr
 {
     _cleanup_buf_ struct buf v = BUF_INIT;
     int rc = prop_value(app, q, def, &v);
-    buf_printf(out, "default=%s type=%s %s", prop_is_default(app, q, def) ? "True" : "False",
-               prop_type_name(def->type), rc == 0 && v.data ? v.data : "");
+    /* hot path of GetAll (qvm-ls): plain appends, no printf */
+    buf_append_str(out, prop_is_default(app, q, def) ? "default=True type=" : "default=False type=");
+    buf_append_str(out, prop_type_name(def->type));
+    buf_append_char(out, ' ');
+    if (rc == 0 && v.len)
+        buf_append(out, v.data, v.len);
 }
 
 void prop_help(const struct prop_def *def, struct buf *out)

@@ -350,6 +350,17 @@ static bool netvm_loops(const struct app *app, const struct qube *q)
     return true;
 }
 
+static bool on_netvm_loop(const struct app *app, const struct qube *q)
+{
+    const struct qube *n = qube_netvm(app, q);
+    for (size_t steps = 0; n && steps <= app->n_qubes; steps++) {
+        if (n == q)
+            return true;
+        n = qube_netvm(app, n);
+    }
+    return false;
+}
+
 static int check_provides(const struct app *app, const char *value, struct qerror *err)
 {
     const struct qube *n = value && *value ? app_find(app, value) : NULL;
@@ -376,8 +387,9 @@ int check_default_netvm(const struct app *app, const struct qube *q, const struc
     (void)q, (void)def;
     if (check_provides(app, value, err) < 0)
         return -1;
+    /* name a qube that is itself on the loop, not one merely leading to it */
     for (size_t i = 0; i < app->n_qubes; i++)
-        if (netvm_loops(app, app->qubes[i]))
+        if (on_netvm_loop(app, app->qubes[i]))
             return qerror_set(err, "QubesPropertyValueError", "Network loop on '%s'",
                               app->qubes[i]->name);
     return 0;

@@ -100,7 +100,7 @@ static bool conn_flush(struct server *srv, struct conn *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            watch(srv, c, EPOLLOUT | (c->state == CONN_STREAM ? EPOLLIN : 0u));
+            watch(srv, c, EPOLLOUT);
             return true;
         }
         if (n <= 0) {
@@ -117,7 +117,9 @@ static bool conn_flush(struct server *srv, struct conn *c)
         conn_close(srv, c);
         return false;
     }
-    watch(srv, c, EPOLLIN | EPOLLRDHUP);
+    /* a subscriber has half-closed already (that is how a request ends), so
+     * only a full close (EPOLLHUP, always reported) matters from now on */
+    watch(srv, c, c->state == CONN_STREAM ? 0u : EPOLLIN | EPOLLRDHUP);
     return true;
 }
 
@@ -166,16 +168,6 @@ static void handle_request(struct server *srv, struct conn *c)
 static void conn_readable(struct server *srv, struct conn *c)
 {
     for (;;) {
-        if (c->state == CONN_STREAM) {
-            /* a subscriber sends nothing more; EOF or error ends it */
-            char sink[256];
-            ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-                conn_close(srv, c);
-            if (n <= 0)
-                return;
-            continue;
-        }
         if (c->state != CONN_READING)
             return;
         buf_reserve(&c->in, 16384);
@@ -365,7 +357,9 @@ int server_run(struct server *srv, struct qerror *err)
                 if (!conn_flush(srv, c))
                     continue;
             }
-            if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            if (c->state == CONN_STREAM && (events[i].events & (EPOLLHUP | EPOLLERR)))
+                conn_close(srv, c);
+            else if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                 conn_readable(srv, c);
         }
         drop_silent_clients(srv);

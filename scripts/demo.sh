@@ -1,0 +1,106 @@
+#!/bin/bash
+# demo.sh BUILD: the main job. Starts a qubesd on a scratch root and walks
+# through a real management session with the qvm-* tools, showing each
+# command and what it printed.
+set -eu
+build=$(cd "${1:-build}" && pwd)
+export PATH="$build/bin:$PATH"
+export QUBES_ROOT=$(mktemp -d /tmp/qubicle-demo.XXXXXX)
+
+bold=$(tput bold 2>/dev/null || true)
+dim=$(tput dim 2>/dev/null || true)
+reset=$(tput sgr0 2>/dev/null || true)
+
+qubesd >"$QUBES_ROOT/qubesd.out" 2>&1 &
+qubesd_pid=$!
+trap 'kill $qubesd_pid 2>/dev/null; wait $qubesd_pid 2>/dev/null; rm -rf "$QUBES_ROOT"' EXIT
+for _ in $(seq 100); do [ -S "$QUBES_ROOT/run/qubesd.sock" ] && break; sleep 0.05; done
+
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$reset"; }
+# run CMD...: show the command, run it, show its output; the demo stops if
+# it fails unexpectedly.
+run() {
+    printf '%s$ %s%s\n' "$dim" "$*" "$reset"
+    "$@"
+}
+# refused CMD...: a command that must fail; shows the error it gives.
+refused() {
+    printf '%s$ %s%s\n' "$dim" "$*" "$reset"
+    if "$@"; then
+        echo "demo: expected this to be refused" >&2
+        exit 1
+    fi
+}
+
+step "A fresh root holds dom0 alone (qubesd on $QUBES_ROOT)"
+run qvm-ls
+
+step "Templates and qubes, each with a label"
+run qvm-create --class TemplateVM --label black debian-12
+run qvm-create --class TemplateVM --label black fedora-42
+run qubes-prefs default_template debian-12
+run qvm-create --label red sys-net --prop provides_network=True --prop netvm=
+run qvm-create --label green sys-firewall --prop provides_network=True --prop netvm=sys-net
+run qvm-create --label blue work
+run qvm-create --label purple --template fedora-42 personal
+run qvm-create --label gray --standalone legacy
+run qvm-create --label red untrusted --prop netvm=
+
+step "A netvm chain: work -> sys-firewall -> sys-net"
+run qubes-prefs default_netvm sys-firewall
+refused qvm-prefs --default sys-net netvm
+run qvm-prefs work netvm
+run qvm-prefs work ip
+run qvm-prefs work visible_gateway
+refused qvm-prefs sys-net netvm sys-firewall
+refused qvm-prefs personal netvm work
+
+step "Properties: inherited from the template until set"
+run qvm-prefs work memory
+run qvm-prefs debian-12 memory 800
+run qvm-prefs work memory
+run qvm-prefs work memory 1200
+run qvm-prefs --default work memory
+run qvm-prefs work memory
+refused qvm-prefs work memory lots
+refused qvm-prefs work name other
+
+step "Features, tags and notes"
+run qvm-features work service.cups 1
+run qvm-features work
+run qvm-tags work add project-x
+run qvm-tags work list
+run qvm-notes work --set "keys for project X live here"
+run qvm-notes work
+
+step "Firewall rules of work (enforced by sys-firewall once networking lands)"
+run qvm-firewall work reset
+run qvm-firewall work del accept
+run qvm-firewall work add accept dsthost=debian.org proto=tcp dstports=443
+run qvm-firewall work add accept specialtarget=dns
+run qvm-firewall work add drop
+run qvm-firewall work list
+refused qvm-firewall work add accept dstports=80
+
+step "All qubes now"
+run qvm-ls
+run qvm-ls --format network
+
+step "Removal: refused while another qube or a global default uses the qube"
+refused qvm-remove --force sys-net
+refused qvm-remove --force debian-12
+run qvm-remove --force untrusted
+run qvm-clone work work-copy
+run qvm-remove --force work-copy
+run qvm-ls --raw-list
+
+step "The daemon kept every change in its store: restart it and look again"
+kill $qubesd_pid
+wait $qubesd_pid || true
+qubesd >>"$QUBES_ROOT/qubesd.out" 2>&1 &
+qubesd_pid=$!
+for _ in $(seq 100); do [ -S "$QUBES_ROOT/run/qubesd.sock" ] && break; sleep 0.05; done
+run qvm-ls
+run qvm-prefs debian-12 memory
+
+printf '\n%sDemo complete.%s\n' "$bold" "$reset"
