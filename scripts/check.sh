@@ -24,12 +24,12 @@ run_tap() {
 
 echo "== unit tests"
 for t in "$build"/tests/unit/test_*; do
-    [ -x "$t" ] || continue
+    [ -f "$t" ] && [ -x "$t" ] || continue
     run_tap "$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
 done
 echo "== unit tests under ASan+UBSan"
 for t in "$asan"/tests/unit/test_*; do
-    [ -x "$t" ] || continue
+    [ -f "$t" ] && [ -x "$t" ] || continue
     run_tap "asan/$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP \
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$t"
 done

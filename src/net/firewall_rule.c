@@ -31,18 +31,18 @@ static const struct {
     const char *name;
     enum fw_key key;
 } option_names[] = {
-    { "action", KEY_ACTION },
-    { "expire", KEY_EXPIRE },
+    {"action", KEY_ACTION},
+    {"expire", KEY_EXPIRE},
     /* upstream takes dst4, dst6 and dstname as spellings of dsthost; the
      * value, not the key, decides which kind of destination it is */
-    { "dsthost", KEY_DSTHOST },
-    { "dst4", KEY_DSTHOST },
-    { "dst6", KEY_DSTHOST },
-    { "dstname", KEY_DSTHOST },
-    { "proto", KEY_PROTO },
-    { "specialtarget", KEY_SPECIALTARGET },
-    { "dstports", KEY_DSTPORTS },
-    { "icmptype", KEY_ICMPTYPE },
+    {"dsthost", KEY_DSTHOST},
+    {"dst4", KEY_DSTHOST},
+    {"dst6", KEY_DSTHOST},
+    {"dstname", KEY_DSTHOST},
+    {"proto", KEY_PROTO},
+    {"specialtarget", KEY_SPECIALTARGET},
+    {"dstports", KEY_DSTPORTS},
+    {"icmptype", KEY_ICMPTYPE},
 };
 
 static int echo_len(size_t len)
@@ -156,8 +156,7 @@ static int parse_dsthost(const char *v, size_t len, struct fw_rule *r, struct qe
     if (host_len == 0)
         return qerror_set(err, KIND, "invalid dsthost '%.*s': empty host", echo_len(len), v);
     if (host_len > FW_HOSTNAME_MAX)
-        return qerror_set(err, KIND, "invalid dsthost: longer than %d characters",
-                          FW_HOSTNAME_MAX);
+        return qerror_set(err, KIND, "invalid dsthost: longer than %d characters", FW_HOSTNAME_MAX);
 
     char host[FW_HOSTNAME_MAX + 1];
     memcpy(host, v, host_len);
@@ -227,8 +226,7 @@ static int parse_value(enum fw_key key, const char *name, const char *v, size_t 
         r->has_expire = true;
         r->expire = (long long)n;
         return 0;
-    case KEY_DSTHOST:
-        return parse_dsthost(v, len, r, err);
+    case KEY_DSTHOST: return parse_dsthost(v, len, r, err);
     case KEY_PROTO:
         if (len == 3 && memcmp(v, "tcp", 3) == 0)
             r->proto = FW_PROTO_TCP;
@@ -269,8 +267,8 @@ static int parse_value(enum fw_key key, const char *name, const char *v, size_t 
     }
     case KEY_ICMPTYPE:
         if (!parse_decimal(v, len, 3, 255, &n))
-            return qerror_set(err, KIND, "invalid icmptype '%.*s' (expected 0..255)",
-                              echo_len(len), v);
+            return qerror_set(err, KIND, "invalid icmptype '%.*s' (expected 0..255)", echo_len(len),
+                              v);
         r->has_icmptype = true;
         r->icmptype = (uint8_t)n;
         return 0;
@@ -287,8 +285,8 @@ static int parse_option(const char *untrusted_tok, size_t len, struct fw_rule *r
     const char *eq = memchr(untrusted_tok, '=', len);
     if (!eq) {
         if (all_option_chars(untrusted_tok, len))
-            return qerror_set(err, KIND, "firewall option '%.*s' is not key=value",
-                              echo_len(len), untrusted_tok);
+            return qerror_set(err, KIND, "firewall option '%.*s' is not key=value", echo_len(len),
+                              untrusted_tok);
         return qerror_set(err, KIND, "firewall option is not key=value");
     }
     size_t key_len = (size_t)(eq - untrusted_tok);
@@ -319,9 +317,8 @@ static int parse_option(const char *untrusted_tok, size_t len, struct fw_rule *r
     *seen |= 1u << key;
 
     if (!all_option_chars(untrusted_value, value_len))
-        return qerror_set(err, KIND,
-                          "invalid character in value of '%s' (allowed: A-Z a-z 0-9 :;,./-_[])",
-                          name);
+        return qerror_set(
+            err, KIND, "invalid character in value of '%s' (allowed: A-Z a-z 0-9 :;,./-_[])", name);
     return parse_value(key, name, untrusted_value, value_len, r, err);
 }
 
@@ -341,8 +338,7 @@ static const char *find_comment(const char *s, size_t len)
     return NULL;
 }
 
-int fw_rule_parse(const char *untrusted_line, size_t len, struct fw_rule *out,
-                  struct qerror *err)
+int fw_rule_parse(const char *untrusted_line, size_t len, struct fw_rule *out, struct qerror *err)
 {
     struct fw_rule r;
     memset(out, 0, sizeof(*out));
@@ -400,7 +396,8 @@ int fw_rule_parse(const char *untrusted_line, size_t len, struct fw_rule *out,
     _cleanup_buf_ struct buf canonical = BUF_INIT;
     fw_rule_format(&r, &canonical, true);
     if (canonical.len > FW_LINE_MAX)
-        return qerror_set(err, KIND, "firewall rule too long once normalised (%zu bytes, at most %d)",
+        return qerror_set(err, KIND,
+                          "firewall rule too long once normalised (%zu bytes, at most %d)",
                           canonical.len, FW_LINE_MAX);
 
     *out = r;
@@ -410,40 +407,22 @@ int fw_rule_parse(const char *untrusted_line, size_t len, struct fw_rule *out,
 void fw_rule_format(const struct fw_rule *r, struct buf *out, bool with_api_only_fields)
 {
     switch (r->action) {
-    case FW_ACTION_ACCEPT:
-        buf_append_str(out, "action=accept");
-        break;
-    case FW_ACTION_DROP:
-        buf_append_str(out, "action=drop");
-        break;
+    case FW_ACTION_ACCEPT: buf_append_str(out, "action=accept"); break;
+    case FW_ACTION_DROP: buf_append_str(out, "action=drop"); break;
     }
     if (with_api_only_fields && r->has_expire)
         buf_printf(out, " expire=%lld", r->expire);
     switch (r->dst_kind) {
-    case FW_DST_NONE:
-        break;
-    case FW_DST_IPV4:
-        buf_printf(out, " dst4=%s/%u", r->dst, r->dst_prefix);
-        break;
-    case FW_DST_IPV6:
-        buf_printf(out, " dst6=%s/%u", r->dst, r->dst_prefix);
-        break;
-    case FW_DST_HOST:
-        buf_printf(out, " dsthost=%s", r->dst);
-        break;
+    case FW_DST_NONE: break;
+    case FW_DST_IPV4: buf_printf(out, " dst4=%s/%u", r->dst, r->dst_prefix); break;
+    case FW_DST_IPV6: buf_printf(out, " dst6=%s/%u", r->dst, r->dst_prefix); break;
+    case FW_DST_HOST: buf_printf(out, " dsthost=%s", r->dst); break;
     }
     switch (r->proto) {
-    case FW_PROTO_NONE:
-        break;
-    case FW_PROTO_TCP:
-        buf_append_str(out, " proto=tcp");
-        break;
-    case FW_PROTO_UDP:
-        buf_append_str(out, " proto=udp");
-        break;
-    case FW_PROTO_ICMP:
-        buf_append_str(out, " proto=icmp");
-        break;
+    case FW_PROTO_NONE: break;
+    case FW_PROTO_TCP: buf_append_str(out, " proto=tcp"); break;
+    case FW_PROTO_UDP: buf_append_str(out, " proto=udp"); break;
+    case FW_PROTO_ICMP: buf_append_str(out, " proto=icmp"); break;
     }
     if (r->specialtarget_dns)
         buf_append_str(out, " specialtarget=dns");

@@ -47,8 +47,7 @@ struct fw_rule {
 
 /* Parses one API-form line ("action=accept dst4=10.0.0.0/8 comment=x y").
  * On error fills err (kind QubesValueError) and leaves out zeroed. */
-int fw_rule_parse(const char *untrusted_line, size_t len, struct fw_rule *out,
-                  struct qerror *err);
+int fw_rule_parse(const char *untrusted_line, size_t len, struct fw_rule *out, struct qerror *err);
 
 /* Appends the rule in upstream's order. with_api_only_fields=true gives the
  * Admin API form (Rule.api_rule); false the QubesDB form (Rule.rule), which

@@ -144,9 +144,9 @@ static void test_events(void **state)
 
     buf_reset(&b);
     admin_event_build(&b, "", "connection-established", 0, NULL, NULL);
-    assert_int_equal(b.len, 26);
-    assert_memory_equal(b.data, "1\0\0connection-established\0\0", 26);
-    assert_int_equal(admin_event_parse(b.data, b.len, &ev), 26);
+    assert_int_equal(b.len, 27);
+    assert_memory_equal(b.data, "1\0\0connection-established\0\0", 27);
+    assert_int_equal(admin_event_parse(b.data, b.len, &ev), 27);
     assert_int_equal(ev.n_kwargs, 0);
     assert_int_equal(admin_event_parse("2\0", 2, &ev), -1);
     buf_free(&b);
