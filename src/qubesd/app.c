@@ -56,24 +56,15 @@ void qube_free(struct qube *q)
     free(q);
 }
 
+static const char *qube_name_at(const void *array, size_t i)
+{
+    return ((struct qube *const *)array)[i]->name;
+}
+
 /* Position of name among qubes[1..n) (dom0 is always at 0). */
 static size_t name_lower_bound(const struct app *app, const char *name, bool *found)
 {
-    size_t lo = 1, hi = app->n_qubes;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(app->qubes[mid]->name, name);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return sorted_lower_bound(app->qubes, 1, app->n_qubes, name, qube_name_at, found);
 }
 
 struct qube *app_find(const struct app *app, const char *name)
@@ -179,23 +170,31 @@ void app_fire(struct app *app, const struct qube *subject, const char *name, siz
 
 /* ---- loading ---- */
 
-static struct qube *qube_by_qid(const struct app *app, const char *qid_text)
+/* While loading, rows of the other tables name their qube by qid. */
+#define QID_LIMIT 10001
+
+struct loader {
+    struct app *app;
+    struct qube *by_qid[QID_LIMIT];
+};
+
+static struct qube *qube_by_qid(void *ctx, const char *qid_text)
 {
+    struct loader *ld = ctx;
     long long qid;
-    if (!qid_text || !parse_int(qid_text, &qid))
+    if (!qid_text || !parse_int(qid_text, &qid) || qid < 0 || qid >= QID_LIMIT)
         return NULL;
-    for (size_t i = 0; i < app->n_qubes; i++)
-        if (app->qubes[i]->qid == qid)
-            return app->qubes[i];
-    return NULL;
+    return ld->by_qid[qid];
 }
 
 static int load_qube_row(void *ctx, size_t n, const char *const *c)
 {
-    struct app *app = ctx;
+    struct loader *ld = ctx;
+    struct app *app = ld->app;
     long long qid;
     int cls;
-    if (n != 4 || !c[0] || !c[1] || !c[2] || !c[3] || !parse_int(c[0], &qid) ||
+    if (n != 4 || !c[0] || !c[1] || !c[2] || !c[3] || !parse_int(c[0], &qid) || qid < 0 ||
+        qid >= QID_LIMIT || ld->by_qid[qid] ||
         (cls = qube_class_from_name(c[2])) < 0 || strlen(c[1]) > QUBE_NAME_MAX ||
         strlen(c[3]) != 36) {
         log_error("store: skipping malformed qube row qid=%s", c[0] ? c[0] : "?");
@@ -207,13 +206,13 @@ static int load_qube_row(void *ctx, size_t n, const char *const *c)
     strcpy(q->name, c[1]);
     strcpy(q->uuid, c[3]);
     app_insert(app, q);
+    ld->by_qid[qid] = q;
     return 0;
 }
 
 static int load_property_row(void *ctx, size_t n, const char *const *c)
 {
-    struct app *app = ctx;
-    struct qube *q = qube_by_qid(app, c[0]);
+    struct qube *q = qube_by_qid(ctx, c[0]);
     if (n != 3 || !q || !c[1] || !c[2])
         return 0;
     const struct prop_def *def = prop_find(q->cls, c[1]);
@@ -228,7 +227,7 @@ static int load_property_row(void *ctx, size_t n, const char *const *c)
 
 static int load_global_row(void *ctx, size_t n, const char *const *c)
 {
-    struct app *app = ctx;
+    struct app *app = ((struct loader *)ctx)->app;
     const struct prop_def *def = n == 2 && c[0] && c[1] ? prop_find_global(c[0]) : NULL;
     if (!def)
         return 0;
@@ -283,7 +282,7 @@ static int load_volume_pool_row(void *ctx, size_t n, const char *const *c)
 
 static int load_label_row(void *ctx, size_t n, const char *const *c)
 {
-    struct app *app = ctx;
+    struct app *app = ((struct loader *)ctx)->app;
     long long index;
     if (n != 3 || !c[0] || !c[1] || !c[2] || !parse_int(c[0], &index))
         return 0;
@@ -295,7 +294,7 @@ static int load_label_row(void *ctx, size_t n, const char *const *c)
 
 static int load_pool_row(void *ctx, size_t n, const char *const *c)
 {
-    struct app *app = ctx;
+    struct app *app = ((struct loader *)ctx)->app;
     if (n != 2 || !c[0] || !c[1])
         return 0;
     app->pools = xrealloc(app->pools, (app->n_pools + 1) * sizeof(*app->pools));
@@ -306,7 +305,7 @@ static int load_pool_row(void *ctx, size_t n, const char *const *c)
 
 static int load_pool_config_row(void *ctx, size_t n, const char *const *c)
 {
-    struct app *app = ctx;
+    struct app *app = ((struct loader *)ctx)->app;
     if (n != 3 || !c[0] || !c[1] || !c[2])
         return 0;
     for (size_t i = 0; i < app->n_pools; i++)
@@ -399,9 +398,14 @@ int app_load(struct app *app, const char *db_path, struct qerror *err)
         { "SELECT name, driver FROM pool ORDER BY name", load_pool_row },
         { "SELECT pool, key, value FROM pool_config", load_pool_config_row },
     };
-    for (size_t i = 0; i < ARRAY_SIZE(loaders); i++)
-        if (store_query(app->store, loaders[i].sql, 0, NULL, loaders[i].fn, app, err) < 0)
-            return -1;
+    struct loader *ld = xcalloc(1, sizeof(*ld));
+    ld->app = app;
+    int rc = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(loaders) && rc == 0; i++)
+        rc = store_query(app->store, loaders[i].sql, 0, NULL, loaders[i].fn, ld, err);
+    free(ld);
+    if (rc < 0)
+        return -1;
     if (app->n_qubes == 0 || app->qubes[0]->cls != QUBE_ADMINVM)
         return qerror_set(err, "QubesException", "store %s has no dom0", db_path);
 

@@ -109,6 +109,10 @@ void qube_free(struct qube *q);
 void app_fire(struct app *app, const struct qube *subject, const char *name, size_t n,
               const char *const *keys, const char *const *values);
 
+/* Binary search of key among entries [lo, hi) sorted by key_at(array, i). */
+size_t sorted_lower_bound(const void *array, size_t lo, size_t hi, const char *key,
+                          const char *(*key_at)(const void *array, size_t i), bool *found);
+
 /* kv_list / str_set helpers. */
 const char *kv_get(const struct kv_list *l, const char *key);
 bool kv_has(const struct kv_list *l, const char *key);

@@ -4,12 +4,12 @@
 
 #include "qubesd/app.h"
 
-static size_t kv_lower_bound(const struct kv_list *l, const char *key, bool *found)
+size_t sorted_lower_bound(const void *array, size_t lo, size_t hi, const char *key,
+                          const char *(*key_at)(const void *array, size_t i), bool *found)
 {
-    size_t lo = 0, hi = l->n;
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(l->items[mid].key, key);
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(key_at(array, mid), key);
         if (c == 0) {
             *found = true;
             return mid;
@@ -21,6 +21,16 @@ static size_t kv_lower_bound(const struct kv_list *l, const char *key, bool *fou
     }
     *found = false;
     return lo;
+}
+
+static const char *kv_key_at(const void *array, size_t i)
+{
+    return ((const struct kv *)array)[i].key;
+}
+
+static size_t kv_lower_bound(const struct kv_list *l, const char *key, bool *found)
+{
+    return sorted_lower_bound(l->items, 0, l->n, key, kv_key_at, found);
 }
 
 const char *kv_get(const struct kv_list *l, const char *key)
@@ -77,23 +87,14 @@ void kv_free(struct kv_list *l)
     memset(l, 0, sizeof(*l));
 }
 
+static const char *set_item_at(const void *array, size_t i)
+{
+    return ((char *const *)array)[i];
+}
+
 static size_t set_lower_bound(const struct str_set *s, const char *item, bool *found)
 {
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(s->items[mid], item);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return sorted_lower_bound(s->items, 0, s->n, item, set_item_at, found);
 }
 
 bool str_set_has(const struct str_set *s, const char *item)

@@ -207,20 +207,16 @@ int prop_table_check(struct qerror *err)
     return 0;
 }
 
+static const char *def_name_at(const void *array, size_t i)
+{
+    return ((const struct prop_def *const *)array)[i]->name;
+}
+
 static const struct prop_def *find_in(size_t holder, const char *name)
 {
-    size_t lo = 0, hi = order_len[holder];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(by_name[holder][mid]->name, name);
-        if (c == 0)
-            return by_name[holder][mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    bool found;
+    size_t i = sorted_lower_bound(by_name[holder], 0, order_len[holder], name, def_name_at, &found);
+    return found ? by_name[holder][i] : NULL;
 }
 
 const struct prop_def *prop_find(enum qube_class cls, const char *name)
