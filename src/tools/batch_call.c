@@ -213,29 +213,3 @@ void batch_free(struct batch_call *calls, size_t n)
     for (size_t i = 0; i < n; i++)
         buf_free(&calls[i].content);
 }
-
-int qcall(const char *method, const char *arg, const char *dest, const void *payload,
-          size_t payload_len, struct buf *content, struct qerror *err)
-{
-    struct batch_call c = { .method = method, .arg = arg, .dest = dest, .payload = payload,
-                            .payload_len = payload_len };
-    /* a space or control byte would break the request header */
-    for (const char *p = arg ? arg : ""; *p; p++) {
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
-            struct buf r = BUF_INIT;
-            py_repr(&r, arg, strlen(arg));
-            qerror_set(err, "QubesValueError", "Invalid argument: %s", r.data);
-            buf_free(&r);
-            return -1;
-        }
-    }
-    batch_run(&c, 1);
-    if (c.status < 0) {
-        *err = c.err;
-    } else if (content) {
-        buf_reset(content);
-        buf_append(content, c.content.data ? c.content.data : "", c.content.len);
-    }
-    batch_free(&c, 1);
-    return c.status;
-}

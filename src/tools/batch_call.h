@@ -27,7 +27,3 @@ struct batch_call {
 void batch_run(struct batch_call *calls, size_t n);
 void batch_free(struct batch_call *calls, size_t n);
 
-/* One call, as qubesd_call(), refusing an argument that would break the
- * request header (a space or a control byte) with a clear error. */
-int qcall(const char *method, const char *arg, const char *dest, const void *payload,
-          size_t payload_len, struct buf *content, struct qerror *err);

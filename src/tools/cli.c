@@ -51,14 +51,22 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
     }
 }
 
+/* Every message goes to stderr after what stdout holds, so the two interleave
+ * in order; usage is printed first for argparse's usage errors. */
+static __attribute__((format(printf, 4, 0))) void
+vreport(const struct cli *cli, const char *usage, const char *tag, const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    fprintf(stderr, "%s%s%s: %s", usage ? usage : "", usage ? "\n" : "", cli->prog, tag);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void cli_usage_error(const struct cli *cli, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fflush(stdout);
-    fprintf(stderr, "%s\n%s: error: ", cli->usage, cli->prog);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vreport(cli, cli->usage, "error: ", fmt, ap);
     va_end(ap);
     exit(CLI_EXIT_USAGE);
 }
@@ -67,10 +75,7 @@ int cli_error(const struct cli *cli, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fflush(stdout);
-    fprintf(stderr, "%s: error: ", cli->prog);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vreport(cli, NULL, "error: ", fmt, ap);
     va_end(ap);
     return CLI_EXIT_FAIL;
 }
@@ -91,11 +96,22 @@ void cli_info(const struct cli *cli, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fflush(stdout);
-    fprintf(stderr, "%s: ", cli->prog);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vreport(cli, NULL, "", fmt, ap);
     va_end(ap);
+}
+
+void cli_strv_push(char ***v, size_t *n, char *s)
+{
+    *v = xrealloc(*v, (*n + 1) * sizeof(char *));
+    (*v)[(*n)++] = s;
+}
+
+bool cli_strv_contains(char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
 }
 
 char *cli_repr(const char *s)
@@ -103,6 +119,21 @@ char *cli_repr(const char *s)
     struct buf b = BUF_INIT;
     py_repr(&b, s, strlen(s));
     return buf_steal(&b);
+}
+
+int qcall(const char *method, const char *arg, const char *dest, const void *payload,
+          size_t payload_len, struct buf *content, struct qerror *err)
+{
+    /* a space or control byte in a user-typed argument would break the
+     * request header; refuse it with the argument named */
+    for (const char *p = arg ? arg : ""; *p; p++) {
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+            _cleanup_free_ char *r = cli_repr(arg);
+            return qerror_set(err, "QubesValueError", "Invalid argument: %s", r);
+        }
+    }
+    return qubesd_call(method, arg ? arg : "", dest, payload ? payload : "",
+                       payload ? payload_len : 0, content, err);
 }
 
 bool qerror_is(const struct qerror *err, const char *kind)
@@ -131,6 +162,17 @@ size_t split_lines(char *s, char ***lines)
     return n;
 }
 
+int qcall_lines(const char *method, const char *dest, struct buf *content, char ***lines,
+                size_t *n, struct qerror *err)
+{
+    *lines = NULL;
+    *n = 0;
+    if (qcall(method, "", dest, "", 0, content, err) < 0)
+        return -1;
+    *n = split_lines(content->data, lines);
+    return 0;
+}
+
 /* ---- admin.vm.List ---- */
 
 static int vm_entry_cmp(const void *a, const void *b)
@@ -153,10 +195,10 @@ static char *kv_field(const char *line, const char *key)
 int vm_list(const char *dest, struct vm_entry **vms, size_t *n, struct qerror *err)
 {
     _cleanup_buf_ struct buf content = BUF_INIT;
-    if (qcall("admin.vm.List", "", dest, "", 0, &content, err) < 0)
-        return -1;
     _cleanup_free_ char **lines = NULL;
-    size_t nl = split_lines(content.data, &lines);
+    size_t nl;
+    if (qcall_lines("admin.vm.List", dest, &content, &lines, &nl, err) < 0)
+        return -1;
     struct vm_entry *v = xcalloc(nl ? nl : 1, sizeof(*v));
     size_t count = 0;
     for (size_t i = 0; i < nl; i++) {
@@ -234,8 +276,7 @@ size_t *cli_select_vms(const struct cli *cli, const struct vm_entry *vms, size_t
         if (e) {
             picked[e - vms] = true;
         } else if (missing) {
-            *missing = xrealloc(*missing, (*nmissing + 1) * sizeof(char *));
-            (*missing)[(*nmissing)++] = xstrdup(names[i]);
+            cli_strv_push(missing, nmissing, xstrdup(names[i]));
         } else {
             _cleanup_free_ char *r = cli_repr(names[i]);
             cli_usage_error(cli, "no such domain: %s", r);
@@ -249,6 +290,59 @@ size_t *cli_select_vms(const struct cli *cli, const struct vm_entry *vms, size_t
     free(picked);
     *nsel = k;
     return sel;
+}
+
+void cli_list_qubes(const struct cli *cli, struct vm_entry **vms, size_t *n)
+{
+    struct qerror err = { 0 };
+    *vms = NULL;
+    *n = 0;
+    if (vm_list("dom0", vms, n, &err) < 0)
+        exit(cli_qerror(cli, &err));
+}
+
+void cli_targets_option(struct cli_targets *t, int c, char *arg)
+{
+    if (c == CLI_OPT_ALL)
+        t->all = true;
+    else
+        cli_strv_push(&t->excludes, &t->nexcludes, arg);
+}
+
+void cli_targets_resolve(const struct cli *cli, struct cli_targets *t, char **names,
+                         size_t nnames, char ***missing, size_t *nmissing)
+{
+    /* the usage errors come before any call, as argparse's do */
+    if (t->all && nnames)
+        cli_usage_error(cli, "argument VMNAME: not allowed with argument --all");
+    if (!t->all && !nnames)
+        cli_usage_error(cli, "one of the arguments --all VMNAME is required");
+    if (!t->all && t->nexcludes)
+        cli_usage_error(cli, "--exclude can only be used with --all");
+    cli_list_qubes(cli, &t->vms, &t->nvms);
+    t->nsel = 0;
+    if (!t->all) {
+        t->sel = cli_select_vms(cli, t->vms, t->nvms, names, nnames, &t->nsel, missing, nmissing);
+        return;
+    }
+    t->sel = xcalloc(t->nvms + 1, sizeof(size_t));
+    for (size_t i = 0; i < t->nvms; i++) {
+        if (strcmp(t->vms[i].klass, "AdminVM") != 0 &&
+            !cli_strv_contains(t->excludes, t->nexcludes, t->vms[i].name))
+            t->sel[t->nsel++] = i;
+    }
+}
+
+void cli_vm_command(const struct cli *cli, int argc, char **argv, const char *dflt,
+                    struct cli_vm_command *out)
+{
+    int npos = argc - optind;
+    if (npos < 1)
+        cli_usage_error(cli, "the following arguments are required: VMNAME");
+    out->vm = argv[optind];
+    out->cmd = npos > 1 ? argv[optind + 1] : dflt;
+    out->words = argv + optind + 2;
+    out->nwords = npos > 2 ? (size_t)(npos - 2) : 0;
 }
 
 /* ---- properties ---- */
@@ -430,23 +524,39 @@ bool cli_ask(const char *prompt, const char *yes)
     return strcmp(line, yes) == 0;
 }
 
+void cli_pools_add_volume(const struct cli *cli, struct cli_pools *p, char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || strchr(eq + 1, '='))
+        cli_usage_error(cli, "Pool argument must be of form: -P volume_name=pool_name");
+    cli_strv_push(&p->volumes, &p->nvolumes, arg);
+}
+
+void cli_pools_check(const struct cli *cli, const struct cli_pools *p)
+{
+    if (p->all && p->nvolumes)
+        cli_usage_error(cli, "only one of -P and --pool can be used");
+}
+
 int qube_create(const char *klass, const char *name, const char *label, const char *template_name,
-                const char *pool, char *const *pools, size_t npools, struct qerror *err)
+                const struct cli_pools *pools, struct qerror *err)
 {
     if (strchr(name, ' '))
         return qerror_set(err, "QubesValueError", "Invalid VM name");
     _cleanup_buf_ struct buf payload = BUF_INIT;
     buf_printf(&payload, "name=%s label=%s", name, label);
-    if (pool && *pool)
-        buf_printf(&payload, " pool=%s", pool);
-    for (size_t i = 0; i < npools; i++) {
-        const char *eq = strchr(pools[i], '=');
-        buf_printf(&payload, " pool:%.*s=%s", (int)(eq - pools[i]), pools[i], eq + 1);
+    bool one_pool = pools->all && *pools->all;
+    if (one_pool)
+        buf_printf(&payload, " pool=%s", pools->all);
+    for (size_t i = 0; i < pools->nvolumes; i++) {
+        const char *v = pools->volumes[i];
+        const char *eq = strchr(v, '=');
+        buf_printf(&payload, " pool:%.*s=%s", (int)(eq - v), v, eq + 1);
     }
     _cleanup_free_ char *method = xasprintf(
-        "admin.vm.%s.%s", (pool && *pool) || npools ? "CreateInPool" : "Create", klass);
-    return qcall(method, template_name ? template_name : "", "dom0", payload.data,
-                       payload.len, NULL, err);
+        "admin.vm.%s.%s", one_pool || pools->nvolumes ? "CreateInPool" : "Create", klass);
+    return qcall(method, template_name ? template_name : "", "dom0", payload.data, payload.len,
+                 NULL, err);
 }
 
 int cmp_strp(const void *a, const void *b)

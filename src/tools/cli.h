@@ -10,7 +10,6 @@
 #include "client/qubesd_client.h"
 #include "common/buf.h"
 #include "common/error.h"
-#include "tools/batch_call.h"
 
 /* Exit codes of the Qubes tools (argparse: 2 for a usage error). */
 #define CLI_EXIT_OK 0
@@ -33,6 +32,15 @@ struct cli {
         NULL, 0, NULL, 0                                                                          \
     }
 #define CLI_COMMON_SHORTOPTS "hvq"
+/* Their --help lines, in argparse's layout. */
+#define CLI_HELP_COMMON_OPTIONS                                                                   \
+    "  --verbose, -v         increase verbosity\n"                                                \
+    "  --quiet, -q           decrease verbosity\n"                                                \
+    "  --help, -h            show this help message and exit\n"
+
+/* Appends s (not copied) to a growing vector of strings. */
+void cli_strv_push(char ***v, size_t *n, char *s);
+bool cli_strv_contains(char *const *v, size_t n, const char *s);
 
 /* getopt_long with argparse behaviour: -h prints the help and exits 0, -v/-q
  * are counted, an unknown option or a missing argument is a usage error
@@ -50,6 +58,11 @@ int cli_qerror(const struct cli *cli, const struct qerror *err);
 /* "<prog>: <msg>\n" on stderr when the verbosity allows info messages. */
 void cli_info(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool cli_info_enabled(const struct cli *cli);
+
+/* One Admin API call, as qubesd_call(), refusing an argument that would
+ * break the request header (a space or a control byte) with a clear error. */
+int qcall(const char *method, const char *arg, const char *dest, const void *payload,
+          size_t payload_len, struct buf *content, struct qerror *err);
 
 /* Python's '{!r}' of a string, in a static-free heap string. */
 char *cli_repr(const char *s);
@@ -76,6 +89,49 @@ size_t *cli_select_vms(const struct cli *cli, const struct vm_entry *vms, size_t
                        char **names, size_t nnames, size_t *nsel, char ***missing,
                        size_t *nmissing);
 
+/* admin.vm.List of every qube; a failure is reported and exits 1. */
+void cli_list_qubes(const struct cli *cli, struct vm_entry **vms, size_t *n);
+
+/* The qubes a tool acts on, upstream's `--all [--exclude VM]... | VMNAME...`:
+ * the tool's option table and getopt loop hand these options over here. */
+#define CLI_OPT_ALL 0x1f0
+#define CLI_OPT_EXCLUDE 0x1f1
+#define CLI_TARGETS_LONGOPTS                                                                      \
+    { "all", no_argument, NULL, CLI_OPT_ALL }, {                                                  \
+        "exclude", required_argument, NULL, CLI_OPT_EXCLUDE                                       \
+    }
+#define CLI_HELP_TARGETS                                                                          \
+    "  --all                 perform the action on all qubes\n"                                   \
+    "  --exclude EXCLUDE     exclude the qube from --all\n"
+struct cli_targets {
+    bool all;
+    char **excludes;
+    size_t nexcludes;
+    /* out of cli_targets_resolve: every qube, and indexes of the chosen ones */
+    struct vm_entry *vms;
+    size_t nvms;
+    size_t *sel;
+    size_t nsel;
+};
+/* Takes CLI_OPT_ALL / CLI_OPT_EXCLUDE (c) with its optarg. */
+void cli_targets_option(struct cli_targets *t, int c, char *arg);
+/* Checks the combination as argparse does (usage errors), lists the qubes and
+ * picks them: all but dom0 and the excluded ones with --all, else the names
+ * (missing as in cli_select_vms). */
+void cli_targets_resolve(const struct cli *cli, struct cli_targets *t, char **names,
+                         size_t nnames, char ***missing, size_t *nmissing);
+
+/* The tool's VMNAME [COMMAND [WORD...]] positionals (qvm-tags, qvm-firewall);
+ * VMNAME is required, COMMAND defaults to dflt. */
+struct cli_vm_command {
+    const char *vm;
+    const char *cmd;
+    char **words;
+    size_t nwords;
+};
+void cli_vm_command(const struct cli *cli, int argc, char **argv, const char *dflt,
+                    struct cli_vm_command *out);
+
 /* A property as (vm.)property.Get / GetAll report it. */
 struct qprop {
     char *name;
@@ -96,6 +152,10 @@ static inline bool qprop_unset(const struct qprop *p) { return !p || !p->value[0
 
 /* Splits an answer into its lines (the content buffer is modified in place). */
 size_t split_lines(char *s, char ***lines);
+/* A list call (no argument, no payload) split into its lines, which point
+ * into content; none (NULL, 0) on failure. */
+int qcall_lines(const char *method, const char *dest, struct buf *content, char ***lines,
+                size_t *n, struct qerror *err);
 
 /* A text table printed like `column -t`: cells separated by two spaces,
  * every column but the last padded to its widest cell. */
@@ -116,9 +176,20 @@ int read_all_fd(int fd, struct buf *out);
 /* A y/N question on stdin; false on EOF. */
 bool cli_ask(const char *prompt, const char *yes);
 
-/* admin.vm.Create.<klass>, or CreateInPool when a pool is given (pool for
- * all volumes, or "vol=pool" items in pools); template may be NULL. */
+/* The -P POOL / -p VOLUME=POOL options of qvm-create and qvm-clone. */
+struct cli_pools {
+    const char *all; /* -P: pool for every volume */
+    char **volumes;  /* -p: "volume=pool" items */
+    size_t nvolumes;
+};
+/* Takes one -p argument; not of the form a=b is a usage error. */
+void cli_pools_add_volume(const struct cli *cli, struct cli_pools *p, char *arg);
+/* -P and -p together are a usage error. */
+void cli_pools_check(const struct cli *cli, const struct cli_pools *p);
+
+/* admin.vm.Create.<klass>, or CreateInPool when a pool is given;
+ * template may be NULL. */
 int qube_create(const char *klass, const char *name, const char *label, const char *template_name,
-                const char *pool, char *const *pools, size_t npools, struct qerror *err);
+                const struct cli_pools *pools, struct qerror *err);
 /* qsort comparator for an array of char *. */
 int cmp_strp(const void *a, const void *b);

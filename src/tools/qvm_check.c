@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "common/cleanup.h"
-#include "tools/batch_call.h"
 #include "tools/cli.h"
 #include "tools/tools.h"
 
@@ -18,11 +17,8 @@ static const char help[] =
     "positional arguments:\n"
     "  VMNAME                one or more domain names\n\n"
     "options:\n"
-    "  --verbose, -v         increase verbosity\n"
-    "  --quiet, -q           decrease verbosity\n"
-    "  --help, -h            show this help message and exit\n"
-    "  --all                 perform the action on all qubes\n"
-    "  --exclude EXCLUDE     exclude the qube from --all\n"
+    CLI_HELP_COMMON_OPTIONS
+    CLI_HELP_TARGETS
     "  --running             Determine if (any of given) VM is running\n"
     "  --paused              Determine if (any of given) VM is paused\n"
     "  --template            Determine if (any of given) VM is a template\n"
@@ -70,28 +66,23 @@ static bool check(enum check k, const struct vm_entry *vm)
 int qvm_check_main(int argc, char **argv)
 {
     struct cli cli = { .prog = "qvm-check", .usage = usage, .help = help, .verbose = 1 };
-    enum { OPT_ALL = 0x100, OPT_EXCLUDE, OPT_RUNNING, OPT_PAUSED, OPT_TEMPLATE, OPT_NETWORKED };
+    enum { OPT_RUNNING = 0x100, OPT_PAUSED, OPT_TEMPLATE, OPT_NETWORKED };
     static const struct option longopts[] = {
-        { "all", no_argument, NULL, OPT_ALL },
-        { "exclude", required_argument, NULL, OPT_EXCLUDE },
+        CLI_TARGETS_LONGOPTS,
         { "running", no_argument, NULL, OPT_RUNNING },
         { "paused", no_argument, NULL, OPT_PAUSED },
         { "template", no_argument, NULL, OPT_TEMPLATE },
         { "networked", no_argument, NULL, OPT_NETWORKED },
         CLI_COMMON_LONGOPTS,
     };
-    bool all = false, want[CHECK_COUNT] = { false };
-    char **excludes = NULL;
-    size_t nexcludes = 0;
+    struct cli_targets targets = { 0 };
+    bool want[CHECK_COUNT] = { false };
     int c;
     while ((c = cli_getopt(&cli, argc, argv, CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
-        case OPT_ALL:
-            all = true;
-            break;
-        case OPT_EXCLUDE:
-            excludes = xrealloc(excludes, (nexcludes + 1) * sizeof(char *));
-            excludes[nexcludes++] = optarg;
+        case CLI_OPT_ALL:
+        case CLI_OPT_EXCLUDE:
+            cli_targets_option(&targets, c, optarg);
             break;
         case OPT_RUNNING:
         case OPT_PAUSED:
@@ -103,34 +94,13 @@ int qvm_check_main(int argc, char **argv)
             cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
-    if (all && optind < argc)
-        cli_usage_error(&cli, "argument VMNAME: not allowed with argument --all");
-    if (!all && optind >= argc)
-        cli_usage_error(&cli, "one of the arguments --all VMNAME is required");
-    if (!all && nexcludes)
-        cli_usage_error(&cli, "--exclude can only be used with --all");
-
-    struct qerror err = { 0 };
-    struct vm_entry *vms = NULL;
-    size_t nvms = 0;
-    if (vm_list("dom0", &vms, &nvms, &err) < 0)
-        return cli_qerror(&cli, &err);
-    size_t nsel = 0, nmissing = 0;
+    size_t nmissing = 0;
     char **missing = NULL;
-    _cleanup_free_ size_t *sel = NULL;
-    if (all) {
-        sel = xcalloc(nvms + 1, sizeof(size_t));
-        for (size_t i = 0; i < nvms; i++) {
-            bool excluded = strcmp(vms[i].klass, "AdminVM") == 0;
-            for (size_t j = 0; j < nexcludes; j++)
-                excluded = excluded || strcmp(excludes[j], vms[i].name) == 0;
-            if (!excluded)
-                sel[nsel++] = i;
-        }
-    } else {
-        sel = cli_select_vms(&cli, vms, nvms, argv + optind, (size_t)(argc - optind), &nsel,
-                             &missing, &nmissing);
-    }
+    cli_targets_resolve(&cli, &targets, argv + optind, (size_t)(argc - optind), &missing,
+                        &nmissing);
+    const struct vm_entry *vms = targets.vms;
+    const size_t *sel = targets.sel;
+    size_t nsel = targets.nsel;
 
     int rc = 0;
     struct buf status = BUF_INIT;

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "common/cleanup.h"
-#include "tools/batch_call.h"
 #include "tools/cli.h"
 #include "tools/tools.h"
 
@@ -20,9 +19,7 @@ static const char help[] =
     "  VMNAME                source qube\n"
     "  NAME                  name of the domain to create\n\n"
     "options:\n"
-    "  --verbose, -v         increase verbosity\n"
-    "  --quiet, -q           decrease verbosity\n"
-    "  --help, -h            show this help message and exit\n"
+    CLI_HELP_COMMON_OPTIONS
     "  --class, -C CLS       specify the class of the new domain (default: same as source)\n"
     "  -P POOL               pool to use for the new domain\n"
     "  --pool, -p VOLUME_NAME=POOL_NAME\n"
@@ -44,16 +41,6 @@ static bool step_failed(const struct clone_ctx *cx, const char *what, const stru
     return !cx->ignore_errors;
 }
 
-static char **list_call(const char *method, const char *vm, struct buf *content, size_t *n,
-                        struct qerror *err)
-{
-    char **lines = NULL;
-    *n = 0;
-    if (qcall(method, "", vm, "", 0, content, err) < 0)
-        return NULL;
-    *n = split_lines(content->data, &lines);
-    return lines;
-}
 
 static int copy_metadata(const struct clone_ctx *cx, const struct qprop *props, size_t nprops,
                          struct qerror *err)
@@ -78,8 +65,9 @@ static int copy_metadata(const struct clone_ctx *cx, const struct qprop *props, 
 
     _cleanup_buf_ struct buf tags = BUF_INIT;
     size_t n;
-    _cleanup_free_ char **tag = list_call("admin.vm.tag.List", cx->src, &tags, &n, err);
-    if (!tag && err->kind && step_failed(cx, "list tags", err))
+    _cleanup_free_ char **tag = NULL;
+    if (qcall_lines("admin.vm.tag.List", cx->src, &tags, &tag, &n, err) < 0 &&
+        step_failed(cx, "list tags", err))
         return -1;
     for (size_t i = 0; i < n; i++) {
         if (strncmp(tag[i], "created-by-", 11) == 0)
@@ -92,9 +80,9 @@ static int copy_metadata(const struct clone_ctx *cx, const struct qprop *props, 
     }
 
     _cleanup_buf_ struct buf feats = BUF_INIT;
-    qerror_clear(err);
-    _cleanup_free_ char **feat = list_call("admin.vm.feature.List", cx->src, &feats, &n, err);
-    if (!feat && err->kind && step_failed(cx, "list features", err))
+    _cleanup_free_ char **feat = NULL;
+    if (qcall_lines("admin.vm.feature.List", cx->src, &feats, &feat, &n, err) < 0 &&
+        step_failed(cx, "list features", err))
         return -1;
     for (size_t i = 0; i < n; i++) {
         if (strncmp(feat[i], "preload-dispvm", 14) == 0 && strcmp(feat[i], "preload-dispvm-max"))
@@ -143,8 +131,8 @@ static int clone_volumes(const struct clone_ctx *cx, struct qerror *err)
 {
     _cleanup_buf_ struct buf vols = BUF_INIT;
     size_t n;
-    _cleanup_free_ char **vol = list_call("admin.vm.volume.List", cx->dst, &vols, &n, err);
-    if (!vol && err->kind)
+    _cleanup_free_ char **vol = NULL;
+    if (qcall_lines("admin.vm.volume.List", cx->dst, &vols, &vol, &n, err) < 0)
         return no_such_method(err) ? 0 : -1;
     for (size_t i = 0; i < n; i++) {
         _cleanup_buf_ struct buf info = BUF_INIT;
@@ -173,9 +161,8 @@ int qvm_clone_main(int argc, char **argv)
         { "ignore-errors", no_argument, NULL, OPT_IGNORE_ERRORS },
         CLI_COMMON_LONGOPTS,
     };
-    const char *klass = NULL, *one_pool = NULL;
-    char **pools = NULL;
-    size_t npools = 0;
+    const char *klass = NULL;
+    struct cli_pools pools = { 0 };
     bool ignore_errors = false;
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "C:p:P:" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
@@ -184,16 +171,11 @@ int qvm_clone_main(int argc, char **argv)
             klass = optarg;
             break;
         case 'P':
-            one_pool = optarg;
+            pools.all = optarg;
             break;
-        case 'p': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || strchr(eq + 1, '='))
-                cli_usage_error(&cli, "Pool argument must be of form: -P volume_name=pool_name");
-            pools = xrealloc(pools, (npools + 1) * sizeof(char *));
-            pools[npools++] = optarg;
+        case 'p':
+            cli_pools_add_volume(&cli, &pools, optarg);
             break;
-        }
         case OPT_IGNORE_ERRORS:
             ignore_errors = true;
             break;
@@ -206,8 +188,7 @@ int qvm_clone_main(int argc, char **argv)
                         argc - optind < 1 ? "VMNAME, NAME" : "NAME");
     if (argc - optind > 2)
         cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind + 2]);
-    if (one_pool && npools)
-        cli_usage_error(&cli, "only one of -P and --pool can be used");
+    cli_pools_check(&cli, &pools);
     struct vm_entry src;
     cli_require_vm(&cli, argv[optind], &src);
     struct clone_ctx cx = { &cli, src.name, argv[optind + 1], ignore_errors };
@@ -222,7 +203,7 @@ int qvm_clone_main(int argc, char **argv)
     const struct qprop *label = qprops_find(props, nprops, "label");
     const struct qprop *tmpl = qprops_find(props, nprops, "template");
     if (qube_create(klass ? klass : src.klass, cx.dst, label ? label->value : "red",
-                    tmpl && tmpl->value[0] ? tmpl->value : NULL, one_pool, pools, npools,
+                    tmpl && tmpl->value[0] ? tmpl->value : NULL, &pools,
                     &err) < 0)
         return cli_qerror(&cli, &err);
 

@@ -19,9 +19,7 @@ static const char help[] =
     "\npositional arguments:\n"
     "  VMNAME                name of the domain to create\n\n"
     "options:\n"
-    "  --verbose, -v         increase verbosity\n"
-    "  --quiet, -q           decrease verbosity\n"
-    "  --help, -h            show this help message and exit\n"
+    CLI_HELP_COMMON_OPTIONS
     "  --class, -C CLS       specify the class of the new domain (default: AppVM)\n"
     "  --standalone          shortcut for --class StandaloneVM\n"
     "  --disp                shortcut for --class DispVM --label red\n"
@@ -40,9 +38,10 @@ static size_t fetch_names(const struct cli *cli, const char *method, struct buf 
                           char ***names)
 {
     struct qerror err = { 0 };
-    if (qcall(method, "", "dom0", "", 0, content, &err) < 0)
+    size_t n;
+    if (qcall_lines(method, "dom0", content, names, &n, &err) < 0)
         exit(cli_qerror(cli, &err));
-    return split_lines(content->data, names);
+    return n;
 }
 
 int qvm_create_main(int argc, char **argv)
@@ -61,10 +60,11 @@ int qvm_create_main(int argc, char **argv)
         { "help-classes", no_argument, NULL, OPT_HELP_CLASSES },
         CLI_COMMON_LONGOPTS,
     };
-    const char *klass = "AppVM", *template_name = NULL, *label = NULL, *one_pool = NULL;
+    const char *klass = "AppVM", *template_name = NULL, *label = NULL;
+    struct cli_pools pools = { 0 };
     bool help_classes = false, disp = false;
-    char **props = NULL, **pools = NULL;
-    size_t nprops = 0, npools = 0;
+    char **props = NULL;
+    size_t nprops = 0;
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "C:p:P:t:l:" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
@@ -83,20 +83,14 @@ int qvm_create_main(int argc, char **argv)
                 _cleanup_free_ char *r = cli_repr(optarg);
                 cli_usage_error(&cli, "invalid property token: %s", r);
             }
-            props = xrealloc(props, (nprops + 1) * sizeof(char *));
-            props[nprops++] = optarg;
+            cli_strv_push(&props, &nprops, optarg);
             break;
         }
-        case 'p': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || strchr(eq + 1, '='))
-                cli_usage_error(&cli, "Pool argument must be of form: -P volume_name=pool_name");
-            pools = xrealloc(pools, (npools + 1) * sizeof(char *));
-            pools[npools++] = optarg;
+        case 'p':
+            cli_pools_add_volume(&cli, &pools, optarg);
             break;
-        }
         case 'P':
-            one_pool = optarg;
+            pools.all = optarg;
             break;
         case 't':
             template_name = optarg;
@@ -130,17 +124,13 @@ int qvm_create_main(int argc, char **argv)
         cli_usage_error(&cli, "--label option is mandatory");
     if (!name)
         cli_usage_error(&cli, "VMNAME is mandatory");
-    if (one_pool && npools)
-        cli_usage_error(&cli, "only one of -P and --pool can be used");
+    cli_pools_check(&cli, &pools);
 
     {
         _cleanup_buf_ struct buf content = BUF_INIT;
         _cleanup_free_ char **labels = NULL;
         size_t n = fetch_names(&cli, "admin.label.List", &content, &labels);
-        bool found = false;
-        for (size_t i = 0; i < n; i++)
-            found = found || strcmp(labels[i], label) == 0;
-        if (!found) {
+        if (!cli_strv_contains(labels, n, label)) {
             struct buf avail = BUF_INIT;
             for (size_t i = 0; i < n; i++) {
                 if (i)
@@ -155,17 +145,14 @@ int qvm_create_main(int argc, char **argv)
         _cleanup_buf_ struct buf content = BUF_INIT;
         _cleanup_free_ char **classes = NULL;
         size_t n = fetch_names(&cli, "admin.vmclass.List", &content, &classes);
-        bool found = false;
-        for (size_t i = 0; i < n; i++)
-            found = found || strcmp(classes[i], klass) == 0;
-        if (!found) {
+        if (!cli_strv_contains(classes, n, klass)) {
             _cleanup_free_ char *r = cli_repr(klass);
             cli_usage_error(&cli, "no such domain class: %s", r);
         }
     }
 
     struct qerror err = { 0 };
-    if (qube_create(klass, name, label, template_name, one_pool, pools, npools, &err) < 0)
+    if (qube_create(klass, name, label, template_name, &pools, &err) < 0)
         return cli_qerror(&cli, &err);
 
     for (size_t i = 0; i < nprops; i++) {

@@ -18,9 +18,7 @@ static const char help[] =
     "  FEATURE               name of the feature\n"
     "  VALUE                 new value of the feature\n\n"
     "options:\n"
-    "  --verbose, -v         increase verbosity\n"
-    "  --quiet, -q           decrease verbosity\n"
-    "  --help, -h            show this help message and exit\n"
+    CLI_HELP_COMMON_OPTIONS
     "  --unset, --default, --delete, -D\n"
     "                        unset the feature\n";
 
@@ -28,10 +26,10 @@ static int list_features(const struct cli *cli, const char *vm)
 {
     struct qerror err = { 0 };
     _cleanup_buf_ struct buf content = BUF_INIT;
-    if (qcall("admin.vm.feature.List", "", vm, "", 0, &content, &err) < 0)
-        return cli_qerror(cli, &err);
     _cleanup_free_ char **names = NULL;
-    size_t n = split_lines(content.data, &names);
+    size_t n;
+    if (qcall_lines("admin.vm.feature.List", vm, &content, &names, &n, &err) < 0)
+        return cli_qerror(cli, &err);
     struct batch_call *calls = xcalloc(n + 1, sizeof(*calls));
     for (size_t i = 0; i < n; i++) {
         calls[i].method = "admin.vm.feature.Get";

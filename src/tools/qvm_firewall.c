@@ -23,9 +23,7 @@ static const char help[] =
     "    list                list rules\n"
     "    reset               remove all rules and allow all traffic\n\n"
     "options:\n"
-    "  --verbose, -v         increase verbosity\n"
-    "  --quiet, -q           decrease verbosity\n"
-    "  --help, -h            show this help message and exit\n"
+    CLI_HELP_COMMON_OPTIONS
     "  --reload, -r          force reloading rules even when unchanged\n"
     "  --raw                 output rules as raw strings, instead of nice table\n\n"
     "Command 'add':\n"
@@ -228,13 +226,11 @@ int qvm_firewall_main(int argc, char **argv)
             cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
-    int npos = argc - optind;
-    if (npos < 1)
-        cli_usage_error(&cli, "the following arguments are required: VMNAME");
-    const char *vm = argv[optind];
-    const char *cmd = npos > 1 ? argv[optind + 1] : "list";
-    char **words = argv + optind + 2;
-    size_t nwords = npos > 2 ? (size_t)(npos - 2) : 0;
+    struct cli_vm_command args;
+    cli_vm_command(&cli, argc, argv, "list", &args);
+    const char *vm = args.vm, *cmd = args.cmd;
+    char **words = args.words;
+    size_t nwords = args.nwords;
     bool is_add = strcmp(cmd, "add") == 0, is_del = strcmp(cmd, "del") == 0,
          is_list = strcmp(cmd, "list") == 0, is_reset = strcmp(cmd, "reset") == 0;
     if (!is_add && !is_del && !is_list && !is_reset) {

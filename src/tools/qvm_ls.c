@@ -72,11 +72,8 @@ static const char help[] =
     "positional arguments:\n"
     "  VMNAME                zero or more domain names\n\n"
     "options:\n"
-    "  --verbose, -v         increase verbosity\n"
-    "  --quiet, -q           decrease verbosity\n"
-    "  --help, -h            show this help message and exit\n"
-    "  --all                 perform the action on all qubes\n"
-    "  --exclude EXCLUDE     exclude the qube from --all\n"
+    CLI_HELP_COMMON_OPTIONS
+    CLI_HELP_TARGETS
     "  --help-columns        list all available columns with short descriptions and exit\n"
     "  --help-formats        list all available formats with their definitions and exit\n"
     "  --format, -o FORMAT   preset format\n"
@@ -284,18 +281,8 @@ static int row_cmp(const void *a, const void *b)
 static void add_list(char ***v, size_t *n, const char *arg)
 {
     _cleanup_free_ char *copy = xstrdup(arg);
-    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        *v = xrealloc(*v, (*n + 1) * sizeof(char *));
-        (*v)[(*n)++] = xstrdup(t);
-    }
-}
-
-static bool in_list(char **v, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i], s) == 0)
-            return true;
-    return false;
+    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        cli_strv_push(v, n, xstrdup(t));
 }
 
 enum {
@@ -450,10 +437,9 @@ int qvm_ls_main(int argc, char **argv)
     }
 
     struct qerror err = { 0 };
-    struct vm_entry *vms = NULL;
-    size_t nvms = 0;
-    if (vm_list("dom0", &vms, &nvms, &err) < 0)
-        return cli_qerror(&cli, &err);
+    struct vm_entry *vms;
+    size_t nvms;
+    cli_list_qubes(&cli, &vms, &nvms);
 
     /* selection */
     size_t nsel = 0;
@@ -469,7 +455,7 @@ int qvm_ls_main(int argc, char **argv)
     size_t k = 0;
     for (size_t i = 0; i < nsel; i++) {
         const struct vm_entry *v = &vms[sel[i]];
-        if (in_list(excludes, nexcludes, v->name))
+        if (cli_strv_contains(excludes, nexcludes, v->name))
             continue;
         if (want_running || want_halted || want_paused) {
             bool ok = (want_running && strcmp(v->state, "Running") == 0) ||
@@ -478,7 +464,7 @@ int qvm_ls_main(int argc, char **argv)
             if (!ok)
                 continue;
         }
-        if (nclasses && !in_list(classes, nclasses, v->klass))
+        if (nclasses && !cli_strv_contains(classes, nclasses, v->klass))
             continue;
         sel[k++] = sel[i];
     }
@@ -514,7 +500,7 @@ int qvm_ls_main(int argc, char **argv)
         k = 0;
         for (size_t i = 0; i < nsel; i++) {
             const struct qprop *l = qprops_find(rows[sel[i]].props, rows[sel[i]].nprops, "label");
-            if (l && in_list(labels, nlabels, l->value))
+            if (l && cli_strv_contains(labels, nlabels, l->value))
                 sel[k++] = sel[i];
         }
         nsel = k;
@@ -534,7 +520,7 @@ int qvm_ls_main(int argc, char **argv)
             size_t nl = split_lines(calls[i].content.data, &lines);
             bool hit = false;
             for (size_t j = 0; j < nl && !hit; j++)
-                hit = in_list(tags, ntags, lines[j]);
+                hit = cli_strv_contains(tags, ntags, lines[j]);
             free(lines);
             if (hit)
                 sel[k++] = sel[i];

@@ -23,9 +23,7 @@ static const char help[] =
     "positional arguments:\n"
     "  VMNAME                a domain name\n\n"
     "options:\n"
-    "  --verbose, -v         increase verbosity\n"
-    "  --quiet, -q           decrease verbosity\n"
-    "  --help, -h            show this help message and exit\n"
+    CLI_HELP_COMMON_OPTIONS
     "  --force, -f           Do not prompt for confirmation; assume `yes`\n\n"
     "Notes action options:\n"
     "  note: `--edit` is the default action for qube notes (`--print` when not on a\n"

@@ -51,10 +51,10 @@ static int help_properties(const struct cli *cli, const struct prefs_target *t)
     struct qerror err = { 0 };
     _cleanup_buf_ struct buf list = BUF_INIT;
     _cleanup_free_ char *m = method(t, "List");
-    if (qcall(m, "", t->dest, "", 0, &list, &err) < 0)
-        return cli_qerror(cli, &err);
     _cleanup_free_ char **names = NULL;
-    size_t n = split_lines(list.data, &names);
+    size_t n;
+    if (qcall_lines(m, t->dest, &list, &names, &n, &err) < 0)
+        return cli_qerror(cli, &err);
     qsort(names, n, sizeof(char *), cmp_strp);
     size_t width = 0;
     for (size_t i = 0; i < n; i++)
@@ -115,6 +115,20 @@ static _Noreturn void no_such_property(const struct cli *cli, const char *prop)
 {
     _cleanup_free_ char *r = cli_repr(prop);
     cli_usage_error(cli, "no such property: %s", r);
+}
+
+/* One call of the property's verb; an unknown property is argparse's usage
+ * error, as the client reports it. */
+static int prop_call(const struct cli *cli, const struct prefs_target *t, const char *verb,
+                     const char *prop, const char *value, struct buf *content, struct qerror *err)
+{
+    _cleanup_free_ char *m = method(t, verb);
+    if (qcall(m, prop, t->dest, value, strlen(value), content, err) < 0) {
+        if (qerror_is(err, "QubesNoSuchPropertyError"))
+            no_such_property(cli, prop);
+        return cli_qerror(cli, err);
+    }
+    return 0;
 }
 
 static int prefs_run(struct cli *cli, const struct prefs_target *tmpl, int argc, char **argv,
@@ -182,30 +196,14 @@ static int prefs_run(struct cli *cli, const struct prefs_target *tmpl, int argc,
             for (size_t i = 0; i < ARRAY_SIZE(vm_props); i++)
                 if (strcmp(prop, vm_props[i]) == 0)
                     value = "";
-        _cleanup_free_ char *m = method(&t, "Set");
-        if (qcall(m, prop, t.dest, value, strlen(value), NULL, &err) < 0) {
-            if (qerror_is(&err, "QubesNoSuchPropertyError"))
-                no_such_property(cli, prop);
-            return cli_qerror(cli, &err);
-        }
-        return 0;
+        return prop_call(cli, &t, "Set", prop, value, NULL, &err);
     }
-    if (reset) {
-        _cleanup_free_ char *m = method(&t, "Reset");
-        if (qcall(m, prop, t.dest, "", 0, NULL, &err) < 0) {
-            if (qerror_is(&err, "QubesNoSuchPropertyError"))
-                no_such_property(cli, prop);
-            return cli_qerror(cli, &err);
-        }
-        return 0;
-    }
+    if (reset)
+        return prop_call(cli, &t, "Reset", prop, "", NULL, &err);
     _cleanup_buf_ struct buf content = BUF_INIT;
-    _cleanup_free_ char *m = method(&t, "Get");
-    if (qcall(m, prop, t.dest, "", 0, &content, &err) < 0) {
-        if (qerror_is(&err, "QubesNoSuchPropertyError"))
-            no_such_property(cli, prop);
-        return cli_qerror(cli, &err);
-    }
+    int rc = prop_call(cli, &t, "Get", prop, "", &content, &err);
+    if (rc)
+        return rc;
     struct qprop p = { 0 };
     if (qprop_parse_value(content.data ? content.data : "", &p, &err) < 0)
         return cli_qerror(cli, &err);
@@ -224,39 +222,37 @@ static const char prefs_help[] =
     "  PROPERTY              name of the property to show or change\n"
     "  VALUE                 new value of the property\n\n"
     "options:\n"
-    "  --verbose, -v         increase verbosity\n"
-    "  --quiet, -q           decrease verbosity\n"
-    "  --help, -h            show this help message and exit\n"
+    CLI_HELP_COMMON_OPTIONS
     "  --help-properties     list all available properties with short descriptions and exit\n"
     "  --hide-default        Do not show properties that are set to the default value.\n"
     "  --get, -g             Ignored; for compatibility with older scripts.\n"
     "  --set, -s             Ignored; for compatibility with older scripts.\n"
     "  --default, -D         reset property to its default value\n";
 
+/* A target without a dest takes the qube as its first positional argument. */
+static int prefs_main(const char *prog, const char *usage, const struct prefs_target *t, int argc,
+                      char **argv)
+{
+    struct cli cli = { .prog = prog, .usage = usage, .help = prefs_help, .verbose = 1 };
+    return prefs_run(&cli, t, argc, argv, t->dest == NULL);
+}
+
 int qvm_prefs_main(int argc, char **argv)
 {
-    struct cli cli = {
-        .prog = "qvm-prefs",
-        .usage = "usage: qvm-prefs [--verbose] [--quiet] [--help] [--help-properties]\n"
-                 "                 [--hide-default] [--get] [--set] [--default]\n"
-                 "                 VMNAME [PROPERTY] [VALUE]",
-        .help = prefs_help,
-        .verbose = 1,
-    };
     static const struct prefs_target t = { "admin.vm.property.", NULL };
-    return prefs_run(&cli, &t, argc, argv, true);
+    return prefs_main("qvm-prefs",
+                      "usage: qvm-prefs [--verbose] [--quiet] [--help] [--help-properties]\n"
+                      "                 [--hide-default] [--get] [--set] [--default]\n"
+                      "                 VMNAME [PROPERTY] [VALUE]",
+                      &t, argc, argv);
 }
 
 int qubes_prefs_main(int argc, char **argv)
 {
-    struct cli cli = {
-        .prog = "qubes-prefs",
-        .usage = "usage: qubes-prefs [--verbose] [--quiet] [--help] [--help-properties]\n"
-                 "                   [--hide-default] [--get] [--set] [--default]\n"
-                 "                   [PROPERTY] [VALUE]",
-        .help = prefs_help,
-        .verbose = 1,
-    };
     static const struct prefs_target t = { "admin.property.", "dom0" };
-    return prefs_run(&cli, &t, argc, argv, false);
+    return prefs_main("qubes-prefs",
+                      "usage: qubes-prefs [--verbose] [--quiet] [--help] [--help-properties]\n"
+                      "                   [--hide-default] [--get] [--set] [--default]\n"
+                      "                   [PROPERTY] [VALUE]",
+                      &t, argc, argv);
 }

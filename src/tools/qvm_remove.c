@@ -18,11 +18,8 @@ static const char help[] =
     "positional arguments:\n"
     "  VMNAME                one or more domain names\n\n"
     "options:\n"
-    "  --verbose, -v         increase verbosity\n"
-    "  --quiet, -q           decrease verbosity\n"
-    "  --help, -h            show this help message and exit\n"
-    "  --all                 perform the action on all qubes\n"
-    "  --exclude EXCLUDE     exclude the qube from --all\n"
+    CLI_HELP_COMMON_OPTIONS
+    CLI_HELP_TARGETS
     "  --force, -f           Do not prompt for confirmation\n";
 
 /* Non-default vm-typed properties, global or of other qubes, naming vm
@@ -64,60 +61,31 @@ static void print_dependencies(const struct vm_entry *vms, size_t nvms, const ch
 int qvm_remove_main(int argc, char **argv)
 {
     struct cli cli = { .prog = "qvm-remove", .usage = usage, .help = help, .verbose = 1 };
-    enum { OPT_ALL = 0x100, OPT_EXCLUDE };
     static const struct option longopts[] = {
         { "force", no_argument, NULL, 'f' },
-        { "all", no_argument, NULL, OPT_ALL },
-        { "exclude", required_argument, NULL, OPT_EXCLUDE },
+        CLI_TARGETS_LONGOPTS,
         CLI_COMMON_LONGOPTS,
     };
-    bool force = false, all = false;
-    char **excludes = NULL;
-    size_t nexcludes = 0;
+    struct cli_targets targets = { 0 };
+    bool force = false;
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "f" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
         case 'f':
             force = true;
             break;
-        case OPT_ALL:
-            all = true;
-            break;
-        case OPT_EXCLUDE:
-            excludes = xrealloc(excludes, (nexcludes + 1) * sizeof(char *));
-            excludes[nexcludes++] = optarg;
+        case CLI_OPT_ALL:
+        case CLI_OPT_EXCLUDE:
+            cli_targets_option(&targets, c, optarg);
             break;
         default:
             cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
-    if (all && optind < argc)
-        cli_usage_error(&cli, "argument VMNAME: not allowed with argument --all");
-    if (!all && optind >= argc)
-        cli_usage_error(&cli, "one of the arguments --all VMNAME is required");
-    if (!all && nexcludes)
-        cli_usage_error(&cli, "--exclude can only be used with --all");
-
-    struct qerror err = { 0 };
-    struct vm_entry *vms = NULL;
-    size_t nvms = 0;
-    if (vm_list("dom0", &vms, &nvms, &err) < 0)
-        return cli_qerror(&cli, &err);
-    size_t nsel = 0;
-    _cleanup_free_ size_t *sel = NULL;
-    if (all) {
-        sel = xcalloc(nvms + 1, sizeof(size_t));
-        for (size_t i = 0; i < nvms; i++) {
-            bool excluded = strcmp(vms[i].klass, "AdminVM") == 0;
-            for (size_t j = 0; j < nexcludes; j++)
-                excluded = excluded || strcmp(excludes[j], vms[i].name) == 0;
-            if (!excluded)
-                sel[nsel++] = i;
-        }
-    } else {
-        sel = cli_select_vms(&cli, vms, nvms, argv + optind, (size_t)(argc - optind), &nsel, NULL,
-                             NULL);
-    }
+    cli_targets_resolve(&cli, &targets, argv + optind, (size_t)(argc - optind), NULL, NULL);
+    const struct vm_entry *vms = targets.vms;
+    const size_t *sel = targets.sel;
+    size_t nvms = targets.nvms, nsel = targets.nsel;
     for (size_t i = 0; i < nsel; i++) {
         if (strcmp(vms[sel[i]].name, "dom0") == 0) {
             fprintf(stderr, "Domain 'dom0' cannot be removed.\n");
@@ -125,7 +93,7 @@ int qvm_remove_main(int argc, char **argv)
         }
     }
 
-    if (all && !(force || nexcludes)) {
+    if (targets.all && !(force || targets.nexcludes)) {
         fprintf(stderr, "WARNING!!! Removing all domains may leave your system in an "
                         "unrecoverable state!\n");
         if (!cli_ask("Are you certain? [N/IKNOWWHATIAMDOING]", "IKNOWWHATIAMDOING")) {
@@ -142,6 +110,7 @@ int qvm_remove_main(int argc, char **argv)
             return 1;
         }
     }
+    struct qerror err = { 0 };
     for (size_t i = 0; i < nsel; i++) {
         const char *name = vms[sel[i]].name;
         if (qcall("admin.vm.Remove", "", name, "", 0, NULL, &err) < 0) {

@@ -14,9 +14,7 @@ static const char help[] =
     "positional arguments:\n"
     "  VMNAME                a domain name\n\n"
     "options:\n"
-    "  --verbose, -v         increase verbosity\n"
-    "  --quiet, -q           decrease verbosity\n"
-    "  --help, -h            show this help message and exit\n\n"
+    CLI_HELP_COMMON_OPTIONS "\n"
     "commands:\n"
     "  For more information see qvm-tags command -h\n\n"
     "  {list,ls,l,add,a,set,del,d,unset,u}\n"
@@ -45,13 +43,11 @@ int qvm_tags_main(int argc, char **argv)
     int c;
     while ((c = cli_getopt(&cli, argc, argv, CLI_COMMON_SHORTOPTS, longopts)) != -1)
         cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
-    int npos = argc - optind;
-    if (npos < 1)
-        cli_usage_error(&cli, "the following arguments are required: VMNAME");
-    const char *vm = argv[optind];
-    const char *cmd = npos > 1 ? argv[optind + 1] : "list";
-    char **tags = argv + optind + 2;
-    int ntags = npos > 2 ? npos - 2 : 0;
+    struct cli_vm_command args;
+    cli_vm_command(&cli, argc, argv, "list", &args);
+    const char *vm = args.vm, *cmd = args.cmd;
+    char **tags = args.words;
+    size_t ntags = args.nwords;
 
     static const char *const list_names[] = { "list", "ls", "l", NULL };
     static const char *const add_names[] = { "add", "a", "set", NULL };
@@ -74,10 +70,10 @@ int qvm_tags_main(int argc, char **argv)
     struct qerror err = { 0 };
     if (is_list) {
         _cleanup_buf_ struct buf content = BUF_INIT;
-        if (qcall("admin.vm.tag.List", "", vm, "", 0, &content, &err) < 0)
-            return cli_qerror(&cli, &err);
         _cleanup_free_ char **names = NULL;
-        size_t n = split_lines(content.data, &names);
+        size_t n;
+        if (qcall_lines("admin.vm.tag.List", vm, &content, &names, &n, &err) < 0)
+            return cli_qerror(&cli, &err);
         qsort(names, n, sizeof(char *), cmp_strp);
         if (ntags == 1) {
             for (size_t i = 0; i < n; i++) {
@@ -92,7 +88,7 @@ int qvm_tags_main(int argc, char **argv)
             printf("%s\n", names[i]);
         return 0;
     }
-    for (int i = 0; i < ntags; i++) {
+    for (size_t i = 0; i < ntags; i++) {
         if (is_add) {
             if (qcall("admin.vm.tag.Set", tags[i], vm, "", 0, NULL, &err) < 0)
                 return cli_qerror(&cli, &err);
