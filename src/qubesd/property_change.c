@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "qubesd/persist.h"
 
 /* str() of a value as Python would print it in an event: None for no qube. */
@@ -103,6 +104,8 @@ int prop_change(struct app *app, struct qube *q, const struct prop_def *def,
     if (persist_transaction(app, persist_prop_step, &ctx, err) < 0)
         return -1;
 
+    log_info("%s%s op=%s property=%s", q ? "qube=" : "global", q ? q->name : "",
+             new_value ? "set" : "reset", def->name);
     char **slot = prop_slot(app, q, def);
     if (new_value) {
         fire_change(app, q, "property-pre-set:", def, new_value, oldvalue);
