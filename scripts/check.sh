@@ -35,6 +35,9 @@ for t in "$asan"/tests/unit/test_*; do
 done
 echo "== end-to-end tests"
 run_tap e2e bash tests/e2e/run.sh "$build"
+echo "== end-to-end tests, every program under ASan+UBSan"
+ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_tap asan/e2e bash tests/e2e/run.sh "$asan"
 
 passed=$(grep -c '^pass$' "$results")
 failed=$(grep -c '^fail$' "$results")
