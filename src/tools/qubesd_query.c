@@ -160,7 +160,7 @@ int main(int argc, char **argv)
             usage_error("Maximum payload too large (max %ld)", max_payload);
         max_payload = max_bytes;
     }
-    struct buf payload = BUF_INIT;
+    _cleanup_buf_ struct buf payload = BUF_INIT;
     if (read_payload) {
         if (single_line) {
             read_single_line(&payload, max_payload);
@@ -194,7 +194,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "qubesd-query: cannot connect to %s: %s\n", sock, strerror(errno));
         return 1;
     }
-    struct buf req = BUF_INIT;
+    _cleanup_buf_ struct buf req = BUF_INIT;
     buf_printf(&req, "%s+%s %s name %s", method, arg, src, dest);
     buf_append(&req, "", 1);
     if (payload.len)

@@ -71,9 +71,13 @@ events_start() {
     fail "event subscriber did not start"
 }
 
-# Waits for the reader and prints what it received.
+# Waits for the reader and prints what it received. Polls rather than uses
+# `wait`: callers run this in $(...), a subshell the reader is no child of.
 events_wait() {
-    wait "$EVENTS_PID"
+    for _ in $(seq 1 1000); do
+        kill -0 "$EVENTS_PID" 2>/dev/null || break
+        sleep 0.01
+    done
     EVENTS_PID=
     cat "$EVENTS_OUT"
 }
