@@ -102,8 +102,16 @@ void cli_info(const struct cli *cli, const char *fmt, ...)
 
 void cli_strv_push(char ***v, size_t *n, char *s)
 {
-    *v = xrealloc(*v, (*n + 1) * sizeof(char *));
+    *v = xrealloc(*v, (*n + 2) * sizeof(char *));
     (*v)[(*n)++] = s;
+    (*v)[*n] = NULL;
+}
+
+void cli_strv_free(char **v)
+{
+    for (char **p = v; p && *p; p++)
+        free(*p);
+    free(v);
 }
 
 bool cli_strv_contains(char *const *v, size_t n, const char *s)
@@ -217,14 +225,19 @@ int vm_list(const char *dest, struct vm_entry **vms, size_t *n, struct qerror *e
     return 0;
 }
 
+void vm_entry_clear(struct vm_entry *vm)
+{
+    free(vm->name);
+    free(vm->klass);
+    free(vm->state);
+    free(vm->uuid);
+    *vm = (struct vm_entry){ 0 };
+}
+
 void vm_list_free(struct vm_entry *vms, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(vms[i].name);
-        free(vms[i].klass);
-        free(vms[i].state);
-        free(vms[i].uuid);
-    }
+    for (size_t i = 0; i < n; i++)
+        vm_entry_clear(&vms[i]);
     free(vms);
 }
 
@@ -246,6 +259,7 @@ void cli_require_vm(const struct cli *cli, const char *name, struct vm_entry *ou
     if (plausible && vm_list(name, &vms, &n, &err) == 0)
         e = vm_list_find(vms, n, name);
     if (!e) {
+        vm_list_free(vms, n);
         if (plausible && err.kind && !qerror_is(&err, "QubesVMNotFoundError"))
             exit(cli_qerror(cli, &err));
         _cleanup_free_ char *r = cli_repr(name);
@@ -278,6 +292,7 @@ size_t *cli_select_vms(const struct cli *cli, const struct vm_entry *vms, size_t
         } else if (missing) {
             cli_strv_push(missing, nmissing, xstrdup(names[i]));
         } else {
+            free(picked);
             _cleanup_free_ char *r = cli_repr(names[i]);
             cli_usage_error(cli, "no such domain: %s", r);
         }
@@ -307,6 +322,19 @@ void cli_targets_option(struct cli_targets *t, int c, char *arg)
         t->all = true;
     else
         cli_strv_push(&t->excludes, &t->nexcludes, arg);
+}
+
+void cli_targets_free(struct cli_targets *t)
+{
+    free(t->excludes);
+    vm_list_free(t->vms, t->nvms);
+    free(t->sel);
+    t->excludes = NULL;
+    t->nexcludes = 0;
+    t->vms = NULL;
+    t->nvms = 0;
+    t->sel = NULL;
+    t->nsel = 0;
 }
 
 void cli_targets_resolve(const struct cli *cli, struct cli_targets *t, char **names,
@@ -469,7 +497,7 @@ void table_print(const struct table *t, FILE *out)
         if (l > width[i % t->ncols])
             width[i % t->ncols] = l;
     }
-    struct buf b = BUF_INIT;
+    _cleanup_buf_ struct buf b = BUF_INIT;
     for (size_t i = 0; i < t->ncells; i++) {
         size_t col = i % t->ncols;
         buf_append_str(&b, t->cells[i]);
@@ -484,7 +512,6 @@ void table_print(const struct table *t, FILE *out)
     }
     if (b.len)
         fwrite(b.data, 1, b.len, out);
-    buf_free(&b);
 }
 
 void table_free(struct table *t)
@@ -530,6 +557,13 @@ void cli_pools_add_volume(const struct cli *cli, struct cli_pools *p, char *arg)
     if (!eq || strchr(eq + 1, '='))
         cli_usage_error(cli, "Pool argument must be of form: -P volume_name=pool_name");
     cli_strv_push(&p->volumes, &p->nvolumes, arg);
+}
+
+void cli_pools_free(struct cli_pools *p)
+{
+    free(p->volumes);
+    p->volumes = NULL;
+    p->nvolumes = 0;
 }
 
 void cli_pools_check(const struct cli *cli, const struct cli_pools *p)

@@ -38,9 +38,15 @@ struct cli {
     "  --quiet, -q           decrease verbosity\n"                                                \
     "  --help, -h            show this help message and exit\n"
 
-/* Appends s (not copied) to a growing vector of strings. */
+/* Appends s (not copied) to a growing vector of strings; the vector stays
+ * NULL-terminated. The vector is heap memory; whether the strings are owned
+ * is the caller's choice: free() alone, or cli_strv_free for owned ones. */
 void cli_strv_push(char ***v, size_t *n, char *s);
 bool cli_strv_contains(char *const *v, size_t n, const char *s);
+/* Frees a NULL-terminated vector and the strings in it. */
+void cli_strv_free(char **v);
+static inline void cli_strv_freep(char ***v) { cli_strv_free(*v); }
+#define _cleanup_strv_ __attribute__((cleanup(cli_strv_freep)))
 
 /* getopt_long with argparse behaviour: -h prints the help and exits 0, -v/-q
  * are counted, an unknown option or a missing argument is a usage error
@@ -78,6 +84,16 @@ struct vm_entry {
 /* admin.vm.List to dest ("dom0" = all qubes); sorted by name. */
 int vm_list(const char *dest, struct vm_entry **vms, size_t *n, struct qerror *err);
 void vm_list_free(struct vm_entry *vms, size_t n);
+/* A vm_list answer as one value, for a cleanup variable. */
+struct vm_entries {
+    struct vm_entry *v;
+    size_t n;
+};
+static inline void vm_entries_freep(struct vm_entries *l) { vm_list_free(l->v, l->n); }
+#define _cleanup_vm_entries_ __attribute__((cleanup(vm_entries_freep)))
+/* Frees the strings of one entry (as cli_require_vm fills it). */
+void vm_entry_clear(struct vm_entry *vm);
+#define _cleanup_vm_entry_ __attribute__((cleanup(vm_entry_clear)))
 const struct vm_entry *vm_list_find(const struct vm_entry *vms, size_t n, const char *name);
 /* Resolves a VM name typed by the user; an unknown one is argparse's
  * "no such domain: 'x'" usage error (exit 2); another failure exits 1. */
@@ -115,6 +131,10 @@ struct cli_targets {
 };
 /* Takes CLI_OPT_ALL / CLI_OPT_EXCLUDE (c) with its optarg. */
 void cli_targets_option(struct cli_targets *t, int c, char *arg);
+/* Frees what cli_targets_option and cli_targets_resolve allocated (the
+ * exclude names themselves belong to argv). */
+void cli_targets_free(struct cli_targets *t);
+#define _cleanup_targets_ __attribute__((cleanup(cli_targets_free)))
 /* Checks the combination as argparse does (usage errors), lists the qubes and
  * picks them: all but dom0 and the excluded ones with --all, else the names
  * (missing as in cli_select_vms). */
@@ -146,6 +166,13 @@ int qprop_parse_value(const char *s, struct qprop *p, struct qerror *err);
 int qprops_parse(const char *s, size_t len, struct qprop **props, size_t *n, struct qerror *err);
 const struct qprop *qprops_find(const struct qprop *props, size_t n, const char *name);
 void qprops_free(struct qprop *props, size_t n);
+/* A parsed property list as one value, for a cleanup variable. */
+struct qprops {
+    struct qprop *v;
+    size_t n;
+};
+static inline void qprops_freep(struct qprops *p) { qprops_free(p->v, p->n); }
+#define _cleanup_qprops_ __attribute__((cleanup(qprops_freep)))
 /* A property with no value (the client's AttributeError for int/bool, None
  * for vm/label). */
 static inline bool qprop_unset(const struct qprop *p) { return !p || !p->value[0]; }
@@ -169,6 +196,7 @@ void table_init(struct table *t, size_t ncols);
 void table_add(struct table *t, const char *cell);
 void table_print(const struct table *t, FILE *out);
 void table_free(struct table *t);
+#define _cleanup_table_ __attribute__((cleanup(table_free)))
 
 /* Reads a whole stream / file into buf; -1 with errno on failure. */
 int read_all_fd(int fd, struct buf *out);
@@ -186,6 +214,9 @@ struct cli_pools {
 void cli_pools_add_volume(const struct cli *cli, struct cli_pools *p, char *arg);
 /* -P and -p together are a usage error. */
 void cli_pools_check(const struct cli *cli, const struct cli_pools *p);
+/* Frees the -p vector (its items belong to argv). */
+void cli_pools_free(struct cli_pools *p);
+#define _cleanup_pools_ __attribute__((cleanup(cli_pools_free)))
 
 /* admin.vm.Create.<klass>, or CreateInPool when a pool is given;
  * template may be NULL. */

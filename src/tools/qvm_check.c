@@ -35,15 +35,12 @@ static bool networked(const struct vm_entry *vm)
         return false;
     if (qcall("admin.vm.property.GetAll", "", vm->name, "", 0, &content, &err) < 0)
         return false;
-    struct qprop *props = NULL;
-    size_t n = 0;
-    if (qprops_parse(content.data, content.len, &props, &n, &err) < 0)
+    _cleanup_qprops_ struct qprops props = { 0 };
+    if (qprops_parse(content.data, content.len, &props.v, &props.n, &err) < 0)
         return false;
-    const struct qprop *pn = qprops_find(props, n, "provides_network");
-    const struct qprop *nv = qprops_find(props, n, "netvm");
-    bool r = (pn && strcmp(pn->value, "True") == 0) || (nv && nv->value[0]);
-    qprops_free(props, n);
-    return r;
+    const struct qprop *pn = qprops_find(props.v, props.n, "provides_network");
+    const struct qprop *nv = qprops_find(props.v, props.n, "netvm");
+    return (pn && strcmp(pn->value, "True") == 0) || (nv && nv->value[0]);
 }
 
 static bool check(enum check k, const struct vm_entry *vm)
@@ -75,7 +72,7 @@ int qvm_check_main(int argc, char **argv)
         { "networked", no_argument, NULL, OPT_NETWORKED },
         CLI_COMMON_LONGOPTS,
     };
-    struct cli_targets targets = { 0 };
+    _cleanup_targets_ struct cli_targets targets = { 0 };
     bool want[CHECK_COUNT] = { false };
     int c;
     while ((c = cli_getopt(&cli, argc, argv, CLI_COMMON_SHORTOPTS, longopts)) != -1) {
@@ -95,7 +92,7 @@ int qvm_check_main(int argc, char **argv)
         }
     }
     size_t nmissing = 0;
-    char **missing = NULL;
+    _cleanup_strv_ char **missing = NULL;
     cli_targets_resolve(&cli, &targets, argv + optind, (size_t)(argc - optind), &missing,
                         &nmissing);
     const struct vm_entry *vms = targets.vms;
@@ -103,7 +100,7 @@ int qvm_check_main(int argc, char **argv)
     size_t nsel = targets.nsel;
 
     int rc = 0;
-    struct buf status = BUF_INIT;
+    _cleanup_buf_ struct buf status = BUF_INIT;
     bool any_filter = false;
     _cleanup_free_ bool *pass = xcalloc(nsel + 1, sizeof(bool));
     for (size_t i = 0; i < nsel; i++)
@@ -141,6 +138,5 @@ int qvm_check_main(int argc, char **argv)
             cli_info(&cli, "%s: non-existent!", missing[i]);
         rc = 1;
     }
-    buf_free(&status);
     return rc;
 }

@@ -162,7 +162,7 @@ int qvm_clone_main(int argc, char **argv)
         CLI_COMMON_LONGOPTS,
     };
     const char *klass = NULL;
-    struct cli_pools pools = { 0 };
+    _cleanup_pools_ struct cli_pools pools = { 0 };
     bool ignore_errors = false;
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "C:p:P:" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
@@ -189,30 +189,28 @@ int qvm_clone_main(int argc, char **argv)
     if (argc - optind > 2)
         cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind + 2]);
     cli_pools_check(&cli, &pools);
-    struct vm_entry src;
+    _cleanup_vm_entry_ struct vm_entry src = { 0 };
     cli_require_vm(&cli, argv[optind], &src);
     struct clone_ctx cx = { &cli, src.name, argv[optind + 1], ignore_errors };
 
     struct qerror err = { 0 };
     _cleanup_buf_ struct buf content = BUF_INIT;
-    struct qprop *props = NULL;
-    size_t nprops = 0;
+    _cleanup_qprops_ struct qprops props = { 0 };
     if (qcall("admin.vm.property.GetAll", "", src.name, "", 0, &content, &err) < 0 ||
-        qprops_parse(content.data, content.len, &props, &nprops, &err) < 0)
+        qprops_parse(content.data, content.len, &props.v, &props.n, &err) < 0)
         return cli_qerror(&cli, &err);
-    const struct qprop *label = qprops_find(props, nprops, "label");
-    const struct qprop *tmpl = qprops_find(props, nprops, "template");
+    const struct qprop *label = qprops_find(props.v, props.n, "label");
+    const struct qprop *tmpl = qprops_find(props.v, props.n, "template");
     if (qube_create(klass ? klass : src.klass, cx.dst, label ? label->value : "red",
                     tmpl && tmpl->value[0] ? tmpl->value : NULL, &pools,
                     &err) < 0)
         return cli_qerror(&cli, &err);
 
-    if (copy_metadata(&cx, props, nprops, &err) < 0 || clone_volumes(&cx, &err) < 0) {
+    if (copy_metadata(&cx, props.v, props.n, &err) < 0 || clone_volumes(&cx, &err) < 0) {
         struct qerror rm_err = { 0 };
         if (qcall("admin.vm.Remove", "", cx.dst, "", 0, NULL, &rm_err) < 0)
             cli_error(&cli, "failed to remove %s again: %s", cx.dst, rm_err.message);
         return cli_qerror(&cli, &err);
     }
-    qprops_free(props, nprops);
     return 0;
 }

@@ -61,9 +61,9 @@ int qvm_create_main(int argc, char **argv)
         CLI_COMMON_LONGOPTS,
     };
     const char *klass = "AppVM", *template_name = NULL, *label = NULL;
-    struct cli_pools pools = { 0 };
+    _cleanup_pools_ struct cli_pools pools = { 0 };
     bool help_classes = false, disp = false;
-    char **props = NULL;
+    _cleanup_free_ char **props = NULL; /* items belong to argv */
     size_t nprops = 0;
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "C:p:P:t:l:" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
@@ -131,7 +131,7 @@ int qvm_create_main(int argc, char **argv)
         _cleanup_free_ char **labels = NULL;
         size_t n = fetch_names(&cli, "admin.label.List", &content, &labels);
         if (!cli_strv_contains(labels, n, label)) {
-            struct buf avail = BUF_INIT;
+            _cleanup_buf_ struct buf avail = BUF_INIT;
             for (size_t i = 0; i < n; i++) {
                 if (i)
                     buf_append_str(&avail, ", ");

@@ -108,7 +108,7 @@ static void parse_cli_rule(const struct cli *cli, char **words, size_t n, struct
     }
     if (!values[0])
         cli_usage_error(cli, "missing action=");
-    struct buf line = BUF_INIT;
+    _cleanup_buf_ struct buf line = BUF_INIT;
     for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
         if (!values[k])
             continue;
@@ -118,7 +118,6 @@ static void parse_cli_rule(const struct cli *cli, char **words, size_t n, struct
     struct qerror err = { 0 };
     if (fw_rule_parse(line.data, line.len, rule, &err) < 0)
         cli_usage_error(cli, "invalid rule %s: %s", line.data, err.message);
-    buf_free(&line);
 }
 
 static void rule_string(const struct fw_rule *r, struct buf *out)

@@ -53,11 +53,27 @@ struct column {
     enum col_kind kind;
 };
 
+/* Owns the parsed properties (none when they were not needed). */
 struct row_ctx {
     const struct vm_entry *vm;
-    const struct qprop *props;
+    struct qprop *props;
     size_t nprops;
 };
+
+/* The rows of every listed qube, indexed like the vm list. */
+struct rows {
+    struct row_ctx *v;
+    size_t n;
+};
+
+static void rows_free(struct rows *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        qprops_free(r->v[i].props, r->v[i].nprops);
+    free(r->v);
+    *r = (struct rows){ 0 };
+}
+#define _cleanup_rows_ __attribute__((cleanup(rows_free)))
 
 static const char usage[] =
     "usage: qvm-ls [--verbose] [--quiet] [--help] [--all] [--exclude EXCLUDE]\n"
@@ -149,6 +165,28 @@ static void column_init(struct column *c, const char *spec)
         if (strcmp(c->head, novalue[i]) == 0)
             c->kind = COL_NOVALUE; /* volume and memory statistics: not served yet */
 }
+
+static void column_clear(struct column *c)
+{
+    free(c->head);
+    free(c->prop);
+    c->head = c->prop = NULL;
+}
+#define _cleanup_column_ __attribute__((cleanup(column_clear)))
+
+struct columns {
+    struct column *v;
+    size_t n;
+};
+
+static void columns_free(struct columns *cols)
+{
+    for (size_t i = 0; i < cols->n; i++)
+        column_clear(&cols->v[i]);
+    free(cols->v);
+    *cols = (struct columns){ 0 };
+}
+#define _cleanup_columns_ __attribute__((cleanup(columns_free)))
 
 static bool prop_true(const struct row_ctx *r, const char *name)
 {
@@ -319,7 +357,7 @@ int qvm_ls_main(int argc, char **argv)
     const char *format = NULL, *fields = NULL, *sort_col = "NAME";
     bool raw_data = false, raw_list = false, json = false, reverse = false;
     bool want_running = false, want_halted = false, want_paused = false;
-    char **tags = NULL, **classes = NULL, **labels = NULL, **excludes = NULL;
+    _cleanup_strv_ char **tags = NULL, **classes = NULL, **labels = NULL, **excludes = NULL;
     size_t ntags = 0, nclasses = 0, nlabels = 0, nexcludes = 0;
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "o:O:nkd" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
@@ -411,8 +449,7 @@ int qvm_ls_main(int argc, char **argv)
     }
 
     /* columns */
-    struct column *cols = NULL;
-    size_t ncols = 0;
+    _cleanup_columns_ struct columns columns = { 0 };
     bool need_props = nlabels > 0;
     bool need_all_props = false;
     {
@@ -426,20 +463,23 @@ int qvm_ls_main(int argc, char **argv)
                 t[--l] = '\0';
             if (!l)
                 continue;
-            cols = xrealloc(cols, (ncols + 1) * sizeof(*cols));
-            column_init(&cols[ncols], t);
-            if (cols[ncols].kind == COL_PROP || cols[ncols].kind == COL_FLAGS)
+            columns.v = xrealloc(columns.v, (columns.n + 1) * sizeof(*columns.v));
+            struct column *col = &columns.v[columns.n++];
+            column_init(col, t);
+            if (col->kind == COL_PROP || col->kind == COL_FLAGS)
                 need_props = true;
-            if (cols[ncols].kind == COL_GATEWAY)
+            if (col->kind == COL_GATEWAY)
                 need_props = need_all_props = true;
-            ncols++;
         }
     }
+    const struct column *cols = columns.v;
+    size_t ncols = columns.n;
 
     struct qerror err = { 0 };
-    struct vm_entry *vms;
-    size_t nvms;
-    cli_list_qubes(&cli, &vms, &nvms);
+    _cleanup_vm_entries_ struct vm_entries listed = { 0 };
+    cli_list_qubes(&cli, &listed.v, &listed.n);
+    const struct vm_entry *vms = listed.v;
+    size_t nvms = listed.n;
 
     /* selection */
     size_t nsel = 0;
@@ -471,7 +511,9 @@ int qvm_ls_main(int argc, char **argv)
     nsel = k;
 
     /* properties, all GetAll calls at once */
-    struct row_ctx *rows = xcalloc(nvms ? nvms : 1, sizeof(*rows));
+    _cleanup_rows_ struct rows all_rows = { xcalloc(nvms ? nvms : 1, sizeof(struct row_ctx)),
+                                             nvms };
+    struct row_ctx *rows = all_rows.v;
     for (size_t i = 0; i < nvms; i++)
         rows[i].vm = &vms[i];
     if (need_props) {
@@ -482,19 +524,22 @@ int qvm_ls_main(int argc, char **argv)
             calls[i].dest = vms[need_all_props ? i : sel[i]].name;
         }
         batch_run(calls, ncalls);
-        for (size_t i = 0; i < ncalls; i++) {
+        int rc = 0;
+        for (size_t i = 0; i < ncalls && !rc; i++) {
             struct row_ctx *r = &rows[need_all_props ? i : sel[i]];
             if (calls[i].status < 0) {
                 if (qerror_is(&calls[i].err, "QubesVMNotFoundError"))
                     continue; /* removed meanwhile: its cells are "-" */
-                return cli_qerror(&cli, &calls[i].err);
+                rc = cli_qerror(&cli, &calls[i].err);
+            } else if (qprops_parse(calls[i].content.data, calls[i].content.len, &r->props,
+                                    &r->nprops, &err) < 0) {
+                rc = cli_qerror(&cli, &err);
             }
-            if (qprops_parse(calls[i].content.data, calls[i].content.len, (struct qprop **)&r->props,
-                             &r->nprops, &err) < 0)
-                return cli_qerror(&cli, &err);
         }
         batch_free(calls, ncalls);
         free(calls);
+        if (rc)
+            return rc;
     }
     if (nlabels) {
         k = 0;
@@ -531,7 +576,8 @@ int qvm_ls_main(int argc, char **argv)
     }
 
     /* cells */
-    char **cells = xcalloc(nsel * ncols + 1, sizeof(char *));
+    /* every cell is set, so the vector is NULL-terminated */
+    _cleanup_strv_ char **cells = xcalloc(nsel * ncols + 1, sizeof(char *));
     char flags[9];
     for (size_t i = 0; i < nsel; i++)
         for (size_t j = 0; j < ncols; j++)
@@ -539,7 +585,7 @@ int qvm_ls_main(int argc, char **argv)
                 xstrdup(cell(&cols[j], &rows[sel[i]], rows, vms, nvms, flags));
 
     /* order */
-    struct column sortc;
+    _cleanup_column_ struct column sortc = { 0 };
     column_init(&sortc, sort_col);
     size_t sortidx = ncols;
     for (size_t j = 0; j < ncols; j++)
@@ -565,9 +611,10 @@ int qvm_ls_main(int argc, char **argv)
             sctx.numeric = true;
     sort_state = &sctx;
     qsort(order, nsel, sizeof(size_t), row_cmp);
+    sort_state = NULL;
 
     /* output */
-    struct buf out = BUF_INIT;
+    _cleanup_buf_ struct buf out = BUF_INIT;
     if (json) {
         buf_append_char(&out, '[');
         for (size_t i = 0; i < nsel; i++) {
@@ -608,7 +655,5 @@ int qvm_ls_main(int argc, char **argv)
         table_print(&t, stdout);
         table_free(&t);
     }
-    buf_free(&out);
-    /* the process ends here; the OS reclaims the rest */
     return fflush(stdout) == 0 ? 0 : 1;
 }

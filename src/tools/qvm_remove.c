@@ -38,12 +38,12 @@ static void print_dependencies(const struct vm_entry *vms, size_t nvms, const ch
     for (size_t i = 0; i <= nvms; i++) {
         if (calls[i].status < 0 || (i && strcmp(vms[i - 1].name, vm) == 0))
             continue;
-        struct qprop *props = NULL;
-        size_t n = 0;
+        _cleanup_qprops_ struct qprops all = { 0 };
         struct qerror err = { 0 };
-        if (qprops_parse(calls[i].content.data, calls[i].content.len, &props, &n, &err) < 0)
+        if (qprops_parse(calls[i].content.data, calls[i].content.len, &all.v, &all.n, &err) < 0)
             continue;
-        for (size_t j = 0; j < n; j++) {
+        const struct qprop *props = all.v;
+        for (size_t j = 0; j < all.n; j++) {
             if (props[j].is_default || strcmp(props[j].type, "vm") != 0 ||
                 strcmp(props[j].value, vm) != 0)
                 continue;
@@ -52,7 +52,6 @@ static void print_dependencies(const struct vm_entry *vms, size_t nvms, const ch
             else
                 fprintf(stderr, " - global property %s\n", props[j].name);
         }
-        qprops_free(props, n);
     }
     batch_free(calls, nvms + 1);
     free(calls);
@@ -66,7 +65,7 @@ int qvm_remove_main(int argc, char **argv)
         CLI_TARGETS_LONGOPTS,
         CLI_COMMON_LONGOPTS,
     };
-    struct cli_targets targets = { 0 };
+    _cleanup_targets_ struct cli_targets targets = { 0 };
     bool force = false;
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "f" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
