@@ -1,0 +1,60 @@
+/* The one seam between qubesd and an isolation mechanism (DESIGN §1): a
+ * driver starts a qube from a launch description and reports on it. qubesd
+ * picks a driver by the qube's virt_mode and never names one otherwise. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+/* Everything a driver needs to start one qube. */
+struct qube_launch {
+    const char *name;
+    int qid;
+    const char *instance_tag;    /* keeps host-global names of two roots apart */
+    const char *root_image;      /* ext4 image of the root filesystem */
+    bool root_snapshot;          /* root_image is the template's: read-only + writable layer */
+    const char *private_image;   /* ext4 image mounted at /rw; NULL = none */
+    long volatile_mib;           /* size of the discarded writable layer */
+    const char *guest_dir;       /* dom0's guest programs, mounted read-only */
+    const char *log_path;        /* where init and the agent print */
+    long memory_mib;             /* initial memory (sandbox: soft limit) */
+    long maxmem_mib;             /* hard memory limit; 0 = memory_mib */
+    int vcpus;
+    int pids_max;
+};
+
+struct driver_stats {
+    long long memory_kib;
+    long long cpu_time_ms;
+    int online_vcpus;
+};
+
+struct qube_run; /* a running qube, owned by its driver */
+
+struct driver_ops {
+    const char *virt_mode;
+    /* Checks that this host can run the qube at all (kernel features). */
+    int (*prepare)(const struct qube_launch *launch, struct qerror *err);
+    /* Starts the qube; *channel_fd receives dom0's end of its channel. */
+    int (*start)(const struct qube_launch *launch, struct qube_run **out, int *channel_fd,
+                 struct qerror *err);
+    /* Finds a qube left running by an earlier qubesd, or returns NULL. */
+    struct qube_run *(*reattach)(const char *name, const char *instance_tag);
+    /* Asks the qube to shut down cleanly. */
+    int (*stop)(struct qube_run *run, struct qerror *err);
+    int (*kill)(struct qube_run *run, struct qerror *err);
+    int (*pause)(struct qube_run *run, struct qerror *err);
+    int (*unpause)(struct qube_run *run, struct qerror *err);
+    int (*stats)(struct qube_run *run, struct driver_stats *out, struct qerror *err);
+    /* A descriptor that becomes readable when the qube is gone. */
+    int (*exit_fd)(struct qube_run *run);
+    /* After exit: collects the outcome (0 clean, else a reason in err) and
+     * frees the handle. Every host resource is released by then. */
+    int (*reap)(struct qube_run *run, struct qerror *err);
+};
+
+/* The driver for a virt_mode value, or NULL. */
+const struct driver_ops *driver_for(const char *virt_mode);

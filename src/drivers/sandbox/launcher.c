@@ -1,0 +1,473 @@
+/* qubes-sandbox: the dom0 helper of one sandbox qube. It builds the qube's
+ * namespaces, cgroups and filesystem, starts qubes-init as the qube's PID 1,
+ * then stays as its supervisor: SIGTERM asks the qube to shut down, SIGUSR1
+ * kills it, and when init is gone it releases every host resource and exits.
+ *
+ * Start order (host root unless noted):
+ *   1. cgroups; a throwaway user namespace whose mapping (0 -> base) is
+ *      used for the idmapped mounts;
+ *   2. clone: new mount, pid, ipc, uts namespaces; the child joins the
+ *      qube's cgroups, then a new cgroup namespace;
+ *   3. child: filesystem, hostname, pivot_root; then a new user namespace
+ *      (uid/gid maps written here), a new network namespace owned by it,
+ *      loopback up, no_new_privs, seccomp; exec qubes-init. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/names.h"
+#include "drivers/sandbox/cgroup.h"
+#include "drivers/sandbox/rootfs.h"
+#include "drivers/sandbox/sandbox_layout.h"
+#include "drivers/sandbox/seccomp.h"
+
+struct options {
+    const char *name;
+    const char *tag;
+    int qid;
+    const char *root_image;
+    bool root_snapshot;
+    const char *private_image;
+    long volatile_mib;
+    const char *guest_dir;
+    const char *state_dir;
+    long memory_mib;
+    long maxmem_mib;
+    int vcpus;
+    int pids_max;
+};
+
+static void __attribute__((noreturn)) die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("qubes-sandbox: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+/* ---- synchronisation between the launcher and the qube's PID 1 ---- */
+
+enum sync_msg { SYNC_CGROUP = 'c', SYNC_USERNS = 'u', SYNC_MAPPED = 'm', SYNC_ERROR = 'E' };
+
+static void sync_send(int fd, char msg)
+{
+    while (write(fd, &msg, 1) < 0 && errno == EINTR)
+        ;
+}
+
+static char sync_wait(int fd)
+{
+    char msg = 0;
+    ssize_t n;
+    while ((n = read(fd, &msg, 1)) < 0 && errno == EINTR)
+        ;
+    return n == 1 ? msg : 0;
+}
+
+/* The child reports a failure as 'E' + text, then exits. */
+static void __attribute__((noreturn)) child_fail(int sync_fd, const struct qerror *err)
+{
+    char buf[QERROR_MAX + 1];
+    int n = snprintf(buf, sizeof(buf), "%c%s", SYNC_ERROR, err->message);
+    if (write(sync_fd, buf, (size_t)n) < 0)
+        _exit(1);
+    _exit(1);
+}
+
+static int write_proc(pid_t pid, const char *file, const char *text, struct qerror *err)
+{
+    _cleanup_free_ char *path = xasprintf("/proc/%d/%s", (int)pid, file);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, text, strlen(text)) < 0)
+        return qerror_errno(err, errno, "write %s", path);
+    return 0;
+}
+
+static int write_id_maps(pid_t pid, uid_t base, struct qerror *err)
+{
+    _cleanup_free_ char *map = xasprintf("0 %u %u\n", base, SANDBOX_ID_RANGE);
+    if (write_proc(pid, "uid_map", map, err) < 0 || write_proc(pid, "gid_map", map, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* A user namespace with the qube's mapping, for MOUNT_ATTR_IDMAP. The
+ * process holding it exits at once; the fd keeps the namespace. */
+static int idmap_userns(uid_t base, struct qerror *err)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return qerror_errno(err, errno, "pipe");
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
+    if (pid < 0)
+        return qerror_errno(err, errno, "clone a user namespace");
+    if (pid == 0) {
+        char c;
+        close(pipefd[1]);
+        while (read(pipefd[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(pipefd[0]);
+    int fd = -1;
+    if (write_id_maps(pid, base, err) == 0) {
+        _cleanup_free_ char *path = xasprintf("/proc/%d/ns/user", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            qerror_errno(err, errno, "open %s", path);
+    }
+    close(pipefd[1]);
+    waitpid(pid, NULL, 0);
+    return fd;
+}
+
+static int loopback_up(struct qerror *err)
+{
+    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = { 0 };
+    strcpy(ifr.ifr_name, "lo");
+    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        return qerror_errno(err, errno, "loopback");
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        return qerror_errno(err, errno, "loopback up");
+    return 0;
+}
+
+struct child_args {
+    const struct options *opt;
+    int sync_fd;
+    int idmap_fd;
+    uid_t base;
+};
+
+static int child_main(void *arg)
+{
+    const struct child_args *a = arg;
+    const struct options *opt = a->opt;
+    struct qerror err = { 0 };
+
+    if (sync_wait(a->sync_fd) != SYNC_CGROUP)
+        _exit(1);
+    if (unshare(CLONE_NEWCGROUP) < 0) {
+        qerror_errno(&err, errno, "cgroup namespace");
+        child_fail(a->sync_fd, &err);
+    }
+
+    _cleanup_free_ char *staging = xasprintf("%s/root", opt->state_dir);
+    _cleanup_free_ char *work = xasprintf("%s/work", opt->state_dir);
+    struct rootfs_plan plan = {
+        .staging = staging,
+        .work = work,
+        .root_image = opt->root_image,
+        .root_snapshot = opt->root_snapshot,
+        .private_image = opt->private_image,
+        .volatile_mib = opt->volatile_mib,
+        .guest_dir = opt->guest_dir,
+        .uid_base = a->base,
+        .idmap_userns_fd = a->idmap_fd,
+    };
+    if (rootfs_build(&plan, &err) < 0 || rootfs_enter(staging, &err) < 0)
+        child_fail(a->sync_fd, &err);
+    close(a->idmap_fd);
+    if (sethostname(opt->name, strlen(opt->name)) < 0) {
+        qerror_errno(&err, errno, "sethostname");
+        child_fail(a->sync_fd, &err);
+    }
+
+    /* from here on, root of the qube is not root of the host */
+    if (unshare(CLONE_NEWUSER) < 0) {
+        qerror_errno(&err, errno, "user namespace");
+        child_fail(a->sync_fd, &err);
+    }
+    sync_send(a->sync_fd, SYNC_USERNS);
+    if (sync_wait(a->sync_fd) != SYNC_MAPPED)
+        _exit(1);
+    if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0) {
+        qerror_errno(&err, errno, "become the qube's root");
+        child_fail(a->sync_fd, &err);
+    }
+    /* the network namespace belongs to the qube's user namespace, so the
+     * qube administers its own interfaces (a netvm runs its firewall) */
+    if (unshare(CLONE_NEWNET) < 0 || loopback_up(&err) < 0) {
+        if (!err.kind)
+            qerror_errno(&err, errno, "network namespace");
+        child_fail(a->sync_fd, &err);
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sandbox_seccomp_load(&err) < 0) {
+        if (!err.kind)
+            qerror_errno(&err, errno, "no_new_privs");
+        child_fail(a->sync_fd, &err);
+    }
+
+    /* init's descriptors: 0 /dev/null, 1-2 the guest log (inherited),
+     * SANDBOX_CHANNEL_FD the channel; the sync socket closes on exec */
+    int null = open("/dev/null", O_RDONLY);
+    if (null < 0 || dup2(null, 0) < 0) {
+        qerror_errno(&err, errno, "stdin");
+        child_fail(a->sync_fd, &err);
+    }
+    if (null > 0)
+        close(null);
+    char *const argv[] = { "qubes-init", NULL };
+    char *const envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                           "container=qubicle", NULL };
+    execve(GUEST_DIR_IN_QUBE "/qubes-init", argv, envp);
+    qerror_errno(&err, errno, "exec %s/qubes-init", GUEST_DIR_IN_QUBE);
+    child_fail(a->sync_fd, &err);
+}
+
+/* ---- supervision ---- */
+
+static void write_state(const struct options *opt, pid_t init_pid)
+{
+    _cleanup_free_ char *path = xasprintf("%s/" SANDBOX_STATE_FILE, opt->state_dir);
+    _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+    _cleanup_fclose_ FILE *f = fopen(tmp, "we");
+    if (!f)
+        return;
+    fprintf(f, "launcher=%d\ninit=%d\n", (int)getpid(), (int)init_pid);
+    fflush(f);
+    rename(tmp, path);
+}
+
+/* After init is gone the kernel kills the rest of the pid namespace; the
+ * cgroups can go once they are empty. */
+static void release(const struct options *opt, struct qube_cgroup *cg)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        cgroup_remove(cg);
+        bool gone = true;
+        for (int i = 0; i < cg->n_paths; i++)
+            if (cg->paths[i] && access(cg->paths[i], F_OK) == 0)
+                gone = false;
+        if (gone)
+            break;
+        usleep(5000);
+    }
+    _cleanup_free_ char *state = xasprintf("%s/" SANDBOX_STATE_FILE, opt->state_dir);
+    _cleanup_free_ char *root = xasprintf("%s/root", opt->state_dir);
+    _cleanup_free_ char *work = xasprintf("%s/work", opt->state_dir);
+    unlink(state);
+    static const char *const work_dirs[] = { "root-image", "root-mapped", "volatile",
+                                             "private-image" };
+    for (size_t i = 0; i < ARRAY_SIZE(work_dirs); i++) {
+        _cleanup_free_ char *d = xasprintf("%s/%s", work, work_dirs[i]);
+        rmdir(d);
+    }
+    rmdir(work);
+    rmdir(root);
+    rmdir(opt->state_dir);
+}
+
+static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgroup *cg)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGINT);
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (sfd < 0)
+        die("signalfd: %s", strerror(errno));
+    int status = 0;
+    for (;;) {
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+            continue;
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            /* a clean shutdown: init stops its services within the qube's
+             * shutdown_timeout; qubesd kills it if it does not */
+            kill(init_pid, SIGTERM);
+        } else if (si.ssi_signo == SIGUSR1) {
+            cgroup_freeze(cg, false, NULL);
+            kill(init_pid, SIGKILL);
+        } else if (si.ssi_signo == SIGCHLD) {
+            pid_t p = waitpid(init_pid, &status, WNOHANG);
+            if (p == init_pid)
+                break;
+        }
+    }
+    release(opt, cg);
+    if (WIFEXITED(status)) {
+        fprintf(stderr, "qubes-sandbox: qube=%s init exited status=%d\n", opt->name,
+                WEXITSTATUS(status));
+        return WEXITSTATUS(status) == 0 ? 0 : 1;
+    }
+    fprintf(stderr, "qubes-sandbox: qube=%s init killed signal=%d\n", opt->name,
+            WTERMSIG(status));
+    return WTERMSIG(status) == SIGKILL ? 2 : 1;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: qubes-sandbox --name NAME --qid QID --tag TAG --state-dir DIR\n"
+          "         --root-image IMG [--root-snapshot] [--private-image IMG]\n"
+          "         [--volatile-mib N] --guest-dir DIR [--memory-mib N] [--maxmem-mib N]\n"
+          "         [--vcpus N] [--pids-max N]\n"
+          "Runs one sandbox qube (started by qubesd). The qube's channel is fd 3;\n"
+          "stdout and stderr become the qube's console log.\n",
+          f);
+}
+
+static long number(const char *s, const char *what)
+{
+    long long v;
+    if (!parse_int(s, &v) || v < 0)
+        die("%s must be a non-negative number: %s", what, s);
+    return (long)v;
+}
+
+int main(int argc, char **argv)
+{
+    struct options opt = { .volatile_mib = 1024, .vcpus = 2, .pids_max = 4096 };
+    static const struct option longopts[] = {
+        { "name", required_argument, NULL, 'n' },
+        { "qid", required_argument, NULL, 'q' },
+        { "tag", required_argument, NULL, 't' },
+        { "state-dir", required_argument, NULL, 's' },
+        { "root-image", required_argument, NULL, 'r' },
+        { "root-snapshot", no_argument, NULL, 'S' },
+        { "private-image", required_argument, NULL, 'p' },
+        { "volatile-mib", required_argument, NULL, 'v' },
+        { "guest-dir", required_argument, NULL, 'g' },
+        { "memory-mib", required_argument, NULL, 'm' },
+        { "maxmem-mib", required_argument, NULL, 'M' },
+        { "vcpus", required_argument, NULL, 'c' },
+        { "pids-max", required_argument, NULL, 'P' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n': opt.name = optarg; break;
+        case 'q': opt.qid = (int)number(optarg, "--qid"); break;
+        case 't': opt.tag = optarg; break;
+        case 's': opt.state_dir = optarg; break;
+        case 'r': opt.root_image = optarg; break;
+        case 'S': opt.root_snapshot = true; break;
+        case 'p': opt.private_image = optarg; break;
+        case 'v': opt.volatile_mib = number(optarg, "--volatile-mib"); break;
+        case 'g': opt.guest_dir = optarg; break;
+        case 'm': opt.memory_mib = number(optarg, "--memory-mib"); break;
+        case 'M': opt.maxmem_mib = number(optarg, "--maxmem-mib"); break;
+        case 'c': opt.vcpus = (int)number(optarg, "--vcpus"); break;
+        case 'P': opt.pids_max = (int)number(optarg, "--pids-max"); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    struct qerror err = { 0 };
+    if (!opt.name || validate_qube_name(opt.name, NULL, &err) < 0 || !opt.tag || !opt.state_dir ||
+        !opt.root_image || !opt.guest_dir || opt.qid <= 0 || opt.qid >= 10000 || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (fcntl(SANDBOX_CHANNEL_FD, F_GETFD) < 0)
+        die("no channel on fd %d", SANDBOX_CHANNEL_FD);
+
+    uid_t base = sandbox_uid_base(opt.qid);
+    struct qube_cgroup cg;
+    long long maxmem = (opt.maxmem_mib ? opt.maxmem_mib : opt.memory_mib) * 1024LL * 1024;
+    struct cgroup_limits limits = {
+        .memory_max_bytes = maxmem,
+        .memory_high_bytes = 0,
+        .cpus = opt.vcpus,
+        .pids_max = opt.pids_max,
+    };
+    if (cgroup_create(&cg, opt.tag, opt.name, &limits, &err) < 0)
+        die("cgroups: %s", err.message);
+
+    _cleanup_free_ char *root = xasprintf("%s/root", opt.state_dir);
+    _cleanup_free_ char *work = xasprintf("%s/work", opt.state_dir);
+    if ((mkdir(opt.state_dir, 0700) < 0 && errno != EEXIST) ||
+        (mkdir(root, 0755) < 0 && errno != EEXIST) || (mkdir(work, 0700) < 0 && errno != EEXIST))
+        die("state directory %s: %s", opt.state_dir, strerror(errno));
+
+    int idmap_fd = idmap_userns(base, &err);
+    if (idmap_fd < 0)
+        die("%s", err.message);
+
+    /* signals reach the supervisor loop through a signalfd */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+
+    int sync[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
+        die("socketpair: %s", strerror(errno));
+    struct child_args args = { &opt, sync[1], idmap_fd, base };
+    size_t stack_size = 256 * 1024;
+    char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        die("stack: %s", strerror(errno));
+    pid_t pid = clone(child_main, stack + stack_size,
+                      CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD, &args);
+    if (pid < 0)
+        die("clone: %s", strerror(errno));
+    close(sync[1]);
+    close(idmap_fd);
+
+    if (cgroup_add(&cg, pid, &err) < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        release(&opt, &cg);
+        die("%s", err.message);
+    }
+    sync_send(sync[0], SYNC_CGROUP);
+    char msg = sync_wait(sync[0]);
+    if (msg == SYNC_USERNS) {
+        if (write_id_maps(pid, base, &err) < 0) {
+            kill(pid, SIGKILL);
+        } else {
+            sync_send(sync[0], SYNC_MAPPED);
+            msg = sync_wait(sync[0]); /* EOF (0) once init was exec'd */
+        }
+    }
+    if (msg != 0 || err.kind) {
+        char text[QERROR_MAX] = "";
+        if (msg == SYNC_ERROR) {
+            ssize_t n = read(sync[0], text, sizeof(text) - 1);
+            text[n > 0 ? n : 0] = '\0';
+        }
+        waitpid(pid, NULL, 0);
+        release(&opt, &cg);
+        die("start failed: %s", err.kind ? err.message : text);
+    }
+    close(sync[0]);
+    write_state(&opt, pid);
+    fprintf(stderr, "qubes-sandbox: qube=%s started init=%d uid_base=%u\n", opt.name, (int)pid,
+            base);
+    int rc = supervise(&opt, pid, &cg);
+    cgroup_free(&cg);
+    return rc;
+}

@@ -1,0 +1,263 @@
+/* The sandbox driver as qubesd sees it: each qube is one qubes-sandbox
+ * helper process (see launcher.c), watched through a pidfd, steered with
+ * signals (SIGTERM: shut down, SIGUSR1: kill) and its cgroup freezer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/root.h"
+#include "drivers/driver.h"
+#include "drivers/sandbox/cgroup.h"
+#include "drivers/sandbox/sandbox_layout.h"
+
+struct qube_run {
+    pid_t launcher;
+    int pidfd;
+    bool child; /* started by this qubesd (else found again after a restart) */
+    char *name;
+    char *tag;
+};
+
+static char *state_dir(const char *name)
+{
+    _cleanup_free_ char *rel = xasprintf("run/qubes/sandbox/%s", name);
+    return qroot_path(rel);
+}
+
+/* qubes-sandbox lives next to qubesd. */
+static char *helper_path(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return xstrdup("qubes-sandbox");
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0';
+    return xasprintf("%s/qubes-sandbox", exe);
+}
+
+static int sandbox_prepare(const struct qube_launch *launch, struct qerror *err)
+{
+    if (access("/proc/self/ns/user", F_OK) < 0)
+        return qerror_set(err, "QubesException", "the kernel has no user namespaces");
+    if (!launch->root_image || access(launch->root_image, R_OK) < 0)
+        return qerror_set(err, "QubesException", "root image %s is not readable",
+                          launch->root_image ? launch->root_image : "(none)");
+    return 0;
+}
+
+static struct qube_run *new_run(pid_t pid, bool child, const char *name, const char *tag)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0)
+        return NULL;
+    struct qube_run *run = xcalloc(1, sizeof(*run));
+    run->launcher = pid;
+    run->pidfd = pidfd;
+    run->child = child;
+    run->name = xstrdup(name);
+    run->tag = xstrdup(tag);
+    return run;
+}
+
+static int sandbox_start(const struct qube_launch *l, struct qube_run **out, int *channel_fd,
+                         struct qerror *err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return qerror_errno(err, errno, "channel socketpair");
+    int log = open(l->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log < 0) {
+        qerror_errno(err, errno, "open %s", l->log_path);
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    _cleanup_free_ char *helper = helper_path();
+    _cleanup_free_ char *dir = state_dir(l->name);
+    char qid[16], vol[24], mem[24], maxmem[24], vcpus[16], pids[16];
+    snprintf(qid, sizeof(qid), "%d", l->qid);
+    snprintf(vol, sizeof(vol), "%ld", l->volatile_mib);
+    snprintf(mem, sizeof(mem), "%ld", l->memory_mib);
+    snprintf(maxmem, sizeof(maxmem), "%ld", l->maxmem_mib);
+    snprintf(vcpus, sizeof(vcpus), "%d", l->vcpus);
+    snprintf(pids, sizeof(pids), "%d", l->pids_max);
+    const char *argv[32] = { helper, "--name", l->name, "--qid", qid, "--tag", l->instance_tag,
+                             "--state-dir", dir, "--root-image", l->root_image,
+                             "--volatile-mib", vol, "--guest-dir", l->guest_dir,
+                             "--memory-mib", mem, "--maxmem-mib", maxmem, "--vcpus", vcpus,
+                             "--pids-max", pids };
+    size_t n = 23;
+    if (l->root_snapshot)
+        argv[n++] = "--root-snapshot";
+    if (l->private_image) {
+        argv[n++] = "--private-image";
+        argv[n++] = l->private_image;
+    }
+    argv[n] = NULL;
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        qerror_errno(err, errno, "fork");
+        close(sv[0]);
+        close(sv[1]);
+        close(log);
+        return -1;
+    }
+    if (pid == 0) {
+        /* the helper gets: 0 /dev/null, 1-2 the guest log, 3 the channel */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        setsid();
+        int null = open("/dev/null", O_RDONLY);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0 ||
+            dup2(sv[1], SANDBOX_CHANNEL_FD) < 0)
+            _exit(125);
+        syscall(SYS_close_range, SANDBOX_CHANNEL_FD + 1, ~0u, 0);
+        execv(helper, (char **)argv);
+        fprintf(stderr, "qubesd: exec %s: %s\n", helper, strerror(errno));
+        _exit(127);
+    }
+    close(sv[1]);
+    close(log);
+    struct qube_run *run = new_run(pid, true, l->name, l->instance_tag);
+    if (!run) {
+        qerror_errno(err, errno, "pidfd_open");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(sv[0]);
+        return -1;
+    }
+    *out = run;
+    *channel_fd = sv[0];
+    return 0;
+}
+
+/* A helper left running by an earlier qubesd: trust the state file only if
+ * that pid really is the helper of this qube on this root. */
+static struct qube_run *sandbox_reattach(const char *name, const char *tag)
+{
+    _cleanup_free_ char *dir = state_dir(name);
+    _cleanup_free_ char *state = xasprintf("%s/" SANDBOX_STATE_FILE, dir);
+    _cleanup_fclose_ FILE *f = fopen(state, "re");
+    int launcher = 0;
+    if (!f || fscanf(f, "launcher=%d", &launcher) != 1 || launcher <= 1)
+        return NULL;
+    _cleanup_free_ char *cmdline_path = xasprintf("/proc/%d/cmdline", launcher);
+    _cleanup_fclose_ FILE *c = fopen(cmdline_path, "re");
+    if (!c)
+        return NULL;
+    char cmd[8192];
+    size_t len = fread(cmd, 1, sizeof(cmd) - 1, c);
+    cmd[len] = '\0';
+    bool name_ok = false, tag_ok = false;
+    for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
+        const char *next = i + strlen(cmd + i) + 1 < len ? cmd + i + strlen(cmd + i) + 1 : "";
+        if (strcmp(cmd + i, "--name") == 0 && strcmp(next, name) == 0)
+            name_ok = true;
+        if (strcmp(cmd + i, "--tag") == 0 && strcmp(next, tag) == 0)
+            tag_ok = true;
+    }
+    if (!strstr(cmd, "qubes-sandbox") || !name_ok || !tag_ok)
+        return NULL;
+    return new_run(launcher, false, name, tag);
+}
+
+static int signal_helper(struct qube_run *run, int sig, struct qerror *err)
+{
+    if (syscall(SYS_pidfd_send_signal, run->pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
+        return qerror_errno(err, errno, "signal qube %s", run->name);
+    return 0;
+}
+
+static int sandbox_stop(struct qube_run *run, struct qerror *err)
+{
+    return signal_helper(run, SIGTERM, err);
+}
+
+static int sandbox_kill(struct qube_run *run, struct qerror *err)
+{
+    return signal_helper(run, SIGUSR1, err);
+}
+
+static int freeze(struct qube_run *run, bool frozen, struct qerror *err)
+{
+    struct qube_cgroup cg;
+    int rc = cgroup_open(&cg, run->tag, run->name)
+                 ? cgroup_freeze(&cg, frozen, err)
+                 : qerror_set(err, "QubesException", "cgroups of %s are gone", run->name);
+    cgroup_free(&cg);
+    return rc;
+}
+
+static int sandbox_pause(struct qube_run *run, struct qerror *err)
+{
+    return freeze(run, true, err);
+}
+
+static int sandbox_unpause(struct qube_run *run, struct qerror *err)
+{
+    return freeze(run, false, err);
+}
+
+static int sandbox_stats(struct qube_run *run, struct driver_stats *out, struct qerror *err)
+{
+    struct qube_cgroup cg;
+    if (!cgroup_open(&cg, run->tag, run->name)) {
+        cgroup_free(&cg);
+        return qerror_set(err, "QubesException", "cgroups of %s are gone", run->name);
+    }
+    long long memory, cpu_ns;
+    cgroup_usage(&cg, &memory, &cpu_ns);
+    cgroup_free(&cg);
+    out->memory_kib = memory < 0 ? 0 : memory / 1024;
+    out->cpu_time_ms = cpu_ns < 0 ? 0 : cpu_ns / 1000000;
+    out->online_vcpus = 0;
+    return 0;
+}
+
+static int sandbox_exit_fd(struct qube_run *run)
+{
+    return run->pidfd;
+}
+
+static int sandbox_reap(struct qube_run *run, struct qerror *err)
+{
+    int rc = 0;
+    if (run->child) {
+        int status = 0;
+        if (waitpid(run->launcher, &status, 0) == run->launcher && WIFEXITED(status) &&
+            WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 2)
+            rc = qerror_set(err, "QubesException", "qube %s failed (helper exit status %d)",
+                            run->name, WEXITSTATUS(status));
+    }
+    close(run->pidfd);
+    free(run->name);
+    free(run->tag);
+    free(run);
+    return rc;
+}
+
+const struct driver_ops sandbox_driver = {
+    .virt_mode = "sandbox",
+    .prepare = sandbox_prepare,
+    .start = sandbox_start,
+    .reattach = sandbox_reattach,
+    .stop = sandbox_stop,
+    .kill = sandbox_kill,
+    .pause = sandbox_pause,
+    .unpause = sandbox_unpause,
+    .stats = sandbox_stats,
+    .exit_fd = sandbox_exit_fd,
+    .reap = sandbox_reap,
+};

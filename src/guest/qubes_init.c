@@ -1,0 +1,158 @@
+/* qubes-init: PID 1 of every qube. It prepares what the qube's own root may
+ * prepare (the user's home on first use), starts qrexec-agent on the channel
+ * dom0 handed over, runs /rw/config/rc.local, reaps orphans, and on SIGTERM
+ * shuts the qube down: every process gets SIGTERM, then, after a grace
+ * period, SIGKILL. dom0 kills the qube if this takes longer than the qube's
+ * shutdown_timeout. Built static: templates need no library of ours. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GUEST_DIR "/run/qubes-guest"
+#define CHANNEL_FD 3
+#define USER_UID 1000
+#define SHUTDOWN_GRACE_S 5
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("qubes-init: ", stdout);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+    va_end(ap);
+}
+
+/* First use of a private volume: the user's home, owned by the user. */
+static void prepare_home(void)
+{
+    struct stat st;
+    if (stat("/home/user", &st) == 0)
+        return;
+    if (mkdir("/home/user", 0700) < 0 || chown("/home/user", USER_UID, USER_UID) < 0)
+        say("cannot create /home/user: %s", strerror(errno));
+    else
+        say("created /home/user");
+    mkdir("/rw/config", 0755);
+}
+
+static pid_t spawn(const char *path, char *const argv[], bool keep_channel)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        say("fork %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (!keep_channel)
+            close(CHANNEL_FD);
+        setsid();
+        char *const envp[] = {
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+            "QREXEC_SERVICE_PATH=/usr/local/etc/qubes-rpc:/etc/qubes-rpc:" GUEST_DIR "/qubes-rpc",
+            NULL };
+        execve(path, argv, envp);
+        fprintf(stderr, "qubes-init: exec %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+static bool executable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+static void reap(pid_t agent)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        if (pid == agent)
+            say("qrexec-agent exited (status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/* SIGTERM to everything, wait, then SIGKILL to what is left. */
+static void __attribute__((noreturn)) shutdown_qube(void)
+{
+    say("shutting down");
+    kill(-1, SIGTERM);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        pid_t pid = waitpid(-1, NULL, WNOHANG);
+        if (pid < 0 && errno == ECHILD)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= SHUTDOWN_GRACE_S) {
+            say("processes still running after %d s: killing them", SHUTDOWN_GRACE_S);
+            kill(-1, SIGKILL);
+            while (waitpid(-1, NULL, 0) > 0)
+                ;
+            break;
+        }
+        if (pid <= 0)
+            usleep(10000);
+    }
+    sync();
+    say("halted");
+    exit(0);
+}
+
+int main(void)
+{
+    if (getpid() != 1) {
+        fputs("qubes-init: must run as PID 1 of a qube\n", stderr);
+        return 1;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+
+    char host[65] = "";
+    gethostname(host, sizeof(host) - 1);
+    say("starting qube %s", host);
+    prepare_home();
+
+    pid_t agent = -1;
+    if (fcntl(CHANNEL_FD, F_GETFD) < 0) {
+        say("no channel on fd %d: qrexec-agent not started", CHANNEL_FD);
+    } else {
+        char *const argv[] = { "qrexec-agent", "--channel-fd", "3", NULL };
+        agent = spawn(GUEST_DIR "/qrexec-agent", argv, true);
+        close(CHANNEL_FD);
+    }
+    if (executable("/rw/config/rc.local")) {
+        char *const argv[] = { "/rw/config/rc.local", NULL };
+        say("running /rw/config/rc.local");
+        spawn("/rw/config/rc.local", argv, false);
+    }
+
+    for (;;) {
+        int sig;
+        if (sigwait(&mask, &sig) != 0)
+            continue;
+        if (sig == SIGTERM || sig == SIGINT)
+            shutdown_qube();
+        reap(agent);
+    }
+}
