@@ -10,6 +10,7 @@
 static const struct api_method *const groups[] = {
     api_vm_methods,    api_property_methods, api_feature_methods, api_tag_methods,
     api_label_methods, api_firewall_methods, api_notes_methods,   api_events_methods,
+    api_volume_methods, api_pool_methods, /* storage */
 };
 
 /* Methods with one endpoint per qube class. */
@@ -85,10 +86,11 @@ static const struct api_method *find_method(const char *name, const char **endpo
 }
 
 int api_execute(struct app *app, const struct admin_request *req, struct api_call *call,
-                struct qerror *err)
+                void *origin, struct qerror *err)
 {
     memset(call, 0, sizeof(*call));
     call->app = app;
+    call->origin = origin;
     call->src = decode_qube(app, req->src, err);
     if (!call->src)
         return -1;

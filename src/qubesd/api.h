@@ -7,6 +7,8 @@
 #include "common/admin_wire.h"
 #include "qubesd/app.h"
 
+struct api_reply; /* an answer the server sends later (see api_call_defer) */
+
 struct api_call {
     struct app *app;
     struct qube *src;
@@ -18,6 +20,8 @@ struct api_call {
     size_t payload_len;
     struct buf out;   /* the answer's content */
     bool stream;      /* set by admin.Events: the connection stays open */
+    void *origin;     /* the server's connection, for api_call_defer */
+    struct api_reply *deferred; /* set by api_call_defer */
 };
 
 typedef int (*api_fn)(struct api_call *call, struct qerror *err);
@@ -33,9 +37,10 @@ struct api_method {
 };
 
 /* Runs one request. On success the answer is in call->out (or call->stream
- * is set); on failure err holds the exception to send. */
+ * or call->deferred is set); on failure err holds the exception to send.
+ * origin is the server's connection (NULL where nothing can wait). */
 int api_execute(struct app *app, const struct admin_request *req, struct api_call *call,
-                struct qerror *err);
+                void *origin, struct qerror *err);
 void api_call_free(struct api_call *call);
 
 /* Method groups, one file each. */
@@ -47,6 +52,15 @@ extern const struct api_method api_label_methods[];
 extern const struct api_method api_firewall_methods[];
 extern const struct api_method api_notes_methods[];
 extern const struct api_method api_events_methods[];
+extern const struct api_method api_volume_methods[]; /* api_volume.c */
+extern const struct api_method api_pool_methods[];   /* api_pool.c */
+
+/* For a method that finishes later (a qube starting): the server keeps the
+ * connection and answers when api_reply_done is called. The reply outlives
+ * the client if it leaves; the operation goes on regardless. */
+struct api_reply *api_call_defer(struct api_call *call);
+/* err NULL: answer OK with no content; else the exception. Frees r. */
+void api_reply_done(struct api_reply *r, const struct qerror *err);
 
 /* Helpers shared by the method files. */
 int api_protocol_error(struct qerror *err, const char *msg);

@@ -10,6 +10,7 @@
 #include "common/error.h"
 
 struct store;
+struct loop;
 
 enum qube_class {
     QUBE_ADMINVM,
@@ -80,6 +81,7 @@ struct app {
     int host_cpus;
     event_sink_fn event_sink;
     void *event_ctx;
+    struct loop *loop; /* the daemon's event loop, for work that waits */
 };
 
 const char *qube_class_name(enum qube_class cls);

@@ -1,6 +1,7 @@
 /* Connection handling: read a request until EOF (at most 64 KiB), execute
  * it, write the answer, half-close. admin.Events connections stay open and
- * receive every event the model fires. */
+ * receive every event the model fires; a deferred call (a qube starting)
+ * keeps its connection until the operation answers. */
 #include "qubesd/server.h"
 
 #include <errno.h>
@@ -20,87 +21,73 @@
 #include "common/admin_wire.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "qubesd/api.h"
 
 #define MAX_CONNECTIONS 4096
 /* An event subscriber that stops reading is dropped past this backlog. */
 #define MAX_STREAM_BACKLOG (8u << 20)
 
-enum conn_state { CONN_READING, CONN_WRITING, CONN_STREAM };
+enum conn_state { CONN_READING, CONN_PENDING, CONN_WRITING, CONN_STREAM };
 
 struct conn {
-    int fd;
+    struct loop_watch watch; /* ctx = the server */
     enum conn_state state;
     struct buf in;
     struct buf out;
     size_t out_off;
     bool subscribe_all;      /* admin.Events to dom0 */
     char subscribe_name[32]; /* admin.Events to one qube */
+    struct api_reply *reply; /* CONN_PENDING: the deferred answer */
     time_t started;
-    bool dead; /* closed; freed after the current batch of epoll events */
     struct conn *prev, *next;
+};
+
+struct api_reply {
+    struct server *srv;
+    struct conn *conn; /* NULL once the client is gone */
+    bool debug;
 };
 
 struct server {
     struct app *app;
     struct server_options opts;
-    int epfd;
-    int listen_fd;
-    int signal_fd;
+    struct loop loop;
+    struct loop_watch listen_watch;
+    struct loop_watch signal_watch;
     char *socket_path;
     struct conn *conns;
-    struct conn *dead; /* closed connections awaiting free, linked by next */
     size_t n_conns;
 };
 
-/* Closes now, frees later: the current epoll batch may still name c. */
 static void conn_close(struct server *srv, struct conn *c)
 {
-    if (c->dead)
-        return;
-    epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
-    c->fd = -1;
-    c->dead = true;
+    loop_del(&srv->loop, &c->watch);
+    close(c->watch.fd);
     if (c->prev)
         c->prev->next = c->next;
     else
         srv->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->reply)
+        c->reply->conn = NULL; /* the operation goes on; its answer has nowhere to go */
     buf_free(&c->in);
     buf_free(&c->out);
-    c->prev = NULL;
-    c->next = srv->dead;
-    srv->dead = c;
+    free(c);
     srv->n_conns--;
-}
-
-static void free_dead(struct server *srv)
-{
-    while (srv->dead) {
-        struct conn *c = srv->dead;
-        srv->dead = c->next;
-        free(c);
-    }
-}
-
-static void watch(struct server *srv, struct conn *c, uint32_t events)
-{
-    struct epoll_event ev = { .events = events, .data.ptr = c };
-    epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
 /* Writes what is pending. Returns false if the connection was closed. */
 static bool conn_flush(struct server *srv, struct conn *c)
 {
     while (c->out_off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+        ssize_t n = send(c->watch.fd, c->out.data + c->out_off, c->out.len - c->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            watch(srv, c, EPOLLOUT);
+            loop_mod(&srv->loop, &c->watch, EPOLLOUT);
             return true;
         }
         if (n <= 0) {
@@ -113,25 +100,51 @@ static bool conn_flush(struct server *srv, struct conn *c)
     c->out_off = 0;
     if (c->state == CONN_WRITING) {
         /* the answer is complete: half-close, as qubesd's write_eof() */
-        shutdown(c->fd, SHUT_WR);
+        shutdown(c->watch.fd, SHUT_WR);
         conn_close(srv, c);
         return false;
     }
-    /* a subscriber has half-closed already (that is how a request ends), so
-     * only a full close (EPOLLHUP, always reported) matters from now on */
-    watch(srv, c, c->state == CONN_STREAM ? 0u : EPOLLIN | EPOLLRDHUP);
+    /* a subscriber or a waiting caller has half-closed already (that is how
+     * a request ends), so only a full close (EPOLLHUP, always reported)
+     * matters from now on */
+    loop_mod(&srv->loop, &c->watch, c->state == CONN_READING ? EPOLLIN | EPOLLRDHUP : 0u);
     return true;
 }
 
-static void send_exception(const struct server *srv, struct conn *c, const struct qerror *err,
-                           const struct admin_request *req)
+static void put_exception(bool debug, struct buf *out, const struct qerror *err,
+                          const char *context)
 {
     _cleanup_free_ char *traceback = NULL;
-    if (srv->opts.debug)
-        traceback = xasprintf("qubesd: %s+%s (%s -> %s): %s: %s\n", req->method, req->arg,
-                              req->src, req->dest, err->kind, err->message);
-    admin_response_exception(&c->out, err->kind ? err->kind : "QubesException",
+    if (debug)
+        traceback = xasprintf("qubesd: %s: %s: %s\n", context, err->kind, err->message);
+    admin_response_exception(out, err->kind ? err->kind : "QubesException",
                              traceback ? traceback : "", err->message);
+}
+
+struct api_reply *api_call_defer(struct api_call *call)
+{
+    struct conn *c = call->origin;
+    struct api_reply *r = xcalloc(1, sizeof(*r));
+    r->srv = c->watch.ctx;
+    r->conn = c;
+    call->deferred = r;
+    return r;
+}
+
+void api_reply_done(struct api_reply *r, const struct qerror *err)
+{
+    struct conn *c = r->conn;
+    if (c) {
+        struct server *srv = r->srv;
+        c->reply = NULL;
+        if (err)
+            put_exception(srv->opts.debug, &c->out, err, "deferred call");
+        else
+            admin_response_ok(&c->out, "", 0);
+        c->state = CONN_WRITING;
+        conn_flush(srv, c);
+    }
+    free(r);
 }
 
 static void handle_request(struct server *srv, struct conn *c)
@@ -144,13 +157,18 @@ static void handle_request(struct server *srv, struct conn *c)
     }
     struct api_call call;
     struct qerror err = { 0 };
-    int rc = api_execute(srv->app, &req, &call, &err);
+    int rc = api_execute(srv->app, &req, &call, c, &err);
     if (rc < 0) {
         log_msg(strcmp(err.kind, "ProtocolError") == 0 ? LOG_WARNING : LOG_DEBUG,
                 "failed call method=%s arg=%s src=%s dest=%s payload_bytes=%zu error=%s: %s",
                 req.method, req.arg, req.src, req.dest, req.payload_len, err.kind, err.message);
-        send_exception(srv, c, &err, &req);
+        _cleanup_free_ char *context = xasprintf("%s+%s (%s -> %s)", req.method, req.arg,
+                                                 req.src, req.dest);
+        put_exception(srv->opts.debug, &c->out, &err, context);
         c->state = CONN_WRITING;
+    } else if (call.deferred) {
+        c->state = CONN_PENDING;
+        c->reply = call.deferred;
     } else if (call.stream) {
         c->state = CONN_STREAM;
         c->subscribe_all = call.dest->cls == QUBE_ADMINVM;
@@ -168,10 +186,9 @@ static void handle_request(struct server *srv, struct conn *c)
 static void conn_readable(struct server *srv, struct conn *c)
 {
     for (;;) {
-        if (c->state != CONN_READING)
-            return;
         buf_reserve(&c->in, 16384);
-        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1, MSG_DONTWAIT);
+        ssize_t n = recv(c->watch.fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1,
+                         MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -194,10 +211,27 @@ static void conn_readable(struct server *srv, struct conn *c)
     }
 }
 
-static void accept_clients(struct server *srv)
+static void on_conn(struct loop_watch *w, uint32_t events)
 {
+    struct conn *c = (struct conn *)w;
+    struct server *srv = w->ctx;
+    if ((events & EPOLLOUT) && !conn_flush(srv, c))
+        return;
+    if (c->state != CONN_READING) {
+        if (events & (EPOLLHUP | EPOLLERR))
+            conn_close(srv, c);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        conn_readable(srv, c);
+}
+
+static void on_listen(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct server *srv = w->ctx;
     for (;;) {
-        int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR)
                 continue;
@@ -211,7 +245,7 @@ static void accept_clients(struct server *srv)
             continue;
         }
         struct conn *c = xcalloc(1, sizeof(*c));
-        c->fd = fd;
+        c->watch = (struct loop_watch){ .fd = fd, .fn = on_conn, .ctx = srv };
         c->state = CONN_READING;
         c->started = time(NULL);
         c->next = srv->conns;
@@ -219,9 +253,19 @@ static void accept_clients(struct server *srv)
             srv->conns->prev = c;
         srv->conns = c;
         srv->n_conns++;
-        struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
-        if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        if (loop_add(&srv->loop, &c->watch, EPOLLIN | EPOLLRDHUP) < 0)
             conn_close(srv, c);
+    }
+}
+
+static void on_signal(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct server *srv = w->ctx;
+    struct signalfd_siginfo si;
+    if (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        log_info("signal %u: shutting down", si.ssi_signo);
+        srv->loop.stop = true;
     }
 }
 
@@ -282,17 +326,21 @@ int server_open(struct app *app, const char *socket_path, const struct server_op
     struct server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
     srv->opts = *opts;
-    srv->listen_fd = srv->signal_fd = srv->epfd = -1;
+    srv->listen_watch = (struct loop_watch){ .fd = -1, .fn = on_listen, .ctx = srv };
+    srv->signal_watch = (struct loop_watch){ .fd = -1, .fn = on_signal, .ctx = srv };
     srv->socket_path = xstrdup(socket_path);
+    if (loop_init(&srv->loop) < 0)
+        goto fail_errno;
 
-    srv->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (srv->listen_fd < 0)
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    srv->listen_watch.fd = fd;
+    if (fd < 0)
         goto fail_errno;
     unlink(socket_path);
     mode_t old_umask = umask(0117);
-    int rc = bind(srv->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+    int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
     umask(old_umask);
-    if (rc < 0 || listen(srv->listen_fd, 512) < 0)
+    if (rc < 0 || listen(fd, 512) < 0)
         goto fail_errno;
     struct group *g = getgrnam("qubes");
     if (g && chown(socket_path, (uid_t)-1, g->gr_gid) < 0)
@@ -305,18 +353,14 @@ int server_open(struct app *app, const char *socket_path, const struct server_op
     sigaddset(&mask, SIGINT);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
-    srv->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    srv->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (srv->signal_fd < 0 || srv->epfd < 0)
-        goto fail_errno;
-    struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &srv->listen_fd };
-    struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &srv->signal_fd };
-    if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->listen_fd, &lev) < 0 ||
-        epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->signal_fd, &sev) < 0)
+    srv->signal_watch.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (srv->signal_watch.fd < 0 || loop_add(&srv->loop, &srv->listen_watch, EPOLLIN) < 0 ||
+        loop_add(&srv->loop, &srv->signal_watch, EPOLLIN) < 0)
         goto fail_errno;
 
     app->event_sink = on_event;
     app->event_ctx = srv;
+    app->loop = &srv->loop;
     *out = srv;
     return 0;
 
@@ -328,43 +372,12 @@ fail_errno:
 
 int server_run(struct server *srv, struct qerror *err)
 {
-    struct epoll_event events[64];
-    for (;;) {
-        int n = epoll_wait(srv->epfd, events, 64, 1000);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
+    while (!srv->loop.stop) {
+        if (loop_run_once(&srv->loop, 1000) < 0)
             return qerror_errno(err, errno, "epoll_wait");
-        }
-        for (int i = 0; i < n; i++) {
-            void *p = events[i].data.ptr;
-            if (p == &srv->signal_fd) {
-                struct signalfd_siginfo si;
-                if (read(srv->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                    log_info("signal %u: shutting down", si.ssi_signo);
-                    return 0;
-                }
-                continue;
-            }
-            if (p == &srv->listen_fd) {
-                accept_clients(srv);
-                continue;
-            }
-            struct conn *c = p;
-            if (c->dead)
-                continue;
-            if (events[i].events & EPOLLOUT) {
-                if (!conn_flush(srv, c))
-                    continue;
-            }
-            if (c->state == CONN_STREAM && (events[i].events & (EPOLLHUP | EPOLLERR)))
-                conn_close(srv, c);
-            else if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                conn_readable(srv, c);
-        }
         drop_silent_clients(srv);
-        free_dead(srv);
     }
+    return 0;
 }
 
 void server_close(struct server *srv)
@@ -373,17 +386,17 @@ void server_close(struct server *srv)
         return;
     while (srv->conns)
         conn_close(srv, srv->conns);
-    free_dead(srv);
-    if (srv->listen_fd >= 0) {
-        close(srv->listen_fd);
+    if (srv->listen_watch.fd >= 0) {
+        close(srv->listen_watch.fd);
         unlink(srv->socket_path);
     }
-    if (srv->signal_fd >= 0)
-        close(srv->signal_fd);
-    if (srv->epfd >= 0)
-        close(srv->epfd);
-    if (srv->app && srv->app->event_ctx == srv)
+    if (srv->signal_watch.fd >= 0)
+        close(srv->signal_watch.fd);
+    loop_close(&srv->loop);
+    if (srv->app && srv->app->event_ctx == srv) {
         srv->app->event_sink = NULL;
+        srv->app->loop = NULL;
+    }
     free(srv->socket_path);
     free(srv);
 }

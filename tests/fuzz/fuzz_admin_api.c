@@ -34,7 +34,7 @@ static void setup(void)
         struct admin_request req;
         struct api_call call;
         if (admin_request_parse(copy, seed[i].len, &req) < 0 ||
-            api_execute(&app, &req, &call, &err) < 0)
+            api_execute(&app, &req, &call, NULL, &err) < 0)
             abort();
         api_call_free(&call);
         free(copy);
@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (admin_request_parse(copy, size, &req) == 0) {
         struct api_call call;
         struct qerror err = { 0 };
-        if (api_execute(&app, &req, &call, &err) < 0 && (!err.kind || !err.message[0]))
+        if (api_execute(&app, &req, &call, NULL, &err) < 0 && (!err.kind || !err.message[0]))
             abort(); /* every refusal names its exception and says why */
         api_call_free(&call);
     }

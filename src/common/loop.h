@@ -1,0 +1,40 @@
+/* A small epoll loop for the daemons: descriptors with callbacks, and
+ * one-shot timers as timerfds. A watch removed during a batch of events is
+ * never called again in that batch, so owners may free it at once. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LOOP_BATCH 64
+
+struct loop_watch;
+typedef void (*loop_fn)(struct loop_watch *w, uint32_t events);
+
+struct loop_watch {
+    int fd;
+    loop_fn fn;
+    void *ctx;
+};
+
+struct loop {
+    int epfd;
+    bool stop;
+    /* watches removed while a batch is being dispatched */
+    struct loop_watch *removed[LOOP_BATCH * 4];
+    int n_removed;
+    bool dispatching;
+};
+
+int loop_init(struct loop *l);
+void loop_close(struct loop *l);
+int loop_add(struct loop *l, struct loop_watch *w, uint32_t events);
+int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events);
+void loop_del(struct loop *l, struct loop_watch *w);
+/* Waits up to timeout_ms and runs the callbacks of what is ready. */
+int loop_run_once(struct loop *l, int timeout_ms);
+
+/* A one-shot timer: fn runs after ms milliseconds unless cancelled. The
+ * timer's fd is closed by loop_timer_cancel (also after it fired). */
+int loop_timer_start(struct loop *l, struct loop_watch *w, long ms, loop_fn fn, void *ctx);
+void loop_timer_cancel(struct loop *l, struct loop_watch *w);
