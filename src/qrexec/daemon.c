@@ -1,0 +1,681 @@
+/* qrexec-daemon: dom0's end of one qube's control channel. Serves local qrexec-client
+ * requests on $QUBES_ROOT/run/qubes/qrexec.<qube>, creates a data socketpair per call and
+ * hands one end to each side. Everything from the agent is hostile: a malformed message or a
+ * descriptor from it ends this (per-qube) daemon. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/root.h"
+#include "qrexec/qrexec_cmdline.h"
+#include "qrexec/qrexec_proto.h"
+#include "qrexec/transport.h"
+
+#define DEFAULT_STARTUP_TIMEOUT 60
+
+enum client_state { CLIENT_HELLO, CLIENT_CMDLINE, CLIENT_RUNNING };
+
+struct client {
+    int fd;
+    enum client_state state;
+    struct qrexec_reader rd;
+    uint32_t port; /* 0 until a call was started */
+};
+
+struct daemon {
+    const char *qube;
+    const char *default_user;
+    int control_fd;
+    uint32_t version;
+    char *socket_path;
+    int listen_fd;
+    struct qrexec_reader agent_rd;
+    struct client *clients[QREXEC_MAX_CLIENTS];
+    size_t nclients;
+    bool port_used[QREXEC_MAX_CLIENTS];
+    struct client *port_waiter[QREXEC_MAX_CLIENTS]; /* closed when the port is released */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: qrexec-daemon --qube NAME --channel-fd FD [--default-user USER] [-q]\n"
+            "                     [-n] [--timeout SECONDS]\n"
+            "dom0 side of qrexec for one qube: handshakes with its qrexec-agent over the\n"
+            "control socket FD and serves qrexec-client on $QUBES_ROOT/run/qubes/qrexec.NAME.\n"
+            "  --qube NAME           the qube's name (required)\n"
+            "  --channel-fd FD       the connected control socket (required)\n"
+            "  --default-user USER   replaces a DEFAULT: user prefix (default: user)\n"
+            "  --timeout SECONDS     handshake timeout (default: $QREXEC_STARTUP_TIMEOUT or 60)\n"
+            "  -q, --quiet           no progress output while waiting for the agent\n"
+            "  -n, --foreground      do not fork; no readiness output\n"
+            "  -h, --help            this text\n"
+            "Without -n the parent exits 0 once the agent answered and the socket exists,\n"
+            "3 on timeout, 1 on other failures.\n");
+}
+
+static long deadline_left_ms(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* 0 ok, -1 failure, -2 timeout. */
+static int agent_handshake(struct daemon *d, int timeout_s)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_s;
+    struct qrexec_reader r;
+    qrexec_reader_init(&r, QREXEC_HELLO_SIZE);
+    qrexec_set_nonblock(d->control_fd, true);
+    int rc;
+    for (;;) {
+        long left = deadline_left_ms(&deadline);
+        if (left <= 0) {
+            rc = -2;
+            break;
+        }
+        struct pollfd p = { .fd = d->control_fd, .events = POLLIN };
+        int n = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+        if (n < 0 && errno != EINTR) {
+            rc = -1;
+            break;
+        }
+        if (n <= 0)
+            continue;
+        int f = qrexec_reader_feed(&r, d->control_fd);
+        if (f == 0)
+            continue;
+        if (f < 0) {
+            log_error("qube=%s op=hello result=error reason=\"%s\"", d->qube,
+                      errno == 0 ? "connection closed" : errno == EMSGSIZE ? "wrong size of HELLO"
+                                                                           : strerror(errno));
+            rc = -1;
+            break;
+        }
+        const char *why = NULL;
+        if (qrexec_fds_any(&r.fds)) {
+            log_error("qube=%s op=hello result=error reason=\"file descriptor from agent\"",
+                      d->qube);
+            rc = -1;
+        } else if (qrexec_hello_decode(&r.hdr, r.payload, QREXEC_PROTOCOL_VERSION,
+                                       QREXEC_AGENT_MIN_VERSION, &d->version, &why) < 0) {
+            log_error("qube=%s op=hello result=error reason=\"%s\"", d->qube, why);
+            rc = -1;
+        } else {
+            struct buf m = BUF_INIT;
+            qrexec_hello_encode(&m, QREXEC_PROTOCOL_VERSION);
+            rc = qrexec_send_all(d->control_fd, m.data, m.len, -1);
+            buf_free(&m);
+            if (rc < 0)
+                log_error("qube=%s op=hello result=error reason=\"%s\"", d->qube,
+                          strerror(errno));
+        }
+        break;
+    }
+    qrexec_reader_free(&r);
+    if (rc == 0)
+        log_info("qube=%s op=hello result=ok version=%u", d->qube, d->version);
+    return rc;
+}
+
+static int create_socket(struct daemon *d)
+{
+    if (qroot_mkdirs("run/qubes", 0755) < 0) {
+        log_error("qube=%s op=socket result=error reason=\"mkdir run/qubes: %s\"", d->qube,
+                  strerror(errno));
+        return -1;
+    }
+    char *rel = xasprintf("run/qubes/qrexec.%s", d->qube);
+    d->socket_path = qroot_path(rel);
+    free(rel);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(d->socket_path) >= sizeof(sa.sun_path)) {
+        log_error("qube=%s op=socket result=error reason=\"path too long\"", d->qube);
+        return -1;
+    }
+    strcpy(sa.sun_path, d->socket_path);
+    d->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (d->listen_fd < 0)
+        return -1;
+    unlink(d->socket_path);
+    mode_t old = umask(0117);
+    int rc = bind(d->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (rc < 0 || chmod(d->socket_path, 0660) < 0 || listen(d->listen_fd, 64) < 0) {
+        log_error("qube=%s op=socket path=%s result=error reason=\"%s\"", d->qube,
+                  d->socket_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void drop_client(struct daemon *d, struct client *c)
+{
+    for (size_t i = 0; i < QREXEC_MAX_CLIENTS; i++)
+        if (d->port_waiter[i] == c)
+            d->port_waiter[i] = NULL;
+    for (size_t i = 0; i < d->nclients; i++)
+        if (d->clients[i] == c) {
+            d->clients[i] = d->clients[--d->nclients];
+            break;
+        }
+    close(c->fd);
+    qrexec_reader_free(&c->rd);
+    free(c);
+}
+
+static int send_to_agent(struct daemon *d, struct buf *m, int pass_fd)
+{
+    /* the agent may be slow; it only ever stalls its own daemon */
+    qrexec_set_nonblock(d->control_fd, false);
+    int rc = qrexec_send_all(d->control_fd, m->data, m->len, pass_fd);
+    qrexec_set_nonblock(d->control_fd, true);
+    buf_free(m);
+    return rc;
+}
+
+static int allocate_port(struct daemon *d, uint32_t *port)
+{
+    for (uint32_t i = 0; i < QREXEC_MAX_CLIENTS; i++)
+        if (!d->port_used[i]) {
+            d->port_used[i] = true;
+            *port = QREXEC_BASE_DATA_PORT + i;
+            return 0;
+        }
+    return -1;
+}
+
+/* A call from a local client: -1 drops the client, -2 ends the daemon (agent gone). */
+static int start_call(struct daemon *d, struct client *c)
+{
+    const char *why = NULL;
+    struct qrexec_exec_req req;
+    if (qrexec_check_header(QREXEC_FROM_CLIENT, &c->rd.hdr, QREXEC_PROTOCOL_VERSION, &why) < 0 ||
+        qrexec_exec_decode(c->rd.payload, c->rd.hdr.len, &req, &why) < 0) {
+        log_warning("qube=%s op=client result=refused reason=\"%s\"", d->qube, why);
+        return -1;
+    }
+    if (req.connect_port != 0) {
+        log_warning("qube=%s op=client result=refused reason=\"preset port\"", d->qube);
+        return -1;
+    }
+    char *cmdline = qrexec_cmdline_expand_default(req.cmdline, d->default_user);
+    if (strlen(cmdline) + 1 > QREXEC_MAX_CMD_LEN) {
+        free(cmdline);
+        log_warning("qube=%s op=client result=refused reason=\"command line too long\"", d->qube);
+        return -1;
+    }
+    uint32_t port;
+    if (allocate_port(d, &port) < 0) {
+        free(cmdline);
+        log_warning("qube=%s op=client result=refused reason=\"no free data port\"", d->qube);
+        return -1;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        d->port_used[port - QREXEC_BASE_DATA_PORT] = false;
+        free(cmdline);
+        log_error("qube=%s op=call result=error reason=\"socketpair: %s\"", d->qube,
+                  strerror(errno));
+        return -1;
+    }
+    uint32_t type = c->rd.hdr.type;
+    struct buf m = BUF_INIT;
+    qrexec_exec_encode(&m, type, 0, port, cmdline);
+    free(cmdline);
+    if (send_to_agent(d, &m, sv[0]) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        log_error("qube=%s op=call result=error reason=\"agent: %s\"", d->qube, strerror(errno));
+        return -2;
+    }
+    close(sv[0]);
+    qrexec_params_encode(&m, type, 0, port);
+    int rc = qrexec_send_all(c->fd, m.data, m.len, sv[1]);
+    buf_free(&m);
+    close(sv[1]);
+    log_info("qube=%s op=call type=%s port=%u result=%s", d->qube, qrexec_msg_type_name(type),
+             port, rc < 0 ? "client-gone" : "ok");
+    if (rc < 0)
+        return -1; /* the port is released when the agent's side ends */
+    c->state = CLIENT_RUNNING;
+    c->port = port;
+    d->port_waiter[port - QREXEC_BASE_DATA_PORT] = c;
+    return 0;
+}
+
+/* -1 drops the client, -2 ends the daemon. */
+static int handle_client(struct daemon *d, struct client *c)
+{
+    for (;;) {
+        int f = qrexec_reader_feed(&c->rd, c->fd);
+        if (f == 0)
+            return 0;
+        if (f < 0)
+            return -1; /* EOF, error or oversized: just this client */
+        if (qrexec_fds_any(&c->rd.fds)) {
+            log_warning("qube=%s op=client result=refused reason=\"file descriptor from client\"",
+                        d->qube);
+            return -1;
+        }
+        int rc = 0;
+        switch (c->state) {
+        case CLIENT_HELLO: {
+            const char *why = NULL;
+            uint32_t v;
+            if (qrexec_hello_decode(&c->rd.hdr, c->rd.payload, QREXEC_CLIENT_PROTOCOL_VERSION,
+                                    QREXEC_CLIENT_PROTOCOL_VERSION, &v, &why) < 0 ||
+                qrexec_get_u32(c->rd.payload) != QREXEC_CLIENT_PROTOCOL_VERSION) {
+                log_warning("qube=%s op=client result=refused reason=\"%s\"", d->qube,
+                            why ? why : "incompatible protocol version");
+                rc = -1;
+            } else {
+                c->state = CLIENT_CMDLINE;
+            }
+            break;
+        }
+        case CLIENT_CMDLINE:
+            rc = start_call(d, c);
+            break;
+        case CLIENT_RUNNING:
+            log_warning("qube=%s op=client result=refused reason=\"data after the call\"",
+                        d->qube);
+            rc = -1;
+            break;
+        }
+        qrexec_reader_next(&c->rd);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static void accept_client(struct daemon *d)
+{
+    int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    if (d->nclients >= QREXEC_MAX_CLIENTS) {
+        log_warning("qube=%s op=client result=refused reason=\"too many clients\"", d->qube);
+        close(fd);
+        return;
+    }
+    struct buf m = BUF_INIT;
+    qrexec_hello_encode(&m, QREXEC_CLIENT_PROTOCOL_VERSION);
+    int rc = qrexec_send_all(fd, m.data, m.len, -1);
+    buf_free(&m);
+    if (rc < 0) {
+        close(fd);
+        return;
+    }
+    struct client *c = xcalloc(1, sizeof(*c));
+    c->fd = fd;
+    c->state = CLIENT_HELLO;
+    qrexec_reader_init(&c->rd, qrexec_role_max_len(QREXEC_FROM_CLIENT));
+    d->clients[d->nclients++] = c;
+}
+
+/* One complete message from the agent; -1 is a protocol violation. */
+static int handle_agent_msg(struct daemon *d)
+{
+    const char *why = NULL;
+    struct msg_header untrusted_hdr = d->agent_rd.hdr;
+    const uint8_t *untrusted_payload = d->agent_rd.payload;
+    if (qrexec_fds_any(&d->agent_rd.fds)) {
+        log_error("qube=%s op=agent event=protocol-violation reason=\"file descriptor from "
+                  "agent\" type=0x%x", d->qube, untrusted_hdr.type);
+        return -1;
+    }
+    if (qrexec_check_header(QREXEC_FROM_AGENT, &untrusted_hdr, d->version, &why) < 0) {
+        log_error("qube=%s op=agent event=protocol-violation reason=\"%s\" type=0x%x len=%u",
+                  d->qube, why, untrusted_hdr.type, untrusted_hdr.len);
+        return -1;
+    }
+    switch (untrusted_hdr.type) {
+    case MSG_CONNECTION_TERMINATED: {
+        uint32_t domain, port;
+        if (qrexec_params_decode(untrusted_payload, untrusted_hdr.len, &domain, &port, &why) < 0)
+            return -1;
+        if (!qrexec_port_valid(port) || !d->port_used[port - QREXEC_BASE_DATA_PORT]) {
+            /* as upstream release_vchan_port: nothing to release */
+            log_warning("qube=%s op=terminated port=%u result=ignored reason=\"port not in use\"",
+                        d->qube, port);
+            return 0;
+        }
+        size_t i = port - QREXEC_BASE_DATA_PORT;
+        d->port_used[i] = false;
+        if (d->port_waiter[i]) {
+            struct client *c = d->port_waiter[i];
+            d->port_waiter[i] = NULL;
+            drop_client(d, c);
+        }
+        log_info("qube=%s op=terminated port=%u", d->qube, port);
+        return 0;
+    }
+    case MSG_TRIGGER_SERVICE3: {
+        struct qrexec_trigger3 t;
+        if (qrexec_trigger3_decode(untrusted_payload, untrusted_hdr.len, &t, &why) < 0) {
+            log_error("qube=%s op=agent event=protocol-violation reason=\"%s\"", d->qube, why);
+            return -1;
+        }
+        /* calls from a qube need the policy service, which this daemon does not consult yet:
+         * default deny */
+        log_info("qube=%s op=trigger service=%s target=%s result=refused reason=\"no policy\"",
+                 d->qube, t.service_name, t.target_domain);
+        free(t.service_name);
+        if (t.ident_ok) {
+            struct buf m = BUF_INIT;
+            qrexec_msg_encode(&m, MSG_SERVICE_REFUSED, t.ident, sizeof(t.ident));
+            if (send_to_agent(d, &m, -1) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    case MSG_TRIGGER_SERVICE:
+        log_info("qube=%s op=trigger result=refused reason=\"protocol 2 trigger\"", d->qube);
+        return 0;
+    default:
+        return -1; /* qrexec_check_header let nothing else through */
+    }
+}
+
+/* 1 keep going, 0 the agent closed, -1 violation or error. */
+static int handle_agent(struct daemon *d)
+{
+    for (;;) {
+        int f = qrexec_reader_feed(&d->agent_rd, d->control_fd);
+        if (f == 0)
+            return 1;
+        if (f < 0) {
+            if (errno == 0) {
+                log_info("qube=%s op=agent event=closed", d->qube);
+                return 0;
+            }
+            log_error("qube=%s op=agent event=protocol-violation reason=\"%s\" type=0x%x len=%u",
+                      d->qube, errno == EMSGSIZE ? "message too long" : strerror(errno),
+                      d->agent_rd.hdr.type, d->agent_rd.hdr.len);
+            return -1;
+        }
+        int rc = handle_agent_msg(d);
+        qrexec_reader_next(&d->agent_rd);
+        if (rc < 0)
+            return -1;
+    }
+}
+
+static int serve(struct daemon *d)
+{
+    qrexec_reader_init(&d->agent_rd, qrexec_role_max_len(QREXEC_FROM_AGENT));
+    qrexec_set_nonblock(d->control_fd, true);
+    sigset_t empty;
+    sigemptyset(&empty);
+    int rc = 0;
+    struct pollfd *fds = xcalloc(QREXEC_MAX_CLIENTS + 2, sizeof(*fds));
+    struct client **polled = xcalloc(QREXEC_MAX_CLIENTS, sizeof(*polled));
+    for (;;) {
+        if (stop_signal) {
+            log_info("qube=%s op=stop signal=%d", d->qube, (int)stop_signal);
+            break;
+        }
+        nfds_t n = 0;
+        fds[n++] = (struct pollfd){ .fd = d->control_fd, .events = POLLIN };
+        fds[n++] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
+        size_t nc = d->nclients;
+        for (size_t i = 0; i < nc; i++) {
+            polled[i] = d->clients[i];
+            fds[n++] = (struct pollfd){ .fd = d->clients[i]->fd, .events = POLLIN };
+        }
+        if (ppoll(fds, n, NULL, &empty) < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = 1;
+            break;
+        }
+        if (fds[0].revents) {
+            int a = handle_agent(d);
+            if (a <= 0) {
+                rc = a < 0 ? 1 : 0;
+                break;
+            }
+        }
+        bool stop = false;
+        for (size_t i = 0; i < nc && !stop; i++) {
+            if (!fds[2 + i].revents)
+                continue;
+            struct client *c = polled[i];
+            bool alive = false; /* the client may have been dropped by the agent's message */
+            for (size_t k = 0; k < d->nclients; k++)
+                alive |= d->clients[k] == c;
+            if (!alive)
+                continue;
+            int r = handle_client(d, c);
+            if (r == -2) {
+                rc = 1;
+                stop = true;
+            } else if (r < 0) {
+                drop_client(d, c);
+            }
+        }
+        if (stop)
+            break;
+        if (fds[1].revents)
+            accept_client(d);
+    }
+    free(fds);
+    free(polled);
+    return rc;
+}
+
+static int open_log(const char *qube)
+{
+    int fd = -1;
+    if (qroot_mkdirs("var/log/qubes", 0755) == 0) {
+        char *rel = xasprintf("var/log/qubes/qrexec.%s.log", qube);
+        char *path = qroot_path(rel);
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        free(rel);
+        free(path);
+    }
+    if (fd < 0)
+        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    return fd;
+}
+
+static int parse_nonneg(const char *s, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end || errno || v < 0 || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "qube", required_argument, NULL, 'd' },
+        { "channel-fd", required_argument, NULL, 'c' },
+        { "default-user", required_argument, NULL, 'u' },
+        { "timeout", required_argument, NULL, 't' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "foreground", no_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct daemon d = { .default_user = "user", .control_fd = -1, .listen_fd = -1 };
+    long timeout = -1, fd = -1;
+    bool quiet = false, foreground = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "qnh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'd': d.qube = optarg; break;
+        case 'c':
+            if (parse_nonneg(optarg, 65535, &fd) < 0) {
+                fprintf(stderr, "qrexec-daemon: invalid --channel-fd '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'u': d.default_user = optarg; break;
+        case 't':
+            if (parse_nonneg(optarg, 86400, &timeout) < 0 || timeout == 0) {
+                fprintf(stderr, "qrexec-daemon: invalid --timeout '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'q': quiet = true; break;
+        case 'n': foreground = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!d.qube || fd < 0 || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    struct qerror err = { 0 };
+    if (validate_qube_name(d.qube, NULL, &err) < 0) {
+        fprintf(stderr, "qrexec-daemon: %s\n", err.message);
+        return 2;
+    }
+    if (!qrexec_user_name_ok(d.default_user)) {
+        fprintf(stderr, "qrexec-daemon: invalid default user '%s'\n", d.default_user);
+        return 2;
+    }
+    if (timeout < 0) {
+        const char *env = getenv("QREXEC_STARTUP_TIMEOUT");
+        if (!env || parse_nonneg(env, 86400, &timeout) < 0 || timeout == 0)
+            timeout = DEFAULT_STARTUP_TIMEOUT;
+    }
+    d.control_fd = (int)fd;
+    signal(SIGPIPE, SIG_IGN);
+
+    int ready[2] = { -1, -1 };
+    if (!foreground) {
+        if (pipe2(ready, O_CLOEXEC) < 0) {
+            perror("qrexec-daemon: pipe");
+            return 1;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("qrexec-daemon: fork");
+            return 1;
+        }
+        if (pid > 0) {
+            close(ready[1]);
+            if (!quiet)
+                fprintf(stderr, "Waiting for VM's qrexec agent.");
+            for (;;) {
+                struct pollfd p = { .fd = ready[0], .events = POLLIN };
+                int r = poll(&p, 1, 1000);
+                if (r < 0 && errno != EINTR)
+                    return 1;
+                if (r <= 0) {
+                    if (!quiet)
+                        fprintf(stderr, ".");
+                    continue;
+                }
+                unsigned char b;
+                ssize_t got = read(ready[0], &b, 1);
+                if (!quiet)
+                    fprintf(stderr, "\n");
+                if (got == 1 && b == 0)
+                    return 0;
+                if (got == 1 && b == 1) {
+                    fprintf(stderr,
+                            "Cannot connect to '%s' qrexec agent for %ld seconds, giving up\n",
+                            d.qube, timeout);
+                    return 3;
+                }
+                fprintf(stderr, "Connection to the VM failed\n");
+                return 1;
+            }
+        }
+        close(ready[0]);
+        setsid();
+        int logfd = open_log(d.qube);
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0) {
+            dup2(nul, 0);
+            close(nul);
+        }
+        if (logfd >= 0) {
+            dup2(logfd, 1);
+            dup2(logfd, 2);
+            close(logfd);
+        }
+    }
+
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, NULL);
+
+    int h = agent_handshake(&d, (int)timeout);
+    if (h == -2) {
+        log_error("qube=%s op=hello result=timeout seconds=%ld", d.qube, timeout);
+        if (foreground)
+            fprintf(stderr, "Cannot connect to '%s' qrexec agent for %ld seconds, giving up\n",
+                    d.qube, timeout);
+        else {
+            unsigned char b = 1;
+            if (write(ready[1], &b, 1) < 0) {
+                /* the parent is gone; nobody to tell */
+            }
+        }
+        return 3;
+    }
+    if (h < 0 || create_socket(&d) < 0) {
+        if (d.socket_path)
+            unlink(d.socket_path);
+        return 1;
+    }
+    log_info("qube=%s op=start socket=%s result=ok", d.qube, d.socket_path);
+    if (!foreground) {
+        unsigned char b = 0;
+        if (write(ready[1], &b, 1) < 0) {
+            /* the parent is gone; keep serving */
+        }
+        close(ready[1]);
+    }
+
+    int rc = serve(&d);
+    unlink(d.socket_path);
+    log_info("qube=%s op=exit status=%d", d.qube, rc);
+    while (d.nclients)
+        drop_client(&d, d.clients[0]);
+    qrexec_reader_free(&d.agent_rd);
+    free(d.socket_path);
+    close(d.listen_fd);
+    return rc;
+}
