@@ -10,7 +10,7 @@
 #include "common/buf.h"
 
 #define STMT_CACHE 64
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 struct store {
     sqlite3 *db;
@@ -54,6 +54,14 @@ static const char schema_v1[] =
     "  qid INTEGER NOT NULL REFERENCES qube(qid) ON DELETE CASCADE,"
     "  volume TEXT NOT NULL, pool TEXT NOT NULL, PRIMARY KEY (qid, volume));";
 
+/* v2: the configuration of each volume of a qube (pool, size, rw,
+ * revisions_to_keep, ephemeral), one row per key. */
+static const char schema_v2[] =
+    "CREATE TABLE volume_config ("
+    "  qid INTEGER NOT NULL REFERENCES qube(qid) ON DELETE CASCADE,"
+    "  volume TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  PRIMARY KEY (qid, volume, key));";
+
 static int sql_error(struct store *s, struct qerror *err, const char *what)
 {
     return qerror_set(err, "QubesException", "store: %s: %s", what, sqlite3_errmsg(s->db));
@@ -90,8 +98,9 @@ static int migrate(struct store *s, struct qerror *err)
                           SCHEMA_VERSION);
     if (store_begin(s, err) < 0)
         return -1;
-    if (exec_script(s, schema_v1, err) < 0 ||
-        exec_script(s, "PRAGMA user_version = 1", err) < 0) {
+    if ((version < 1 && exec_script(s, schema_v1, err) < 0) ||
+        (version < 2 && exec_script(s, schema_v2, err) < 0) ||
+        exec_script(s, "PRAGMA user_version = 2", err) < 0) {
         store_rollback(s);
         return -1;
     }
