@@ -10,6 +10,8 @@
 static const struct api_method *const groups[] = {
     api_vm_methods,    api_property_methods, api_feature_methods, api_tag_methods,
     api_label_methods, api_firewall_methods, api_notes_methods,   api_events_methods,
+    api_lifecycle_methods,
+    api_volume_methods, api_pool_methods, /* storage */
 };
 
 /* Methods with one endpoint per qube class. */

@@ -52,6 +52,9 @@ extern const struct api_method api_label_methods[];
 extern const struct api_method api_firewall_methods[];
 extern const struct api_method api_notes_methods[];
 extern const struct api_method api_events_methods[];
+extern const struct api_method api_lifecycle_methods[];
+extern const struct api_method api_volume_methods[]; /* api_volume.c */
+extern const struct api_method api_pool_methods[];   /* api_pool.c */
 
 /* For a method that finishes later (a qube starting): the server keeps the
  * connection and answers when api_reply_done is called. The reply outlives
@@ -59,6 +62,8 @@ extern const struct api_method api_events_methods[];
 struct api_reply *api_call_defer(struct api_call *call);
 /* err NULL: answer OK with no content; else the exception. Frees r. */
 void api_reply_done(struct api_reply *r, const struct qerror *err);
+/* Drops a reply that will not be used (the method failed at once). */
+void api_reply_forget(struct api_reply *r);
 
 /* Helpers shared by the method files. */
 int api_protocol_error(struct qerror *err, const char *msg);

@@ -8,9 +8,11 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "qubesd/api.h"
+#include "qubesd/lifecycle.h"
 #include "qubesd/persist.h"
 #include "qubesd/property.h"
 #include "qubesd/property_rules.h"
+#include "qubesd/storage_glue.h"
 #include "store/store.h"
 
 static const char *const volume_names[] = { "root", "private", "volatile", "kernel" };
@@ -23,10 +25,9 @@ static int vmclass_list(struct api_call *call, struct qerror *err)
     return 0;
 }
 
-/* Power state: qubes do not run yet in this model, dom0 always does. */
 static const char *power_state(const struct qube *q)
 {
-    return q->cls == QUBE_ADMINVM ? "Running" : "Halted";
+    return power_state_name(qube_power(q));
 }
 
 static void list_line(struct buf *out, const struct qube *q)
@@ -162,7 +163,9 @@ struct create_txn {
 static int create_step(void *ctx, struct qerror *err)
 {
     struct create_txn *t = ctx;
-    return persist_qube_insert(t->app, t->q, err);
+    if (persist_qube_insert(t->app, t->q, err) < 0)
+        return -1;
+    return storage_persist_qube(t->app, t->q, err); /* storage: volume config rows */
 }
 
 static int vm_create(struct api_call *call, struct qerror *err)
@@ -228,8 +231,16 @@ static int vm_create(struct api_call *call, struct qerror *err)
     _cleanup_free_ char *tag = xasprintf("created-by-%s", call->src->name);
     str_set_add(&q->tags, tag);
 
+    /* storage: the volumes' images before the store row, removed again if
+     * either fails (a crash in between leaves files, never a qube without) */
+    if (storage_create_qube(app, q, err) < 0) {
+        qube_free(q);
+        return -1;
+    }
     struct create_txn txn = { app, q };
     if (persist_transaction(app, create_step, &txn, err) < 0) {
+        struct qerror ignored;
+        storage_remove_qube(app, q, &ignored); /* storage */
         qube_free(q);
         return -1;
     }
@@ -281,6 +292,9 @@ static int vm_remove(struct api_call *call, struct qerror *err)
     struct qube *q = call->dest;
     if (q->cls == QUBE_ADMINVM)
         return qerror_set(err, "QubesVMInUseError", "'dom0' cannot be removed");
+    if (qube_power(q) != POWER_HALTED)
+        return qerror_set(err, "QubesVMNotHaltedError", "Domain is not powered off: '%s'",
+                          q->name);
     if (prop_value_bool(app, q, "installed_by_rpm"))
         return qerror_set(err, "QubesVMInUseError", "VM installed by package manager: %s",
                           q->name);
@@ -296,6 +310,10 @@ static int vm_remove(struct api_call *call, struct qerror *err)
 
     const char *vm_key[] = { "vm" }, *vm_val[] = { q->name };
     app_fire(app, NULL, "domain-pre-delete", 1, vm_key, vm_val);
+    /* storage: the images go once the qube is gone from the store */
+    struct qerror storage_err = { 0 };
+    if (storage_remove_qube(app, q, &storage_err) < 0)
+        log_warning("qube=%s op=remove-storage result=error: %s", q->name, storage_err.message);
     app_unlink(app, q);
     app_fire(app, NULL, "domain-delete", 1, vm_key, vm_val);
     log_info("qube=%s op=remove result=ok", q->name);

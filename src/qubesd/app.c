@@ -51,6 +51,7 @@ void qube_free(struct qube *q)
     kv_free(&q->features);
     str_set_free(&q->tags);
     kv_free(&q->volume_pools);
+    kv_free(&q->volume_config);
     free(q->notes);
     free(q->firewall);
     free(q);
@@ -280,6 +281,16 @@ static int load_volume_pool_row(void *ctx, size_t n, const char *const *c)
     return 0;
 }
 
+static int load_volume_config_row(void *ctx, size_t n, const char *const *c)
+{
+    struct qube *q = qube_by_qid(ctx, c[0]);
+    if (n == 4 && q && c[1] && c[2] && c[3]) {
+        _cleanup_free_ char *key = xasprintf("%s.%s", c[1], c[2]);
+        kv_set(&q->volume_config, key, c[3]);
+    }
+    return 0;
+}
+
 static int load_label_row(void *ctx, size_t n, const char *const *c)
 {
     struct app *app = ((struct loader *)ctx)->app;
@@ -394,6 +405,7 @@ int app_load(struct app *app, const char *db_path, struct qerror *err)
         { "SELECT qid, text FROM note", load_note_row },
         { "SELECT qid, rules FROM firewall", load_firewall_row },
         { "SELECT qid, volume, pool FROM volume_pool", load_volume_pool_row },
+        { "SELECT qid, volume, key, value FROM volume_config", load_volume_config_row },
         { "SELECT idx, name, color FROM label ORDER BY idx", load_label_row },
         { "SELECT name, driver FROM pool ORDER BY name", load_pool_row },
         { "SELECT pool, key, value FROM pool_config", load_pool_config_row },
@@ -434,6 +446,7 @@ void app_free(struct app *app)
         kv_free(&app->pools[i].config);
     }
     free(app->pools);
+    kv_free(&app->clone_tokens);
     store_close(app->store);
     memset(app, 0, sizeof(*app));
 }

@@ -11,6 +11,7 @@
 
 struct store;
 struct loop;
+struct qube_runtime;
 
 enum qube_class {
     QUBE_ADMINVM,
@@ -51,6 +52,8 @@ struct qube {
     char *notes;          /* NULL = none */
     char *firewall;       /* rules in API form, one per line; NULL = default (accept) */
     struct kv_list volume_pools; /* volume name -> pool name, from CreateInPool */
+    struct qube_runtime *runtime; /* NULL while halted (lifecycle.c) */
+    struct kv_list volume_config; /* "<volume>.<key>" -> value (storage_glue.h) */
 };
 
 struct label {
@@ -82,6 +85,7 @@ struct app {
     event_sink_fn event_sink;
     void *event_ctx;
     struct loop *loop; /* the daemon's event loop, for work that waits */
+    struct kv_list clone_tokens; /* admin.vm.volume.CloneFrom: token -> "<uuid>:<volume>" */
 };
 
 const char *qube_class_name(enum qube_class cls);

@@ -14,6 +14,7 @@
 #include "common/root.h"
 #include "config.h"
 #include "qubesd/app.h"
+#include "qubesd/lifecycle.h"
 #include "qubesd/server.h"
 
 static const char *const root_dirs[] = {
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
         log_error("%s", err.message);
         goto out;
     }
+    lifecycle_reattach_all(&app);
     log_info("qubesd %s root=%s qubes=%zu listening on %s", QUBICLE_VERSION, qroot_get(),
              app.n_qubes, sock_path);
     if (server_run(srv, &err) < 0) {

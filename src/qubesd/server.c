@@ -39,6 +39,7 @@ struct conn {
     bool subscribe_all;      /* admin.Events to dom0 */
     char subscribe_name[32]; /* admin.Events to one qube */
     struct api_reply *reply; /* CONN_PENDING: the deferred answer */
+    bool in_handler;         /* a method is running for this connection */
     time_t started;
     struct conn *prev, *next;
 };
@@ -142,8 +143,15 @@ void api_reply_done(struct api_reply *r, const struct qerror *err)
         else
             admin_response_ok(&c->out, "", 0);
         c->state = CONN_WRITING;
-        conn_flush(srv, c);
+        /* answered within its own handler: handle_request sends it */
+        if (!c->in_handler)
+            conn_flush(srv, c);
     }
+    free(r);
+}
+
+void api_reply_forget(struct api_reply *r)
+{
     free(r);
 }
 
@@ -157,7 +165,9 @@ static void handle_request(struct server *srv, struct conn *c)
     }
     struct api_call call;
     struct qerror err = { 0 };
+    c->in_handler = true;
     int rc = api_execute(srv->app, &req, &call, c, &err);
+    c->in_handler = false;
     if (rc < 0) {
         log_msg(strcmp(err.kind, "ProtocolError") == 0 ? LOG_WARNING : LOG_DEBUG,
                 "failed call method=%s arg=%s src=%s dest=%s payload_bytes=%zu error=%s: %s",
@@ -167,8 +177,10 @@ static void handle_request(struct server *srv, struct conn *c)
         put_exception(srv->opts.debug, &c->out, &err, context);
         c->state = CONN_WRITING;
     } else if (call.deferred) {
-        c->state = CONN_PENDING;
-        c->reply = call.deferred;
+        if (c->state != CONN_WRITING) { /* not answered yet */
+            c->state = CONN_PENDING;
+            c->reply = call.deferred;
+        }
     } else if (call.stream) {
         c->state = CONN_STREAM;
         c->subscribe_all = call.dest->cls == QUBE_ADMINVM;

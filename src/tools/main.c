@@ -24,6 +24,15 @@ static const struct tool tools[] = {
     { "qvm-check", qvm_check_main, "check existence and state of qubes" },
     { "qvm-notes", qvm_notes_main, "show or change notes of a qube" },
     { "qvm-firewall", qvm_firewall_main, "manage firewall rules of a qube" },
+    { "qvm-volume", qvm_volume_main, "manage volumes of qubes" },
+    { "qvm-pool", qvm_pool_main, "manage storage pools" },
+    { "qvm-start", qvm_start_main, "start qubes" },
+    { "qvm-shutdown", qvm_shutdown_main, "shut qubes down" },
+    { "qvm-kill", qvm_kill_main, "stop qubes at once" },
+    { "qvm-pause", qvm_pause_main, "pause qubes" },
+    { "qvm-unpause", qvm_unpause_main, "unpause qubes" },
+    { "qvm-run", qvm_run_main, "run a command in qubes" },
+    { "qvm-template", qvm_template_main, "build, import, list and remove templates" },
 };
 
 static const struct tool *find_tool(const char *name)

@@ -34,7 +34,25 @@ stop_qubesd() {
     fi
 }
 
+# The cgroup tag of this root's qubes (FNV-1a of its path, as qubesd makes it).
+qube_tag() {
+    python3 -c 'import os,sys
+h=2166136261
+for b in os.path.realpath(sys.argv[1]).encode(): h=((h^b)*16777619)&0xffffffff
+print("%08x"%h)' "$QUBES_ROOT"
+}
+
+# Qubes outlive qubesd (as VMs outlive Qubes' qubesd): kill this root's.
+kill_qubes() {
+    pkill -USR1 -f "qubes-sandbox .*--state-dir $QUBES_ROOT/" 2>/dev/null || return 0
+    for _ in $(seq 100); do
+        pgrep -f "qubes-sandbox .*--state-dir $QUBES_ROOT/" >/dev/null || break
+        sleep 0.02
+    done
+}
+
 cleanup_root() {
+    kill_qubes
     stop_qubesd
     [ -n "${QUBES_ROOT:-}" ] && rm -rf "$QUBES_ROOT"
 }

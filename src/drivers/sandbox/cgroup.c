@@ -175,6 +175,14 @@ int cgroup_freeze(const struct qube_cgroup *cg, bool frozen, struct qerror *err)
     return write_file(cg->paths[V1_FREEZER], "freezer.state", frozen ? "FROZEN" : "THAWED", err);
 }
 
+void cgroup_unthrottle(const struct qube_cgroup *cg)
+{
+    if (cg->v2)
+        write_file(cg->paths[0], "cpu.max", "max 100000", NULL);
+    else if (cg->paths[V1_CPU])
+        write_file(cg->paths[V1_CPU], "cpu.cfs_quota_us", "-1", NULL);
+}
+
 static long long read_number(const char *dir, const char *file, const char *key)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);

@@ -27,6 +27,9 @@ int cgroup_create(struct qube_cgroup *cg, const char *tag, const char *name,
 bool cgroup_open(struct qube_cgroup *cg, const char *tag, const char *name);
 int cgroup_add(const struct qube_cgroup *cg, pid_t pid, struct qerror *err);
 int cgroup_freeze(const struct qube_cgroup *cg, bool frozen, struct qerror *err);
+/* Lifts the CPU limit: a qube being killed must not die slowly because its
+ * dying processes are throttled (a fork bomb has thousands). */
+void cgroup_unthrottle(const struct qube_cgroup *cg);
 /* Memory in use (bytes) and CPU time (ns); -1 when unknown. */
 void cgroup_usage(const struct qube_cgroup *cg, long long *memory, long long *cpu_ns);
 /* Removes the groups (they must be empty). */

@@ -303,6 +303,7 @@ static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgro
              * shutdown_timeout; qubesd kills it if it does not */
             kill(init_pid, SIGTERM);
         } else if (si.ssi_signo == SIGUSR1) {
+            cgroup_unthrottle(cg);
             cgroup_freeze(cg, false, NULL);
             kill(init_pid, SIGKILL);
         } else if (si.ssi_signo == SIGCHLD) {

@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/paths.h"
 #include "common/root.h"
 #include "drivers/driver.h"
 #include "drivers/sandbox/cgroup.h"
@@ -33,17 +34,6 @@ static char *state_dir(const char *name)
     return qroot_path(rel);
 }
 
-/* qubes-sandbox lives next to qubesd. */
-static char *helper_path(void)
-{
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return xstrdup("qubes-sandbox");
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0';
-    return xasprintf("%s/qubes-sandbox", exe);
-}
 
 static int sandbox_prepare(const struct qube_launch *launch, struct qerror *err)
 {
@@ -82,7 +72,14 @@ static int sandbox_start(const struct qube_launch *l, struct qube_run **out, int
         close(sv[1]);
         return -1;
     }
-    _cleanup_free_ char *helper = helper_path();
+    if (qroot_mkdirs("run/qubes/sandbox", 0700) < 0) {
+        qerror_errno(err, errno, "create run/qubes/sandbox");
+        close(sv[0]);
+        close(sv[1]);
+        close(log);
+        return -1;
+    }
+    _cleanup_free_ char *helper = qubicle_program("qubes-sandbox");
     _cleanup_free_ char *dir = state_dir(l->name);
     char qid[16], vol[24], mem[24], maxmem[24], vcpus[16], pids[16];
     snprintf(qid, sizeof(qid), "%d", l->qid);

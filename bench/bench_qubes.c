@@ -1,0 +1,189 @@
+/* Sandbox qube benchmarks against a running qubesd ($QUBES_ROOT) with a
+ * minimal template "min" already imported. Each figure is a median with the
+ * ratio to a baseline measured in the same run:
+ *   - start-to-ready (admin.vm.Start returns once the agent said HELLO) of
+ *     an AppVM, vs bubblewrap (--unshare-all, the template's tree bound
+ *     read-only, /proc, /dev, a tmpfs) running `true`;
+ *   - `qvm-run -p VM true` on a running qube, vs spawning `true` locally
+ *     through the same fork/exec path (the floor of any tool run);
+ *   - 100 qubes started at once: total time, and the dom0 memory (PSS) of
+ *     the per-qube helpers, vs the PSS of one idle qubesd.
+ * Usage: bench_qubes BIN_DIR TEMPLATE_TREE */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/qubesd_client.h"
+#include "common/cleanup.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void call(const char *method, const char *arg, const char *dest, const char *payload)
+{
+    struct qerror err = { 0 };
+    if (qubesd_call_str(method, arg, dest, payload, NULL, &err) < 0) {
+        fprintf(stderr, "bench: %s %s %s: %s\n", method, arg, dest, err.message);
+        exit(1);
+    }
+}
+
+static double run_ms(char *const argv[])
+{
+    double t0 = now_ms();
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "bench: %s failed (status %d)\n", argv[0], status);
+        exit(1);
+    }
+    return now_ms() - t0;
+}
+
+static void report(const char *what, double value, const char *unit, const char *base_what,
+                   double base)
+{
+    printf("%-46s %9.2f %-4s baseline %-30s %9.2f %-4s ratio %.2f\n", what, value, unit,
+           base_what, base, unit, value / base);
+}
+
+/* Proportional set size of a process, KiB. */
+static long pss_kib(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    char line[256];
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "Pss:", 4) == 0)
+            return atol(line + 4);
+    return 0;
+}
+
+/* Sum of PSS of processes whose command line contains needle. */
+static long pss_of(const char *needle, int *count)
+{
+    FILE *p = popen("pgrep -f qubes-sandbox; pgrep -f qrexec-daemon", "r");
+    long total = 0;
+    *count = 0;
+    int pid;
+    while (p && fscanf(p, "%d", &pid) == 1) {
+        char path[64], cmd[4096];
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+        _cleanup_fclose_ FILE *c = fopen(path, "re");
+        size_t n = c ? fread(cmd, 1, sizeof(cmd) - 1, c) : 0;
+        for (size_t i = 0; i < n; i++)
+            if (!cmd[i])
+                cmd[i] = ' ';
+        cmd[n] = '\0';
+        if (strstr(cmd, needle)) {
+            total += pss_kib(pid);
+            (*count)++;
+        }
+    }
+    if (p)
+        pclose(p);
+    return total;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: bench_qubes BIN_DIR TEMPLATE_TREE\n");
+        return 2;
+    }
+    const char *bin = argv[1], *tree = argv[2];
+    enum { RUNS = 21, MANY = 100 };
+    double a[RUNS], b[RUNS];
+
+    call("admin.vm.Create.AppVM", "min", "dom0", "name=bench label=red");
+    for (int i = 0; i < RUNS; i++) {
+        double t0 = now_ms();
+        call("admin.vm.Start", "", "bench", NULL);
+        a[i] = now_ms() - t0;
+        call("admin.vm.Shutdown", "wait", "bench", NULL);
+    }
+    char *bwrap[] = { "/usr/bin/bwrap", "--unshare-all", "--ro-bind", (char *)tree, "/",
+                      "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                      "--tmpfs", "/run", "/bin/true", NULL };
+    for (int i = 0; i < RUNS; i++)
+        b[i] = run_ms(bwrap);
+    report("start-to-ready of an AppVM, p50", median(a, RUNS), "ms",
+           "(bwrap --unshare-all true)", median(b, RUNS));
+
+    call("admin.vm.Start", "", "bench", NULL);
+    char qvm_run[512];
+    snprintf(qvm_run, sizeof(qvm_run), "%s/qvm-run", bin);
+    char *run_argv[] = { qvm_run, "-p", "bench", "true", NULL };
+    char *true_argv[] = { "/bin/true", NULL };
+    for (int i = 0; i < RUNS; i++) {
+        a[i] = run_ms(run_argv);
+        b[i] = run_ms(true_argv);
+    }
+    report("qvm-run -p VM true on a running qube, p50", median(a, RUNS), "ms",
+           "(fork+exec of /bin/true)", median(b, RUNS));
+    call("admin.vm.Shutdown", "wait", "bench", NULL);
+
+    char name[32], payload[64];
+    for (int i = 0; i < MANY; i++) {
+        snprintf(payload, sizeof(payload), "name=many%03d label=blue", i);
+        call("admin.vm.Create.AppVM", "min", "dom0", payload);
+    }
+    int idle_count;
+    long idle = pss_of("qubesd", &idle_count);
+    (void)idle;
+    double t0 = now_ms();
+    for (int i = 0; i < MANY; i++) {
+        snprintf(name, sizeof(name), "many%03d", i);
+        call("admin.vm.Start", "", name, NULL);
+    }
+    double total = now_ms() - t0;
+    int helpers;
+    long helper_pss = pss_of("many", &helpers);
+    FILE *q = popen("pgrep -x qubesd", "r");
+    int qubesd_pid = 0;
+    if (q && fscanf(q, "%d", &qubesd_pid) != 1)
+        qubesd_pid = 0;
+    if (q)
+        pclose(q);
+    printf("%d qubes started one after another in %.0f ms (%.1f ms each)\n", MANY, total,
+           total / MANY);
+    report("dom0 memory per running qube (helpers' PSS)", (double)helper_pss / MANY / 1024.0,
+           "MiB", "(qubesd's own PSS)", (double)pss_kib(qubesd_pid) / 1024.0);
+    printf("  (%d helper processes for %d qubes; memory inside qubes is charged to their "
+           "cgroups)\n", helpers, MANY);
+    for (int i = 0; i < MANY; i++) {
+        snprintf(name, sizeof(name), "many%03d", i);
+        call("admin.vm.Kill", "", name, NULL);
+    }
+    return 0;
+}

@@ -1,0 +1,8 @@
+/* Where Qubicle's own programs are: next to the running binary in a build
+ * tree (build/bin, build/guest), else where `make install` put them. */
+#pragma once
+
+/* A helper program (qubes-sandbox, qrexec-daemon); heap string. */
+char *qubicle_program(const char *name);
+/* The directory of guest programs that every qube mounts read-only. */
+char *qubicle_guest_dir(void);

@@ -1,0 +1,76 @@
+/* admin.vm.Start, Shutdown, Kill, Pause, Unpause and CurrentState. */
+#include <string.h>
+
+#include "qubesd/api.h"
+#include "qubesd/lifecycle.h"
+
+static int vm_start(struct api_call *call, struct qerror *err)
+{
+    struct api_reply *reply = api_call_defer(call);
+    if (lifecycle_start(call->app, call->dest, reply, err) < 0) {
+        call->deferred = NULL;
+        api_reply_forget(reply);
+        return -1;
+    }
+    return 0;
+}
+
+static int vm_shutdown(struct api_call *call, struct qerror *err)
+{
+    bool force = false, wait = false;
+    const char *a = call->arg;
+    if (strcmp(a, "force") == 0)
+        force = true;
+    else if (strcmp(a, "wait") == 0)
+        wait = true;
+    else if (strcmp(a, "force+wait") == 0 || strcmp(a, "wait+force") == 0)
+        force = wait = true;
+    else if (*a)
+        return qerror_set(err, "ProtocolError", "Invalid argument: expected force, wait or "
+                                                "force+wait");
+    struct api_reply *reply = api_call_defer(call);
+    if (lifecycle_shutdown(call->app, call->dest, force, wait, reply, err) < 0) {
+        call->deferred = NULL;
+        api_reply_forget(reply);
+        return -1;
+    }
+    return 0;
+}
+
+static int vm_kill(struct api_call *call, struct qerror *err)
+{
+    struct api_reply *reply = api_call_defer(call);
+    if (lifecycle_kill(call->app, call->dest, reply, err) < 0) {
+        call->deferred = NULL;
+        api_reply_forget(reply);
+        return -1;
+    }
+    return 0;
+}
+
+static int vm_pause(struct api_call *call, struct qerror *err)
+{
+    return lifecycle_pause(call->app, call->dest, true, err);
+}
+
+static int vm_unpause(struct api_call *call, struct qerror *err)
+{
+    return lifecycle_pause(call->app, call->dest, false, err);
+}
+
+static int vm_current_state(struct api_call *call, struct qerror *err)
+{
+    (void)err;
+    lifecycle_current_state(call->app, call->dest, &call->out);
+    return 0;
+}
+
+const struct api_method api_lifecycle_methods[] = {
+    { "admin.vm.Start", WANT_NO, WANT_NO, WANT_ANY, vm_start },
+    { "admin.vm.Shutdown", WANT_ANY, WANT_NO, WANT_ANY, vm_shutdown },
+    { "admin.vm.Kill", WANT_NO, WANT_NO, WANT_ANY, vm_kill },
+    { "admin.vm.Pause", WANT_NO, WANT_NO, WANT_ANY, vm_pause },
+    { "admin.vm.Unpause", WANT_NO, WANT_NO, WANT_ANY, vm_unpause },
+    { "admin.vm.CurrentState", WANT_NO, WANT_NO, WANT_ANY, vm_current_state },
+    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+};

@@ -1,0 +1,569 @@
+/* Power management of qubes on the daemon's loop. A start is a chain of
+ * asynchronous steps (netvm first, then the driver, then qrexec-daemon until
+ * the agent's HELLO); API calls wait on it through deferred replies, and
+ * whoever waits is told once, with the outcome. */
+#include "qubesd/lifecycle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/paths.h"
+#include "common/root.h"
+#include "drivers/driver.h"
+#include "qubesd/property.h"
+#include "qubesd/storage_glue.h"
+
+/* Someone waiting for a qube to be up (or down): an API caller, or the
+ * start of a qube that needs this one as its netvm. */
+struct waiter {
+    struct api_reply *reply;
+    void (*then)(struct app *app, void *ctx, const struct qerror *err);
+    void *ctx;
+    struct waiter *next;
+};
+
+struct qube_runtime {
+    struct app *app;
+    struct qube *q;
+    enum power_state state;
+    const struct driver_ops *drv;
+    struct qube_run *run;
+    struct loop_watch exit_watch;
+    pid_t qrexec_pid;
+    struct loop_watch qrexec_watch;
+    struct loop_watch shutdown_timer;
+    bool timed_out;
+    struct waiter *on_started;
+    struct waiter *on_halted;
+    time_t start_time;
+};
+
+enum power_state qube_power(const struct qube *q)
+{
+    if (q->cls == QUBE_ADMINVM)
+        return POWER_RUNNING;
+    return q->runtime ? q->runtime->state : POWER_HALTED;
+}
+
+const char *power_state_name(enum power_state s)
+{
+    switch (s) {
+    case POWER_HALTED: return "Halted";
+    case POWER_TRANSIENT: return "Transient";
+    case POWER_RUNNING: return "Running";
+    case POWER_PAUSED: return "Paused";
+    case POWER_HALTING: return "Halting";
+    case POWER_DYING: return "Dying";
+    }
+    return "NA";
+}
+
+/* ---- waiters ---- */
+
+static void add_waiter(struct waiter **list, struct api_reply *reply,
+                       void (*then)(struct app *, void *, const struct qerror *), void *ctx)
+{
+    if (!reply && !then)
+        return;
+    struct waiter *w = xcalloc(1, sizeof(*w));
+    w->reply = reply;
+    w->then = then;
+    w->ctx = ctx;
+    w->next = *list;
+    *list = w;
+}
+
+static void notify(struct app *app, struct waiter **list, const struct qerror *err)
+{
+    struct waiter *w = *list;
+    *list = NULL;
+    while (w) {
+        struct waiter *next = w->next;
+        if (w->reply)
+            api_reply_done(w->reply, err);
+        if (w->then)
+            w->then(app, w->ctx, err);
+        free(w);
+        w = next;
+    }
+}
+
+static void fire0(struct app *app, const struct qube *q, const char *event)
+{
+    app_fire(app, q, event, 0, NULL, NULL);
+}
+
+static void fire1(struct app *app, const struct qube *q, const char *event, const char *key,
+                  const char *value)
+{
+    const char *keys[] = { key }, *values[] = { value };
+    app_fire(app, q, event, 1, keys, values);
+}
+
+/* Host-global names (cgroups) carry a tag of the root, so two roots on one
+ * host never collide. */
+static void instance_tag(char out[9])
+{
+    _cleanup_free_ char *root = realpath(qroot_get(), NULL);
+    const char *s = root ? root : qroot_get();
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    snprintf(out, 9, "%08x", h);
+}
+
+static char *guest_log(const struct qube *q)
+{
+    _cleanup_free_ char *rel = xasprintf("var/log/qubes/guest-%s.log", q->name);
+    return qroot_path(rel);
+}
+
+/* ---- the end of a qube ---- */
+
+static void runtime_free(struct app *app, struct qube_runtime *rt)
+{
+    loop_del(app->loop, &rt->exit_watch);
+    if (rt->qrexec_watch.fd >= 0) {
+        loop_del(app->loop, &rt->qrexec_watch);
+        close(rt->qrexec_watch.fd);
+        waitpid(rt->qrexec_pid, NULL, WNOHANG);
+    }
+    loop_timer_cancel(app->loop, &rt->shutdown_timer);
+    rt->q->runtime = NULL;
+    free(rt);
+}
+
+static void on_exit_fd(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct qube_runtime *rt = w->ctx;
+    struct app *app = rt->app;
+    struct qube *q = rt->q;
+    enum power_state was = rt->state;
+    rt->state = POWER_DYING;
+    loop_del(app->loop, &rt->exit_watch);
+
+    struct qerror reap_err = { 0 };
+    int rc = rt->drv->reap(rt->run, &reap_err);
+    rt->run = NULL;
+    fire0(app, q, "domain-stopped");
+    struct qerror stop_err = { 0 };
+    if (storage_stop(app, q, &stop_err) < 0)
+        log_error("qube=%s op=storage-stop error=%s", q->name, stop_err.message);
+    log_info("qube=%s op=halted was=%s%s%s", q->name, power_state_name(was),
+             rc < 0 ? " error=" : "", rc < 0 ? reap_err.message : "");
+
+    struct waiter *started = rt->on_started, *halted = rt->on_halted;
+    rt->on_started = rt->on_halted = NULL;
+    bool timed_out = rt->timed_out;
+    runtime_free(app, rt);
+
+    if (was == POWER_TRANSIENT) {
+        _cleanup_free_ char *log = guest_log(q);
+        struct qerror err;
+        qerror_set(&err, "QubesException", "Start failed: qube %s stopped while starting, see %s",
+                   q->name, log);
+        fire1(app, q, "domain-start-failed", "reason", err.message);
+        notify(app, &started, &err);
+    } else {
+        notify(app, &started, NULL);
+    }
+    fire0(app, q, "domain-shutdown");
+    if (timed_out) {
+        struct qerror err;
+        qerror_set(&err, "QubesVMShutdownTimeoutError", "Domain shutdown timed out: '%s'",
+                   q->name);
+        notify(app, &halted, &err);
+    } else {
+        notify(app, &halted, NULL);
+    }
+}
+
+/* ---- starting ---- */
+
+static void on_qrexec_ready(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct qube_runtime *rt = w->ctx;
+    struct app *app = rt->app;
+    struct qube *q = rt->q;
+    int status = 0;
+    if (waitpid(rt->qrexec_pid, &status, WNOHANG) != rt->qrexec_pid)
+        return;
+    loop_del(app->loop, &rt->qrexec_watch);
+    close(rt->qrexec_watch.fd);
+    rt->qrexec_watch.fd = -1;
+    if (rt->state != POWER_TRANSIENT)
+        return;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        rt->state = POWER_RUNNING;
+        log_info("qube=%s op=start result=ok ms=%ld", q->name,
+                 (long)(time(NULL) - rt->start_time) * 1000);
+        fire1(app, q, "domain-start", "start_guid", "False");
+        notify(app, &rt->on_started, NULL);
+        return;
+    }
+    /* the agent never said HELLO: the qube goes, and the start fails */
+    _cleanup_free_ char *log = guest_log(q);
+    struct qerror err;
+    qerror_set(&err, "QubesException",
+               "Cannot connect to qrexec agent for %lld seconds, see %s",
+               prop_value_int(app, q, "qrexec_timeout", 60), log);
+    fire1(app, q, "domain-start-failed", "reason", err.message);
+    struct waiter *started = rt->on_started;
+    rt->on_started = NULL;
+    notify(app, &started, &err);
+    struct qerror ignored;
+    rt->drv->kill(rt->run, &ignored);
+}
+
+static pid_t spawn_qrexec_daemon(const struct app *app, const struct qube *q, int channel_fd,
+                                 struct qerror *err)
+{
+    _cleanup_free_ char *daemon = qubicle_program("qrexec-daemon");
+    _cleanup_free_ char *rel = xasprintf("var/log/qubes/qrexec.%s.log", q->name);
+    _cleanup_free_ char *log_path = qroot_path(rel);
+    char timeout[24];
+    snprintf(timeout, sizeof(timeout), "%lld", prop_value_int(app, q, "qrexec_timeout", 60));
+    _cleanup_buf_ struct buf user = BUF_INIT;
+    const struct prop_def *def = prop_find(q->cls, "default_user");
+    if (!def || prop_value(app, q, def, &user) != 0 || !user.len)
+        buf_append_str(&user, "user");
+    int log = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log < 0)
+        return qerror_errno(err, errno, "open %s", log_path);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(log);
+        return qerror_errno(err, errno, "fork");
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        setsid();
+        int null = open("/dev/null", O_RDONLY);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0 ||
+            dup2(channel_fd, 3) < 0)
+            _exit(125);
+        syscall(SYS_close_range, 4, ~0u, 0);
+        execl(daemon, "qrexec-daemon", "--qube", q->name, "--channel-fd", "3", "--timeout",
+              timeout, "--default-user", user.data, (char *)NULL);
+        fprintf(stderr, "qubesd: exec %s: %s\n", daemon, strerror(errno));
+        _exit(127);
+    }
+    close(log);
+    return pid;
+}
+
+static const struct storage_attach *find_attach(const struct storage_attachments *a,
+                                                const char *name)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i].name, name) == 0)
+            return &a->v[i].a;
+    return NULL;
+}
+
+static int start_now(struct app *app, struct qube *q, struct qerror *err)
+{
+    _cleanup_buf_ struct buf mode = BUF_INIT;
+    prop_value(app, q, prop_find(q->cls, "virt_mode"), &mode);
+    const struct driver_ops *drv = driver_for(mode.data ? mode.data : "");
+    if (!drv)
+        return qerror_set(err, "QubesException",
+                          "virt_mode %s cannot run on this host yet (available: sandbox)",
+                          mode.data ? mode.data : "");
+    fire0(app, q, "domain-pre-start");
+
+    struct storage_attachments att = { 0 };
+    if (storage_start(app, q, &att, err) < 0) {
+        qerror_prefix(err, "storage: ");
+        return -1;
+    }
+    const struct storage_attach *root = find_attach(&att, "root");
+    const struct storage_attach *private = find_attach(&att, "private");
+    char tag[9];
+    instance_tag(tag);
+    _cleanup_free_ char *log = guest_log(q);
+    _cleanup_free_ char *guest = qubicle_guest_dir();
+    long memory = (long)prop_value_int(app, q, "memory", 400);
+    long maxmem = (long)prop_value_int(app, q, "maxmem", 0);
+    struct qube_launch launch = {
+        .name = q->name,
+        .qid = q->qid,
+        .instance_tag = tag,
+        /* a snapshot root: the template's committed image, read-only,
+         * under a writable layer the driver discards */
+        .root_image = root ? (root->source_path ? root->source_path : root->path) : NULL,
+        .root_snapshot = root && root->source_path,
+        .private_image = private ? private->path : NULL,
+        .volatile_mib = 1024,
+        .guest_dir = guest,
+        .log_path = log,
+        .memory_mib = memory,
+        .maxmem_mib = maxmem > memory ? maxmem : memory,
+        .vcpus = (int)prop_value_int(app, q, "vcpus", 2),
+        .pids_max = 4096,
+    };
+    struct qube_run *run = NULL;
+    int channel = -1;
+    if (drv->prepare(&launch, err) < 0 || drv->start(&launch, &run, &channel, err) < 0) {
+        storage_attachments_free(&att);
+        struct qerror ignored;
+        storage_stop(app, q, &ignored);
+        return -1;
+    }
+    storage_attachments_free(&att);
+
+    struct qube_runtime *rt = xcalloc(1, sizeof(*rt));
+    rt->app = app;
+    rt->q = q;
+    rt->state = POWER_TRANSIENT;
+    rt->drv = drv;
+    rt->run = run;
+    rt->start_time = time(NULL);
+    rt->shutdown_timer.fd = -1;
+    rt->qrexec_watch.fd = -1;
+    rt->exit_watch = (struct loop_watch){ .fd = drv->exit_fd(run), .fn = on_exit_fd, .ctx = rt };
+    q->runtime = rt;
+    loop_add(app->loop, &rt->exit_watch, EPOLLIN);
+    fire0(app, q, "domain-spawn");
+
+    rt->qrexec_pid = spawn_qrexec_daemon(app, q, channel, err);
+    close(channel);
+    if (rt->qrexec_pid < 0) {
+        struct qerror ignored;
+        drv->kill(run, &ignored);
+        return -1; /* the exit watch cleans up */
+    }
+    rt->qrexec_watch = (struct loop_watch){
+        .fd = (int)syscall(SYS_pidfd_open, rt->qrexec_pid, 0), .fn = on_qrexec_ready, .ctx = rt };
+    if (rt->qrexec_watch.fd < 0 || loop_add(app->loop, &rt->qrexec_watch, EPOLLIN) < 0) {
+        qerror_errno(err, errno, "watch qrexec-daemon");
+        struct qerror ignored;
+        drv->kill(run, &ignored);
+        return -1;
+    }
+    return 0;
+}
+
+struct after_netvm {
+    char name[32];
+    struct api_reply *reply;
+};
+
+static void start_after_netvm(struct app *app, void *ctx, const struct qerror *netvm_err)
+{
+    struct after_netvm *a = ctx;
+    struct qube *q = app_find(app, a->name);
+    struct qerror err = { 0 };
+    if (netvm_err) {
+        err = *netvm_err;
+        qerror_prefix(&err, "netvm of %s: ", a->name);
+    } else if (!q) {
+        qerror_set(&err, "QubesVMNotFoundError", "No such domain: '%s'", a->name);
+    } else if (lifecycle_start(app, q, a->reply, &err) == 0) {
+        free(a);
+        return;
+    }
+    if (a->reply)
+        api_reply_done(a->reply, &err);
+    free(a);
+}
+
+int lifecycle_start(struct app *app, struct qube *q, struct api_reply *reply,
+                    struct qerror *err)
+{
+    if (q->cls == QUBE_ADMINVM)
+        return qerror_set(err, "QubesVMNotHaltedError", "Cannot start Dom0 fake domain!");
+    struct qube_runtime *rt = q->runtime;
+    if (rt) {
+        if (rt->state == POWER_TRANSIENT)
+            add_waiter(&rt->on_started, reply, NULL, NULL);
+        else if (reply)
+            api_reply_done(reply, NULL); /* not Halted: nothing to do, as in Qubes */
+        return 0;
+    }
+    /* Qubes starts the netvm chain first */
+    struct qube *netvm = qube_netvm(app, q);
+    if (netvm && qube_power(netvm) != POWER_RUNNING) {
+        struct after_netvm *a = xcalloc(1, sizeof(*a));
+        snprintf(a->name, sizeof(a->name), "%s", q->name);
+        a->reply = reply;
+        if (netvm->runtime && netvm->runtime->state == POWER_TRANSIENT) {
+            add_waiter(&netvm->runtime->on_started, NULL, start_after_netvm, a);
+            return 0;
+        }
+        if (netvm->runtime) {
+            free(a);
+            return qerror_set(err, "QubesVMNotStartedError",
+                              "netvm %s of %s is %s, not running", netvm->name, q->name,
+                              power_state_name(qube_power(netvm)));
+        }
+        struct qerror nerr = { 0 };
+        if (lifecycle_start(app, netvm, NULL, &nerr) < 0) {
+            free(a);
+            *err = nerr;
+            qerror_prefix(err, "netvm %s: ", netvm->name);
+            return -1;
+        }
+        add_waiter(&netvm->runtime->on_started, NULL, start_after_netvm, a);
+        return 0;
+    }
+    if (start_now(app, q, err) < 0) {
+        fire1(app, q, "domain-start-failed", "reason", err->message);
+        log_warning("qube=%s op=start result=failed error=%s", q->name, err->message);
+        return -1;
+    }
+    add_waiter(&q->runtime->on_started, reply, NULL, NULL);
+    return 0;
+}
+
+/* ---- stopping ---- */
+
+static void on_shutdown_timeout(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct qube_runtime *rt = w->ctx;
+    loop_timer_cancel(rt->app->loop, &rt->shutdown_timer);
+    log_warning("qube=%s op=shutdown result=timeout: killing it", rt->q->name);
+    rt->timed_out = true;
+    struct qerror ignored;
+    rt->drv->kill(rt->run, &ignored);
+}
+
+static int not_started(const struct qube *q, struct qerror *err)
+{
+    return qerror_set(err, "QubesVMNotStartedError", "Domain is powered off: '%s'", q->name);
+}
+
+int lifecycle_shutdown(struct app *app, struct qube *q, bool force, bool wait,
+                       struct api_reply *reply, struct qerror *err)
+{
+    if (q->cls == QUBE_ADMINVM)
+        return qerror_set(err, "QubesVMError", "Cannot shutdown Dom0 fake domain!");
+    struct qube_runtime *rt = q->runtime;
+    if (!rt)
+        return not_started(q, err);
+    if (!force) {
+        _cleanup_buf_ struct buf users = BUF_INIT;
+        for (size_t i = 0; i < app->n_qubes; i++) {
+            const struct qube *other = app->qubes[i];
+            if (other != q && other->runtime && qube_netvm(app, other) == q)
+                buf_printf(&users, "%s%s", users.len ? ", " : "", other->name);
+        }
+        if (users.len)
+            return qerror_set(err, "QubesVMInUseError",
+                              "There are other VMs connected to this VM: %s", users.data);
+    }
+    if (rt->state == POWER_PAUSED && rt->drv->unpause(rt->run, err) < 0)
+        return -1;
+    fire1(app, q, "domain-pre-shutdown", "force", force ? "True" : "False");
+    if (rt->state != POWER_HALTING) {
+        if (rt->drv->stop(rt->run, err) < 0)
+            return -1;
+        rt->state = POWER_HALTING;
+        long long timeout = prop_value_int(app, q, "shutdown_timeout", 60);
+        loop_timer_start(app->loop, &rt->shutdown_timer, (long)timeout * 1000,
+                         on_shutdown_timeout, rt);
+    }
+    if (wait)
+        add_waiter(&rt->on_halted, reply, NULL, NULL);
+    else if (reply)
+        api_reply_done(reply, NULL);
+    return 0;
+}
+
+int lifecycle_kill(struct app *app, struct qube *q, struct api_reply *reply, struct qerror *err)
+{
+    (void)app;
+    if (q->cls == QUBE_ADMINVM)
+        return qerror_set(err, "QubesVMError", "Cannot kill Dom0 fake domain!");
+    struct qube_runtime *rt = q->runtime;
+    if (!rt)
+        return not_started(q, err);
+    if (rt->drv->kill(rt->run, err) < 0)
+        return -1;
+    add_waiter(&rt->on_halted, reply, NULL, NULL);
+    return 0;
+}
+
+int lifecycle_pause(struct app *app, struct qube *q, bool pause, struct qerror *err)
+{
+    struct qube_runtime *rt = q->runtime;
+    if (q->cls == QUBE_ADMINVM)
+        return qerror_set(err, "QubesVMError", "Cannot pause Dom0 fake domain!");
+    if (pause) {
+        if (!rt || rt->state != POWER_RUNNING)
+            return qerror_set(err, "QubesVMNotRunningError",
+                              "Domain not running (either powered off or paused): '%s'",
+                              q->name);
+        if (rt->drv->pause(rt->run, err) < 0)
+            return -1;
+        rt->state = POWER_PAUSED;
+        fire0(app, q, "domain-paused");
+        return 0;
+    }
+    if (!rt || rt->state != POWER_PAUSED)
+        return qerror_set(err, "QubesVMNotPausedError", "Domain is not paused: '%s'", q->name);
+    if (rt->drv->unpause(rt->run, err) < 0)
+        return -1;
+    rt->state = POWER_RUNNING;
+    fire0(app, q, "domain-unpaused");
+    return 0;
+}
+
+void lifecycle_current_state(const struct app *app, const struct qube *q, struct buf *out)
+{
+    struct driver_stats st = { 0 };
+    struct qerror ignored;
+    if (q->runtime && q->runtime->run)
+        q->runtime->drv->stats(q->runtime->run, &st, &ignored);
+    long long maxmem = prop_value_int(app, q, "maxmem", 0);
+    buf_printf(out, "mem=%lld mem_static_max=%lld cputime=%lld power_state=%s", st.memory_kib,
+               q->cls == QUBE_ADMINVM ? app->host_memory_mib * 1024 : maxmem * 1024,
+               st.cpu_time_ms, power_state_name(qube_power(q)));
+}
+
+void lifecycle_reattach_all(struct app *app)
+{
+    char tag[9];
+    instance_tag(tag);
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        struct qube *q = app->qubes[i];
+        if (q->cls == QUBE_ADMINVM)
+            continue;
+        _cleanup_buf_ struct buf mode = BUF_INIT;
+        prop_value(app, q, prop_find(q->cls, "virt_mode"), &mode);
+        const struct driver_ops *drv = driver_for(mode.data ? mode.data : "");
+        struct qube_run *run = drv && drv->reattach ? drv->reattach(q->name, tag) : NULL;
+        if (!run)
+            continue;
+        struct qube_runtime *rt = xcalloc(1, sizeof(*rt));
+        rt->app = app;
+        rt->q = q;
+        rt->state = POWER_RUNNING;
+        rt->drv = drv;
+        rt->run = run;
+        rt->start_time = time(NULL);
+        rt->shutdown_timer.fd = -1;
+        rt->qrexec_watch.fd = -1;
+        rt->exit_watch = (struct loop_watch){ .fd = drv->exit_fd(run), .fn = on_exit_fd, .ctx = rt };
+        q->runtime = rt;
+        loop_add(app->loop, &rt->exit_watch, EPOLLIN);
+        log_info("qube=%s op=reattach result=running", q->name);
+    }
+}

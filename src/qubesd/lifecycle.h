@@ -1,0 +1,39 @@
+/* Qubes that run: power states, start (netvm chain first, then storage, the
+ * driver, and qrexec-daemon until the agent says HELLO), shutdown with
+ * shutdown_timeout, kill, pause and unpause, and the events of each step.
+ * Everything waits on the daemon's loop; no call blocks another. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "qubesd/api.h"
+#include "qubesd/app.h"
+
+enum power_state {
+    POWER_HALTED,
+    POWER_TRANSIENT, /* started, agent not connected yet */
+    POWER_RUNNING,
+    POWER_PAUSED,
+    POWER_HALTING,
+    POWER_DYING,
+};
+
+enum power_state qube_power(const struct qube *q);
+const char *power_state_name(enum power_state s);
+
+/* Each takes the reply of the calling API request (or NULL) and answers it
+ * when the operation is over; on an immediate refusal they return -1 with
+ * err set and the reply untouched. */
+int lifecycle_start(struct app *app, struct qube *q, struct api_reply *reply,
+                    struct qerror *err);
+int lifecycle_shutdown(struct app *app, struct qube *q, bool force, bool wait,
+                       struct api_reply *reply, struct qerror *err);
+int lifecycle_kill(struct app *app, struct qube *q, struct api_reply *reply,
+                   struct qerror *err);
+int lifecycle_pause(struct app *app, struct qube *q, bool pause, struct qerror *err);
+/* "mem=... mem_static_max=... cputime=... power_state=..." */
+void lifecycle_current_state(const struct app *app, const struct qube *q, struct buf *out);
+
+/* At qubesd start: qubes left running by an earlier qubesd are found again
+ * (their helpers survive a restart). */
+void lifecycle_reattach_all(struct app *app);

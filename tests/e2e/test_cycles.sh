@@ -1,0 +1,42 @@
+# 500 start/stop cycles of a sandbox qube leave nothing behind on the host:
+# no mount, loop device, cgroup, helper process or qubesd descriptor.
+
+make_template() {
+    tree=$(mktemp -d "$QUBES_ROOT/tree.XXXXXX")
+    sh "$BIN/../../templates/minimal/build.sh" "$tree" >/dev/null || fail "template build"
+    call admin.vm.Create.TemplateVM dom0 "" "name=$1 label=black" >/dev/null
+    path=$(printf '' | qubesd-query dom0 internal.vm.volume.ImportBegin "$1" root |
+        tr '\0' ' ' | awk '{print $3}')
+    mkfs.ext4 -q -F -d "$tree" "$path" || fail "mkfs"
+    rm -rf "$tree"
+    assert_eq "0|" "$(call internal.vm.volume.ImportEnd "$1" root ok)" "import end"
+}
+
+host_resources() {
+    echo "mounts=$(wc -l </proc/self/mountinfo)"
+    echo "loops=$(losetup -a | wc -l)"
+    echo "cgroups=$(ls -d /sys/fs/cgroup/*/qubicle-"$(qube_tag)"/*/ 2>/dev/null | wc -l)"
+    echo "helpers=$(pgrep -fc "qubes-sandbox .*$QUBES_ROOT/" || true)"
+    echo "daemons=$(pgrep -fc "qrexec-daemon --qube work" || true)"
+    echo "qubesd_fds=$(ls /proc/"$QUBESD_PID"/fd | wc -l)"
+}
+
+test_500_start_stop_cycles_leave_nothing() {
+    make_template min
+    call admin.vm.Create.AppVM dom0 min 'name=work label=red' >/dev/null
+    # one cycle first, so lazily created things (parent cgroups) exist
+    assert_eq "0|" "$(call admin.vm.Start work)" "first start"
+    assert_eq "0|" "$(call admin.vm.Shutdown work wait)" "first shutdown"
+    before=$(host_resources)
+    for i in $(seq 500); do
+        out=$(call admin.vm.Start work)
+        [ "$out" = "0|" ] || fail "start $i: $out"
+        if [ $((i % 2)) = 0 ]; then
+            out=$(call admin.vm.Shutdown work wait)
+        else
+            out=$(call admin.vm.Kill work)
+        fi
+        [ "$out" = "0|" ] || fail "stop $i: $out"
+    done
+    assert_eq "$before" "$(host_resources)" "host resources after 500 cycles"
+}

@@ -1,0 +1,113 @@
+# Isolation of sandbox qubes: from inside a qube, as its root, everything a
+# qube must not do fails, each with the errno asserted (the shipped seccomp
+# filter and namespaces, measured by a probe inside a real qube).
+
+PROBE="$BIN/../tests/probe/qubes-probe"
+
+# A minimal template, made through the Admin API import flow.
+make_template() {
+    tree=$(mktemp -d "$QUBES_ROOT/tree.XXXXXX")
+    sh "$BIN/../../templates/minimal/build.sh" "$tree" >/dev/null || fail "template build"
+    call admin.vm.Create.TemplateVM dom0 "" "name=$1 label=black" >/dev/null
+    set -- "$1" $(printf '' | qubesd-query dom0 internal.vm.volume.ImportBegin "$1" root | tr '\0' ' ')
+    path=$4
+    mkfs.ext4 -q -F -d "$tree" "$path" || fail "mkfs"
+    rm -rf "$tree"
+    assert_eq "0|" "$(call internal.vm.volume.ImportEnd "$1" root ok)" "import end"
+}
+
+start_work() {
+    make_template min
+    assert_eq "0|" "$(call admin.vm.Create.AppVM dom0 min 'name=work label=red')" "create work"
+    assert_eq "0|" "$(call admin.vm.Start work)" "start work"
+    qrexec-client -d work root:'cat > /tmp/probe; chmod 0755 /tmp/probe' <"$PROBE" ||
+        fail "copy the probe"
+}
+
+# in_qube USER COMMAND: runs COMMAND in work, prints its output
+in_qube() {
+    qrexec-client -d work "$1:$2"
+}
+
+test_starts_and_runs_commands() {
+    start_work
+    assert_eq "0|work class=AppVM state=Running uuid=$(call admin.vm.property.Get work uuid | sed 's/.* //')" \
+        "$(call admin.vm.List work | head -1)" "running"
+    assert_eq "uid=1000(user) gid=1000(user) groups=5(tty),100(users),1000(user)" \
+        "$(in_qube user id)" "user"
+    assert_eq "0" "$(in_qube root 'id -u')" "root"
+    assert_eq "work" "$(in_qube user hostname)" "hostname"
+    in_qube user 'exit 7'
+    assert_eq 7 $? "exit code"
+}
+
+test_forbidden_syscalls_fail() {
+    start_work
+    for what in mount module init_module open_by_handle_at kexec reboot swapon keyctl add_key \
+                bpf perf_event_open userfaultfd unshare_user clone_newuser setns raw_socket \
+                packet_socket settime; do
+        assert_eq "$what: EPERM" "$what: $(in_qube root "/tmp/probe $what")" "$what as root"
+    done
+}
+
+test_kernel_knobs_and_masks() {
+    start_work
+    assert_eq "EACCES" "$(in_qube root '/tmp/probe write /proc/sys/kernel/hostname')" "/proc/sys"
+    # the files exist only on kernels built with them; either way not writable
+    case "$(in_qube root '/tmp/probe write /proc/sysrq-trigger')" in
+    ENOENT|EACCES|EPERM) ;;
+    *) fail "/proc/sysrq-trigger writable" ;;
+    esac
+    case "$(in_qube root '/tmp/probe open /proc/kcore')" in
+    ENOENT|EACCES|EPERM) ;;
+    *) fail "/proc/kcore readable" ;;
+    esac
+    assert_eq "0" "$(in_qube root 'ls /sys | wc -l')" "no /sys"
+}
+
+test_no_dom0_process_or_socket_visible() {
+    start_work
+    # only the qube's own processes: init, agent, and this call
+    n=$(in_qube root 'ls /proc | grep -c "^[0-9]"')
+    [ "$n" -lt 10 ] || fail "$n processes visible"
+    assert_eq "ESRCH" "$(in_qube root "/tmp/probe kill $QUBESD_PID")" "signal to qubesd's pid"
+    assert_eq "ENOENT" "$(in_qube root "/tmp/probe connect $QUBES_ROOT/run/qubesd.sock")" \
+        "dom0 socket path"
+    assert_eq "ENOENT" "$(in_qube root "/tmp/probe open $QUBES_ROOT/var/lib/qubes/qubes.db")" \
+        "dom0 files"
+}
+
+test_root_inside_is_not_root_outside() {
+    start_work
+    init=$(sed -n 's/^init=//p' "$QUBES_ROOT/run/qubes/sandbox/work/state")
+    assert_eq "0" "$(in_qube root 'id -u')" "root inside"
+    # the qube's root (its init) is a high, unprivileged uid on the host
+    uid=$(awk '/^Uid:/ {print $2}' "/proc/$init/status")
+    [ "$uid" -ge $((0x40000000)) ] || fail "the qube's root is host uid $uid"
+    caps=$(awk '/^CapEff:/ {print $2}' "/proc/$init/status")
+    assert_eq "000001ffffffffff" "$caps" "capabilities, valid in the qube's namespaces only"
+}
+
+test_files_of_root_volume_do_not_survive_restart() {
+    start_work
+    in_qube root 'echo gone > /etc/marker; echo kept > /home/user/marker'
+    assert_eq "0|" "$(call admin.vm.Shutdown work wait)" "shutdown"
+    assert_eq "0|" "$(call admin.vm.Start work)" "start again"
+    assert_eq "missing" "$(in_qube root 'cat /etc/marker 2>/dev/null || echo missing')" "root reset"
+    assert_eq "kept" "$(in_qube root 'cat /home/user/marker')" "home kept"
+}
+
+test_killed_init_halts_and_releases_everything() {
+    start_work
+    init=$(sed -n 's/^init=//p' "$QUBES_ROOT/run/qubes/sandbox/work/state")
+    kill -9 "$init"
+    for _ in $(seq 100); do
+        [ "$(call admin.vm.List work | sed 's/.*state=\([A-Za-z]*\).*/\1/')" = Halted ] && break
+        sleep 0.05
+    done
+    assert_contains "state=Halted" "$(call admin.vm.List work)" "halted after kill -9"
+    [ ! -e "$QUBES_ROOT/run/qubes/sandbox/work" ] || fail "state dir left"
+    tag_dirs=$(ls -d /sys/fs/cgroup/*/qubicle-*/work 2>/dev/null | grep -c "/qubicle-$(qube_tag)/")
+    assert_eq 0 "$tag_dirs" "cgroups left"
+    ! losetup -a | grep -q "$QUBES_ROOT" || fail "loop device left"
+}

@@ -1,0 +1,53 @@
+# One qube exhausting its limits (processes, memory) does not stop dom0 or
+# another qube from working.
+
+make_template() {
+    tree=$(mktemp -d "$QUBES_ROOT/tree.XXXXXX")
+    sh "$BIN/../../templates/minimal/build.sh" "$tree" >/dev/null || fail "template build"
+    call admin.vm.Create.TemplateVM dom0 "" "name=$1 label=black" >/dev/null
+    path=$(printf '' | qubesd-query dom0 internal.vm.volume.ImportBegin "$1" root |
+        tr '\0' ' ' | awk '{print $3}')
+    mkfs.ext4 -q -F -d "$tree" "$path" || fail "mkfs"
+    rm -rf "$tree"
+    assert_eq "0|" "$(call internal.vm.volume.ImportEnd "$1" root ok)" "import end"
+}
+
+two_qubes() {
+    make_template min
+    for q in hog good; do
+        call admin.vm.Create.AppVM dom0 min "name=$q label=red" >/dev/null
+    done
+    call admin.vm.property.Set hog vcpus 1 >/dev/null
+    call admin.vm.property.Set hog memory 64 >/dev/null
+    call admin.vm.property.Set hog maxmem 64 >/dev/null
+    assert_eq "0|" "$(call admin.vm.Start hog)" "start hog"
+    assert_eq "0|" "$(call admin.vm.Start good)" "start good"
+}
+
+# good and dom0 still answer, each within 10 s
+still_working() {
+    assert_eq "alive" "$(timeout 10 qrexec-client -d good user:'echo alive')" "other qube"
+    assert_eq "0|" "$(timeout 10 qubesd-query dom0 admin.vm.List good </dev/null | head -c 2 |
+        tr '\0' '|')" "qubesd"
+}
+
+test_fork_bomb_is_contained() {
+    two_qubes
+    qrexec-client -d hog user:'b() { b | b & }; b' >/dev/null 2>&1 &
+    bomb=$!
+    sleep 2
+    still_working
+    assert_eq "0|" "$(call admin.vm.Kill hog)" "kill the bomb's qube"
+    wait "$bomb" 2>/dev/null
+    still_working
+}
+
+test_memory_hog_is_contained() {
+    two_qubes
+    # tail keeps everything it reads: 512 MiB in a 64 MiB qube
+    timeout 60 qrexec-client -d hog user:'head -c 536870912 /dev/zero | tail -c 536870912 >/dev/null'
+    rc=$?
+    [ "$rc" -ne 0 ] || fail "the hog was not stopped (rc=$rc)"
+    still_working
+    assert_eq "still here" "$(qrexec-client -d hog user:'echo still here')" "hog qube itself"
+}

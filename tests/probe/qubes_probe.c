@@ -1,0 +1,117 @@
+/* qubes-probe: run inside a qube by the isolation tests. Each subcommand
+ * tries one thing a qube must not be able to do and prints "allowed" or
+ * the errno name, so the test asserts exactly how it was refused (the
+ * shipped filter and namespaces, not that some filter loaded). Static. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <linux/perf_event.h>
+#include <linux/reboot.h>
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int report(long rc)
+{
+    if (rc >= 0) {
+        puts("allowed");
+        return 0;
+    }
+    const char *name = strerrorname_np(errno);
+    puts(name ? name : "E?");
+    return 0;
+}
+
+static long try_open_by_handle(void)
+{
+    struct {
+        struct file_handle fh;
+        unsigned char bytes[128];
+    } h = { .fh = { .handle_bytes = 128 } };
+    int mount_id;
+    if (syscall(SYS_name_to_handle_at, AT_FDCWD, "/", &h.fh, &mount_id, 0) < 0 && errno == EPERM)
+        return -1;
+    return syscall(SYS_open_by_handle_at, AT_FDCWD, &h.fh, O_RDONLY);
+}
+
+static long try_connect(const char *path)
+{
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    return connect(s, (struct sockaddr *)&a, sizeof(a));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs("usage: qubes-probe WHAT [ARG]\n", stderr);
+        return 2;
+    }
+    const char *what = argv[1], *arg = argc > 2 ? argv[2] : "";
+    if (!strcmp(what, "mount"))
+        return report(mount("none", "/mnt", "tmpfs", 0, NULL));
+    if (!strcmp(what, "module"))
+        return report(syscall(SYS_finit_module, -1, "", 0));
+    if (!strcmp(what, "init_module"))
+        return report(syscall(SYS_init_module, NULL, 0, ""));
+    if (!strcmp(what, "open_by_handle_at"))
+        return report(try_open_by_handle());
+    if (!strcmp(what, "kexec"))
+        return report(syscall(SYS_kexec_load, 0, 0, NULL, 0));
+    if (!strcmp(what, "reboot"))
+        return report(syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+                              LINUX_REBOOT_CMD_POWER_OFF, NULL));
+    if (!strcmp(what, "swapon"))
+        return report(syscall(SYS_swapon, "/dev/null", 0));
+    if (!strcmp(what, "keyctl"))
+        return report(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
+    if (!strcmp(what, "add_key"))
+        return report(syscall(SYS_add_key, "user", "x", "y", 1, KEY_SPEC_SESSION_KEYRING));
+    if (!strcmp(what, "bpf"))
+        return report(syscall(SYS_bpf, 0, NULL, 0));
+    if (!strcmp(what, "perf_event_open")) {
+        struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE, .size = sizeof(attr),
+                                        .config = PERF_COUNT_SW_CPU_CLOCK };
+        return report(syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
+    }
+    if (!strcmp(what, "userfaultfd"))
+        return report(syscall(SYS_userfaultfd, 0));
+    if (!strcmp(what, "unshare_user"))
+        return report(unshare(CLONE_NEWUSER));
+    if (!strcmp(what, "clone_newuser"))
+        return report(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0));
+    if (!strcmp(what, "setns"))
+        return report(syscall(SYS_setns, open("/proc/1/ns/mnt", O_RDONLY), 0));
+    if (!strcmp(what, "raw_socket"))
+        return report(socket(AF_INET, SOCK_RAW, 1 /* ICMP */));
+    if (!strcmp(what, "packet_socket"))
+        return report(socket(17 /* AF_PACKET */, SOCK_RAW, 0));
+    if (!strcmp(what, "ptrace"))
+        return report(ptrace(PTRACE_ATTACH, atoi(arg), NULL, NULL));
+    if (!strcmp(what, "kill"))
+        return report(kill(atoi(arg), 0));
+    if (!strcmp(what, "open"))
+        return report(open(arg, O_RDONLY));
+    if (!strcmp(what, "write"))
+        return report(open(arg, O_WRONLY));
+    if (!strcmp(what, "connect"))
+        return report(try_connect(arg));
+    if (!strcmp(what, "chroot"))
+        return report(chroot("/tmp"));
+    if (!strcmp(what, "settime")) {
+        struct timespec ts = { 0 };
+        return report(clock_settime(CLOCK_REALTIME, &ts));
+    }
+    fprintf(stderr, "qubes-probe: unknown check %s\n", what);
+    return 2;
+}
