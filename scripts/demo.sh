@@ -13,7 +13,15 @@ reset=$(tput sgr0 2>/dev/null || true)
 
 qubesd >"$QUBES_ROOT/qubesd.out" 2>&1 &
 qubesd_pid=$!
-trap 'kill $qubesd_pid 2>/dev/null; wait $qubesd_pid 2>/dev/null; rm -rf "$QUBES_ROOT"' EXIT
+cleanup() {
+    # qubes outlive qubesd, as VMs do in Qubes: stop this root's before leaving
+    pkill -USR1 -f "qubes-sandbox .*--state-dir $QUBES_ROOT/" 2>/dev/null
+    sleep 0.5
+    kill $qubesd_pid 2>/dev/null
+    wait $qubesd_pid 2>/dev/null
+    rm -rf "$QUBES_ROOT"
+}
+trap cleanup EXIT
 for _ in $(seq 100); do [ -S "$QUBES_ROOT/run/qubesd.sock" ] && break; sleep 0.05; done
 
 step() { printf '\n%s== %s%s\n' "$bold" "$*" "$reset"; }
@@ -35,15 +43,18 @@ refused() {
 step "A fresh root holds dom0 alone (qubesd on $QUBES_ROOT)"
 run qvm-ls
 
-step "Templates and qubes, each with a label"
-run qvm-create --class TemplateVM --label black debian-12
-run qvm-create --class TemplateVM --label black fedora-42
+step "Templates: a minimal one (busybox, seconds) and Debian 12 (debootstrap, a minute)"
+run qvm-template build --recipe minimal minimal
+run qvm-template build --recipe debian-12 debian-12
+run qvm-template list
+
+step "Qubes, each with a label"
 run qubes-prefs default_template debian-12
 run qvm-create --label red sys-net --prop provides_network=True --prop netvm=
 run qvm-create --label green sys-firewall --prop provides_network=True --prop netvm=sys-net
 run qvm-create --label blue work
-run qvm-create --label purple --template fedora-42 personal
-run qvm-create --label gray --standalone legacy
+run qvm-create --label purple --template minimal personal
+run qvm-clone --class StandaloneVM minimal legacy
 run qvm-create --label red untrusted --prop netvm=
 
 step "A netvm chain: work -> sys-firewall -> sys-net"
@@ -54,6 +65,7 @@ run qvm-prefs work ip
 run qvm-prefs work visible_gateway
 refused qvm-prefs sys-net netvm sys-firewall
 refused qvm-prefs personal netvm work
+run qvm-prefs legacy label gray
 
 step "Properties: inherited from the template until set"
 run qvm-prefs work memory
@@ -82,13 +94,32 @@ run qvm-firewall work add drop
 run qvm-firewall work list
 refused qvm-firewall work add accept dstports=80
 
+step "Qubes that run: starting work starts its netvm chain first"
+run qvm-start work
+run qvm-ls --running
+run qvm-run -p work 'grep PRETTY_NAME /etc/os-release; id; hostname'
+run qvm-run -p -u root work 'id -u; ps -e | wc -l'
+run qvm-run -p personal 'echo "personal runs $(uname -s) in its own sandbox"; cat /etc/os-release'
+
+step "What a qube writes: / is discarded at shutdown, /home/user is kept"
+run qvm-run -p personal 'echo kept > /home/user/note; echo gone > /note; ls /note /home/user/note'
+run qvm-shutdown --wait personal
+run qvm-run -p personal 'cat /home/user/note; ls /note 2>&1 || true'
+
+step "Isolation: root in a qube is not root of dom0"
+refused qvm-run -p -u root work 'mount -t tmpfs none /mnt'
+refused qvm-run -p -u root work 'echo 1 > /proc/sys/kernel/sysrq'
+run qvm-run -p -u root work 'ls /proc | grep -c "^[0-9]"; ls /sys | wc -l'
+
 step "All qubes now"
 run qvm-ls
 run qvm-ls --format network
+run qvm-shutdown --wait --all
 
 step "Removal: refused while another qube or a global default uses the qube"
 refused qvm-remove --force sys-net
 refused qvm-remove --force debian-12
+run qvm-volume list work
 run qvm-remove --force untrusted
 run qvm-clone work work-copy
 run qvm-remove --force work-copy
@@ -102,5 +133,7 @@ qubesd_pid=$!
 for _ in $(seq 100); do [ -S "$QUBES_ROOT/run/qubesd.sock" ] && break; sleep 0.05; done
 run qvm-ls
 run qvm-prefs debian-12 memory
+run qvm-run -p work 'echo work still starts after a qubesd restart'
+run qvm-shutdown --wait --all
 
 printf '\n%sDemo complete.%s\n' "$bold" "$reset"

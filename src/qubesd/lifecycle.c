@@ -360,10 +360,28 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
     return 0;
 }
 
+/* Whom to tell when a start is over. */
+struct start_waiter {
+    struct api_reply *reply;
+    void (*then)(struct app *app, void *ctx, const struct qerror *err);
+    void *ctx;
+};
+
+static void deliver(struct app *app, struct start_waiter w, const struct qerror *err)
+{
+    if (w.reply)
+        api_reply_done(w.reply, err);
+    if (w.then)
+        w.then(app, w.ctx, err);
+}
+
+/* A start waiting for its netvm; it goes on (or fails) once that is up. */
 struct after_netvm {
     char name[32];
-    struct api_reply *reply;
+    struct start_waiter w;
 };
+
+static int start_with(struct app *app, struct qube *q, struct start_waiter w, struct qerror *err);
 
 static void start_after_netvm(struct app *app, void *ctx, const struct qerror *netvm_err)
 {
@@ -375,52 +393,43 @@ static void start_after_netvm(struct app *app, void *ctx, const struct qerror *n
         qerror_prefix(&err, "netvm of %s: ", a->name);
     } else if (!q) {
         qerror_set(&err, "QubesVMNotFoundError", "No such domain: '%s'", a->name);
-    } else if (lifecycle_start(app, q, a->reply, &err) == 0) {
+    } else if (start_with(app, q, a->w, &err) == 0) {
         free(a);
         return;
     }
-    if (a->reply)
-        api_reply_done(a->reply, &err);
+    deliver(app, a->w, &err);
     free(a);
 }
 
-int lifecycle_start(struct app *app, struct qube *q, struct api_reply *reply,
-                    struct qerror *err)
+/* Starts q, or joins a start under way; w is told the outcome, unless this
+ * returns -1 (refused at once: err says why and w is not used). */
+static int start_with(struct app *app, struct qube *q, struct start_waiter w, struct qerror *err)
 {
     if (q->cls == QUBE_ADMINVM)
         return qerror_set(err, "QubesVMNotHaltedError", "Cannot start Dom0 fake domain!");
     struct qube_runtime *rt = q->runtime;
     if (rt) {
         if (rt->state == POWER_TRANSIENT)
-            add_waiter(&rt->on_started, reply, NULL, NULL);
-        else if (reply)
-            api_reply_done(reply, NULL); /* not Halted: nothing to do, as in Qubes */
+            add_waiter(&rt->on_started, w.reply, w.then, w.ctx);
+        else
+            deliver(app, w, NULL); /* not Halted: nothing to do, as in Qubes */
         return 0;
     }
     /* Qubes starts the netvm chain first */
     struct qube *netvm = qube_netvm(app, q);
     if (netvm && qube_power(netvm) != POWER_RUNNING) {
+        if (netvm->runtime && netvm->runtime->state != POWER_TRANSIENT)
+            return qerror_set(err, "QubesVMNotStartedError", "netvm %s of %s is %s, not running",
+                              netvm->name, q->name, power_state_name(qube_power(netvm)));
         struct after_netvm *a = xcalloc(1, sizeof(*a));
         snprintf(a->name, sizeof(a->name), "%s", q->name);
-        a->reply = reply;
-        if (netvm->runtime && netvm->runtime->state == POWER_TRANSIENT) {
-            add_waiter(&netvm->runtime->on_started, NULL, start_after_netvm, a);
-            return 0;
-        }
-        if (netvm->runtime) {
+        a->w = w;
+        struct start_waiter then = { .then = start_after_netvm, .ctx = a };
+        if (start_with(app, netvm, then, err) < 0) {
             free(a);
-            return qerror_set(err, "QubesVMNotStartedError",
-                              "netvm %s of %s is %s, not running", netvm->name, q->name,
-                              power_state_name(qube_power(netvm)));
-        }
-        struct qerror nerr = { 0 };
-        if (lifecycle_start(app, netvm, NULL, &nerr) < 0) {
-            free(a);
-            *err = nerr;
             qerror_prefix(err, "netvm %s: ", netvm->name);
             return -1;
         }
-        add_waiter(&netvm->runtime->on_started, NULL, start_after_netvm, a);
         return 0;
     }
     if (start_now(app, q, err) < 0) {
@@ -428,8 +437,15 @@ int lifecycle_start(struct app *app, struct qube *q, struct api_reply *reply,
         log_warning("qube=%s op=start result=failed error=%s", q->name, err->message);
         return -1;
     }
-    add_waiter(&q->runtime->on_started, reply, NULL, NULL);
+    add_waiter(&q->runtime->on_started, w.reply, w.then, w.ctx);
     return 0;
+}
+
+int lifecycle_start(struct app *app, struct qube *q, struct api_reply *reply,
+                    struct qerror *err)
+{
+    struct start_waiter w = { .reply = reply };
+    return start_with(app, q, w, err);
 }
 
 /* ---- stopping ---- */

@@ -106,3 +106,15 @@ assert_serving() {
     assert_eq "0|dom0 class=AdminVM state=Running uuid=00000000-0000-0000-0000-000000000000" \
         "$(call admin.vm.List dom0 | head -1)" "qubesd still serving"
 }
+
+# A minimal template (busybox), made through the Admin API import flow.
+make_template() {
+    tree=$(mktemp -d "$QUBES_ROOT/tree.XXXXXX")
+    sh "$BIN/../../templates/minimal/build.sh" "$tree" >/dev/null || fail "template build"
+    call admin.vm.Create.TemplateVM dom0 "" "name=$1 label=black" >/dev/null
+    path=$(printf '' | qubesd-query dom0 internal.vm.volume.ImportBegin "$1" root |
+        tr '\0' ' ' | awk '{print $3}')
+    mkfs.ext4 -q -F -d "$tree" "$path" || fail "mkfs"
+    rm -rf "$tree"
+    assert_eq "0|" "$(call internal.vm.volume.ImportEnd "$1" root ok)" "import end"
+}

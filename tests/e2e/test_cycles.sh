@@ -1,16 +1,6 @@
 # 500 start/stop cycles of a sandbox qube leave nothing behind on the host:
 # no mount, loop device, cgroup, helper process or qubesd descriptor.
 
-make_template() {
-    tree=$(mktemp -d "$QUBES_ROOT/tree.XXXXXX")
-    sh "$BIN/../../templates/minimal/build.sh" "$tree" >/dev/null || fail "template build"
-    call admin.vm.Create.TemplateVM dom0 "" "name=$1 label=black" >/dev/null
-    path=$(printf '' | qubesd-query dom0 internal.vm.volume.ImportBegin "$1" root |
-        tr '\0' ' ' | awk '{print $3}')
-    mkfs.ext4 -q -F -d "$tree" "$path" || fail "mkfs"
-    rm -rf "$tree"
-    assert_eq "0|" "$(call internal.vm.volume.ImportEnd "$1" root ok)" "import end"
-}
 
 host_resources() {
     echo "mounts=$(wc -l </proc/self/mountinfo)"

@@ -4,17 +4,6 @@
 
 PROBE="$BIN/../tests/probe/qubes-probe"
 
-# A minimal template, made through the Admin API import flow.
-make_template() {
-    tree=$(mktemp -d "$QUBES_ROOT/tree.XXXXXX")
-    sh "$BIN/../../templates/minimal/build.sh" "$tree" >/dev/null || fail "template build"
-    call admin.vm.Create.TemplateVM dom0 "" "name=$1 label=black" >/dev/null
-    set -- "$1" $(printf '' | qubesd-query dom0 internal.vm.volume.ImportBegin "$1" root | tr '\0' ' ')
-    path=$4
-    mkfs.ext4 -q -F -d "$tree" "$path" || fail "mkfs"
-    rm -rf "$tree"
-    assert_eq "0|" "$(call internal.vm.volume.ImportEnd "$1" root ok)" "import end"
-}
 
 start_work() {
     make_template min
@@ -110,4 +99,22 @@ test_killed_init_halts_and_releases_everything() {
     tag_dirs=$(ls -d /sys/fs/cgroup/*/qubicle-*/work 2>/dev/null | grep -c "/qubicle-$(qube_tag)/")
     assert_eq 0 "$tag_dirs" "cgroups left"
     ! losetup -a | grep -q "$QUBES_ROOT" || fail "loop device left"
+}
+test_netvm_chain_starts_first() {
+    make_template min
+    call admin.vm.Create.AppVM dom0 min 'name=sys-net label=red' >/dev/null
+    call admin.vm.property.Set sys-net provides_network True >/dev/null
+    call admin.vm.property.Set sys-net netvm "" >/dev/null
+    call admin.vm.Create.AppVM dom0 min 'name=sys-firewall label=green' >/dev/null
+    call admin.vm.property.Set sys-firewall provides_network True >/dev/null
+    call admin.vm.property.Set sys-firewall netvm sys-net >/dev/null
+    call admin.vm.Create.AppVM dom0 min 'name=work label=blue' >/dev/null
+    call admin.vm.property.Set work netvm sys-firewall >/dev/null
+    assert_eq "0|" "$(call admin.vm.Start work)" "start work"
+    for q in sys-net sys-firewall work; do
+        assert_contains "state=Running" "$(call admin.vm.List $q)" "$q running"
+    done
+    assert_eq "2|QubesVMInUseError||There are other VMs connected to this VM: sys-firewall|" \
+        "$(call admin.vm.Shutdown sys-net)" "shutdown of a netvm in use"
+    assert_eq "0|" "$(call admin.vm.Shutdown sys-net force+wait)" "forced"
 }

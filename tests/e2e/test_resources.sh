@@ -1,16 +1,6 @@
 # One qube exhausting its limits (processes, memory) does not stop dom0 or
 # another qube from working.
 
-make_template() {
-    tree=$(mktemp -d "$QUBES_ROOT/tree.XXXXXX")
-    sh "$BIN/../../templates/minimal/build.sh" "$tree" >/dev/null || fail "template build"
-    call admin.vm.Create.TemplateVM dom0 "" "name=$1 label=black" >/dev/null
-    path=$(printf '' | qubesd-query dom0 internal.vm.volume.ImportBegin "$1" root |
-        tr '\0' ' ' | awk '{print $3}')
-    mkfs.ext4 -q -F -d "$tree" "$path" || fail "mkfs"
-    rm -rf "$tree"
-    assert_eq "0|" "$(call internal.vm.volume.ImportEnd "$1" root ok)" "import end"
-}
 
 two_qubes() {
     make_template min
