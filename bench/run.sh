@@ -31,7 +31,7 @@ echo "== sandbox qubes (minimal template)"
 start_root
 tree=$(mktemp -d)
 sh "$here/../templates/minimal/build.sh" "$tree"
-"$build/bin/qubesd-query" dom0 admin.vm.Create.TemplateVM dom0 <<<"name=min label=black" >/dev/null
+printf "name=min label=black" | "$build/bin/qubesd-query" dom0 admin.vm.Create.TemplateVM dom0 >/dev/null
 path=$(printf '' | "$build/bin/qubesd-query" dom0 internal.vm.volume.ImportBegin min root |
     tr '\0' ' ' | awk '{print $3}')
 mkfs.ext4 -q -F -d "$tree" "$path"
