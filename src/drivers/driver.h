@@ -36,6 +36,9 @@ struct qube_run; /* a running qube, owned by its driver */
 
 struct driver_ops {
     const char *virt_mode;
+    /* The driver puts a writable layer of its own over snapshot volumes
+     * (so storage need not copy them at start). */
+    bool overlays_snapshots;
     /* Checks that this host can run the qube at all (kernel features). */
     int (*prepare)(const struct qube_launch *launch, struct qerror *err);
     /* Starts the qube; *channel_fd receives dom0's end of its channel. */

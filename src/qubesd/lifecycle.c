@@ -289,7 +289,7 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
     fire0(app, q, "domain-pre-start");
 
     struct storage_attachments att = { 0 };
-    if (storage_start(app, q, &att, err) < 0) {
+    if (storage_start(app, q, drv->overlays_snapshots, &att, err) < 0) {
         qerror_prefix(err, "storage: ");
         return -1;
     }

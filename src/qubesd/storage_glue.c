@@ -409,8 +409,8 @@ static void stop_volumes(struct qube_storage *s, size_t n)
     }
 }
 
-int storage_start(const struct app *app, const struct qube *q, struct storage_attachments *out,
-                  struct qerror *err)
+int storage_start(const struct app *app, const struct qube *q, bool snapshot_read_only,
+                  struct storage_attachments *out, struct qerror *err)
 {
     memset(out, 0, sizeof(*out));
     struct qube_storage s;
@@ -418,6 +418,7 @@ int storage_start(const struct app *app, const struct qube *q, struct storage_at
         return -1;
     int rc = 0;
     for (size_t i = 0; i < s.n; i++) {
+        s.vol[i].snapshot_read_only = snapshot_read_only;
         const struct storage_volume *v = &s.vol[i];
         snprintf(out->v[i].name, sizeof(out->v[i].name), "%s", v->name);
         if (v->pool->driver->start(v->pool, v, &out->v[i].a, err) < 0) {

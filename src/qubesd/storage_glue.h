@@ -70,8 +70,10 @@ struct storage_attachments {
         struct storage_attach a;
     } v[QUBE_VOLUMES_MAX];
 };
-int storage_start(const struct app *app, const struct qube *q, struct storage_attachments *out,
-                  struct qerror *err);
+/* snapshot_read_only: the driver layers its own writable layer over snapshot
+ * volumes (the sandbox overlay), so they are attached read-only, uncopied. */
+int storage_start(const struct app *app, const struct qube *q, bool snapshot_read_only,
+                  struct storage_attachments *out, struct qerror *err);
 void storage_attachments_free(struct storage_attachments *a);
 int storage_stop(const struct app *app, const struct qube *q, struct qerror *err);
 

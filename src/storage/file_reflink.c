@@ -303,8 +303,16 @@ static int reflink_start(const struct storage_pool *p, const struct storage_volu
         if (!fileops_exists(src))
             return qerror_set(err, "StoragePoolException",
                               "Missing image file '%s' for volume %s", src, v->vid);
-        if (fileops_remove(clean, err) < 0 || fileops_hardlink(src, clean, err) < 0 ||
-            fileops_copy(clean, dirty, UINT64_MAX, NULL, err) < 0)
+        if (fileops_remove(clean, err) < 0 || fileops_hardlink(src, clean, err) < 0)
+            return -1;
+        if (v->snapshot_read_only) {
+            /* the hardlink pins the template's committed image for this run */
+            out->path = steal_pointer(&clean);
+            out->rw = false;
+            out->source_path = steal_pointer(&src);
+            return 0;
+        }
+        if (fileops_copy(clean, dirty, UINT64_MAX, NULL, err) < 0)
             return -1;
         out->source_path = steal_pointer(&src);
     } else if (v->save_on_stop) {

@@ -35,6 +35,9 @@ struct storage_volume {
     bool rw, snap_on_start, save_on_stop, ephemeral;
     long long revisions_to_keep; /* -1: snapshots disabled (origin volumes) */
     bool format;      /* create: an origin image starts as an empty ext4 ... */
+    /* start: the qube reads a snapshot through a writable layer of its own
+     * (the sandbox driver's overlay), so no private copy is made */
+    bool snapshot_read_only;
     unsigned fs_uid;  /* ... whose root directory this uid/gid owns */
     const struct storage_volume *source; /* snap_on_start: the volume it snapshots */
 };

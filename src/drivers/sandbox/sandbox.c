@@ -247,6 +247,7 @@ static int sandbox_reap(struct qube_run *run, struct qerror *err)
 
 const struct driver_ops sandbox_driver = {
     .virt_mode = "sandbox",
+    .overlays_snapshots = true,
     .prepare = sandbox_prepare,
     .start = sandbox_start,
     .reattach = sandbox_reattach,
