@@ -20,6 +20,7 @@ struct api_call {
     size_t payload_len;
     struct buf out;   /* the answer's content */
     bool stream;      /* set by admin.Events: the connection stays open */
+    bool stats;       /* ... and receives vm-stats (admin.vm.Stats) instead */
     void *origin;     /* the server's connection, for api_call_defer */
     struct api_reply *deferred; /* set by api_call_defer */
 };

@@ -9,7 +9,18 @@ static int events(struct api_call *call, struct qerror *err)
     return 0;
 }
 
+/* admin.vm.Stats: vm-stats events of the running qubes (all of them for
+ * dom0, else one), every stats_interval seconds; the server sends them. */
+static int stats(struct api_call *call, struct qerror *err)
+{
+    (void)err;
+    call->stream = true;
+    call->stats = true;
+    return 0;
+}
+
 const struct api_method api_events_methods[] = {
     { "admin.Events", WANT_NO, WANT_NO, WANT_ANY, events },
+    { "admin.vm.Stats", WANT_NO, WANT_NO, WANT_ANY, stats },
     { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
 };

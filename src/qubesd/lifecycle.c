@@ -48,6 +48,8 @@ struct qube_runtime {
     struct waiter *on_started;
     struct waiter *on_halted;
     time_t start_time;
+    long long last_cpu_ms;  /* the previous stats sample */
+    double last_sample_ms;
 };
 
 enum power_state qube_power(const struct qube *q)
@@ -552,6 +554,37 @@ void lifecycle_current_state(const struct app *app, const struct qube *q, struct
     buf_printf(out, "mem=%lld mem_static_max=%lld cputime=%lld power_state=%s", st.memory_kib,
                q->cls == QUBE_ADMINVM ? app->host_memory_mib * 1024 : maxmem * 1024,
                st.cpu_time_ms, power_state_name(qube_power(q)));
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+bool lifecycle_sample(const struct app *app, struct qube *q, struct qube_sample *out)
+{
+    struct qube_runtime *rt = q->runtime;
+    if (!rt || !rt->run || (rt->state != POWER_RUNNING && rt->state != POWER_PAUSED))
+        return false;
+    struct driver_stats st = { 0 };
+    struct qerror ignored;
+    if (rt->drv->stats(rt->run, &st, &ignored) < 0)
+        return false;
+    double now = monotonic_ms();
+    int vcpus = (int)prop_value_int(app, q, "vcpus", 1);
+    double elapsed = now - rt->last_sample_ms;
+    out->memory_kb = st.memory_kib;
+    out->cpu_time_ms = st.cpu_time_ms;
+    out->online_vcpus = vcpus;
+    out->cpu_usage = rt->last_sample_ms > 0 && elapsed > 0 && vcpus > 0
+                         ? (int)((double)(st.cpu_time_ms - rt->last_cpu_ms) * 100.0 / elapsed /
+                                 vcpus)
+                         : 0;
+    rt->last_cpu_ms = st.cpu_time_ms;
+    rt->last_sample_ms = now;
+    return true;
 }
 
 void lifecycle_reattach_all(struct app *app)

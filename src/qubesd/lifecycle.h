@@ -34,6 +34,16 @@ int lifecycle_pause(struct app *app, struct qube *q, bool pause, struct qerror *
 /* "mem=... mem_static_max=... cputime=... power_state=..." */
 void lifecycle_current_state(const struct app *app, const struct qube *q, struct buf *out);
 
+/* One vm-stats sample of a running qube: memory in KiB, CPU time in ms, and
+ * CPU usage in percent since the previous sample. False if not running. */
+struct qube_sample {
+    long long memory_kb;
+    long long cpu_time_ms;
+    int cpu_usage;
+    int online_vcpus;
+};
+bool lifecycle_sample(const struct app *app, struct qube *q, struct qube_sample *out);
+
 /* At qubesd start: qubes left running by an earlier qubesd are found again
  * (their helpers survive a restart). */
 void lifecycle_reattach_all(struct app *app);

@@ -23,6 +23,8 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "qubesd/api.h"
+#include "qubesd/lifecycle.h"
+#include "qubesd/property.h"
 
 #define MAX_CONNECTIONS 4096
 /* An event subscriber that stops reading is dropped past this backlog. */
@@ -37,6 +39,7 @@ struct conn {
     struct buf out;
     size_t out_off;
     bool subscribe_all;      /* admin.Events to dom0 */
+    bool stats;              /* admin.vm.Stats: vm-stats only */
     char subscribe_name[32]; /* admin.Events to one qube */
     struct api_reply *reply; /* CONN_PENDING: the deferred answer */
     bool in_handler;         /* a method is running for this connection */
@@ -56,6 +59,7 @@ struct server {
     struct loop loop;
     struct loop_watch listen_watch;
     struct loop_watch signal_watch;
+    struct loop_watch stats_timer; /* armed while a Stats stream is open */
     char *socket_path;
     struct conn *conns;
     size_t n_conns;
@@ -155,6 +159,64 @@ void api_reply_forget(struct api_reply *r)
     free(r);
 }
 
+static void on_stats_timer(struct loop_watch *w, uint32_t events);
+
+static void arm_stats(struct server *srv)
+{
+    long long seconds = prop_value_int(srv->app, NULL, "stats_interval", 3);
+    loop_timer_start(&srv->loop, &srv->stats_timer, (long)(seconds > 0 ? seconds : 3) * 1000,
+                     on_stats_timer, srv);
+}
+
+/* Sends one stream's share of the samples; false if it was dropped. */
+static bool send_stats(struct server *srv, struct conn *c, const struct buf *msg)
+{
+    if (c->out.len - c->out_off + msg->len > MAX_STREAM_BACKLOG) {
+        log_warning("stats subscriber too slow: dropping it");
+        conn_close(srv, c);
+        return false;
+    }
+    bool idle = c->out.len == c->out_off;
+    buf_append(&c->out, msg->data, msg->len);
+    return idle ? conn_flush(srv, c) : true;
+}
+
+/* vm-stats of every running qube to every Stats stream that wants it. */
+static void on_stats_timer(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct server *srv = w->ctx;
+    loop_timer_cancel(&srv->loop, &srv->stats_timer);
+    bool any = false;
+    for (struct conn *c = srv->conns; c; c = c->next)
+        any = any || (c->state == CONN_STREAM && c->stats);
+    if (!any)
+        return;
+    struct app *app = srv->app;
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        struct qube *q = app->qubes[i];
+        struct qube_sample s;
+        if (!lifecycle_sample(app, q, &s))
+            continue;
+        char mem[24], cpu[24], usage[16], vcpus[16];
+        snprintf(mem, sizeof(mem), "%lld", s.memory_kb);
+        snprintf(cpu, sizeof(cpu), "%lld", s.cpu_time_ms);
+        snprintf(usage, sizeof(usage), "%d", s.cpu_usage);
+        snprintf(vcpus, sizeof(vcpus), "%d", s.online_vcpus);
+        const char *keys[] = { "memory_kb", "cpu_time", "cpu_usage", "online_vcpus" };
+        const char *values[] = { mem, cpu, usage, vcpus };
+        _cleanup_buf_ struct buf msg = BUF_INIT;
+        admin_event_build(&msg, q->name, "vm-stats", 4, keys, values);
+        for (struct conn *c = srv->conns, *next; c; c = next) {
+            next = c->next;
+            if (c->state == CONN_STREAM && c->stats &&
+                (c->subscribe_all || strcmp(c->subscribe_name, q->name) == 0))
+                send_stats(srv, c, &msg);
+        }
+    }
+    arm_stats(srv);
+}
+
 static void handle_request(struct server *srv, struct conn *c)
 {
     struct admin_request req;
@@ -183,6 +245,9 @@ static void handle_request(struct server *srv, struct conn *c)
         }
     } else if (call.stream) {
         c->state = CONN_STREAM;
+        c->stats = call.stats;
+        if (c->stats && srv->stats_timer.fd < 0)
+            arm_stats(srv);
         c->subscribe_all = call.dest->cls == QUBE_ADMINVM;
         snprintf(c->subscribe_name, sizeof(c->subscribe_name), "%s", call.dest->name);
         admin_event_build(&c->out, "", "connection-established", 0, NULL, NULL);
@@ -291,7 +356,7 @@ static void on_event(void *ctx, const struct qube *subject, const char *name, si
     bool deleted = !subject && strcmp(name, "domain-delete") == 0 && n == 1;
     for (struct conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
-        if (c->state != CONN_STREAM)
+        if (c->state != CONN_STREAM || c->stats)
             continue;
         if (!c->subscribe_all) {
             /* a stream on one qube ends with that qube */
@@ -340,6 +405,7 @@ int server_open(struct app *app, const char *socket_path, const struct server_op
     srv->opts = *opts;
     srv->listen_watch = (struct loop_watch){ .fd = -1, .fn = on_listen, .ctx = srv };
     srv->signal_watch = (struct loop_watch){ .fd = -1, .fn = on_signal, .ctx = srv };
+    srv->stats_timer.fd = -1;
     srv->socket_path = xstrdup(socket_path);
     if (loop_init(&srv->loop) < 0)
         goto fail_errno;
@@ -404,6 +470,7 @@ void server_close(struct server *srv)
     }
     if (srv->signal_watch.fd >= 0)
         close(srv->signal_watch.fd);
+    loop_timer_cancel(&srv->loop, &srv->stats_timer);
     loop_close(&srv->loop);
     if (srv->app && srv->app->event_ctx == srv) {
         srv->app->event_sink = NULL;

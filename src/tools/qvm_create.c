@@ -152,8 +152,35 @@ int qvm_create_main(int argc, char **argv)
     }
 
     struct qerror err = { 0 };
+    /* a StandaloneVM has no template: it starts as a copy of one's root
+     * (the given one, else default_template) */
+    _cleanup_buf_ struct buf source = BUF_INIT;
+    bool standalone = strcmp(klass, "StandaloneVM") == 0;
+    if (standalone) {
+        if (template_name) {
+            buf_append_str(&source, template_name);
+        } else if (qcall("admin.property.Get", "default_template", "dom0", "", 0, &source,
+                         &err) == 0) {
+            const char *v = strrchr(source.data ? source.data : "", ' ');
+            _cleanup_free_ char *t = xstrdup(v ? v + 1 : "");
+            buf_reset(&source);
+            buf_append_str(&source, t);
+        }
+        template_name = NULL;
+    }
     if (qube_create(klass, name, label, template_name, &pools, &err) < 0)
         return cli_qerror(&cli, &err);
+    if (standalone && source.len) {
+        _cleanup_buf_ struct buf token = BUF_INIT;
+        if (qcall("admin.vm.volume.CloneFrom", "root", source.data, "", 0, &token, &err) < 0 ||
+            qcall("admin.vm.volume.CloneTo", "root", name, token.data, token.len, NULL,
+                  &err) < 0) {
+            struct qerror rm_err = { 0 };
+            qcall("admin.vm.Remove", "", name, "", 0, NULL, &rm_err);
+            return cli_error(&cli, "Cannot copy the root of %s (qube removed): %s", source.data,
+                             err.message);
+        }
+    }
 
     for (size_t i = 0; i < nprops; i++) {
         char *eq = strchr(props[i], '=');

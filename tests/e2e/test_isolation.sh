@@ -66,6 +66,38 @@ test_no_dom0_process_or_socket_visible() {
         "dom0 files"
 }
 
+test_no_way_out_through_ptrace_cgroups_or_exe() {
+    start_work
+    # dom0's processes are not even visible: ptrace and signals find nothing
+    assert_eq "ESRCH" "$(in_qube root "/tmp/probe ptrace $QUBESD_PID")" "ptrace of qubesd"
+    # no cgroup filesystem to reach a release_agent through, and no mounting one
+    assert_eq "ENOENT" "$(in_qube root '/tmp/probe open /sys/fs/cgroup')" "cgroupfs"
+    assert_eq "EPERM" "$(in_qube root '/tmp/probe mount')" "mount"
+    # the programs dom0 gives every qube are read-only: /proc/self/exe of
+    # the agent cannot be rewritten (the runc escape)
+    case "$(in_qube root '/tmp/probe write /proc/1/exe')" in
+    EROFS|ETXTBSY|EACCES|EPERM) ;;
+    *) fail "/proc/1/exe writable" ;;
+    esac
+    case "$(in_qube root "/tmp/probe write /run/qubes-guest/qrexec-agent")" in
+    EROFS|ETXTBSY|EACCES|EPERM) ;;
+    *) fail "guest programs writable" ;;
+    esac
+}
+
+test_qubes_cannot_see_each_other() {
+    start_work
+    assert_eq "0|" "$(call admin.vm.Create.AppVM dom0 min 'name=other label=red')" "create other"
+    assert_eq "0|" "$(call admin.vm.Start other)" "start other"
+    qrexec-client -d other user:'echo secret > /home/user/secret'
+    # nothing of other's volumes or processes is reachable from work
+    assert_eq "ENOENT" "$(in_qube root "/tmp/probe open $QUBES_ROOT/var/lib/qubes/appvms/other/private-dirty.img")" \
+        "other's image"
+    assert_eq "0" "$(in_qube root 'grep -rl secret /home /rw 2>/dev/null | wc -l')" "other's files"
+    other_init=$(sed -n 's/^init=//p' "$QUBES_ROOT/run/qubes/sandbox/other/state")
+    assert_eq "ESRCH" "$(in_qube root "/tmp/probe kill $other_init")" "other's init"
+}
+
 test_root_inside_is_not_root_outside() {
     start_work
     init=$(sed -n 's/^init=//p' "$QUBES_ROOT/run/qubes/sandbox/work/state")
