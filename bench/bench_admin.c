@@ -22,28 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "client/qubesd_client.h"
 #include "common/cleanup.h"
 #include "common/root.h"
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void die(const char *what, const struct qerror *err)
 {
@@ -78,7 +60,7 @@ static double floor_round_trip(void)
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     strcpy(addr.sun_path, floor_path);
-    double t0 = now_us();
+    double t0 = (bench_now_ms() * 1e3);
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
         die("connect floor", NULL);
     static const char req[] = "admin.vm.property.Get+memory dom0 name q0000";
@@ -88,7 +70,7 @@ static double floor_round_trip(void)
     char buf[64];
     while (read(fd, buf, sizeof(buf)) > 0)
         ;
-    double t = now_us() - t0;
+    double t = (bench_now_ms() * 1e3) - t0;
     close(fd);
     return t;
 }
@@ -115,17 +97,17 @@ static double time_call(const char *method, const char *arg, const char *dest,
 {
     struct qerror err = { 0 };
     struct buf out = BUF_INIT;
-    double t0 = now_us();
+    double t0 = (bench_now_ms() * 1e3);
     if (qubesd_call_str(method, arg, dest, payload, &out, &err) < 0)
         die(method, &err);
-    double t = now_us() - t0;
+    double t = (bench_now_ms() * 1e3) - t0;
     buf_free(&out);
     return t;
 }
 
 static double time_process(char *const argv[])
 {
-    double t0 = now_us();
+    double t0 = (bench_now_ms() * 1e3);
     pid_t pid = fork();
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
@@ -139,7 +121,7 @@ static double time_process(char *const argv[])
         fprintf(stderr, "bench: %s failed\n", argv[0]);
         exit(1);
     }
-    return now_us() - t0;
+    return (bench_now_ms() * 1e3) - t0;
 }
 
 static double sqlite_baseline_per_s(int n)
@@ -152,7 +134,7 @@ static double sqlite_baseline_per_s(int n)
     sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                      "CREATE TABLE p (qid INTEGER, name TEXT, value TEXT, PRIMARY KEY (qid, name));",
                  NULL, NULL, NULL);
-    double t0 = now_us();
+    double t0 = (bench_now_ms() * 1e3);
     for (int i = 0; i < n; i++) {
         char sql[160];
         snprintf(sql, sizeof(sql),
@@ -160,7 +142,7 @@ static double sqlite_baseline_per_s(int n)
                  400 + i % 2);
         sqlite3_exec(db, sql, NULL, NULL, NULL);
     }
-    double per_s = n / ((now_us() - t0) / 1e6);
+    double per_s = n / (((bench_now_ms() * 1e3) - t0) / 1e6);
     sqlite3_close(db);
     unlink(path);
     return per_s;
@@ -184,7 +166,7 @@ int main(int argc, char **argv)
     struct qerror err = { 0 };
 
     printf("creating %d qubes...\n", count);
-    double t0 = now_us();
+    double t0 = (bench_now_ms() * 1e3);
     if (qubesd_call_str("admin.vm.Create.TemplateVM", "", "dom0", "name=tpl label=black", NULL,
                         &err) < 0)
         die("create template", &err);
@@ -194,7 +176,7 @@ int main(int argc, char **argv)
         if (qubesd_call_str("admin.vm.Create.AppVM", "tpl", "dom0", payload, NULL, &err) < 0)
             die("create", &err);
     }
-    double create_s = (now_us() - t0) / 1e6;
+    double create_s = ((bench_now_ms() * 1e3) - t0) / 1e6;
     printf("  %d creates in %.2f s (%.0f per second, each one durable transaction)\n\n", count,
            create_s, count / create_s);
 
@@ -205,22 +187,22 @@ int main(int argc, char **argv)
         a[i] = time_call("admin.vm.property.Get", "memory", "q0000", NULL);
         b[i] = floor_round_trip();
     }
-    double floor_us = median(b, GETS);
-    report("admin.vm.property.Get round trip p50", median(a, GETS) / 1e3, "ms",
+    double floor_us = bench_median(b, GETS);
+    report("admin.vm.property.Get round trip p50", bench_median(a, GETS) / 1e3, "ms",
            "(bare socket round trip)", floor_us / 1e3);
 
     for (int i = 0; i < LISTS; i++)
         a[i] = time_call("admin.vm.List", "", "dom0", NULL);
     char what[80];
     snprintf(what, sizeof(what), "admin.vm.List, %d qubes, p50", count);
-    report(what, median(a, LISTS) / 1e3, "ms", "(bare socket round trip)", floor_us / 1e3);
+    report(what, bench_median(a, LISTS) / 1e3, "ms", "(bare socket round trip)", floor_us / 1e3);
 
-    t0 = now_us();
+    t0 = (bench_now_ms() * 1e3);
     for (int i = 0; i < SETS; i++)
         if (qubesd_call_str("admin.vm.property.Set", "memory", "q0000", i % 2 ? "401" : "400",
                             NULL, &err) < 0)
             die("set", &err);
-    double sets_per_s = SETS / ((now_us() - t0) / 1e6);
+    double sets_per_s = SETS / (((bench_now_ms() * 1e3) - t0) / 1e6);
     double sql_per_s = sqlite_baseline_per_s(SETS);
     report("admin.vm.property.Set throughput", sets_per_s, "/s", "(raw SQLite durable upserts)",
            sql_per_s);
@@ -235,7 +217,7 @@ int main(int argc, char **argv)
         b[i] = time_process(query_argv);
     }
     snprintf(what, sizeof(what), "qvm-ls (default columns), %d qubes, p50", count);
-    report(what, median(a, LS) / 1e3, "ms", "(qubesd-query admin.vm.List)", median(b, LS) / 1e3);
+    report(what, bench_median(a, LS) / 1e3, "ms", "(qubesd-query admin.vm.List)", bench_median(b, LS) / 1e3);
     unlink(floor_path);
     return 0;
 }

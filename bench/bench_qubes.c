@@ -18,27 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "client/qubesd_client.h"
 #include "common/cleanup.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void call(const char *method, const char *arg, const char *dest, const char *payload)
 {
@@ -51,7 +33,7 @@ static void call(const char *method, const char *arg, const char *dest, const ch
 
 static double run_ms(char *const argv[])
 {
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     pid_t pid = fork();
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
@@ -66,7 +48,7 @@ static double run_ms(char *const argv[])
         fprintf(stderr, "bench: %s failed (status %d)\n", argv[0], status);
         exit(1);
     }
-    return now_ms() - t0;
+    return bench_now_ms() - t0;
 }
 
 static void report(const char *what, double value, const char *unit, const char *base_what,
@@ -127,9 +109,9 @@ int main(int argc, char **argv)
 
     call("admin.vm.Create.AppVM", "min", "dom0", "name=bench label=red");
     for (int i = 0; i < RUNS; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         call("admin.vm.Start", "", "bench", NULL);
-        a[i] = now_ms() - t0;
+        a[i] = bench_now_ms() - t0;
         call("admin.vm.Shutdown", "wait", "bench", NULL);
     }
     char *bwrap[] = { "/usr/bin/bwrap", "--unshare-all", "--ro-bind", (char *)tree, "/",
@@ -137,8 +119,8 @@ int main(int argc, char **argv)
                       "--tmpfs", "/run", "/bin/true", NULL };
     for (int i = 0; i < RUNS; i++)
         b[i] = run_ms(bwrap);
-    report("start-to-ready of an AppVM, p50", median(a, RUNS), "ms",
-           "(bwrap --unshare-all true)", median(b, RUNS));
+    report("start-to-ready of an AppVM, p50", bench_median(a, RUNS), "ms",
+           "(bwrap --unshare-all true)", bench_median(b, RUNS));
 
     call("admin.vm.Start", "", "bench", NULL);
     char qvm_run[512];
@@ -149,8 +131,8 @@ int main(int argc, char **argv)
         a[i] = run_ms(run_argv);
         b[i] = run_ms(true_argv);
     }
-    report("qvm-run -p VM true on a running qube, p50", median(a, RUNS), "ms",
-           "(fork+exec of /bin/true)", median(b, RUNS));
+    report("qvm-run -p VM true on a running qube, p50", bench_median(a, RUNS), "ms",
+           "(fork+exec of /bin/true)", bench_median(b, RUNS));
     call("admin.vm.Shutdown", "wait", "bench", NULL);
 
     char name[32], payload[64];
@@ -161,12 +143,12 @@ int main(int argc, char **argv)
     int idle_count;
     long idle = pss_of("qubesd", &idle_count);
     (void)idle;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     for (int i = 0; i < MANY; i++) {
         snprintf(name, sizeof(name), "many%03d", i);
         call("admin.vm.Start", "", name, NULL);
     }
-    double total = now_ms() - t0;
+    double total = bench_now_ms() - t0;
     int helpers;
     long helper_pss = pss_of("many", &helpers);
     FILE *q = popen("pgrep -x qubesd", "r");

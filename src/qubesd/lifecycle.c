@@ -21,6 +21,7 @@
 #include "common/loop.h"
 #include "common/paths.h"
 #include "common/root.h"
+#include "common/spawn.h"
 #include "drivers/driver.h"
 #include "qubesd/property.h"
 #include "qubesd/storage_glue.h"
@@ -195,6 +196,27 @@ static void on_exit_fd(struct loop_watch *w, uint32_t events)
 
 /* ---- starting ---- */
 
+/* The runtime of a qube its driver just started (or found again); the
+ * driver's exit descriptor tells when it is gone. */
+static struct qube_runtime *runtime_new(struct app *app, struct qube *q,
+                                        const struct driver_ops *drv, struct qube_run *run,
+                                        enum power_state state)
+{
+    struct qube_runtime *rt = xcalloc(1, sizeof(*rt));
+    rt->app = app;
+    rt->q = q;
+    rt->state = state;
+    rt->drv = drv;
+    rt->run = run;
+    rt->start_time = time(NULL);
+    rt->shutdown_timer.fd = -1;
+    rt->qrexec_watch.fd = -1;
+    rt->exit_watch = (struct loop_watch){ .fd = drv->exit_fd(run), .fn = on_exit_fd, .ctx = rt };
+    q->runtime = rt;
+    loop_add(app->loop, &rt->exit_watch, EPOLLIN);
+    return rt;
+}
+
 static void on_qrexec_ready(struct loop_watch *w, uint32_t events)
 {
     (void)events;
@@ -246,25 +268,12 @@ static pid_t spawn_qrexec_daemon(const struct app *app, const struct qube *q, in
     int log = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (log < 0)
         return qerror_errno(err, errno, "open %s", log_path);
-    pid_t pid = fork();
+    const char *argv[] = { "qrexec-daemon", "--qube",   q->name,   "--channel-fd",   "3",
+                           "--timeout",     timeout,    "--default-user", user.data, NULL };
+    pid_t pid = spawn_helper(daemon, (char **)argv, log, channel_fd);
     if (pid < 0) {
         close(log);
         return qerror_errno(err, errno, "fork");
-    }
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        setsid();
-        int null = open("/dev/null", O_RDONLY);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0 ||
-            dup2(channel_fd, 3) < 0)
-            _exit(125);
-        syscall(SYS_close_range, 4, ~0u, 0);
-        execl(daemon, "qrexec-daemon", "--qube", q->name, "--channel-fd", "3", "--timeout",
-              timeout, "--default-user", user.data, (char *)NULL);
-        fprintf(stderr, "qubesd: exec %s: %s\n", daemon, strerror(errno));
-        _exit(127);
     }
     close(log);
     return pid;
@@ -330,18 +339,7 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
     }
     storage_attachments_free(&att);
 
-    struct qube_runtime *rt = xcalloc(1, sizeof(*rt));
-    rt->app = app;
-    rt->q = q;
-    rt->state = POWER_TRANSIENT;
-    rt->drv = drv;
-    rt->run = run;
-    rt->start_time = time(NULL);
-    rt->shutdown_timer.fd = -1;
-    rt->qrexec_watch.fd = -1;
-    rt->exit_watch = (struct loop_watch){ .fd = drv->exit_fd(run), .fn = on_exit_fd, .ctx = rt };
-    q->runtime = rt;
-    loop_add(app->loop, &rt->exit_watch, EPOLLIN);
+    struct qube_runtime *rt = runtime_new(app, q, drv, run, POWER_TRANSIENT);
     fire0(app, q, "domain-spawn");
 
     rt->qrexec_pid = spawn_qrexec_daemon(app, q, channel, err);
@@ -601,18 +599,7 @@ void lifecycle_reattach_all(struct app *app)
         struct qube_run *run = drv && drv->reattach ? drv->reattach(q->name, tag) : NULL;
         if (!run)
             continue;
-        struct qube_runtime *rt = xcalloc(1, sizeof(*rt));
-        rt->app = app;
-        rt->q = q;
-        rt->state = POWER_RUNNING;
-        rt->drv = drv;
-        rt->run = run;
-        rt->start_time = time(NULL);
-        rt->shutdown_timer.fd = -1;
-        rt->qrexec_watch.fd = -1;
-        rt->exit_watch = (struct loop_watch){ .fd = drv->exit_fd(run), .fn = on_exit_fd, .ctx = rt };
-        q->runtime = rt;
-        loop_add(app->loop, &rt->exit_watch, EPOLLIN);
+        runtime_new(app, q, drv, run, POWER_RUNNING);
         log_info("qube=%s op=reattach result=running", q->name);
     }
 }

@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/paths.h"
 #include "common/root.h"
+#include "common/spawn.h"
 #include "drivers/driver.h"
 #include "drivers/sandbox/cgroup.h"
 #include "drivers/sandbox/sandbox_layout.h"
@@ -102,28 +103,13 @@ static int sandbox_start(const struct qube_launch *l, struct qube_run **out, int
     }
     argv[n] = NULL;
 
-    pid_t pid = fork();
+    pid_t pid = spawn_helper(helper, (char **)argv, log, sv[1]);
     if (pid < 0) {
         qerror_errno(err, errno, "fork");
         close(sv[0]);
         close(sv[1]);
         close(log);
         return -1;
-    }
-    if (pid == 0) {
-        /* the helper gets: 0 /dev/null, 1-2 the guest log, 3 the channel */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        setsid();
-        int null = open("/dev/null", O_RDONLY);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0 ||
-            dup2(sv[1], SANDBOX_CHANNEL_FD) < 0)
-            _exit(125);
-        syscall(SYS_close_range, SANDBOX_CHANNEL_FD + 1, ~0u, 0);
-        execv(helper, (char **)argv);
-        fprintf(stderr, "qubesd: exec %s: %s\n", helper, strerror(errno));
-        _exit(127);
     }
     close(sv[1]);
     close(log);
