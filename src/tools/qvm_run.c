@@ -1,11 +1,13 @@
 /* qvm-run: run a command (or a qrexec service) in qubes through
- * qrexec-client. A shell command goes to qubes.VMShell on stdin as
+ * qrexec: in-process (qrexec_client_call) for one qube, by spawning
+ * qrexec-client for each of several at once. A shell command goes to qubes.VMShell on stdin as
  * "COMMAND; exit\n"; a command with arguments, or --no-shell, to
  * qubes.VMExec+<encoded argv>. The exit code is the remote command's
  * (the highest of them with several qubes), as upstream. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -15,6 +17,8 @@
 
 #include "common/cleanup.h"
 #include "common/paths.h"
+#include "qrexec/client_call.h"
+#include "qrexec/qrexec_proto.h"
 #include "tools/cli.h"
 #include "tools/lifecycle_util.h"
 #include "tools/tools.h"
@@ -195,13 +199,76 @@ static void pump(struct channel *chs, size_t n)
             channel_close(&chs[i]);
 }
 
+/* ---- filtering the in-process call's output ---- */
+
+/* The call writes into a pipe; a thread filters what comes out of it onto
+ * the real descriptor, so the call's data phase never waits on us. */
+struct esc_filter {
+    pthread_t thread;
+    int from;
+    int to;
+};
+
+static void *esc_filter_main(void *arg)
+{
+    struct esc_filter *f = arg;
+    char data[65536];
+    for (;;) {
+        ssize_t r = read(f->from, data, sizeof(data));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        filter_escapes(data, (size_t)r);
+        /* blocking, and shared with our parent; a gone reader drops the chunk */
+        for (ssize_t off = 0; off < r;) {
+            ssize_t w = write(f->to, data + off, (size_t)(r - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += w;
+        }
+    }
+    return NULL;
+}
+
+/* Returns the pipe's write end for the call, or -1 (errno set). */
+static int esc_filter_start(struct esc_filter *f, int to)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    f->from = p[0];
+    f->to = to;
+    int e = pthread_create(&f->thread, NULL, esc_filter_main, f);
+    if (e) {
+        close(p[0]);
+        close(p[1]);
+        errno = e;
+        return -1;
+    }
+    return p[1];
+}
+
+/* Closes the write end: the thread drains the rest and ends. */
+static void esc_filter_finish(struct esc_filter *f, int write_end)
+{
+    close(write_end);
+    pthread_join(f->thread, NULL);
+    close(f->from);
+}
+
 /* ---- starting qrexec-client ---- */
 
-/* A running call: the qrexec-client process and its local program. */
+/* A call: the qrexec-client process (or the exit code of the in-process
+ * call, done) and its local program. */
 struct call {
     const char *vm;
     pid_t client;
     pid_t local;
+    bool done;
+    int code;
 };
 
 static int write_all(int fd, const char *p, size_t n)
@@ -267,6 +334,94 @@ static void encode_for_vmexec(struct buf *out, const char *cmd, char **args, siz
     }
 }
 
+static pid_t spawn_local(const char *localcmd, int in, int out)
+{
+    char *largv[] = { "/bin/sh", "-c", (char *)localcmd, NULL };
+    return spawn(largv, in, out, 2);
+}
+
+/* The call made in this process, with the same descriptors qrexec-client
+ * would have had; qrexec-client's messages (on its stderr, which is
+ * /dev/null without -p) as it prints them. Fills call->code. */
+static int call_in_process(const struct run_opts *o, const char *vm, const char *request,
+                           bool no_wait, const char *shell_cmd, struct call *call)
+{
+    struct qrexec_client_opts co = {
+        .qube = vm, .cmdline = request, .just_exec = no_wait,
+        .stdin_prefix = shell_cmd, .stdin_prefix_len = shell_cmd ? strlen(shell_cmd) : 0,
+        .in_fd = -1, .out_fd = -1, .err_fd = -1,
+    };
+    struct esc_filter filters[2];
+    int filter_fd[2] = { -1, -1 };
+    call->vm = vm;
+    call->client = 0;
+    call->local = 0;
+    if (o->passio && o->localcmd) {
+        /* the local program reads the remote stdout and feeds its stdin */
+        int to_local[2], from_local[2];
+        if (pipe2(to_local, O_CLOEXEC) < 0) {
+            print_qube_error(vm, "pipe: %s", strerror(errno));
+            return -1;
+        }
+        if (pipe2(from_local, O_CLOEXEC) < 0) {
+            print_qube_error(vm, "pipe: %s", strerror(errno));
+            close(to_local[0]);
+            close(to_local[1]);
+            return -1;
+        }
+        call->local = spawn_local(o->localcmd, to_local[0], from_local[1]);
+        close(to_local[0]);
+        close(from_local[1]);
+        if (call->local < 0) {
+            print_qube_error(vm, "fork: %s", strerror(errno));
+            close(to_local[1]);
+            close(from_local[0]);
+            return -1;
+        }
+        /* both ends are ours alone: non-blocking, so a program that does
+         * not read cannot stall the call while it waits for us */
+        fcntl(to_local[1], F_SETFL, fcntl(to_local[1], F_GETFL) | O_NONBLOCK);
+        fcntl(from_local[0], F_SETFL, fcntl(from_local[0], F_GETFL) | O_NONBLOCK);
+        co.in_fd = from_local[0];
+        co.out_fd = to_local[1];
+        co.give_fds = true;
+        co.err_fd = 2;
+    } else if (o->passio) {
+        /* filtered: qrexec-client's -t and -T */
+        bool filter[2] = { o->filter_esc, o->filter_esc || isatty(2) };
+        int *dst[2] = { &co.out_fd, &co.err_fd };
+        for (int i = 0; i < 2; i++) {
+            *dst[i] = i + 1;
+            if (!filter[i])
+                continue;
+            filter_fd[i] = esc_filter_start(&filters[i], i + 1);
+            if (filter_fd[i] < 0) {
+                print_qube_error(vm, "filter: %s", strerror(errno));
+                if (i == 1)
+                    esc_filter_finish(&filters[0], filter_fd[0]);
+                return -1;
+            }
+            *dst[i] = filter_fd[i];
+        }
+        co.in_fd = 0;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    struct qerror err = { 0 };
+    int code = qrexec_client_call(&co, &err);
+    for (int i = 0; i < 2; i++)
+        if (filter_fd[i] >= 0)
+            esc_filter_finish(&filters[i], filter_fd[i]);
+    if (code < 0) {
+        if (o->passio)
+            fprintf(stderr, "qrexec-client: %s\n", err.message);
+        code = QREXEC_EXIT_PROBLEM;
+    }
+    call->done = true;
+    call->code = code & 0xff; /* what qrexec-client's exit status would carry */
+    return 0;
+}
+
 static bool valid_service(const char *s)
 {
     if (!*s || *s == '+')
@@ -280,7 +435,7 @@ static bool valid_service(const char *s)
 /* Starts the call in one qube; its output goes where the options say.
  * Returns 0 (call filled) or -1 after printing why. */
 static int run_in_qube(const struct run_opts *o, const char *vm, bool running,
-                       struct call *call)
+                       bool in_process, struct call *call)
 {
     struct qerror err = { 0 };
     /* run_service autostarts; Start of a starting (Transient) qube answers
@@ -317,6 +472,8 @@ static int run_in_qube(const struct run_opts *o, const char *vm, bool running,
     _cleanup_free_ char *request = xasprintf("%s:QUBESRPC %s dom0", user, service.data);
     /* wait=False of upstream: a service without I/O only needs to start */
     bool no_wait = o->service && !o->passio && !o->localcmd;
+    if (in_process)
+        return call_in_process(o, vm, request, no_wait, shell_cmd, call);
     char *argv[8];
     size_t k = 0;
     argv[k++] = client;
@@ -368,8 +525,7 @@ static int run_in_qube(const struct run_opts *o, const char *vm, bool running,
     }
     if (o->localcmd) {
         /* the local program reads the remote stdout and feeds its stdin */
-        char *largv[] = { "/bin/sh", "-c", (char *)o->localcmd, NULL };
-        call->local = spawn(largv, out[0], in[1], 2);
+        call->local = spawn_local(o->localcmd, out[0], in[1]);
         close(out[0]);
         close(in[1]);
         return 0;
@@ -640,14 +796,16 @@ int qvm_run_main(int argc, char **argv)
         if (o.verbose > 0)
             print_no_color(cerr, "Running '%s' on %s", o.cmd, vm->name);
         bool running = strcmp(state, "Running") == 0 || strcmp(state, "Paused") == 0;
-        if (run_in_qube(&o, vm->name, running, &calls[ncalls]) < 0) {
+        /* one qube: no qrexec-client process (a fork+exec saved); several
+         * run at once, each in its own qrexec-client */
+        if (run_in_qube(&o, vm->name, running, nvms == 1, &calls[ncalls]) < 0) {
             rc = RUN_EXIT_ERROR;
             break;
         }
         ncalls++;
     }
     for (size_t i = 0; i < ncalls; i++) {
-        int code = wait_status(calls[i].client);
+        int code = calls[i].done ? calls[i].code : wait_status(calls[i].client);
         if (code && o.verbose > 0)
             print_no_color(cerr, "%s: command failed with code: %d", calls[i].vm, code);
         rc = code > rc ? code : rc;

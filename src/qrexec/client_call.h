@@ -1,0 +1,34 @@
+/* The dom0 side of one qrexec call (qrexec-client's work) as a library function, so a tool
+ * such as qvm-run can make the call in-process instead of spawning qrexec-client. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+#define QREXEC_CLIENT_DEFAULT_TIMEOUT 10
+
+struct qrexec_client_opts {
+    const char *qube;           /* the target qube */
+    const char *cmdline;        /* USER:COMMAND */
+    const char *local_program;  /* -l: the remote's stdin/stdout go to this `sh -c` program */
+    bool just_exec;             /* -e: only start the command; 0 once the daemon accepted it */
+    bool wait_end;              /* -W: also wait until the daemon reports the call's end */
+    long timeout;               /* seconds to wait for the daemon; <= 0: the default */
+    /* sent to the remote's stdin before anything read from in_fd (qvm-run's shell command) */
+    const char *stdin_prefix;
+    size_t stdin_prefix_len;
+    /* local ends of the remote's stdin/stdout/stderr; -1: none (EOF, resp. discarded). They
+     * stay the caller's: the call works on copies of in_fd and out_fd and closes those, and
+     * writes err_fd without closing it. A caller that also drives the other end of a pipe
+     * given here makes its end non-blocking, so neither side waits on the other forever. */
+    int in_fd;
+    int out_fd;
+    int err_fd;
+    bool give_fds;              /* in_fd and out_fd are the call's to close (no copies) */
+};
+
+/* Runs the call. The caller ignores SIGPIPE (the local ends may be pipes). Returns the remote exit code (>= 0), or -1 with err set when the call could
+ * not be made or ended without an exit code (qrexec-client then exits 125). */
+int qrexec_client_call(const struct qrexec_client_opts *o, struct qerror *err);
