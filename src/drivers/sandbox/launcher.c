@@ -56,7 +56,7 @@ struct options {
     int pids_max;
 };
 
-static void __attribute__((noreturn)) die(const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

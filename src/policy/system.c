@@ -1,0 +1,137 @@
+/* The system info the policy is evaluated against: qubes with their type,
+ * tags, DispVM settings and power state (upstream's GetSystemInfo). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "policy/internal.h"
+
+struct policy_qube *policy_system_add(struct policy_system *sys, const char *name, const char *uuid,
+                                      const char *type)
+{
+    sys->qubes = xrealloc(sys->qubes, (sys->n_qubes + 1) * sizeof(*sys->qubes));
+    struct policy_qube *q = &sys->qubes[sys->n_qubes++];
+    memset(q, 0, sizeof(*q));
+    q->name = xstrdup(name);
+    q->uuid = uuid ? xstrdup(uuid) : NULL;
+    q->type = xstrdup(type);
+    q->power_state = xstrdup("Halted");
+    return q;
+}
+
+void policy_qube_add_tag(struct policy_qube *q, const char *tag)
+{
+    q->tags = xrealloc(q->tags, (q->n_tags + 1) * sizeof(*q->tags));
+    q->tags[q->n_tags++] = xstrdup(tag);
+}
+
+void policy_qube_set(char **field, const char *value)
+{
+    free(*field);
+    *field = value ? xstrdup(value) : NULL;
+}
+
+const struct policy_qube *policy_system_find(const struct policy_system *sys, const char *name)
+{
+    for (size_t i = 0; i < sys->n_qubes; i++)
+        if (strcmp(sys->qubes[i].name, name) == 0)
+            return &sys->qubes[i];
+    return NULL;
+}
+
+const struct policy_qube *policy_system_resolve(const struct policy_system *sys, const char *name)
+{
+    if (strncmp(name, "uuid:", 5) == 0) {
+        for (size_t i = 0; i < sys->n_qubes; i++)
+            if (sys->qubes[i].uuid && strcmp(sys->qubes[i].uuid, name + 5) == 0)
+                return &sys->qubes[i];
+        return NULL;
+    }
+    return policy_system_find(sys, name);
+}
+
+void policy_system_free(struct policy_system *sys)
+{
+    for (size_t i = 0; i < sys->n_qubes; i++) {
+        struct policy_qube *q = &sys->qubes[i];
+        free(q->name);
+        free(q->uuid);
+        free(q->type);
+        for (size_t t = 0; t < q->n_tags; t++)
+            free(q->tags[t]);
+        free(q->tags);
+        free(q->default_dispvm);
+        free(q->power_state);
+    }
+    free(sys->qubes);
+    sys->qubes = NULL;
+    sys->n_qubes = 0;
+}
+
+bool policy_strset_has(const struct policy_strset *s, const char *v)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i], v) == 0)
+            return true;
+    return false;
+}
+
+void policy_strset_add(struct policy_strset *s, const char *v)
+{
+    if (policy_strset_has(s, v))
+        return;
+    s->items = xrealloc(s->items, (s->n + 1) * sizeof(*s->items));
+    s->items[s->n++] = xstrdup(v);
+}
+
+void policy_strset_remove(struct policy_strset *s, const char *v)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcmp(s->items[i], v) == 0) {
+            free(s->items[i]);
+            s->items[i] = s->items[--s->n];
+            return;
+        }
+    }
+}
+
+static int strp_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void policy_strset_sort(struct policy_strset *s)
+{
+    if (s->n)
+        qsort(s->items, s->n, sizeof(*s->items), strp_cmp);
+}
+
+void policy_strset_free(struct policy_strset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->items[i]);
+    free(s->items);
+    s->items = NULL;
+    s->n = 0;
+}
+
+void policy_py_repr(struct buf *b, const char *s)
+{
+    char q = (strchr(s, '\'') && !strchr(s, '"')) ? '"' : '\'';
+    buf_append_char(b, q);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\\' || *p == (unsigned char)q)
+            buf_printf(b, "\\%c", *p);
+        else if (*p == '\n')
+            buf_append_str(b, "\\n");
+        else if (*p == '\t')
+            buf_append_str(b, "\\t");
+        else if (*p == '\r')
+            buf_append_str(b, "\\r");
+        else if (*p < 0x20 || *p >= 0x7f)
+            buf_printf(b, "\\x%02x", *p);
+        else
+            buf_append_char(b, (char)*p);
+    }
+    buf_append_char(b, q);
+}
