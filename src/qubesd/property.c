@@ -42,7 +42,7 @@ static struct prop_def table[] = {
       "Default VM to be used as Disposable VM for service calls." },
 
     /* QubesVM */
-    { "template", PROP_VM, TPL_CHILDREN, PROP_NO_RESET, 4, default_none, NULL, check_template,
+    { "template", PROP_VM, TPL_CHILDREN, PROP_NO_RESET | PROP_HALTED_ONLY, 4, default_none, NULL, check_template,
       0, "Template, on which this AppVM is based." },
     { "template_for_dispvms", PROP_BOOL, DVM_TEMPLATES, 0, 2, default_const, "False",
       check_template_for_dispvms, 0, "Should this VM be allowed to start as Disposable VM" },
@@ -501,6 +501,9 @@ int prop_check_writable(const struct qube *q, const struct prop_def *def, bool r
                           "property '%s' is write-once and already set", def->name);
     if (reset && (def->flags & PROP_NO_RESET))
         return qerror_set(err, "QubesValueError", "Cannot unset %s", def->name);
+    if ((def->flags & PROP_HALTED_ONLY) && q && q->runtime)
+        return qerror_set(err, "QubesVMNotHaltedError", "Cannot change %s while qube is running",
+                          def->name);
     return 0;
 }
 

@@ -26,6 +26,7 @@ enum prop_flags {
     PROP_NO_RESET = 1 << 4,   /* cannot go back to a default (template) */
     PROP_LOWERCASE = 1 << 5,  /* case-folded when set (mac, virt_mode) */
     PROP_IDENTITY = 1 << 6,   /* name, qid, uuid: kept in struct qube itself */
+    PROP_HALTED_ONLY = 1 << 7, /* changes only while the qube is halted (template) */
 };
 
 struct prop_def;

@@ -77,3 +77,16 @@ test_qvm_create_standalone_copies_the_template_root() {
     assert_eq "from-template" "$(qrexec-client -d alone root:'cat /etc/marker')" \
         "a copy of the template's root"
 }
+
+test_template_cannot_change_while_running() {
+    make_template min
+    make_template other
+    call admin.vm.Create.AppVM dom0 min 'name=work label=red' >/dev/null
+    assert_eq "0|" "$(call admin.vm.Start work)" "start"
+    assert_eq "2|QubesVMNotHaltedError||Cannot change template while qube is running|" \
+        "$(call admin.vm.property.Set work template other)" "refused while running"
+    assert_eq "0|default=False type=vm min" "$(call admin.vm.property.Get work template)" \
+        "unchanged"
+    assert_eq "0|" "$(call admin.vm.Shutdown work wait)" "shutdown"
+    assert_eq "0|" "$(call admin.vm.property.Set work template other)" "allowed once halted"
+}
