@@ -150,3 +150,23 @@ test_netvm_chain_starts_first() {
         "$(call admin.vm.Shutdown sys-net)" "shutdown of a netvm in use"
     assert_eq "0|" "$(call admin.vm.Shutdown sys-net force+wait)" "forced"
 }
+
+test_console_flood_is_capped() {
+    start_work
+    # what init's children print goes to the console: rc.local floods it
+    in_qube root 'printf "#!/bin/sh\nhead -c 41943040 /dev/zero\n" >/rw/config/rc.local;
+                  chmod 0755 /rw/config/rc.local'
+    assert_eq "0|" "$(call admin.vm.Shutdown work wait)" "shutdown"
+    assert_eq "0|" "$(call admin.vm.Start work)" "start: rc.local runs"
+    log="$QUBES_ROOT/var/log/qubes/guest-work.log"
+    for _ in $(seq 200); do
+        grep -q "further output dropped" "$log" && break
+        sleep 0.05
+    done
+    assert_eq "alive" "$(in_qube user 'echo alive')" "the qube goes on"
+    size=$(stat -c %s "$log")
+    [ "$size" -le $((16 * 1024 * 1024 + 65536)) ] || fail "guest log grew to $size bytes"
+    [ "$size" -ge $((16 * 1024 * 1024)) ] || fail "guest log only $size bytes"
+    assert_contains "further output dropped" "$(grep -a "further output" "$log")" \
+        "the log says it was capped"
+}

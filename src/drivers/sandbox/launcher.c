@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <linux/sched.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -159,6 +160,7 @@ static int loopback_up(struct qerror *err)
 struct child_args {
     const struct options *opt;
     int sync_fd;
+    int console_fd; /* the write end of the console pipe: init's stdout/stderr */
     int idmap_fd;
     uid_t base;
 };
@@ -222,10 +224,12 @@ static int child_main(void *arg)
         child_fail(a->sync_fd, &err);
     }
 
-    /* init's descriptors: 0 /dev/null, 1-2 the guest log (inherited),
-     * SANDBOX_CHANNEL_FD the channel; the sync socket closes on exec */
+    /* init's descriptors: 0 /dev/null, 1-2 the console pipe (the helper
+     * copies it into the guest log, bounded), SANDBOX_CHANNEL_FD the
+     * channel; the sync socket closes on exec */
     int null = open("/dev/null", O_RDONLY);
-    if (null < 0 || dup2(null, 0) < 0) {
+    if (null < 0 || dup2(null, 0) < 0 || dup2(a->console_fd, 1) < 0 ||
+        dup2(a->console_fd, 2) < 0) {
         qerror_errno(&err, errno, "stdin");
         child_fail(a->sync_fd, &err);
     }
@@ -282,7 +286,47 @@ static void release(const struct options *opt, struct qube_cgroup *cg)
     rmdir(opt->state_dir);
 }
 
-static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgroup *cg)
+/* The qube writes its console; dom0 keeps at most SANDBOX_CONSOLE_MAX bytes
+ * of it, so a qube cannot fill dom0's disk. Past the cap it is drained. */
+struct console {
+    int fd; /* read end; -1 at EOF */
+    long long written;
+    bool capped;
+};
+
+static void console_copy(const struct options *opt, struct console *con)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(con->fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return; /* EAGAIN: all read for now */
+        if (n == 0) {
+            close(con->fd);
+            con->fd = -1;
+            return;
+        }
+        if (con->written >= SANDBOX_CONSOLE_MAX) {
+            if (!con->capped)
+                fprintf(stderr, "qubes-sandbox: qube=%s console log reached %lld bytes: "
+                                "further output dropped\n",
+                        opt->name, (long long)SANDBOX_CONSOLE_MAX);
+            con->capped = true;
+            continue;
+        }
+        size_t keep = (size_t)n;
+        if (con->written + n > SANDBOX_CONSOLE_MAX)
+            keep = (size_t)(SANDBOX_CONSOLE_MAX - con->written);
+        if (write(STDOUT_FILENO, buf, keep) < 0)
+            return;
+        con->written += (long long)keep;
+    }
+}
+
+static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgroup *cg,
+                     struct console *con)
 {
     sigset_t mask;
     sigemptyset(&mask);
@@ -295,6 +339,14 @@ static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgro
         die("signalfd: %s", strerror(errno));
     int status = 0;
     for (;;) {
+        struct pollfd fds[2] = { { .fd = sfd, .events = POLLIN },
+                                 { .fd = con->fd, .events = POLLIN } };
+        if (poll(fds, con->fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+            die("poll: %s", strerror(errno));
+        if (con->fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
+            console_copy(opt, con);
+        if (!(fds[0].revents & POLLIN))
+            continue;
         struct signalfd_siginfo si;
         if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
             continue;
@@ -312,6 +364,8 @@ static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgro
                 break;
         }
     }
+    if (con->fd >= 0)
+        console_copy(opt, con); /* what init printed last */
     release(opt, cg);
     if (WIFEXITED(status)) {
         fprintf(stderr, "qubes-sandbox: qube=%s init exited status=%d\n", opt->name,
@@ -422,10 +476,11 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGINT);
     sigprocmask(SIG_BLOCK, &mask, NULL);
 
-    int sync[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
+    int sync[2], console[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 ||
+        pipe2(console, O_CLOEXEC) < 0)
         die("socketpair: %s", strerror(errno));
-    struct child_args args = { &opt, sync[1], idmap_fd, base };
+    struct child_args args = { &opt, sync[1], console[1], idmap_fd, base };
     size_t stack_size = 256 * 1024;
     char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -436,7 +491,9 @@ int main(int argc, char **argv)
     if (pid < 0)
         die("clone: %s", strerror(errno));
     close(sync[1]);
+    close(console[1]);
     close(idmap_fd);
+    fcntl(console[0], F_SETFL, O_NONBLOCK);
 
     if (cgroup_add(&cg, pid, &err) < 0) {
         kill(pid, SIGKILL);
@@ -468,7 +525,8 @@ int main(int argc, char **argv)
     write_state(&opt, pid);
     fprintf(stderr, "qubes-sandbox: qube=%s started init=%d uid_base=%u\n", opt.name, (int)pid,
             base);
-    int rc = supervise(&opt, pid, &cg);
+    struct console con = { .fd = console[0] };
+    int rc = supervise(&opt, pid, &cg, &con);
     cgroup_free(&cg);
     return rc;
 }

@@ -10,6 +10,8 @@
 /* Every qube gets 65536 uids and gids of its own, above the host's. */
 #define SANDBOX_ID_RANGE 65536u
 #define SANDBOX_ID_FIRST 0x40000000u
+/* What dom0 keeps of one run's console (init, agent, rc.local output). */
+#define SANDBOX_CONSOLE_MAX (16LL << 20)
 
 static inline uid_t sandbox_uid_base(int qid)
 {
