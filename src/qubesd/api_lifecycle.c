@@ -4,15 +4,21 @@
 #include "qubesd/api.h"
 #include "qubesd/lifecycle.h"
 
+/* Starts an operation that answers later; a refusal at once is answered
+ * now, as any error (the reply is dropped). */
+static int deferred(struct api_call *call, int rc, struct api_reply *reply)
+{
+    if (rc < 0) {
+        call->deferred = NULL;
+        api_reply_forget(reply);
+    }
+    return rc;
+}
+
 static int vm_start(struct api_call *call, struct qerror *err)
 {
     struct api_reply *reply = api_call_defer(call);
-    if (lifecycle_start(call->app, call->dest, reply, err) < 0) {
-        call->deferred = NULL;
-        api_reply_forget(reply);
-        return -1;
-    }
-    return 0;
+    return deferred(call, lifecycle_start(call->app, call->dest, reply, err), reply);
 }
 
 static int vm_shutdown(struct api_call *call, struct qerror *err)
@@ -29,23 +35,14 @@ static int vm_shutdown(struct api_call *call, struct qerror *err)
         return qerror_set(err, "ProtocolError", "Invalid argument: expected force, wait or "
                                                 "force+wait");
     struct api_reply *reply = api_call_defer(call);
-    if (lifecycle_shutdown(call->app, call->dest, force, wait, reply, err) < 0) {
-        call->deferred = NULL;
-        api_reply_forget(reply);
-        return -1;
-    }
-    return 0;
+    return deferred(call, lifecycle_shutdown(call->app, call->dest, force, wait, reply, err),
+                    reply);
 }
 
 static int vm_kill(struct api_call *call, struct qerror *err)
 {
     struct api_reply *reply = api_call_defer(call);
-    if (lifecycle_kill(call->app, call->dest, reply, err) < 0) {
-        call->deferred = NULL;
-        api_reply_forget(reply);
-        return -1;
-    }
-    return 0;
+    return deferred(call, lifecycle_kill(call->app, call->dest, reply, err), reply);
 }
 
 static int vm_pause(struct api_call *call, struct qerror *err)
