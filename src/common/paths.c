@@ -39,3 +39,13 @@ char *qubicle_guest_dir(void)
     free(build);
     return xstrdup(QUBICLE_GUESTDIR);
 }
+
+char *qubicle_dom0_rpc_dir(void)
+{
+    _cleanup_free_ char *dir = exe_dir();
+    char *build = xasprintf("%s/../dom0/qubes-rpc", dir);
+    if (access(build, X_OK) == 0)
+        return build;
+    free(build);
+    return xstrdup(QUBICLE_DOM0RPCDIR);
+}

@@ -62,7 +62,8 @@ static pid_t spawn(const char *path, char *const argv[], bool keep_channel)
             close(CHANNEL_FD);
         setsid();
         char *const envp[] = {
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" GUEST_DIR "/bin",
+            "HOME=/root",
             "QREXEC_SERVICE_PATH=/usr/local/etc/qubes-rpc:/etc/qubes-rpc:" GUEST_DIR "/qubes-rpc",
             NULL };
         execve(path, argv, envp);

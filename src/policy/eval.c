@@ -305,6 +305,27 @@ void policy_evaluate(const struct policy *p, const struct policy_system *sys, co
     policy_token_free(&rq.target);
 }
 
+void policy_resolution_choose(struct policy_resolution *res, const struct policy_system *sys,
+                              const char *choice)
+{
+    if (res->result != POLICY_ASK)
+        return;
+    bool found = false;
+    for (size_t i = 0; choice && i < res->n_targets; i++)
+        found = found || strcmp(res->targets[i], choice) == 0;
+    if (!found) {
+        deny(res, "target %s is not a valid choice", choice ? choice : "(none)");
+        return;
+    }
+    bool dispvm = strncmp(choice, "@dispvm:", 8) == 0;
+    const struct policy_qube *q = strcmp(choice, "dom0") == 0 ? NULL
+                                  : policy_system_find(sys, dispvm ? choice + 8 : choice);
+    res->result = POLICY_ALLOW;
+    res->target = xstrdup(choice);
+    if (q && q->uuid)
+        res->target_uuid = xasprintf("%suuid:%s", dispvm ? "@dispvm:" : "", q->uuid);
+}
+
 void policy_resolution_free(struct policy_resolution *res)
 {
     free(res->requested_target);

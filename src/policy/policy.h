@@ -154,6 +154,14 @@ void policy_evaluate(const struct policy *p, const struct policy_system *sys, co
                      const char *intended_target, const char *service_and_arg,
                      struct policy_resolution *res);
 void policy_resolution_free(struct policy_resolution *res);
+/* The response lines of the policy daemon protocol: allow (user, result, target,
+ * target_uuid, autostart, requested_target), deny, or for --just-evaluate an ask
+ * (result=ask, targets=, default_target=). */
+struct buf;
+void policy_resolution_format(const struct policy_resolution *res, struct buf *out);
+/* The answer to an ask: allow with choice if it is one of the candidates, else deny. */
+void policy_resolution_choose(struct policy_resolution *res, const struct policy_system *sys,
+                              const char *choice);
 
 /* Fills sys from the qubesd of $QUBES_ROOT (admin.vm.List, then per qube
  * property.GetAll and tag.List). */

@@ -1,9 +1,15 @@
 /* qrexec-policy-exec: evaluates one qrexec call against the policy and
- * prints the response lines of the policy daemon protocol (§1.9). */
+ * prints the response lines of the policy daemon protocol (§1.9). A real decision (no
+ * --just-evaluate, no --path) is made by qubesd's policy service, so that an ask reaches the
+ * policy agent and the decision is audited; otherwise the files are evaluated here. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
@@ -16,29 +22,41 @@ static void usage(FILE *f)
                "SOURCE TARGET SERVICE[+ARG]\n");
 }
 
-static void print_response(const struct policy_resolution *res)
+/* Asks qubesd's policy service and prints its answer; 0 iff it allowed. */
+static int via_service(const char *source, const char *target, const char *svc, bool assume_yes)
 {
-    switch (res->result) {
-    case POLICY_ALLOW:
-        printf("user=%s\n", res->user ? res->user : "DEFAULT");
-        printf("result=allow\n");
-        printf("target=%s\n", res->target);
-        if (res->target_uuid)
-            printf("target_uuid=%s\n", res->target_uuid);
-        printf("autostart=%s\n", res->autostart ? "True" : "False");
-        printf("requested_target=%s\n", res->requested_target);
-        break;
-    case POLICY_ASK:
-        printf("result=ask\n");
-        printf("targets=");
-        for (size_t i = 0; i < res->n_targets; i++)
-            printf("%s%s", i ? " " : "", res->targets[i]);
-        printf("\n");
-        printf("default_target=%s\n", res->default_target ? res->default_target : "");
-        break;
-    case POLICY_DENY:
-    default: printf("result=deny\n"); break;
+    _cleanup_free_ char *path = qroot_path("run/qubes/policy.sock");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "qrexec-policy-exec: socket path too long\n");
+        return 1;
     }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "qrexec-policy-exec: cannot reach the policy service %s: %s\n", path,
+                strerror(errno));
+        printf("result=deny\n");
+        return 1;
+    }
+    _cleanup_buf_ struct buf req = BUF_INIT;
+    buf_printf(&req, "source=%s\nintended_target=%s\nservice_and_arg=%s\n%s\n", source, target,
+               svc, assume_yes ? "assume_yes_for_ask=yes\n" : "");
+    _cleanup_buf_ struct buf resp = BUF_INIT;
+    if (write(fd, req.data, req.len) == (ssize_t)req.len) {
+        char b[4096];
+        ssize_t n;
+        while ((n = read(fd, b, sizeof(b))) > 0 && resp.len < 65536)
+            buf_append(&resp, b, (size_t)n);
+    }
+    close(fd);
+    if (resp.len == 0) {
+        fprintf(stderr, "qrexec-policy-exec: no answer from the policy service\n");
+        printf("result=deny\n");
+        return 1;
+    }
+    fwrite(resp.data, 1, resp.len, stdout);
+    return strstr(resp.data, "result=allow\n") ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -67,11 +85,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *source = argv[optind], *target = argv[optind + 1], *svc = argv[optind + 2];
-    if (!just_evaluate) {
-        fprintf(stderr, "qrexec-policy-exec: executing calls is not available yet; "
-                        "use --just-evaluate\n");
-        return 1;
-    }
+    if (!just_evaluate && !path)
+        return via_service(source, target, svc, assume_yes);
 
     struct qerror err = {0};
     struct policy_system sys = {0};
@@ -99,31 +114,16 @@ int main(int argc, char **argv)
 
     struct policy_resolution res;
     policy_evaluate(&pol, &sys, source, target, svc, &res);
-    if (res.result == POLICY_ASK && assume_yes) {
-        /* "allow" with the requested target, if it is a valid choice */
-        bool found = false;
-        for (size_t i = 0; i < res.n_targets; i++)
-            found = found || strcmp(res.targets[i], res.requested_target) == 0;
-        if (!found) {
-            snprintf(res.reason, sizeof(res.reason), "target %s is not a valid choice",
-                     res.requested_target);
-            res.result = POLICY_DENY;
-        } else {
-            const struct policy_qube *q = policy_system_find(&sys, res.requested_target);
-            res.result = POLICY_ALLOW;
-            res.target = xstrdup(
-                strcmp(res.requested_target, "@adminvm") == 0 ? "dom0" : res.requested_target);
-            if (q && q->uuid && strcmp(q->type, "AdminVM") != 0)
-                res.target_uuid = xasprintf("uuid:%s", q->uuid);
-            else if (strncmp(res.target, "@dispvm:", 8) == 0 &&
-                     (q = policy_system_find(&sys, res.target + 8)) && q->uuid)
-                res.target_uuid = xasprintf("@dispvm:uuid:%s", q->uuid);
-        }
-    }
+    if (res.result == POLICY_ASK && assume_yes) /* "allow" with the requested target */
+        policy_resolution_choose(&res, &sys, res.requested_target);
+    else if (res.result == POLICY_ASK && !just_evaluate) /* nobody to ask about --path files */
+        policy_resolution_choose(&res, &sys, NULL);
     if (res.result == POLICY_DENY)
         fprintf(stderr, "qrexec-policy-exec: %s -> %s %s denied: %s\n", source, target, svc,
                 res.reason);
-    print_response(&res);
+    _cleanup_buf_ struct buf out = BUF_INIT;
+    policy_resolution_format(&res, &out);
+    fwrite(out.data, 1, out.len, stdout);
     int rc = res.result == POLICY_ALLOW ? 0 : 1;
     policy_resolution_free(&res);
     policy_free(&pol);

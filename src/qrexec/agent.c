@@ -1,5 +1,9 @@
 /* qrexec-agent: the qube's end of the control channel. HELLO, then one forked process per
- * MSG_EXEC_CMDLINE / MSG_JUST_EXEC, and MSG_CONNECTION_TERMINATED when that process ends. */
+ * MSG_EXEC_CMDLINE / MSG_JUST_EXEC, and MSG_CONNECTION_TERMINATED when that process ends.
+ * It also takes calls from this qube's own programs (qrexec-client-vm) on the trigger socket,
+ * forwards them to dom0 as MSG_TRIGGER_SERVICE3 with an ident naming the caller, and hands
+ * the caller the data socket dom0 sends back with MSG_SERVICE_CONNECT (or hangs up on it
+ * for MSG_SERVICE_REFUSED). */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -9,6 +13,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,22 +31,39 @@ struct running_call {
     uint32_t port;
 };
 
+#define DEFAULT_TRIGGER_PATH "/run/qubes/qrexec-agent"
+#define MAX_TRIGGER_CLIENTS QREXEC_MAX_CLIENTS
+
+/* A qrexec-client-vm: first sending its request, then waiting for dom0's answer. */
+struct trigger_client {
+    int fd;
+    bool forwarded;
+    char ident[QREXEC_SERVICE_PARAMS_SIZE];
+    struct qrexec_reader rd;
+};
+
 struct agent {
     int control_fd;
     int sig_fd;
+    int trigger_fd;
     uint32_t version;
     struct running_call *calls;
     size_t ncalls, cap;
+    struct trigger_client *clients[MAX_TRIGGER_CLIENTS];
+    size_t nclients;
+    unsigned long next_ident;
 };
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: qrexec-agent --channel-fd FD\n"
+            "usage: qrexec-agent --channel-fd FD [--trigger-socket PATH]\n"
             "Runs qrexec calls inside a qube: speaks qrexec protocol 3 with qrexec-daemon over\n"
             "the inherited control socket FD and starts one process per call.\n"
-            "  --channel-fd FD   the connected control socket (required)\n"
-            "  -h, --help        this text\n");
+            "  --channel-fd FD          the connected control socket (required)\n"
+            "  --trigger-socket PATH    where qrexec-client-vm connects\n"
+            "                           (default " DEFAULT_TRIGGER_PATH ")\n"
+            "  -h, --help               this text\n");
 }
 
 static int send_msg(struct agent *a, struct buf *m)
@@ -116,13 +140,154 @@ static void start_call(struct agent *a, uint32_t type, const struct qrexec_exec_
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        qrexec_agent_call(data_fd, type, req->cmdline, (long)agent);
+        struct qrexec_service_host host = { .agent_pid = (long)agent };
+        qrexec_agent_call(data_fd, type, req->cmdline, &host);
     }
     if (a->ncalls == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 16;
         a->calls = xrealloc(a->calls, a->cap * sizeof(*a->calls));
     }
     a->calls[a->ncalls++] = (struct running_call){ pid, req->connect_domain, req->connect_port };
+}
+
+static int open_trigger_socket(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        log_error("op=trigger-socket result=error reason=\"path too long\"");
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        mkdir(dir, 0755);
+    }
+    free(dir);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    unlink(path);
+    /* every user of the qube may ask for a call, as upstream; policy decides in dom0 */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
+        listen(fd, 64) < 0) {
+        log_error("op=trigger-socket path=%s result=error reason=\"%s\"", path,
+                  strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void drop_trigger_client(struct agent *a, struct trigger_client *c)
+{
+    for (size_t i = 0; i < a->nclients; i++)
+        if (a->clients[i] == c) {
+            a->clients[i] = a->clients[--a->nclients];
+            break;
+        }
+    close(c->fd);
+    qrexec_reader_free(&c->rd);
+    free(c);
+}
+
+static void accept_trigger_client(struct agent *a)
+{
+    int fd = accept4(a->trigger_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    if (a->nclients >= MAX_TRIGGER_CLIENTS) {
+        log_warning("op=trigger result=refused reason=\"too many pending calls\"");
+        close(fd);
+        return;
+    }
+    struct trigger_client *c = xcalloc(1, sizeof(*c));
+    c->fd = fd;
+    qrexec_reader_init(&c->rd, QREXEC_TRIGGER3_SIZE + QREXEC_MAX_SERVICE_NAME_LEN);
+    a->clients[a->nclients++] = c;
+}
+
+/* The request of a local client, forwarded with our ident. -1 drops the client, -2 means the
+ * control channel failed. */
+static int forward_trigger(struct agent *a, struct trigger_client *c)
+{
+    const char *why = NULL;
+    struct msg_header hdr = c->rd.hdr;
+    struct qrexec_trigger3 t = { .service_name = NULL };
+    if (qrexec_fds_any(&c->rd.fds) || hdr.type != MSG_TRIGGER_SERVICE3 ||
+        qrexec_check_header(QREXEC_FROM_AGENT, &hdr, a->version, &why) < 0 ||
+        qrexec_trigger3_decode(c->rd.payload, hdr.len, &t, &why) < 0) {
+        free(t.service_name);
+        log_warning("op=trigger result=refused reason=\"%s\"",
+                    why ? why : "not a TRIGGER_SERVICE3 request");
+        return -1;
+    }
+    free(t.service_name); /* valid; dom0 sanitizes it again */
+    snprintf(c->ident, sizeof(c->ident), "SOCKET%lu", ++a->next_ident);
+    struct trigger_service_params3 params;
+    memcpy(&params, c->rd.payload, sizeof(params));
+    memset(&params.request_id, 0, sizeof(params.request_id));
+    memcpy(params.request_id.ident, c->ident, strlen(c->ident));
+    struct buf m = BUF_INIT;
+    uint8_t h[QREXEC_HDR_SIZE];
+    qrexec_hdr_encode(h, MSG_TRIGGER_SERVICE3, hdr.len);
+    buf_append(&m, h, sizeof(h));
+    buf_append(&m, &params, sizeof(params));
+    buf_append(&m, c->rd.payload + sizeof(params), hdr.len - sizeof(params));
+    if (send_msg(a, &m) < 0)
+        return -2;
+    c->forwarded = true;
+    return 0;
+}
+
+/* Readable trigger client: its request, or (once forwarded) its hang-up. */
+static int handle_trigger_client(struct agent *a, struct trigger_client *c)
+{
+    if (c->forwarded) {
+        char b;
+        ssize_t n = recv(c->fd, &b, 1, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        return -1; /* it gave up, or sent more than its request */
+    }
+    int f = qrexec_reader_feed(&c->rd, c->fd);
+    if (f == 0)
+        return 0;
+    if (f < 0)
+        return -1;
+    return forward_trigger(a, c);
+}
+
+static struct trigger_client *find_trigger_client(struct agent *a, const char *ident)
+{
+    for (size_t i = 0; i < a->nclients; i++)
+        if (a->clients[i]->forwarded &&
+            memcmp(a->clients[i]->ident, ident, QREXEC_SERVICE_PARAMS_SIZE) == 0)
+            return a->clients[i];
+    return NULL;
+}
+
+/* dom0's answer to one of our calls: the data socket goes to the caller with the port. */
+static void answer_trigger(struct agent *a, uint32_t type, const uint8_t *payload, int data_fd)
+{
+    const uint8_t *ident = type == MSG_SERVICE_CONNECT ? payload + QREXEC_EXEC_PARAMS_SIZE
+                                                        : payload;
+    char key[QREXEC_SERVICE_PARAMS_SIZE];
+    memcpy(key, ident, sizeof(key));
+    struct trigger_client *c = find_trigger_client(a, key);
+    if (!c) {
+        log_info("op=trigger event=answer-for-gone-caller type=%s", qrexec_msg_type_name(type));
+        return;
+    }
+    if (type == MSG_SERVICE_CONNECT) {
+        qrexec_set_nonblock(c->fd, false);
+        if (qrexec_send_all(c->fd, payload, QREXEC_EXEC_PARAMS_SIZE, data_fd) < 0)
+            log_warning("op=trigger event=caller-gone ident=%.32s", key);
+    } else {
+        log_info("op=trigger result=refused ident=%.32s", key);
+    }
+    drop_trigger_client(a, c);
 }
 
 /* One message from the daemon; -1: the channel closed, -2: a protocol error. */
@@ -162,9 +327,16 @@ static int handle_control(struct agent *a)
         break;
     }
     case MSG_SERVICE_CONNECT:
+        if (fds.n != 1 || fds.overflow) {
+            log_error("op=control event=protocol-error reason=\"SERVICE_CONNECT without one "
+                      "data socket\"");
+            rc = -2;
+            break;
+        }
+        answer_trigger(a, hdr.type, untrusted_payload, fds.fd[0]);
+        break;
     case MSG_SERVICE_REFUSED:
-        /* answers to calls from this qube, which qrexec-client-vm does not make yet */
-        log_warning("op=control event=ignored type=%s", qrexec_msg_type_name(hdr.type));
+        answer_trigger(a, hdr.type, untrusted_payload, -1);
         break;
     default:
         log_error("op=control event=protocol-error reason=\"unexpected %s\"",
@@ -181,10 +353,12 @@ int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "channel-fd", required_argument, NULL, 'c' },
+        { "trigger-socket", required_argument, NULL, 't' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     int control_fd = -1;
+    const char *trigger_path = DEFAULT_TRIGGER_PATH;
     int opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -198,6 +372,9 @@ int main(int argc, char **argv)
             control_fd = (int)v;
             break;
         }
+        case 't':
+            trigger_path = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -215,7 +392,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    struct agent a = { .control_fd = control_fd };
+    struct agent a = { .control_fd = control_fd, .trigger_fd = -1 };
     a.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (a.sig_fd < 0) {
         log_error("op=start result=error reason=\"signalfd: %s\"", strerror(errno));
@@ -224,14 +401,22 @@ int main(int argc, char **argv)
     qrexec_set_nonblock(control_fd, false);
     if (handshake(&a) < 0)
         return 1;
+    /* without the trigger socket, calls from dom0 still work */
+    a.trigger_fd = open_trigger_socket(trigger_path);
 
     int rc = 0;
+    struct pollfd fds[3 + MAX_TRIGGER_CLIENTS];
+    struct trigger_client *polled[MAX_TRIGGER_CLIENTS];
     for (;;) {
-        struct pollfd fds[2] = {
-            { .fd = a.control_fd, .events = POLLIN },
-            { .fd = a.sig_fd, .events = POLLIN },
-        };
-        if (poll(fds, 2, -1) < 0) {
+        fds[0] = (struct pollfd){ .fd = a.control_fd, .events = POLLIN };
+        fds[1] = (struct pollfd){ .fd = a.sig_fd, .events = POLLIN };
+        fds[2] = (struct pollfd){ .fd = a.trigger_fd, .events = POLLIN };
+        size_t nc = a.nclients;
+        for (size_t i = 0; i < nc; i++) {
+            polled[i] = a.clients[i];
+            fds[3 + i] = (struct pollfd){ .fd = a.clients[i]->fd, .events = POLLIN };
+        }
+        if (poll(fds, 3 + nc, -1) < 0) {
             if (errno == EINTR)
                 continue;
             rc = 1;
@@ -250,7 +435,31 @@ int main(int argc, char **argv)
                 break;
             }
         }
+        bool control_failed = false;
+        for (size_t i = 0; i < nc && !control_failed; i++) {
+            if (!fds[3 + i].revents)
+                continue;
+            bool alive = false; /* an answer from dom0 may have dropped it already */
+            for (size_t k = 0; k < a.nclients; k++)
+                alive |= a.clients[k] == polled[i];
+            if (!alive)
+                continue;
+            int r = handle_trigger_client(&a, polled[i]);
+            if (r < 0)
+                drop_trigger_client(&a, polled[i]);
+            control_failed = r == -2;
+        }
+        if (control_failed) {
+            rc = 1;
+            break;
+        }
+        if (fds[2].revents)
+            accept_trigger_client(&a);
     }
+    while (a.nclients)
+        drop_trigger_client(&a, a.clients[0]);
+    if (a.trigger_fd >= 0)
+        close(a.trigger_fd);
     free(a.calls);
     return rc;
 }

@@ -3,8 +3,13 @@
 #include "qrexec/agent_call.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -13,30 +18,9 @@
 #include "qrexec/pump.h"
 #include "qrexec/qrexec_cmdline.h"
 #include "qrexec/qrexec_proto.h"
+#include "qrexec/rpc_config.h"
 #include "qrexec/service.h"
 #include "qrexec/transport.h"
-
-static int data_handshake(int fd, uint32_t *version, const char **why)
-{
-    struct buf hello = BUF_INIT;
-    qrexec_hello_encode(&hello, QREXEC_PROTOCOL_VERSION);
-    int rc = qrexec_send_all(fd, hello.data, hello.len, -1);
-    buf_free(&hello);
-    struct msg_header hdr;
-    uint8_t *payload = NULL;
-    *why = "cannot send HELLO";
-    if (rc < 0)
-        return -1;
-    if (qrexec_recv_msg(fd, QREXEC_DATA_TO_SERVICE, QREXEC_PROTOCOL_VERSION, &hdr, &payload,
-                        NULL, why) < 0 ||
-        qrexec_hello_decode(&hdr, payload, QREXEC_PROTOCOL_VERSION, QREXEC_DATA_MIN_VERSION,
-                            version, why) < 0) {
-        free(payload);
-        return -1;
-    }
-    free(payload);
-    return 0;
-}
 
 /* What upstream sends when no process could be started: both streams closed, then the code. */
 static void send_failure(int fd, int code)
@@ -57,14 +41,90 @@ static void send_exit_code(int fd, int code)
     buf_free(&m);
 }
 
-void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline, long agent_pid)
+/* A socket service (upstream qrexec-socket-services): connect, send the service descriptor
+ * "svc+arg source[ name|keyword target]\0", then the socket is both stdin and stdout. The exit
+ * code is always 0. */
+static int run_socket_service(int data_fd, uint32_t version, const char *path,
+                              const struct qrexec_cmd *cmd, const struct qrexec_rpc_config *conf)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int sock = -1;
+    if (strlen(path) < sizeof(sa.sun_path)) {
+        strcpy(sa.sun_path, path);
+        sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    }
+    if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        log_error("op=call service=%s event=socket-connect-failed reason=\"%s\"",
+                  cmd->service_full, strerror(errno));
+        if (sock >= 0)
+            close(sock);
+        send_failure(data_fd, QREXEC_EXIT_PROBLEM);
+        return 1;
+    }
+    int rc = 0;
+    if (!conf->skip_service_descriptor) {
+        struct buf d = BUF_INIT;
+        buf_printf(&d, "%s %s", cmd->service_full, cmd->source);
+        if (cmd->target_type)
+            buf_printf(&d, " %s %s", cmd->target_type, cmd->target);
+        rc = qrexec_send_all(sock, d.data, d.len + 1, -1);
+        buf_free(&d);
+    }
+    int in_fd = rc == 0 ? fcntl(sock, F_DUPFD_CLOEXEC, 3) : -1;
+    if (in_fd < 0) {
+        close(sock);
+        send_failure(data_fd, QREXEC_EXIT_PROBLEM);
+        return 1;
+    }
+    const char *why = NULL;
+    struct qrexec_pump_cfg cfg = {
+        .remote_fd = data_fd, .version = version, .is_service = true,
+        .in_fd = in_fd, .out_fd = sock, .err_fd = -1, .child = -1, .preset_code = 0,
+        .exit_on_stdin_eof = conf->exit_on_client_eof,
+        .wait_stdin_eof = !conf->exit_on_service_eof,
+    };
+    if (qrexec_pump_run(&cfg, &why) < 0) {
+        log_error("op=call event=data-error reason=\"%s\"", why ? why : "?");
+        return 1;
+    }
+    return 0;
+}
+
+/* qubes.WaitForSession before a service whose config asks for it (upstream
+ * exec_wait_for_session): run it as the call's user and wait for it. */
+static void wait_for_session(const struct qrexec_service_host *host, const char *user,
+                             const char *source)
+{
+    struct qrexec_cmd ws = { .service_name = "qubes.WaitForSession",
+                             .service_full = "qubes.WaitForSession+", .service_arg = "",
+                             .source = (char *)source };
+    char *path = qrexec_find_service(&ws, host->service_path);
+    if (!path)
+        return;
+    char **env = qrexec_service_env(&ws, host->agent_pid);
+    char *argv[] = { path, NULL };
+    struct qrexec_spawn_opts opts = { .user = user, .path = path, .argv = argv, .envp = env,
+                                      .null_stdio = true };
+    struct qrexec_child child;
+    struct qerror err = { 0 };
+    if (qrexec_spawn(&opts, &child, &err) == 0) {
+        int status;
+        while (waitpid(child.pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    qrexec_env_free(env);
+    free(path);
+}
+
+void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
+                       const struct qrexec_service_host *host)
 {
     uint32_t version = QREXEC_PROTOCOL_VERSION;
     bool just_exec = type == MSG_JUST_EXEC;
     /* qrexec-client -e may hang up before the handshake: the command still runs, only
      * its start status has nobody to go to */
     const char *why = NULL;
-    if (data_handshake(data_fd, &version, &why) < 0) {
+    if (qrexec_data_handshake(data_fd, QREXEC_DATA_TO_SERVICE, &version, &why) < 0) {
         if (!just_exec) {
             log_error("op=call event=handshake-failed reason=\"%s\"", why);
             _exit(1);
@@ -84,8 +144,9 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline, long age
     char *path = NULL;
     char **env = NULL;
     char *argv[4] = { NULL };
+    struct qrexec_rpc_config conf = { 0 };
     if (cmd.is_rpc) {
-        path = qrexec_find_service(&cmd, NULL);
+        path = qrexec_find_service(&cmd, host->service_path);
         if (!path) {
             log_error("op=call service=%s source=%s event=service-not-found", cmd.service_full,
                       cmd.source);
@@ -93,11 +154,30 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline, long age
                       : send_failure(data_fd, QREXEC_EXIT_SERVICE_NOT_FOUND);
             _exit(0);
         }
-        env = qrexec_service_env(&cmd, agent_pid);
-        argv[0] = path;
-        argv[1] = cmd.service_arg[0] ? cmd.service_arg : NULL;
+        if (qrexec_rpc_config_load(cmd.service_full, cmd.service_name,
+                                   host->config_path ? host->config_path
+                                                     : QREXEC_GUEST_RPC_CONFIG_PATH,
+                                   &conf, &err) < 0) {
+            log_error("op=call service=%s event=bad-config reason=\"%s\"", cmd.service_full,
+                      err.message);
+            just_exec ? send_exit_code(data_fd, QREXEC_EXIT_PROBLEM)
+                      : send_failure(data_fd, QREXEC_EXIT_PROBLEM);
+            _exit(1);
+        }
+        if (conf.force_user && !host->keep_user) {
+            free(cmd.user);
+            cmd.user = xstrdup(conf.force_user);
+        }
         log_info("op=call type=%s user=%s service=%s source=%s", qrexec_msg_type_name(type),
                  cmd.user, cmd.service_full, cmd.source);
+        struct stat st;
+        if (!just_exec && stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+            _exit(run_socket_service(data_fd, version, path, &cmd, &conf));
+        if (conf.wait_for_session && !cmd.nogui)
+            wait_for_session(host, host->keep_user ? NULL : cmd.user, cmd.source);
+        env = qrexec_service_env(&cmd, host->agent_pid);
+        argv[0] = path;
+        argv[1] = cmd.service_arg[0] ? cmd.service_arg : NULL;
     } else {
         path = xstrdup("/bin/sh");
         argv[0] = "sh";
@@ -107,7 +187,8 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline, long age
     }
 
     struct qrexec_spawn_opts opts = {
-        .user = cmd.user, .path = path, .argv = argv, .envp = env, .null_stdio = just_exec,
+        .user = host->keep_user ? NULL : cmd.user, .path = path, .argv = argv, .envp = env,
+        .null_stdio = just_exec,
     };
     struct qrexec_child child;
     int code = qrexec_spawn(&opts, &child, &err);
@@ -133,6 +214,7 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline, long age
             status = 1;
         }
     }
+    qrexec_rpc_config_free(&conf);
     qrexec_cmd_free(&cmd);
     qrexec_env_free(env);
     free(path);

@@ -86,27 +86,6 @@ static int recv_daemon(int fd, const struct timespec *deadline, struct msg_heade
                            fds, why);
 }
 
-static int data_handshake(int fd, uint32_t *version, const char **why)
-{
-    struct buf m = BUF_INIT;
-    qrexec_hello_encode(&m, QREXEC_PROTOCOL_VERSION);
-    int rc = qrexec_send_all(fd, m.data, m.len, -1);
-    buf_free(&m);
-    if (rc < 0) {
-        *why = "cannot send HELLO";
-        return -1;
-    }
-    struct msg_header hdr;
-    uint8_t *payload = NULL;
-    rc = qrexec_recv_msg(fd, QREXEC_DATA_TO_CLIENT, QREXEC_PROTOCOL_VERSION, &hdr, &payload,
-                         NULL, why);
-    if (rc == 0)
-        rc = qrexec_hello_decode(&hdr, payload, QREXEC_PROTOCOL_VERSION, QREXEC_DATA_MIN_VERSION,
-                                 version, why);
-    free(payload);
-    return rc;
-}
-
 /* Sends the stdin prefix as MSG_DATA_STDIN chunks before the pump starts. Blocking is safe:
  * the service side takes up to its writer limit (256 KiB) of stdin without the process
  * reading any, more than a command line (MAX_ARG_STRLEN, 128 KiB) can be. */
@@ -145,13 +124,13 @@ static int copy_fd(int fd)
     return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
-/* Asks the daemon for the call; returns the data socket, *sock left open for -W. */
-static int request_call(const struct qrexec_client_opts *o, int *sock, struct qerror *err)
+int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline, long timeout,
+                          int *sock, uint32_t *domain, uint32_t *port, struct qerror *err)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += o->timeout > 0 ? o->timeout : QREXEC_CLIENT_DEFAULT_TIMEOUT;
-    *sock = connect_daemon(o->qube, &deadline);
+    deadline.tv_sec += timeout > 0 ? timeout : QREXEC_CLIENT_DEFAULT_TIMEOUT;
+    *sock = connect_daemon(qube, &deadline);
     if (*sock < 0)
         return fail(err, "cannot connect to the qrexec daemon", strerror(errno));
 
@@ -170,18 +149,16 @@ static int request_call(const struct qrexec_client_opts *o, int *sock, struct qe
     }
     free(payload);
     payload = NULL;
-    uint32_t type = o->just_exec ? MSG_JUST_EXEC : MSG_EXEC_CMDLINE;
     struct buf m = BUF_INIT;
     qrexec_hello_encode(&m, QREXEC_CLIENT_PROTOCOL_VERSION);
-    qrexec_exec_encode(&m, type, 0, 0, o->cmdline);
+    qrexec_exec_encode(&m, type, 0, 0, cmdline);
     int rc = qrexec_send_all(*sock, m.data, m.len, -1);
     buf_free(&m);
     if (rc < 0)
         return fail(err, "cannot send the request", strerror(errno));
 
-    uint32_t domain, port;
     if (recv_daemon(*sock, &deadline, &hdr, &payload, &fds, &why) < 0 || hdr.type != type ||
-        qrexec_params_decode(payload, hdr.len, &domain, &port, &why) < 0 || fds.n != 1 ||
+        qrexec_params_decode(payload, hdr.len, domain, port, &why) < 0 || fds.n != 1 ||
         fds.overflow) {
         qrexec_fds_close(&fds);
         free(payload);
@@ -196,7 +173,7 @@ static int run_data_phase(const struct qrexec_client_opts *o, int data_fd, struc
 {
     const char *why = NULL;
     uint32_t version;
-    if (data_handshake(data_fd, &version, &why) < 0) {
+    if (qrexec_data_handshake(data_fd, QREXEC_DATA_TO_CLIENT, &version, &why) < 0) {
         close(data_fd);
         return fail(err, "data connection handshake failed", why);
     }
@@ -246,7 +223,9 @@ int qrexec_client_call(const struct qrexec_client_opts *o, struct qerror *err)
         return fail(err, "command line too long", NULL);
 
     int sock = -1;
-    int data_fd = request_call(o, &sock, err);
+    uint32_t domain, port;
+    int data_fd = qrexec_client_request(o->qube, o->just_exec ? MSG_JUST_EXEC : MSG_EXEC_CMDLINE,
+                                        o->cmdline, o->timeout, &sock, &domain, &port, err);
     if (data_fd < 0) {
         if (sock >= 0)
             close(sock);

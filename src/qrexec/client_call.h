@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
@@ -32,3 +33,10 @@ struct qrexec_client_opts {
 /* Runs the call. The caller ignores SIGPIPE (the local ends may be pipes). Returns the remote exit code (>= 0), or -1 with err set when the call could
  * not be made or ended without an exit code (qrexec-client then exits 125). */
 int qrexec_client_call(const struct qrexec_client_opts *o, struct qerror *err);
+
+/* The request alone: asks the qube's qrexec-daemon to start cmdline (MSG_EXEC_CMDLINE or
+ * MSG_JUST_EXEC) and returns the data socket it passed back, with the domain and port it
+ * named. *sock is the daemon connection (left open, -1 if never opened: the daemon closes it
+ * when the call ends). -1 with err set on failure. */
+int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline, long timeout,
+                          int *sock, uint32_t *domain, uint32_t *port, struct qerror *err);

@@ -1,7 +1,9 @@
 /* qrexec-daemon: dom0's end of one qube's control channel. Serves local qrexec-client
  * requests on $QUBES_ROOT/run/qubes/qrexec.<qube>, creates a data socketpair per call and
- * hands one end to each side. Everything from the agent is hostile: a malformed message or a
- * descriptor from it ends this (per-qube) daemon. */
+ * hands one end to each side. Calls the qube asks for (MSG_TRIGGER_SERVICE3) are decided and
+ * set up by a forked process each (daemon_call.c), which reports back the data socket to
+ * give the agent. Everything from the agent is hostile: a malformed message or a descriptor
+ * from it ends this (per-qube) daemon. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +23,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/root.h"
+#include "qrexec/daemon_call.h"
 #include "qrexec/qrexec_cmdline.h"
 #include "qrexec/qrexec_proto.h"
 #include "qrexec/transport.h"
@@ -35,9 +39,18 @@ struct client {
     uint32_t port; /* 0 until a call was started */
 };
 
+/* A call from the qube being decided by its own process. */
+struct pending_call {
+    char ident[QREXEC_SERVICE_PARAMS_SIZE];
+    int report_fd;
+    pid_t pid;
+};
+
 struct daemon {
     const char *qube;
     const char *default_user;
+    uint32_t domid;
+    long timeout;
     int control_fd;
     uint32_t version;
     char *socket_path;
@@ -47,24 +60,32 @@ struct daemon {
     size_t nclients;
     bool port_used[QREXEC_MAX_CLIENTS];
     struct client *port_waiter[QREXEC_MAX_CLIENTS]; /* closed when the port is released */
+    pid_t port_process[QREXEC_MAX_CLIENTS]; /* a dom0 service holding the port */
+    struct pending_call *pending[QREXEC_MAX_CLIENTS];
+    size_t npending;
 };
 
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t child_exited;
 
 static void on_signal(int sig)
 {
-    stop_signal = sig;
+    if (sig == SIGCHLD)
+        child_exited = 1;
+    else
+        stop_signal = sig;
 }
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: qrexec-daemon --qube NAME --channel-fd FD [--default-user USER] [-q]\n"
-            "                     [-n] [--timeout SECONDS]\n"
+            "usage: qrexec-daemon --qube NAME --channel-fd FD [--domid ID]\n"
+            "                     [--default-user USER] [-q] [-n] [--timeout SECONDS]\n"
             "dom0 side of qrexec for one qube: handshakes with its qrexec-agent over the\n"
             "control socket FD and serves qrexec-client on $QUBES_ROOT/run/qubes/qrexec.NAME.\n"
             "  --qube NAME           the qube's name (required)\n"
             "  --channel-fd FD       the connected control socket (required)\n"
+            "  --domid ID            the qube's domain id (its qid; default 0)\n"
             "  --default-user USER   replaces a DEFAULT: user prefix (default: user)\n"
             "  --timeout SECONDS     handshake timeout (default: $QREXEC_STARTUP_TIMEOUT or 60)\n"
             "  -q, --quiet           no progress output while waiting for the agent\n"
@@ -246,6 +267,7 @@ static int start_call(struct daemon *d, struct client *c)
     struct buf m = BUF_INIT;
     qrexec_exec_encode(&m, type, 0, port, cmdline);
     free(cmdline);
+    /* the reply names this qube as the other end, as upstream's {domX_id, P} */
     if (send_to_agent(d, &m, sv[0]) < 0) {
         close(sv[0]);
         close(sv[1]);
@@ -253,7 +275,7 @@ static int start_call(struct daemon *d, struct client *c)
         return -2;
     }
     close(sv[0]);
-    qrexec_params_encode(&m, type, 0, port);
+    qrexec_params_encode(&m, type, d->domid, port);
     int rc = qrexec_send_all(c->fd, m.data, m.len, sv[1]);
     buf_free(&m);
     close(sv[1]);
@@ -337,6 +359,123 @@ static void accept_client(struct daemon *d)
     d->clients[d->nclients++] = c;
 }
 
+static int refuse_trigger(struct daemon *d, const char ident[QREXEC_SERVICE_PARAMS_SIZE])
+{
+    struct buf m = BUF_INIT;
+    qrexec_msg_encode(&m, MSG_SERVICE_REFUSED, ident, QREXEC_SERVICE_PARAMS_SIZE);
+    return send_to_agent(d, &m, -1);
+}
+
+/* Forks the process that decides the call; its report arrives on a socket we poll. */
+static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
+{
+    log_info("qube=%s op=trigger service=%s target=%s ident=%.32s", d->qube, t->service_name,
+             t->target_domain, t->ident);
+    int sv[2] = { -1, -1 };
+    if (d->npending >= QREXEC_MAX_CLIENTS ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        log_warning("qube=%s op=trigger result=refused reason=\"%s\"", d->qube,
+                    d->npending >= QREXEC_MAX_CLIENTS ? "too many pending calls"
+                                                      : strerror(errno));
+        return refuse_trigger(d, t->ident);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        log_error("qube=%s op=trigger result=error reason=\"fork: %s\"", d->qube,
+                  strerror(errno));
+        return refuse_trigger(d, t->ident);
+    }
+    if (pid == 0) {
+        /* nothing of the daemon's: not the agent's channel, not other clients */
+        if (dup2(sv[1], 3) < 0)
+            _exit(1);
+        close_range(4, ~0U, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGCHLD, SIG_DFL);
+        struct qrexec_call_request req = { .source = d->qube, .target = t->target_domain,
+                                           .service = t->service_name, .timeout = d->timeout };
+        qrexec_daemon_call(&req, 3);
+    }
+    close(sv[1]);
+    struct pending_call *pc = xcalloc(1, sizeof(*pc));
+    memcpy(pc->ident, t->ident, sizeof(pc->ident));
+    pc->report_fd = sv[0];
+    pc->pid = pid;
+    d->pending[d->npending++] = pc;
+    return 0;
+}
+
+static void drop_pending(struct daemon *d, struct pending_call *pc)
+{
+    for (size_t i = 0; i < d->npending; i++)
+        if (d->pending[i] == pc) {
+            d->pending[i] = d->pending[--d->npending];
+            break;
+        }
+    close(pc->report_fd);
+    free(pc);
+}
+
+/* The decision on a pending call: the data socket to the agent, or a refusal. -1 when the
+ * agent's channel failed. */
+static int finish_trigger(struct daemon *d, struct pending_call *pc)
+{
+    struct qrexec_call_report r;
+    struct qrexec_fds fds = { .n = 0 };
+    qrexec_set_nonblock(pc->report_fd, false);
+    bool connect = qrexec_recv_all(pc->report_fd, &r, sizeof(r), &fds) == 0 &&
+                   r.kind == QREXEC_CALL_CONNECT && fds.n == 1 && !fds.overflow;
+    int rc;
+    if (!connect) {
+        rc = refuse_trigger(d, pc->ident);
+    } else {
+        uint32_t port = r.port;
+        if (port == 0) { /* dom0 runs the service: the port is ours while it runs */
+            if (allocate_port(d, &port) == 0)
+                d->port_process[port - QREXEC_BASE_DATA_PORT] = pc->pid;
+            else
+                port = 0;
+        }
+        if (!qrexec_port_valid(port)) {
+            log_warning("qube=%s op=trigger result=refused reason=\"no valid port\"", d->qube);
+            rc = refuse_trigger(d, pc->ident);
+        } else {
+            struct buf m = BUF_INIT;
+            struct exec_params ep = { .connect_domain = r.domain, .connect_port = port };
+            uint8_t h[QREXEC_HDR_SIZE];
+            qrexec_hdr_encode(h, MSG_SERVICE_CONNECT,
+                              QREXEC_EXEC_PARAMS_SIZE + QREXEC_SERVICE_PARAMS_SIZE);
+            buf_append(&m, h, sizeof(h));
+            buf_append(&m, &ep, sizeof(ep));
+            buf_append(&m, pc->ident, sizeof(pc->ident));
+            rc = send_to_agent(d, &m, fds.fd[0]);
+        }
+    }
+    qrexec_fds_close(&fds);
+    drop_pending(d, pc);
+    return rc < 0 ? -1 : 0;
+}
+
+static void reap_children(struct daemon *d)
+{
+    child_exited = 0;
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            return;
+        for (size_t i = 0; i < QREXEC_MAX_CLIENTS; i++)
+            if (d->port_process[i] == pid) {
+                d->port_process[i] = 0;
+                d->port_used[i] = false;
+            }
+    }
+}
+
 /* One complete message from the agent; -1 is a protocol violation. */
 static int handle_agent_msg(struct daemon *d)
 {
@@ -377,21 +516,17 @@ static int handle_agent_msg(struct daemon *d)
     case MSG_TRIGGER_SERVICE3: {
         struct qrexec_trigger3 t;
         if (qrexec_trigger3_decode(untrusted_payload, untrusted_hdr.len, &t, &why) < 0) {
-            log_error("qube=%s op=agent event=protocol-violation reason=\"%s\"", d->qube, why);
-            return -1;
+            /* well framed, bad content: refuse this request, keep serving the qube */
+            log_warning("qube=%s op=trigger result=refused reason=\"%s\"", d->qube, why);
+            return t.ident_ok ? refuse_trigger(d, t.ident) : 0;
         }
-        /* calls from a qube need the policy service, which this daemon does not consult yet:
-         * default deny */
-        log_info("qube=%s op=trigger service=%s target=%s result=refused reason=\"no policy\"",
-                 d->qube, t.service_name, t.target_domain);
+        int rc = 0;
+        if (!t.ident_ok)
+            log_warning("qube=%s op=trigger result=refused reason=\"invalid ident\"", d->qube);
+        else
+            rc = start_trigger(d, &t);
         free(t.service_name);
-        if (t.ident_ok) {
-            struct buf m = BUF_INIT;
-            qrexec_msg_encode(&m, MSG_SERVICE_REFUSED, t.ident, sizeof(t.ident));
-            if (send_to_agent(d, &m, -1) < 0)
-                return -1;
-        }
-        return 0;
+        return rc;
     }
     case MSG_TRIGGER_SERVICE:
         log_info("qube=%s op=trigger result=refused reason=\"protocol 2 trigger\"", d->qube);
@@ -432,13 +567,16 @@ static int serve(struct daemon *d)
     sigset_t empty;
     sigemptyset(&empty);
     int rc = 0;
-    struct pollfd *fds = xcalloc(QREXEC_MAX_CLIENTS + 2, sizeof(*fds));
+    struct pollfd *fds = xcalloc(2 * QREXEC_MAX_CLIENTS + 2, sizeof(*fds));
     struct client **polled = xcalloc(QREXEC_MAX_CLIENTS, sizeof(*polled));
+    struct pending_call **polled_calls = xcalloc(QREXEC_MAX_CLIENTS, sizeof(*polled_calls));
     for (;;) {
         if (stop_signal) {
             log_info("qube=%s op=stop signal=%d", d->qube, (int)stop_signal);
             break;
         }
+        if (child_exited)
+            reap_children(d);
         nfds_t n = 0;
         fds[n++] = (struct pollfd){ .fd = d->control_fd, .events = POLLIN };
         fds[n++] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
@@ -446,6 +584,11 @@ static int serve(struct daemon *d)
         for (size_t i = 0; i < nc; i++) {
             polled[i] = d->clients[i];
             fds[n++] = (struct pollfd){ .fd = d->clients[i]->fd, .events = POLLIN };
+        }
+        size_t np = d->npending;
+        for (size_t i = 0; i < np; i++) {
+            polled_calls[i] = d->pending[i];
+            fds[n++] = (struct pollfd){ .fd = d->pending[i]->report_fd, .events = POLLIN };
         }
         if (ppoll(fds, n, NULL, &empty) < 0) {
             if (errno == EINTR)
@@ -478,6 +621,11 @@ static int serve(struct daemon *d)
                 drop_client(d, c);
             }
         }
+        for (size_t i = 0; i < np && !stop; i++)
+            if (fds[2 + nc + i].revents && finish_trigger(d, polled_calls[i]) < 0) {
+                rc = 1;
+                stop = true;
+            }
         if (stop)
             break;
         if (fds[1].revents)
@@ -485,6 +633,7 @@ static int serve(struct daemon *d)
     }
     free(fds);
     free(polled);
+    free(polled_calls);
     return rc;
 }
 
@@ -519,6 +668,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         { "qube", required_argument, NULL, 'd' },
         { "channel-fd", required_argument, NULL, 'c' },
+        { "domid", required_argument, NULL, 'i' },
         { "default-user", required_argument, NULL, 'u' },
         { "timeout", required_argument, NULL, 't' },
         { "quiet", no_argument, NULL, 'q' },
@@ -539,6 +689,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'i': {
+            long id;
+            if (parse_nonneg(optarg, 65535, &id) < 0) {
+                fprintf(stderr, "qrexec-daemon: invalid --domid '%s'\n", optarg);
+                return 2;
+            }
+            d.domid = (uint32_t)id;
+            break;
+        }
         case 'u': d.default_user = optarg; break;
         case 't':
             if (parse_nonneg(optarg, 86400, &timeout) < 0 || timeout == 0) {
@@ -571,6 +730,7 @@ int main(int argc, char **argv)
             timeout = DEFAULT_STARTUP_TIMEOUT;
     }
     d.control_fd = (int)fd;
+    d.timeout = timeout;
     signal(SIGPIPE, SIG_IGN);
 
     int ready[2] = { -1, -1 };
@@ -634,8 +794,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
     sigset_t block;
     sigemptyset(&block);
+    sigaddset(&block, SIGCHLD);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGHUP);
@@ -674,6 +836,8 @@ int main(int argc, char **argv)
     log_info("qube=%s op=exit status=%d", d.qube, rc);
     while (d.nclients)
         drop_client(&d, d.clients[0]);
+    while (d.npending)
+        drop_pending(&d, d.pending[0]);
     qrexec_reader_free(&d.agent_rd);
     free(d.socket_path);
     close(d.listen_fd);

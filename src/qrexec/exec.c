@@ -122,7 +122,10 @@ __attribute__((noreturn)) static void child_run(const struct qrexec_spawn_opts *
         environ = (char **)opts->envp;
     if (opts->user)
         switch_user(opts->user, report_fd);
-    execve(opts->path, opts->argv, environ);
+    if (opts->search_path)
+        execvpe(opts->path, opts->argv, environ);
+    else
+        execve(opts->path, opts->argv, environ);
     int e = errno;
     child_fail(report_fd, e == ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND : QREXEC_EXIT_PROBLEM, e, "cannot execute %s", opts->path);
 }

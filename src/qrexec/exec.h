@@ -22,6 +22,7 @@ struct qrexec_spawn_opts {
     char *const *envp;     /* NULL: the current environment */
     bool null_stdio;       /* stdio on /dev/null and the process detached (MSG_JUST_EXEC) */
     bool stderr_inherit;   /* keep our stderr (qrexec-client -l) */
+    bool search_path;      /* path without '/' is looked up in PATH (execvpe) */
 };
 
 /* Forks and execs. Returns 0 and fills child when execve succeeded; returns the exit code the

@@ -61,8 +61,12 @@ static void close_fd(int *fd)
 
 static void writer_close(struct local_writer *w)
 {
-    if (w->own)
+    if (w->own) {
+        /* a socket service shares this socket with its reader: EOF needs a shutdown */
+        if (w->fd >= 0)
+            shutdown(w->fd, SHUT_WR);
         close_fd(&w->fd);
+    }
     else
         w->fd = -1;
     buf_reset(&w->pending);
@@ -128,6 +132,15 @@ static struct local_writer *writer_for(struct pump *p, uint32_t type)
     return type == MSG_DATA_STDERR ? &p->wr[1] : &p->wr[0];
 }
 
+/* Upstream do_replace_chars: only printable ASCII and \t \n \r \b \a reach a terminal. */
+static void replace_unsafe_chars(unsigned char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((b[i] < 0x20 || b[i] > 0x7e) && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' &&
+            b[i] != '\b' && b[i] != '\a')
+            b[i] = '_';
+}
+
 /* Parses complete messages out of p->in. -1 on a protocol violation. */
 static int handle_remote_input(struct pump *p, const char **why)
 {
@@ -152,8 +165,12 @@ static int handle_remote_input(struct pump *p, const char **why)
             w->eof = true;
             continue;
         }
-        if (w->fd >= 0 && !w->eof)
+        if (w->fd >= 0 && !w->eof) {
+            size_t at = w->pending.len;
             buf_append(&w->pending, untrusted_payload, hdr.len);
+            if (hdr.type == MSG_DATA_STDERR ? p->cfg->filter_stderr : p->cfg->filter_stdout)
+                replace_unsafe_chars((unsigned char *)w->pending.data + at, hdr.len);
+        }
     }
     buf_consume(&p->in, off);
     if (p->exit_received)
@@ -268,7 +285,15 @@ int qrexec_pump_run(const struct qrexec_pump_cfg *cfg, const char **why)
     for (;;) {
         check_child(&p);
         if (cfg->is_service) {
-            if (p.child_done && !readers_open(&p)) {
+            bool stdin_done = p.wr[0].fd < 0 || p.remote_eof;
+            if (cfg->exit_on_stdin_eof && stdin_done)
+                for (size_t i = 0; i < p.nrd; i++)
+                    if (p.rd[i].fd >= 0) {
+                        close_fd(&p.rd[i].fd);
+                        if (!p.remote_dead)
+                            qrexec_msg_encode(&p.out, p.rd[i].type, NULL, 0);
+                    }
+            if (p.child_done && !readers_open(&p) && (!cfg->wait_stdin_eof || stdin_done)) {
                 if (!p.remote_dead)
                     qrexec_exit_code_encode(&p.out, p.child_code);
                 break;
@@ -375,9 +400,15 @@ int qrexec_pump_run(const struct qrexec_pump_cfg *cfg, const char **why)
         buf_free(&p.wr[i].pending);
     }
     if (!cfg->is_service && p.child > 0) {
-        int status;
-        while (waitpid(p.child, &status, 0) < 0 && errno == EINTR)
-            ;
+        if (!p.child_done) {
+            int status;
+            pid_t r;
+            while ((r = waitpid(p.child, &status, 0)) < 0 && errno == EINTR)
+                ;
+            p.child_code = r == p.child ? qrexec_status_to_code(status) : -1;
+        }
+        if (cfg->local_code)
+            *cfg->local_code = p.child_code;
     }
     close_fd(&p.pidfd);
     buf_free(&p.out);

@@ -18,6 +18,14 @@ struct qrexec_pump_cfg {
     int err_fd;
     pid_t child;        /* service: the process (-1: it failed to start); client: -l program or -1 */
     int preset_code;    /* service side, child == -1: the exit code to report */
+    /* client side: replace non-printable bytes of the remote's stdout / stderr with '_' */
+    bool filter_stdout;
+    bool filter_stderr;
+    int *local_code;    /* client side with a child: receives its exit code (or -1) */
+    /* service side without a child (socket services): finish once the caller's stdin ended
+     * (exit-on-client-eof), resp. not before (unless exit-on-service-eof) */
+    bool exit_on_stdin_eof;
+    bool wait_stdin_eof;
 };
 
 /* Runs until the call is over. Service side: returns 0 after sending the exit code (or after

@@ -36,6 +36,8 @@ void qrexec_cmd_free(struct qrexec_cmd *cmd)
     free(cmd->service_name);
     free(cmd->service_arg);
     free(cmd->source);
+    free(cmd->target_type);
+    free(cmd->target);
     memset(cmd, 0, sizeof(*cmd));
 }
 
@@ -67,6 +69,17 @@ static int parse_rpc(const char *untrusted_rest, struct qrexec_cmd *cmd, struct 
     size_t src_len = sp2 ? (size_t)(sp2 - untrusted_src) : strlen(untrusted_src);
     if (src_len == 0 || src_len > 64 || !all_in_set(untrusted_src, src_len, "._-@:"))
         return qerror_set(err, "ProtocolError", "invalid source domain");
+    /* dom0's services also learn what the caller asked for: "name T" or "keyword T" */
+    const char *untrusted_type = sp2 ? sp2 + 1 : NULL;
+    const char *sp3 = untrusted_type ? strchr(untrusted_type, ' ') : NULL;
+    if (untrusted_type) {
+        size_t type_len = sp3 ? (size_t)(sp3 - untrusted_type) : strlen(untrusted_type);
+        bool known = (type_len == 4 && strncmp(untrusted_type, "name", 4) == 0) ||
+                     (type_len == 7 && strncmp(untrusted_type, "keyword", 7) == 0);
+        size_t tgt_len = sp3 ? strlen(sp3 + 1) : 0;
+        if (!known || tgt_len == 0 || tgt_len > 64 || !all_in_set(sp3 + 1, tgt_len, "._-@:"))
+            return qerror_set(err, "ProtocolError", "invalid requested target");
+    }
 
     /* validated: trusted copies from here on */
     cmd->is_rpc = true;
@@ -74,6 +87,10 @@ static int parse_rpc(const char *untrusted_rest, struct qrexec_cmd *cmd, struct 
     cmd->service_arg = xstrndup(untrusted_arg, arg_len);
     cmd->service_full = xasprintf("%s+%s", cmd->service_name, cmd->service_arg);
     cmd->source = xstrndup(untrusted_src, src_len);
+    if (untrusted_type) {
+        cmd->target_type = xstrndup(untrusted_type, (size_t)(sp3 - untrusted_type));
+        cmd->target = xstrdup(sp3 + 1);
+    }
     return 0;
 }
 

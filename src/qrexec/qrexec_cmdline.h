@@ -15,6 +15,8 @@ struct qrexec_cmd {
     char *service_name; /* before '+' */
     char *service_arg;  /* after '+', may be empty */
     char *source;       /* calling domain */
+    char *target_type;  /* dom0 services: "name" or "keyword" (NULL if not given) */
+    char *target;       /* ... the target the caller asked for, without '@' for a keyword */
 };
 
 /* Fills cmd (heap strings; free with qrexec_cmd_free) or returns -1 with err set. */

@@ -263,15 +263,6 @@ int qrexec_trigger3_decode(const uint8_t *untrusted_payload, size_t len,
     memset(out, 0, sizeof(*out));
     if (len <= QREXEC_TRIGGER3_SIZE || len > QREXEC_TRIGGER3_SIZE + QREXEC_MAX_SERVICE_NAME_LEN)
         return refuse(why, "wrong size of TRIGGER_SERVICE3");
-    const char *untrusted_name = (const char *)untrusted_payload + QREXEC_TRIGGER3_SIZE;
-    size_t n = len - QREXEC_TRIGGER3_SIZE;
-    if (untrusted_name[n - 1] != '\0' || strlen(untrusted_name) != n - 1)
-        return refuse(why, "service name not exactly NUL-terminated");
-    if (n == 1)
-        return refuse(why, "empty service name");
-    if (untrusted_name[0] == '+')
-        return refuse(why, "service name starts with '+'");
-
     /* target: forced NUL, characters outside the set replaced */
     memcpy(out->target_domain, untrusted_payload, sizeof(out->target_domain));
     out->target_domain[sizeof(out->target_domain) - 1] = '\0';
@@ -296,6 +287,15 @@ int qrexec_trigger3_decode(const uint8_t *untrusted_payload, size_t len,
             out->ident_ok = false;
     memcpy(out->ident, untrusted_ident, sizeof(out->ident));
     out->ident[sizeof(out->ident) - 1] = '\0';
+
+    const char *untrusted_name = (const char *)untrusted_payload + QREXEC_TRIGGER3_SIZE;
+    size_t n = len - QREXEC_TRIGGER3_SIZE;
+    if (untrusted_name[n - 1] != '\0' || strlen(untrusted_name) != n - 1)
+        return refuse(why, "service name not exactly NUL-terminated");
+    if (n == 1)
+        return refuse(why, "empty service name");
+    if (untrusted_name[0] == '+')
+        return refuse(why, "service name starts with '+'");
 
     char *name = malloc(n);
     if (!name)

@@ -182,7 +182,8 @@ bool qrexec_port_valid(uint32_t port);
  * target domain chars outside [A-Za-z0-9_.:@-] become '_'; the service name must be exactly
  * NUL-terminated, non-empty, not start with '+', and chars outside [A-Za-z0-9_.+-] become '_';
  * ident_ok is false when the ident has other chars than [A-Za-z0-9_. -] before its NUL padding
- * (the request is then refused). */
+ * (the request is then refused). The ident and target are filled before the service name is
+ * checked, so a well-framed request with a bad name (-1) can still be refused by ident. */
 struct qrexec_trigger3 {
     char target_domain[64];
     char ident[32];

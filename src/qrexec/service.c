@@ -53,7 +53,7 @@ char **qrexec_service_env(const struct qrexec_cmd *cmd, long agent_pid)
     size_t n = 0;
     for (char **e = environ; *e; e++)
         n++;
-    char **env = xcalloc(n + 5, sizeof(char *));
+    char **env = xcalloc(n + 8, sizeof(char *));
     size_t k = 0;
     for (char **e = environ; *e; e++)
         if (strncmp(*e, "QREXEC", 6) != 0)
@@ -63,6 +63,12 @@ char **qrexec_service_env(const struct qrexec_cmd *cmd, long agent_pid)
         env[k++] = xasprintf("QREXEC_SERVICE_ARGUMENT=%s", cmd->service_arg);
     env[k++] = xasprintf("QREXEC_REMOTE_DOMAIN=%s", cmd->source);
     env[k++] = xasprintf("QREXEC_AGENT_PID=%ld", agent_pid);
+    if (cmd->target_type) {
+        bool keyword = strcmp(cmd->target_type, "keyword") == 0;
+        env[k++] = xasprintf("QREXEC_REQUESTED_TARGET_TYPE=%s", cmd->target_type);
+        env[k++] = xasprintf("QREXEC_REQUESTED_TARGET%s=%s", keyword ? "_KEYWORD" : "",
+                             cmd->target);
+    }
     env[k] = NULL;
     return env;
 }

@@ -57,3 +57,8 @@ int qrexec_reader_feed(struct qrexec_reader *r, int fd);
 void qrexec_reader_next(struct qrexec_reader *r);
 
 int qrexec_set_nonblock(int fd, bool on);
+
+/* The MSG_HELLO exchange that opens a data connection: send ours, read the peer's (sockets
+ * buffer, so upstream's who-sends-first order for vchan does not matter here). role is what
+ * this side reads (QREXEC_DATA_TO_SERVICE or QREXEC_DATA_TO_CLIENT). 0, or -1 with *why. */
+int qrexec_data_handshake(int fd, enum qrexec_role role, uint32_t *version, const char **why);

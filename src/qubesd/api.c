@@ -86,6 +86,22 @@ static const struct api_method *find_method(const char *name, const char **endpo
     return NULL;
 }
 
+void api_for_each_method(void (*fn)(const char *name, void *ctx), void *ctx)
+{
+    static const char *const classes[] = { "AppVM", "TemplateVM", "StandaloneVM", "DispVM" };
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+        for (const struct api_method *m = groups[g]; m->name; m++) {
+            if (m->name[strlen(m->name) - 1] != '.') {
+                fn(m->name, ctx);
+                continue;
+            }
+            for (size_t c = 0; c < ARRAY_SIZE(classes); c++) {
+                _cleanup_free_ char *full = xasprintf("%s%s", m->name, classes[c]);
+                fn(full, ctx);
+            }
+        }
+}
+
 int api_execute(struct app *app, const struct admin_request *req, struct api_call *call,
                 void *origin, struct qerror *err)
 {

@@ -43,6 +43,8 @@ struct api_method {
 int api_execute(struct app *app, const struct admin_request *req, struct api_call *call,
                 void *origin, struct qerror *err);
 void api_call_free(struct api_call *call);
+/* Every method name, admin.vm.Create.<Class> once per class. */
+void api_for_each_method(void (*fn)(const char *name, void *ctx), void *ctx);
 
 /* Method groups, one file each. */
 extern const struct api_method api_vm_methods[];

@@ -10,6 +10,7 @@
 #include "qubesd/api.h"
 #include "qubesd/lifecycle.h"
 #include "qubesd/persist.h"
+#include "qubesd/policy_service.h"
 #include "qubesd/property.h"
 #include "qubesd/property_rules.h"
 #include "qubesd/storage_glue.h"
@@ -36,15 +37,21 @@ static void list_line(struct buf *out, const struct qube *q)
                power_state(q), q->uuid);
 }
 
+/* A qube (a management qube calling through qrexec) sees only the qubes the policy lets it
+ * list, as Qubes' admin-permission:admin.vm.List filter. */
 static int vm_list(struct api_call *call, struct qerror *err)
 {
     (void)err;
-    if (call->dest->cls != QUBE_ADMINVM) {
-        list_line(&call->out, call->dest);
-        return 0;
+    struct policy_check *check = NULL;
+    if (call->src->cls != QUBE_ADMINVM && call->app->policy)
+        check = policy_check_begin(call->app->policy);
+    bool all = call->dest->cls == QUBE_ADMINVM;
+    for (size_t i = 0; i < (all ? call->app->n_qubes : 1); i++) {
+        const struct qube *q = all ? call->app->qubes[i] : call->dest;
+        if (!check || policy_check_allows(check, call->src->name, q->name, "admin.vm.List"))
+            list_line(&call->out, q);
     }
-    for (size_t i = 0; i < call->app->n_qubes; i++)
-        list_line(&call->out, call->app->qubes[i]);
+    policy_check_end(check);
     return 0;
 }
 

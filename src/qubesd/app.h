@@ -68,6 +68,8 @@ struct pool {
     struct kv_list config;
 };
 
+struct policy_service;
+
 typedef void (*event_sink_fn)(void *ctx, const struct qube *subject, const char *name,
                               size_t n_kwargs, const char *const *keys, const char *const *values);
 
@@ -85,6 +87,7 @@ struct app {
     event_sink_fn event_sink;
     void *event_ctx;
     struct loop *loop; /* the daemon's event loop, for work that waits */
+    struct policy_service *policy; /* qrexec policy (policy_service.h); NULL in tests */
     struct kv_list clone_tokens; /* admin.vm.volume.CloneFrom: token -> "<uuid>:<volume>" */
 };
 

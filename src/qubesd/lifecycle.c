@@ -268,8 +268,11 @@ static pid_t spawn_qrexec_daemon(const struct app *app, const struct qube *q, in
     int log = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (log < 0)
         return qerror_errno(err, errno, "open %s", log_path);
-    const char *argv[] = { "qrexec-daemon", "--qube",   q->name,   "--channel-fd",   "3",
-                           "--timeout",     timeout,    "--default-user", user.data, NULL };
+    char domid[16];
+    snprintf(domid, sizeof(domid), "%d", q->qid);
+    const char *argv[] = { "qrexec-daemon", "--qube",  q->name, "--channel-fd",   "3",
+                           "--domid",       domid,     "--timeout", timeout,
+                           "--default-user", user.data, NULL };
     pid_t pid = spawn_helper(daemon, (char **)argv, log, channel_fd);
     if (pid < 0) {
         close(log);

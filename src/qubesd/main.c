@@ -13,8 +13,10 @@
 #include "common/log.h"
 #include "common/root.h"
 #include "config.h"
+#include "qubesd/admin_services.h"
 #include "qubesd/app.h"
 #include "qubesd/lifecycle.h"
+#include "qubesd/policy_service.h"
 #include "qubesd/server.h"
 
 static const char *const root_dirs[] = {
@@ -105,6 +107,7 @@ int main(int argc, char **argv)
     _cleanup_free_ char *db_path = qroot_path("var/lib/qubes/qubes.db");
     _cleanup_free_ char *sock_path = qroot_path("run/qubesd.sock");
     struct server *srv = NULL;
+    struct policy_service *policy = NULL;
     int status = 1;
     if (app_load(&app, db_path, &err) < 0) {
         log_error("cannot load the store: %s", err.message);
@@ -114,6 +117,12 @@ int main(int argc, char **argv)
         log_error("%s", err.message);
         goto out;
     }
+    if (policy_service_open(&app, &policy, &err) < 0) {
+        log_error("policy service: %s", err.message);
+        goto out;
+    }
+    app.policy = policy;
+    admin_services_install(sock_path);
     lifecycle_reattach_all(&app);
     log_info("qubesd %s root=%s qubes=%zu listening on %s", QUBICLE_VERSION, qroot_get(),
              app.n_qubes, sock_path);
@@ -123,6 +132,8 @@ int main(int argc, char **argv)
     }
     status = 0;
 out:
+    app.policy = NULL;
+    policy_service_close(policy);
     server_close(srv);
     app_free(&app);
     close(lock_fd);

@@ -1,0 +1,247 @@
+/* qrexec-policy-agent: answers the policy's `ask` (upstream: policy.Ask in the GUI qube).
+ * It connects to qubesd's run/qubes/policy-agent.sock and, for each request, shows the
+ * candidates on the terminal and reads a choice, or answers from --answer for scripts.
+ *
+ * Requests (from qubesd), blocks of key=value lines ending with an empty line:
+ *   id=N  source=Q  service=S  argument=+A  targets=T1 T2 ...  default_target=T
+ * Answers:  id=N  answer=allow:TARGET | answer=deny */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/root.h"
+
+#define REQUEST_MAX 65536
+#define MAX_TARGETS 4096
+
+struct ask {
+    char *id, *source, *service, *argument, *default_target;
+    char *targets_text;
+    char *targets[MAX_TARGETS];
+    size_t n_targets;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: qrexec-policy-agent [--answer ANSWER]... [--count N]\n"
+            "Answers the qrexec policy's 'ask' for the qubesd of $QUBES_ROOT: each request\n"
+            "lists the targets the caller may get; choose one by number or name, or deny.\n"
+            "  --answer ANSWER  answer without asking: 'allow' (the default target, or the\n"
+            "                   only candidate), 'allow:TARGET' or 'deny'; given several\n"
+            "                   times, one per request in order, the last one for the rest\n"
+            "  --count N        exit after N requests\n"
+            "  -h, --help       this text\n");
+}
+
+static bool is_candidate(const struct ask *a, const char *t)
+{
+    for (size_t i = 0; i < a->n_targets; i++)
+        if (strcmp(a->targets[i], t) == 0)
+            return true;
+    return false;
+}
+
+/* -1: malformed. Fields point into block. */
+static int parse_ask(char *block, struct ask *a)
+{
+    memset(a, 0, sizeof(*a));
+    for (char *save = NULL, *line = strtok_r(block, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq)
+            return -1;
+        *eq = '\0';
+        char **slot = strcmp(line, "id") == 0               ? &a->id
+                      : strcmp(line, "source") == 0         ? &a->source
+                      : strcmp(line, "service") == 0        ? &a->service
+                      : strcmp(line, "argument") == 0       ? &a->argument
+                      : strcmp(line, "targets") == 0        ? &a->targets_text
+                      : strcmp(line, "default_target") == 0 ? &a->default_target
+                                                            : NULL;
+        if (!slot || *slot)
+            return -1;
+        *slot = eq + 1;
+    }
+    if (!a->id || !a->source || !a->service || !a->argument || !a->targets_text)
+        return -1;
+    for (char *save = NULL, *t = strtok_r(a->targets_text, " ", &save); t;
+         t = strtok_r(NULL, " ", &save)) {
+        if (a->n_targets == MAX_TARGETS)
+            return -1;
+        a->targets[a->n_targets++] = t;
+    }
+    if (a->default_target && !*a->default_target)
+        a->default_target = NULL;
+    return a->n_targets ? 0 : -1;
+}
+
+/* The scripted answer for this request: "allow:T" or "deny" (heap). */
+static char *scripted(const struct ask *a, const char *spec)
+{
+    if (strcmp(spec, "allow") == 0) {
+        const char *t = a->default_target ? a->default_target
+                        : a->n_targets == 1 ? a->targets[0]
+                                            : NULL;
+        return t ? xasprintf("allow:%s", t) : xstrdup("deny");
+    }
+    if (strncmp(spec, "allow:", 6) == 0)
+        return xstrdup(spec);
+    return xstrdup("deny");
+}
+
+/* Asks on the terminal until the answer is a candidate or deny. */
+static char *prompt(const struct ask *a)
+{
+    FILE *in = stdin;
+    for (;;) {
+        printf("Choose a target (number or name), or 'deny'");
+        if (a->default_target)
+            printf(" [%s]", a->default_target);
+        printf(": ");
+        fflush(stdout);
+        char line[512];
+        if (!fgets(line, sizeof(line), in))
+            return xstrdup("deny");
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!*line && a->default_target)
+            return xasprintf("allow:%s", a->default_target);
+        if (strcmp(line, "deny") == 0 || strcmp(line, "d") == 0)
+            return xstrdup("deny");
+        char *end;
+        long n = strtol(line, &end, 10);
+        if (*line && !*end && n >= 1 && (size_t)n <= a->n_targets)
+            return xasprintf("allow:%s", a->targets[n - 1]);
+        if (is_candidate(a, line))
+            return xasprintf("allow:%s", line);
+        printf("'%s' is not one of the targets.\n", line);
+    }
+}
+
+static void show(const struct ask *a)
+{
+    printf("\nqrexec: %s asks for %s (argument %s)\n", a->source, a->service,
+           strcmp(a->argument, "+") == 0 ? "none" : a->argument + 1);
+    for (size_t i = 0; i < a->n_targets; i++)
+        printf("  %zu) %s%s\n", i + 1, a->targets[i],
+               a->default_target && strcmp(a->default_target, a->targets[i]) == 0 ? " (default)"
+                                                                                   : "");
+    fflush(stdout);
+}
+
+static int connect_service(void)
+{
+    _cleanup_free_ char *path = qroot_path("run/qubes/policy-agent.sock");
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "qrexec-policy-agent: socket path too long\n");
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "qrexec-policy-agent: cannot connect to %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    return fd;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "answer", required_argument, NULL, 'a' },
+        { "count", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char **answers = xcalloc((size_t)argc, sizeof(*answers));
+    size_t n_answers = 0;
+    long count = -1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            if (strcmp(optarg, "allow") != 0 && strcmp(optarg, "deny") != 0 &&
+                (strncmp(optarg, "allow:", 6) != 0 || !optarg[6])) {
+                fprintf(stderr, "qrexec-policy-agent: invalid --answer '%s'\n", optarg);
+                return 2;
+            }
+            answers[n_answers++] = optarg;
+            break;
+        case 'c': {
+            char *end;
+            count = strtol(optarg, &end, 10);
+            if (!*optarg || *end || count < 1) {
+                fprintf(stderr, "qrexec-policy-agent: invalid --count '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int fd = connect_service();
+    if (fd < 0)
+        return 1;
+    printf("qrexec-policy-agent: waiting for requests\n");
+    fflush(stdout);
+    struct buf in = BUF_INIT;
+    size_t served = 0;
+    char chunk[4096];
+    while (count < 0 || (long)served < count) {
+        char *end = in.len ? strstr(in.data, "\n\n") : NULL;
+        if (!end) {
+            ssize_t n = read(fd, chunk, sizeof(chunk));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0 || memchr(chunk, '\0', (size_t)n) || in.len + (size_t)n > REQUEST_MAX) {
+                fprintf(stderr, "qrexec-policy-agent: %s\n",
+                        n <= 0 ? "qubesd closed the connection" : "malformed request");
+                return 1;
+            }
+            buf_append(&in, chunk, (size_t)n);
+            continue;
+        }
+        size_t len = (size_t)(end - in.data);
+        _cleanup_free_ char *block = xstrndup(in.data, len);
+        buf_consume(&in, len + 2);
+        struct ask a;
+        if (parse_ask(block, &a) < 0) {
+            fprintf(stderr, "qrexec-policy-agent: malformed request\n");
+            return 1;
+        }
+        show(&a);
+        _cleanup_free_ char *answer =
+            n_answers ? scripted(&a, answers[served < n_answers ? served : n_answers - 1])
+                      : prompt(&a);
+        printf("answer: %s\n", answer);
+        fflush(stdout);
+        _cleanup_buf_ struct buf out = BUF_INIT;
+        buf_printf(&out, "id=%s\nanswer=%s\n\n", a.id, answer);
+        if (write(fd, out.data, out.len) != (ssize_t)out.len) {
+            fprintf(stderr, "qrexec-policy-agent: cannot answer: %s\n", strerror(errno));
+            return 1;
+        }
+        served++;
+    }
+    buf_free(&in);
+    free(answers);
+    close(fd);
+    return 0;
+}

@@ -1,0 +1,136 @@
+/* The process behind one call from a qube: ask the policy, start the target if the policy
+ * lets it, and connect the two ends. For a qube target the target's own qrexec-daemon makes
+ * the data socket and hands one end to its agent; the other end goes back to the caller's
+ * daemon, so the call's data flows from qube to qube and never through dom0 or a third qube.
+ * For dom0 this process runs the service itself (upstream run_qrexec_to_dom0). */
+#include "qrexec/daemon_call.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/qubesd_client.h"
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/paths.h"
+#include "common/root.h"
+#include "qrexec/agent_call.h"
+#include "qrexec/client_call.h"
+#include "qrexec/policy_client.h"
+#include "qrexec/qrexec_proto.h"
+#include "qrexec/transport.h"
+
+static void report(int fd, uint8_t kind, uint32_t domain, uint32_t port, int pass_fd)
+{
+    struct qrexec_call_report r = { .kind = kind, .domain = domain, .port = port };
+    if (qrexec_send_all(fd, &r, sizeof(r), pass_fd) < 0)
+        log_error("op=call event=report-failed reason=\"%s\"", strerror(errno));
+}
+
+__attribute__((noreturn)) static void refuse(const struct qrexec_call_request *req, int fd,
+                                             const char *why)
+{
+    log_info("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"",
+             req->source, req->service, req->target, why);
+    report(fd, QREXEC_CALL_REFUSED, 0, 0, -1);
+    _exit(0);
+}
+
+static bool daemon_running(const char *qube)
+{
+    _cleanup_free_ char *rel = xasprintf("run/qubes/qrexec.%s", qube);
+    _cleanup_free_ char *path = qroot_path(rel);
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* dom0's service directories: the runtime ones qubesd makes (admin.* sockets), the
+ * administrator's, then Qubicle's own. */
+static char *dom0_service_path(void)
+{
+    _cleanup_free_ char *run = qroot_path("run/qubes-rpc");
+    _cleanup_free_ char *etc = qroot_path("etc/qubes-rpc");
+    _cleanup_free_ char *builtin = qubicle_dom0_rpc_dir();
+    return xasprintf("%s:%s:%s", run, etc, builtin);
+}
+
+__attribute__((noreturn)) static void run_in_dom0(const struct qrexec_call_request *req,
+                                                  const struct qrexec_policy_answer *a, int fd)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        refuse(req, fd, "socketpair failed");
+    report(fd, QREXEC_CALL_CONNECT, 0, 0, sv[0]);
+    close(sv[0]);
+    close(fd);
+    const char *rt = a->requested_target;
+    _cleanup_free_ char *cmdline =
+        xasprintf("DEFAULT:QUBESRPC %s %s %s %s", req->service, req->source,
+                  rt[0] == '@' ? "keyword" : "name", rt[0] == '@' ? rt + 1 : rt);
+    _cleanup_free_ char *path = dom0_service_path();
+    _cleanup_free_ char *config = qroot_path("etc/qubes/rpc-config");
+    struct qrexec_service_host host = { .service_path = path, .config_path = config,
+                                        .keep_user = true, .agent_pid = (long)getpid() };
+    log_info("qube=%s op=trigger service=%s target=dom0 result=allowed", req->source,
+             req->service);
+    qrexec_agent_call(sv[1], MSG_EXEC_CMDLINE, cmdline, &host);
+}
+
+__attribute__((noreturn)) static void run_in_qube(const struct qrexec_call_request *req,
+                                                  const struct qrexec_policy_answer *a, int fd)
+{
+    const char *target = a->target;
+    if (strncmp(target, "@dispvm", 7) == 0)
+        refuse(req, fd, "disposable targets are not available yet");
+    if (strcmp(target, req->source) == 0)
+        refuse(req, fd, "loopback qrexec connection not supported");
+    if (!daemon_running(target)) {
+        if (!a->autostart)
+            refuse(req, fd, "target is not running and autostart=no");
+        struct qerror err = { 0 };
+        log_info("qube=%s op=trigger target=%s event=autostart", req->source, target);
+        if (qubesd_call_str("admin.vm.Start", "", target, NULL, NULL, &err) < 0 &&
+            strcmp(err.kind ? err.kind : "", "QubesVMNotHaltedError") != 0) {
+            log_error("qube=%s op=trigger target=%s event=autostart-failed reason=\"%s\"",
+                      req->source, target, err.message);
+            refuse(req, fd, "the target could not be started");
+        }
+    }
+    _cleanup_free_ char *cmdline =
+        xasprintf("%s:QUBESRPC %s %s", a->user, req->service, req->source);
+    int sock = -1;
+    uint32_t domain = 0, port = 0;
+    struct qerror err = { 0 };
+    int data = qrexec_client_request(target, MSG_EXEC_CMDLINE, cmdline, req->timeout, &sock,
+                                     &domain, &port, &err);
+    if (sock >= 0)
+        close(sock);
+    if (data < 0) {
+        log_error("qube=%s op=trigger target=%s event=connect-failed reason=\"%s\"",
+                  req->source, target, err.message);
+        refuse(req, fd, "the target's qrexec daemon refused");
+    }
+    log_info("qube=%s op=trigger service=%s target=%s result=allowed port=%u", req->source,
+             req->service, target, port);
+    report(fd, QREXEC_CALL_CONNECT, domain, port, data);
+    _exit(0);
+}
+
+void qrexec_daemon_call(const struct qrexec_call_request *req, int fd)
+{
+    struct qrexec_policy_answer a;
+    struct qerror err = { 0 };
+    if (qrexec_policy_query(req->source, req->target, req->service, &a, &err) < 0) {
+        log_error("qube=%s op=policy result=error reason=\"%s\"", req->source, err.message);
+        refuse(req, fd, "no valid answer from the policy service");
+    }
+    if (!a.allow)
+        refuse(req, fd, "denied by policy");
+    if (strcmp(a.target, "dom0") == 0)
+        run_in_dom0(req, &a, fd);
+    run_in_qube(req, &a, fd);
+}

@@ -1,0 +1,29 @@
+/* A call a qube asked for (MSG_TRIGGER_SERVICE3), decided and set up in a process of its own
+ * so that the qube's qrexec-daemon keeps serving while the policy (maybe a person answering
+ * an ask prompt) and a target's start take their time. The process reports to the daemon on a
+ * socket: one struct qrexec_call_report, with the data socket attached when allowed. */
+#pragma once
+
+#include <stdint.h>
+
+#define QREXEC_CALL_CONNECT 'C' /* + domain, port, and the data socket for the caller */
+#define QREXEC_CALL_REFUSED 'R'
+
+struct qrexec_call_report {
+    uint8_t kind;
+    uint8_t pad[3];
+    uint32_t domain; /* the target's domain id; 0 for dom0 */
+    uint32_t port;   /* the target daemon's port; 0: dom0 runs the service, allocate one */
+};
+
+struct qrexec_call_request {
+    const char *source;         /* the calling qube */
+    const char *target;         /* sanitized target_domain of the trigger */
+    const char *service;        /* sanitized "svc[+arg]" */
+    long timeout;               /* for the target's daemon */
+};
+
+/* Runs in the forked process: policy, then either the target qube's daemon is asked to
+ * start the service or dom0 runs it here. Reports on report_fd; never returns. */
+__attribute__((noreturn)) void qrexec_daemon_call(const struct qrexec_call_request *req,
+                                                  int report_fd);
