@@ -21,6 +21,18 @@ stop_root() {
 }
 trap 'stop_root' EXIT
 
+# import_min TREE: builds the minimal template into TREE and imports it as "min".
+import_min() {
+    sh "$here/../templates/minimal/build.sh" "$1" >/dev/null
+    printf "name=min label=black" |
+        "$build/bin/qubesd-query" dom0 admin.vm.Create.TemplateVM dom0 >/dev/null
+    local path
+    path=$(printf '' | "$build/bin/qubesd-query" dom0 internal.vm.volume.ImportBegin min root |
+        tr '\0' ' ' | awk '{print $3}')
+    mkfs.ext4 -q -F -d "$1" "$path"
+    printf ok | "$build/bin/qubesd-query" dom0 internal.vm.volume.ImportEnd min root >/dev/null
+}
+
 echo "== Admin API (1000 qubes in the store)"
 start_root
 "$build/bench/bench_admin" "$build/bin" 1000
@@ -30,11 +42,47 @@ echo
 echo "== sandbox qubes (minimal template)"
 start_root
 tree=$(mktemp -d)
-sh "$here/../templates/minimal/build.sh" "$tree"
-printf "name=min label=black" | "$build/bin/qubesd-query" dom0 admin.vm.Create.TemplateVM dom0 >/dev/null
-path=$(printf '' | "$build/bin/qubesd-query" dom0 internal.vm.volume.ImportBegin min root |
-    tr '\0' ' ' | awk '{print $3}')
-mkfs.ext4 -q -F -d "$tree" "$path"
-printf ok | "$build/bin/qubesd-query" dom0 internal.vm.volume.ImportEnd min root >/dev/null
+import_min "$tree"
 "$build/bench/bench_qubes" "$build/bin" "$tree"
 rm -rf "$tree"
+stop_root
+
+echo
+echo "== calls between qubes (qrexec-client-vm, minimal template)"
+start_root
+tree=$(mktemp -d)
+import_min "$tree"
+rm -rf "$tree"
+PATH="$build/bin:$PATH"
+qvm-create -q -t min -l red work
+qvm-create -q -t min -l blue personal
+qvm-start -q work personal
+echo 'test.Echo * work personal allow' >"$QUBES_ROOT/etc/qubes/policy.d/30-bench.policy"
+echo 'qubes.Filecopy * work personal allow' >>"$QUBES_ROOT/etc/qubes/policy.d/30-bench.policy"
+service='#!/bin/sh
+exec cat'
+for q in work personal; do
+    printf '%s\n' "$service" | qvm-run -q -p -u root "$q" \
+        'mkdir -p /usr/local/etc/qubes-rpc && cat > /usr/local/etc/qubes-rpc/test.Echo && chmod 755 /usr/local/etc/qubes-rpc/test.Echo'
+done
+qrexec-client -d work root:'cat > /tmp/qube-bench; chmod 755 /tmp/qube-bench' <"$build/bench/qube-bench"
+qvm-run -q -p work '/tmp/qube-bench calls 1000 personal test.Echo /usr/local/etc/qubes-rpc/test.Echo'
+
+echo
+echo "== file copy of 1 GiB between two qubes (qvm-copy-to-vm, medians of 3)"
+qvm-run -q -p work 'head -c 1048583 /dev/urandom > /home/user/chunk &&
+    i=0; while [ $i -lt 1024 ]; do cat /home/user/chunk; i=$((i+1)); done | head -c 1073741824 > /home/user/big'
+median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+runs=()
+for _ in 1 2 3; do
+    qvm-run -q -p personal 'rm -rf /home/user/QubesIncoming'
+    runs+=("$(qvm-run -q -p work '/tmp/qube-bench time 1 /run/qubes-guest/bin/qvm-copy-to-vm --without-progress personal /home/user/big')")
+done
+copy=$(median3 "${runs[@]}")
+ref=$(qvm-run -q -p work '/tmp/qube-bench time 3 /bin/sh -c "cat /home/user/big | cat > /home/user/big2"')
+qvm-run -q -p work 'rm -f /home/user/big2'
+awk -v c="$copy" -v r="$ref" 'BEGIN {
+    printf "qvm-copy-to-vm 1 GiB                     %8.1f ms  %7.0f MiB/s\n", c, 1024 / (c / 1000)
+    printf "baseline cat file | cat > dest (1 GiB)   %8.1f ms  %7.0f MiB/s\n", r, 1024 / (r / 1000)
+    printf "ratio copy/baseline                      %8.2f\n", c / r }'
+stop_root

@@ -163,9 +163,11 @@ requested_target=@default" "$OUT" "UpdatesProxy"
 
 test_cli() {
     echo 'test.A * @anyvm @anyvm allow' >"$POL/10-good.policy"
-    assert_status 1 qrexec-policy-exec --path "$POL" work personal test.A
-    out=$(qrexec-policy-exec --path "$POL" work personal test.A 2>&1)
-    assert_contains "not available yet" "$out"
+    echo 'test.B * @anyvm @anyvm ask' >"$POL/20-ask.policy"
+    assert_status 0 qrexec-policy-exec --path "$POL" work personal test.A
+    # a decision about --path files has nobody to ask
+    assert_status 1 qrexec-policy-exec --path "$POL" work personal test.B
+    assert_eq "result=deny" "$(qrexec-policy-exec --path "$POL" work personal test.B 2>/dev/null)"
     assert_status 2 qrexec-policy-exec --just-evaluate work personal
     # default directories under $QUBES_ROOT: run first, then etc
     mkdir -p "$QUBES_ROOT/run/qubes/policy.d" "$QUBES_ROOT/etc/qubes/policy.d"
@@ -179,4 +181,10 @@ test_cli() {
     assert_contains "result=allow" "$out"
     assert_contains "target=personal" "$out"
     assert_status 1 qrexec-policy-exec --assume-yes-for-ask --just-evaluate work "" test.Q
+    # a real decision is qubesd's: asked of the policy agent (none here) and audited
+    assert_eq "result=deny" "$(qrexec-policy-exec work personal test.Q)" "ask without agent"
+    assert_eq "result=allow" "$(qrexec-policy-exec --assume-yes-for-ask work personal test.Q |
+        grep result)" "assume yes"
+    assert_contains "source=work target=personal service=test.Q result=allow resolved=personal rule=$QUBES_ROOT/etc/qubes/policy.d/20-q.policy:1 asked=assume-yes" \
+        "$(tail -1 "$QUBES_ROOT/var/log/qubes/qrexec-audit.log")" "audited"
 }

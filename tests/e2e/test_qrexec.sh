@@ -59,10 +59,9 @@ else:
         r, w = os.pipe()
         s.sendmsg([msg(0x211, struct.pack("<II", 0, 513))],
                   [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", r))])
-    elif scenario == "trigger-bad-name":
-        s.sendall(msg(0x212, b"dom0".ljust(64, b"\0") + b"SOCKET7".ljust(32, b"\0") + b"a\0b\0"))
-    elif scenario == "trigger-refused":
-        s.sendall(msg(0x212, b"dom0".ljust(64, b"\0") + b"SOCKET7".ljust(32, b"\0") + b"qubes.X+y\0"))
+    elif scenario in ("trigger-bad-name", "trigger-refused"):
+        name = b"a\0b\0" if scenario == "trigger-bad-name" else b"qubes.X+y\0"
+        s.sendall(msg(0x212, b"dom0".ljust(64, b"\0") + b"SOCKET7".ljust(32, b"\0") + name))
         hdr = s.recv(8 + 32)
         print("reply=%x,%d,%s" % (struct.unpack("<II", hdr[:8]) + (hdr[8:].rstrip(b"\0").decode(),)))
         s.close()
@@ -92,6 +91,8 @@ setup() {
     cp "$BIN/../../src/qrexec/services/qubes.VMShell" "$BIN/../../src/qrexec/services/qubes.VMExec" \
         "$QUBES_ROOT/rpc/" 2>/dev/null ||
         cp "$(dirname "$BASH_SOURCE")/../../src/qrexec/services/"qubes.VM* "$QUBES_ROOT/rpc/"
+    # the service runs the guest decoder from where a qube would have it
+    sed -i "s|/run/qubes-guest/|$BIN/../guest/|" "$QUBES_ROOT/rpc/qubes.VMExec"
     cat >"$QUBES_ROOT/rpc/test.Env" <<'SH'
 #!/bin/sh
 echo "argv=$#:$*"
@@ -321,10 +322,14 @@ test_hostile_agent() {
     hostile huge "message too long"
     hostile hello-again "unexpected message type from agent"
     hostile fd "file descriptor from agent"
-    hostile trigger-bad-name "service name not exactly NUL-terminated"
     assert_eq "exit=0" "$(fake close)" "closed channel is a clean exit"
     assert_eq "exit=0" "$(fake terminate-unknown)" "unknown port is ignored"
     out=$(fake trigger-refused)
     assert_eq "reply=203,32,SOCKET7
-exit=0" "$out" "calls from the qube are refused without policy"
+exit=0" "$out" "calls from the qube are refused when the policy service is unreachable"
+    # a well-framed request with a bad name is refused; the qube keeps its daemon
+    assert_eq "reply=203,32,SOCKET7
+exit=0" "$(fake trigger-bad-name)" "bad name refused, daemon kept"
+    assert_contains "service name not exactly NUL-terminated" "$(cat "$QUBES_ROOT/daemon.log")" \
+        "the reason is logged"
 }

@@ -1,0 +1,121 @@
+/* qube-bench: runs inside a qube (static) and times what a user there sees.
+ *   qube-bench calls N TARGET SERVICE SERVICE_PROGRAM
+ *       N calls of `qrexec-client-vm TARGET SERVICE` (p50, p99), and in the same run the
+ *       floor: an AF_UNIX round trip plus fork/exec of SERVICE_PROGRAM (a copy of the
+ *       service in this qube), with the ratio of the medians.
+ *   qube-bench time RUNS CMD [ARGS...]
+ *       the median wall time of RUNS runs of CMD (exit status must be 0). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof(*v), cmp);
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return v[i];
+}
+
+/* fork/exec argv with stdin and stdout on /dev/null; dies unless it exits 0. */
+static void run(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "qube-bench: %s failed (status %d)\n", argv[0], status);
+        exit(1);
+    }
+}
+
+static int calls(long n, char *target, char *service, char *program)
+{
+    double *call = calloc((size_t)n, sizeof(double)), *floor = calloc((size_t)n, sizeof(double));
+    char *cargv[] = { "/run/qubes-guest/bin/qrexec-client-vm", target, service, NULL };
+    char *pargv[] = { program, NULL };
+    int sv[2];
+    if (!call || !floor || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return 1;
+    pid_t echo = fork();
+    if (echo == 0) { /* the other end of the round trip */
+        close(sv[0]);
+        char b;
+        while (read(sv[1], &b, 1) == 1 && write(sv[1], &b, 1) == 1)
+            ;
+        _exit(0);
+    }
+    close(sv[1]);
+    run(cargv); /* warm up: the target's first call */
+    for (long i = 0; i < n; i++) {
+        double t0 = now_ms();
+        run(cargv);
+        call[i] = now_ms() - t0;
+        t0 = now_ms();
+        char b = 'x';
+        if (write(sv[0], &b, 1) != 1 || read(sv[0], &b, 1) != 1)
+            return 1;
+        run(pargv);
+        floor[i] = now_ms() - t0;
+    }
+    close(sv[0]);
+    waitpid(echo, NULL, 0);
+    double c50 = pct(call, (size_t)n, 0.5), c99 = pct(call, (size_t)n, 0.99);
+    double f50 = pct(floor, (size_t)n, 0.5), f99 = pct(floor, (size_t)n, 0.99);
+    printf("qube -> qube call of %s, %ld calls:   p50 %7.2f ms  p99 %7.2f ms\n", service, n, c50,
+           c99);
+    printf("floor (AF_UNIX round trip + fork/exec):  p50 %7.2f ms  p99 %7.2f ms\n", f50, f99);
+    printf("ratio call/floor (p50)                   %7.2f\n", c50 / f50);
+    return 0;
+}
+
+static int timed(long runs, char **argv)
+{
+    double *t = calloc((size_t)runs, sizeof(double));
+    if (!t)
+        return 1;
+    for (long i = 0; i < runs; i++) {
+        double t0 = now_ms();
+        run(argv);
+        t[i] = now_ms() - t0;
+    }
+    printf("%.2f\n", pct(t, (size_t)runs, 0.5));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 6 && strcmp(argv[1], "calls") == 0 && atol(argv[2]) > 0)
+        return calls(atol(argv[2]), argv[3], argv[4], argv[5]);
+    if (argc >= 4 && strcmp(argv[1], "time") == 0 && atol(argv[2]) > 0)
+        return timed(atol(argv[2]), argv + 3);
+    fprintf(stderr, "usage: qube-bench calls N TARGET SERVICE SERVICE_PROGRAM\n"
+                    "       qube-bench time RUNS CMD [ARGS...]\n");
+    return 2;
+}
