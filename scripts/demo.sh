@@ -111,6 +111,15 @@ refused qvm-run -p -u root work 'mount -t tmpfs none /mnt'
 refused qvm-run -p -u root work 'echo 1 > /proc/sys/kernel/sysrq'
 run qvm-run -p -u root work 'ls /proc | grep -c "^[0-9]"; ls /sys | wc -l'
 
+step "Calls between qubes: exactly what the policy allows (etc/qubes/policy.d)"
+run cp "$build/../policy/90-default.policy" "$QUBES_ROOT/etc/qubes/policy.d/"
+run sh -c "echo 'qubes.Filecopy * work personal allow' > $QUBES_ROOT/etc/qubes/policy.d/30-demo.policy"
+run qvm-run -p work 'echo "quarterly report" > report.txt && qvm-copy-to-vm personal report.txt && echo copied'
+run qvm-run -p personal 'ls -l QubesIncoming/work && cat QubesIncoming/work/report.txt'
+refused qvm-run -p personal 'qvm-copy-to-vm work /etc/hostname'
+run qvm-run -p work 'qrexec-client-vm @default qubes.GetDate'
+run tail -n 3 "$QUBES_ROOT/var/log/qubes/qrexec-audit.log"
+
 step "All qubes now"
 run qvm-ls
 run qvm-ls --format network

@@ -80,16 +80,54 @@ __attribute__((noreturn)) static void run_in_dom0(const struct qrexec_call_reque
     qrexec_agent_call(sv[1], MSG_EXEC_CMDLINE, cmdline, &host);
 }
 
+/* A new disposable of the DVM template for a call to "@dispvm:TEMPLATE": its name, or NULL. */
+static char *create_disposable(const struct qrexec_call_request *req, const char *dvm_template)
+{
+    struct buf name = BUF_INIT;
+    struct qerror err = { 0 };
+    if (qubesd_call_str("admin.vm.CreateDisposable", "", dvm_template, NULL, &name, &err) < 0) {
+        log_error("qube=%s op=trigger target=@dispvm:%s event=create-disposable-failed "
+                  "reason=\"%s\"", req->source, dvm_template, err.message);
+        buf_free(&name);
+        return NULL;
+    }
+    log_info("qube=%s op=trigger target=@dispvm:%s disposable=%s", req->source, dvm_template,
+             name.data);
+    return name.data;
+}
+
+/* The call to a disposable ran its course (its daemon closes our connection when the
+ * service's port is released) or failed: the disposable goes (auto_cleanup removes it). */
+__attribute__((noreturn)) static void finish_disposable(int sock, const char *name)
+{
+    if (sock >= 0) {
+        char b[64];
+        while (read(sock, b, sizeof(b)) > 0 || errno == EINTR)
+            ;
+        close(sock);
+    }
+    struct qerror err = { 0 };
+    if (qubesd_call_str("admin.vm.Kill", "", name, NULL, NULL, &err) < 0 &&
+        strcmp(err.kind ? err.kind : "", "QubesVMNotStartedError") != 0)
+        log_error("disposable=%s op=kill result=error reason=\"%s\"", name, err.message);
+    _exit(0);
+}
+
 __attribute__((noreturn)) static void run_in_qube(const struct qrexec_call_request *req,
                                                   const struct qrexec_policy_answer *a, int fd)
 {
     const char *target = a->target;
-    if (strncmp(target, "@dispvm", 7) == 0)
-        refuse(req, fd, "disposable targets are not available yet");
+    _cleanup_free_ char *disposable = NULL;
+    if (strncmp(target, "@dispvm:", 8) == 0) {
+        disposable = create_disposable(req, target + 8);
+        if (!disposable)
+            refuse(req, fd, "no disposable could be created");
+        target = disposable;
+    }
     if (strcmp(target, req->source) == 0)
         refuse(req, fd, "loopback qrexec connection not supported");
     if (!daemon_running(target)) {
-        if (!a->autostart)
+        if (!a->autostart && !disposable)
             refuse(req, fd, "target is not running and autostart=no");
         struct qerror err = { 0 };
         log_info("qube=%s op=trigger target=%s event=autostart", req->source, target);
@@ -97,6 +135,10 @@ __attribute__((noreturn)) static void run_in_qube(const struct qrexec_call_reque
             strcmp(err.kind ? err.kind : "", "QubesVMNotHaltedError") != 0) {
             log_error("qube=%s op=trigger target=%s event=autostart-failed reason=\"%s\"",
                       req->source, target, err.message);
+            if (disposable) {
+                report(fd, QREXEC_CALL_REFUSED, 0, 0, -1);
+                finish_disposable(-1, disposable);
+            }
             refuse(req, fd, "the target could not be started");
         }
     }
@@ -107,16 +149,22 @@ __attribute__((noreturn)) static void run_in_qube(const struct qrexec_call_reque
     struct qerror err = { 0 };
     int data = qrexec_client_request(target, MSG_EXEC_CMDLINE, cmdline, req->timeout, &sock,
                                      &domain, &port, &err);
-    if (sock >= 0)
-        close(sock);
     if (data < 0) {
         log_error("qube=%s op=trigger target=%s event=connect-failed reason=\"%s\"",
                   req->source, target, err.message);
+        if (disposable) {
+            report(fd, QREXEC_CALL_REFUSED, 0, 0, -1);
+            finish_disposable(sock, disposable);
+        }
         refuse(req, fd, "the target's qrexec daemon refused");
     }
     log_info("qube=%s op=trigger service=%s target=%s result=allowed port=%u", req->source,
              req->service, target, port);
     report(fd, QREXEC_CALL_CONNECT, domain, port, data);
+    close(data);
+    close(fd);
+    if (disposable)
+        finish_disposable(sock, disposable);
     _exit(0);
 }
 

@@ -103,8 +103,24 @@ static void watch_dirs(struct policy_service *ps)
     }
 }
 
+/* Reads what inotify queued; true if a policy file changed. The events of a write that
+ * finished before a request was sent are queued already, so checking here, and not only
+ * when the loop gets to the inotify fd, means no request is decided by a stale policy. */
+static bool policy_changed(struct policy_service *ps)
+{
+    char b[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool changed = false;
+    while (read(ps->inotify.fd, b, sizeof(b)) > 0)
+        changed = true;
+    return changed;
+}
+
 static const struct policy *current_policy(struct policy_service *ps)
 {
+    if (policy_changed(ps) && ps->loaded) {
+        policy_free(&ps->policy);
+        ps->loaded = false;
+    }
     if (ps->loaded)
         return &ps->policy;
     _cleanup_free_ char *d0 = qroot_path(policy_dirs[0]);
@@ -126,11 +142,7 @@ static void on_inotify(struct loop_watch *w, uint32_t events)
 {
     (void)events;
     struct policy_service *ps = w->ctx;
-    char b[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    bool changed = false;
-    while (read(w->fd, b, sizeof(b)) > 0)
-        changed = true;
-    if (changed && ps->loaded) {
+    if (policy_changed(ps) && ps->loaded) {
         /* the next request loads the new files; a burst of writes costs one load */
         policy_free(&ps->policy);
         ps->loaded = false;
@@ -339,6 +351,25 @@ static void on_request_timeout(struct loop_watch *w, uint32_t events)
     }
 }
 
+/* Appends what fd has to in. 0: nothing more for now; -1: EOF or an error; -2: a NUL byte,
+ * or more than max in all. */
+static int read_text(int fd, struct buf *in, size_t max)
+{
+    char b[4096];
+    for (;;) {
+        ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n <= 0)
+            return -1;
+        if (memchr(b, '\0', (size_t)n) || in->len + (size_t)n > max)
+            return -2;
+        buf_append(in, b, (size_t)n);
+    }
+}
+
 static void on_request(struct loop_watch *w, uint32_t events)
 {
     struct policy_request *r = (struct policy_request *)w;
@@ -348,34 +379,23 @@ static void on_request(struct loop_watch *w, uint32_t events)
             request_close(ps, r); /* the caller gave up (or sent more): the answer is moot */
         return;
     }
-    char b[4096];
-    for (;;) {
-        ssize_t n = recv(w->fd, b, sizeof(b), MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        if (n <= 0) {
-            request_close(ps, r);
-            return;
-        }
-        if (memchr(b, '\0', (size_t)n) || r->in.len + (size_t)n > REQUEST_MAX) {
-            deny_now(ps, r, memchr(b, '\0', (size_t)n) ? "NUL byte in the request"
-                                                        : "request too long");
-            return;
-        }
-        buf_append(&r->in, b, (size_t)n);
-        char *end = strstr(r->in.data, "\n\n");
-        if (end || strcmp(r->in.data, "\n") == 0) {
-            if (end && end[2] != '\0') {
-                deny_now(ps, r, "data after the request");
-                return;
-            }
-            loop_timer_cancel(ps->app->loop, &r->timer);
-            handle_request(ps, r);
-            return;
-        }
+    int rc = read_text(w->fd, &r->in, REQUEST_MAX);
+    if (rc == -2) {
+        deny_now(ps, r, "NUL byte in the request, or a request too long");
+        return;
     }
+    char *end = r->in.len ? strstr(r->in.data, "\n\n") : NULL;
+    if (end || (r->in.len == 1 && r->in.data[0] == '\n')) {
+        if (end && end[2] != '\0') {
+            deny_now(ps, r, "data after the request");
+            return;
+        }
+        loop_timer_cancel(ps->app->loop, &r->timer);
+        handle_request(ps, r);
+        return;
+    }
+    if (rc == -1)
+        request_close(ps, r); /* gone before a whole request */
 }
 
 static void on_listen(struct loop_watch *w, uint32_t events)
@@ -470,32 +490,22 @@ static void on_agent(struct loop_watch *w, uint32_t events)
 {
     (void)events;
     struct policy_service *ps = w->ctx;
-    char b[4096];
-    for (;;) {
-        ssize_t n = recv(w->fd, b, sizeof(b), MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        if (n <= 0 || memchr(b, '\0', (size_t)n) || ps->agent_in.len + (size_t)n > AGENT_MSG_MAX) {
-            if (n > 0)
-                log_warning("policy: malformed data from the policy agent");
+    int rc = read_text(w->fd, &ps->agent_in, AGENT_MSG_MAX);
+    char *end;
+    while (ps->agent_in.len && (end = strstr(ps->agent_in.data, "\n\n"))) {
+        size_t len = (size_t)(end - ps->agent_in.data);
+        _cleanup_free_ char *block = xstrndup(ps->agent_in.data, len);
+        buf_consume(&ps->agent_in, len + 2);
+        if (!handle_answer(ps, block)) {
+            log_warning("policy: malformed answer from the policy agent");
             agent_gone(ps);
             return;
         }
-        buf_append(&ps->agent_in, b, (size_t)n);
-        char *end;
-        while (ps->agent_in.len && (end = strstr(ps->agent_in.data, "\n\n"))) {
-            size_t len = (size_t)(end - ps->agent_in.data);
-            _cleanup_free_ char *block = xstrndup(ps->agent_in.data, len);
-            buf_consume(&ps->agent_in, len + 2);
-            if (!handle_answer(ps, block)) {
-                log_warning("policy: malformed answer from the policy agent");
-                agent_gone(ps);
-                return;
-            }
-        }
     }
+    if (rc == -2)
+        log_warning("policy: malformed data from the policy agent");
+    if (rc < 0)
+        agent_gone(ps);
 }
 
 static void on_agent_listen(struct loop_watch *w, uint32_t events)

@@ -554,6 +554,31 @@ static int wait_status(pid_t pid)
 }
 
 /* A message between coloured output: reset the colour, print, restore. */
+/* --dispvm: a new disposable of base (NULL: dom0's default_dispvm) runs the command and is
+ * killed afterwards, which removes it (auto_cleanup). Exit status: the command's. */
+static int run_in_disposable(struct cli *cli, const struct run_opts *o, const char *base)
+{
+    _cleanup_buf_ struct buf name = BUF_INIT;
+    struct qerror err = { 0 };
+    if (qcall("admin.vm.CreateDisposable", "", base ? base : "dom0", "", 0, &name, &err) < 0)
+        return cli_error(cli, "%s", err.message);
+    signal(SIGPIPE, SIG_IGN);
+    struct call call = { 0 };
+    int rc = run_in_qube(o, name.data, false, true, &call);
+    if (rc == 0)
+        rc = call.done ? call.code : wait_status(call.client);
+    else
+        rc = RUN_EXIT_ERROR;
+    if (call.local) {
+        int code = wait_status(call.local);
+        rc = code > rc ? code : rc;
+    }
+    if (qcall("admin.vm.Kill", "", name.data, "", 0, NULL, &err) < 0 &&
+        !qerror_is(&err, "QubesVMNotStartedError"))
+        print_qube_error(name.data, "cannot kill the disposable: %s", err.message);
+    return rc;
+}
+
 static void print_no_color(const char *colour, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void print_no_color(const char *colour, const char *fmt, ...)
@@ -618,6 +643,7 @@ int qvm_run_main(int argc, char **argv)
     _cleanup_targets_ struct cli_targets targets = { 0 };
     int gui = -1;
     bool dispvm = false;
+    const char *dispvm_base = NULL;
     /* Options stop at COMMAND: what follows it is the command's (argparse's
      * REMAINDER). They may come before and after VMNAME. POSIXLY_CORRECT
      * makes getopt stop at the first positional instead of permuting. */
@@ -695,6 +721,7 @@ int qvm_run_main(int argc, char **argv)
             break;
         case OPT_DISPVM:
             dispvm = true;
+            dispvm_base = optarg;
             break;
         case CLI_OPT_ALL:
         case CLI_OPT_EXCLUDE:
@@ -705,22 +732,18 @@ int qvm_run_main(int argc, char **argv)
         }
     }
     unsetenv("POSIXLY_CORRECT");
-    if (dispvm) {
-        if (targets.all)
-            cli_usage_error(&cli, "argument --all: not allowed with argument --dispvm");
-        fflush(stdout);
-        fprintf(stderr, "%s: error: disposables are not available yet\n", cli.prog);
-        return CLI_EXIT_USAGE;
-    }
-    size_t need = targets.all ? 1 : 2;
+    if (dispvm && targets.all)
+        cli_usage_error(&cli, "argument --all: not allowed with argument --dispvm");
+    size_t need = (targets.all || dispvm) ? 1 : 2;
     if (npos < need)
         cli_usage_error(&cli, "the following arguments are required: %s",
                         npos || targets.all ? "COMMAND" : "VMNAME, COMMAND");
     o.cmd = positional[need - 1];
     o.cmd_args = argv + optind;
     o.ncmd_args = (size_t)(argc - optind);
-    cli_targets_resolve(&cli, &targets, targets.all ? NULL : positional, targets.all ? 0 : 1,
-                        NULL, NULL);
+    if (!dispvm)
+        cli_targets_resolve(&cli, &targets, targets.all ? NULL : positional,
+                            targets.all ? 0 : 1, NULL, NULL);
 
     if (o.passio) {
         if (!o.color_output && o.filter_esc)
@@ -744,6 +767,8 @@ int qvm_run_main(int argc, char **argv)
             return cli_error(&cli, "running commands in dom0 is not supported");
     }
     o.verbose = cli.verbose - cli.quiet - (o.passio ? 1 : 0);
+    if (dispvm)
+        return run_in_disposable(&cli, &o, dispvm_base);
     const char *cerr = o.color_stderr;
 
     /* --all: the running qubes only, not internal ones, not paused ones */

@@ -5,10 +5,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
 PROBE="$BIN/../tests/probe/qubes-probe"
 
 # in_qube QUBE [USER] COMMAND: runs COMMAND in QUBE, its output on stdout.
+# A qube may only have busybox, whose qubes.VMShell reads a command per line: a multi-line
+# COMMAND is sent as one line.
 in_qube() {
     local q=$1 user=user
     [ $# -eq 3 ] && { user=$2; shift; }
-    qvm-run -q -p -u "$user" "$q" "$2"
+    qvm-run -q -p -u "$user" "$q" "${2//$'\n'/ }"
 }
 
 # install_echo QUBE...: test.Echo prints its caller, argument and stdin.
@@ -27,7 +29,6 @@ policy() { cat >"$QUBES_ROOT/etc/qubes/policy.d/30-test.policy"; }
 audit_tail() { tail -n "${1:-1}" "$QUBES_ROOT/var/log/qubes/qrexec-audit.log"; }
 
 setup_qubes() {
-    start_qubesd || return 1
     make_template min
     for q in "$@"; do
         qvm-create -q -t min -l red "$q" || fail "create $q"
@@ -207,4 +208,32 @@ EOF
     assert_eq "personal from=work arg= service=test.Echo+" \
         "$(in_qube work 'qrexec-client-vm personal test.Echo </dev/null')" "the qube is still served"
     assert_eq "ok" "$(qvm-run -p personal 'echo ok')" "the other qube is untouched"
+}
+
+test_policy_reload_and_service_config() {
+    setup_qubes work personal
+    qvm-start -q work personal || fail "start"
+    install_echo personal
+    in_qube personal root 'mkdir -p /usr/local/etc/qubes/rpc-config &&
+        printf "#!/bin/sh\nid -u\n" > /usr/local/etc/qubes-rpc/test.Whoami &&
+        chmod 755 /usr/local/etc/qubes-rpc/test.Whoami &&
+        echo "force-user = '"'"'root'"'"'" > /usr/local/etc/qubes/rpc-config/test.Whoami'
+    policy <<'EOF2'
+test.Echo   * work personal allow
+test.Whoami * work personal allow user=user
+EOF2
+    assert_eq "0" "$(in_qube work 'qrexec-client-vm personal test.Whoami </dev/null')" \
+        "force-user of the service config wins"
+    assert_eq "0" "$(in_qube work 'qrexec-client-vm personal test.Echo </dev/null >/dev/null; echo $?')" \
+        "allowed"
+    echo 'test.Echo * work personal deny' >"$QUBES_ROOT/etc/qubes/policy.d/20-deny.policy"
+    assert_eq "126" "$(in_qube work 'qrexec-client-vm personal test.Echo </dev/null 2>/dev/null; echo $?')" \
+        "a new file takes effect at once"
+    echo 'test.Echo * work personal allow extra' >"$QUBES_ROOT/etc/qubes/policy.d/20-deny.policy"
+    assert_eq "126" "$(in_qube work 'qrexec-client-vm personal test.Whoami </dev/null 2>/dev/null; echo $?')" \
+        "a syntax error anywhere denies everything"
+    assert_contains "20-deny.policy:1" "$(cat "$QUBES_ROOT/qubesd.out")" "the error names file and line"
+    rm "$QUBES_ROOT/etc/qubes/policy.d/20-deny.policy"
+    assert_eq "0" "$(in_qube work 'qrexec-client-vm personal test.Echo </dev/null >/dev/null; echo $?')" \
+        "fixed policy: allowed again"
 }

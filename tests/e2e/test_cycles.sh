@@ -2,12 +2,18 @@
 # no mount, loop device, cgroup, helper process or qubesd descriptor.
 
 
+# This root's share of the host: other tests may run on the machine at the same time.
 host_resources() {
     echo "mounts=$(wc -l </proc/self/mountinfo)"
-    echo "loops=$(losetup -a | wc -l)"
+    echo "loops=$(losetup -a | grep -c "$QUBES_ROOT/" || true)"
     echo "cgroups=$(ls -d /sys/fs/cgroup/*/qubicle-"$(qube_tag)"/*/ 2>/dev/null | wc -l)"
     echo "helpers=$(pgrep -fc "qubes-sandbox .*$QUBES_ROOT/" || true)"
-    echo "daemons=$(pgrep -fc "qrexec-daemon --qube work" || true)"
+    local daemons=0
+    for p in $(pgrep -f "qrexec-daemon --qube work" || true); do
+        tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "QUBES_ROOT=$QUBES_ROOT" &&
+            daemons=$((daemons + 1))
+    done
+    echo "daemons=$daemons"
     echo "qubesd_fds=$(ls /proc/"$QUBESD_PID"/fd | wc -l)"
 }
 
