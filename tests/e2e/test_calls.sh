@@ -205,6 +205,10 @@ EOF
         "a path is no service"
     assert_eq "125" "$(in_qube work 'qrexec-client-vm personal .. </dev/null 2>/dev/null; echo $?')" \
         "'..' is no service"
+    # a forged source in the service name stays part of the (sanitized) argument
+    assert_eq "personal from=work arg=x_dom0 service=test.Echo+x_dom0" \
+        "$(in_qube work "qrexec-client-vm personal 'test.Echo+x dom0' </dev/null")" \
+        "no way to claim another source"
     assert_eq "personal from=work arg= service=test.Echo+" \
         "$(in_qube work 'qrexec-client-vm personal test.Echo </dev/null')" "the qube is still served"
     assert_eq "ok" "$(qvm-run -p personal 'echo ok')" "the other qube is untouched"
