@@ -4,7 +4,8 @@
  *       floor: an AF_UNIX round trip plus fork/exec of SERVICE_PROGRAM (a copy of the
  *       service in this qube), with the ratio of the medians.
  *   qube-bench time RUNS CMD [ARGS...]
- *       the median wall time of RUNS runs of CMD (exit status must be 0). */
+ *       the median wall time of RUNS runs of CMD (exit status must be 0).
+ * QUBE_BENCH_PAUSE_MS: an untimed pause before each timed run (a preload pool refills). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -55,6 +56,14 @@ static void run(char *const argv[])
     }
 }
 
+static void pause_between_runs(void)
+{
+    const char *ms = getenv("QUBE_BENCH_PAUSE_MS");
+    long v = ms ? atol(ms) : 0;
+    if (v > 0)
+        usleep((useconds_t)(v * 1000));
+}
+
 static int calls(long n, char *target, char *service, char *program)
 {
     double *call = calloc((size_t)n, sizeof(double)), *floor = calloc((size_t)n, sizeof(double));
@@ -74,6 +83,7 @@ static int calls(long n, char *target, char *service, char *program)
     close(sv[1]);
     run(cargv); /* warm up: the target's first call */
     for (long i = 0; i < n; i++) {
+        pause_between_runs();
         double t0 = now_ms();
         run(cargv);
         call[i] = now_ms() - t0;
@@ -101,6 +111,7 @@ static int timed(long runs, char **argv)
     if (!t)
         return 1;
     for (long i = 0; i < runs; i++) {
+        pause_between_runs();
         double t0 = now_ms();
         run(argv);
         t[i] = now_ms() - t0;

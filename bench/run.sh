@@ -85,4 +85,28 @@ awk -v c="$copy" -v r="$ref" 'BEGIN {
     printf "qvm-copy-to-vm 1 GiB                     %8.1f ms  %7.0f MiB/s\n", c, 1024 / (c / 1000)
     printf "baseline cat file | cat > dest (1 GiB)   %8.1f ms  %7.0f MiB/s\n", r, 1024 / (r / 1000)
     printf "ratio copy/baseline                      %8.2f\n", c / r }'
+
+echo
+echo "== disposables (minimal template, p50 of 20)"
+qvm-create -q -t min -l red --prop template_for_dispvms=True dvm
+qubes-prefs default_dispvm dvm >/dev/null
+printf '%s\n' "$service" | qvm-run -q -p -u root dvm \
+    'mkdir -p /usr/local/etc/qubes-rpc && cat > /usr/local/etc/qubes-rpc/test.Echo && chmod 755 /usr/local/etc/qubes-rpc/test.Echo'
+qvm-shutdown -q --wait dvm
+echo 'test.Echo * work @dispvm allow' >>"$QUBES_ROOT/etc/qubes/policy.d/30-bench.policy"
+QB="$build/bench/qube-bench"
+printf 'qvm-run --dispvm -p -- true, fresh          %8.2f ms\n' \
+    "$("$QB" time 20 "$build/bin/qvm-run" --dispvm -p -- true)"
+qvm-run -q -p work '/tmp/qube-bench calls 20 @dispvm test.Echo /usr/local/etc/qubes-rpc/test.Echo' |
+    sed 's/^/fresh: /'
+# a preloaded pool of 2; each run waits (untimed) until it is full again
+qvm-features dvm preload-dispvm-max 2
+export QUBE_BENCH_PAUSE_MS=1500
+sleep 2
+printf 'qvm-run --dispvm -p -- true, preloaded      %8.2f ms\n' \
+    "$("$QB" time 20 "$build/bin/qvm-run" --dispvm -p -- true)"
+qvm-run -q -p work 'QUBE_BENCH_PAUSE_MS=1500 /tmp/qube-bench calls 20 @dispvm test.Echo /usr/local/etc/qubes-rpc/test.Echo' |
+    sed 's/^/preloaded: /'
+unset QUBE_BENCH_PAUSE_MS
+qvm-features dvm preload-dispvm-max 0
 stop_root

@@ -23,13 +23,18 @@ struct progress {
     struct timespec last;
 };
 
+/* KiB rounded up: a small file is 1 KiB sent, not 0 */
+static unsigned long long kib(uint64_t bytes)
+{
+    return (unsigned long long)((bytes + 1023) / 1024);
+}
+
 static void print_progress(struct progress *pr, uint64_t sent, const char *end)
 {
     if (pr->have_total)
-        fprintf(stderr, "sent %llu/%llu KiB%s", (unsigned long long)(sent / 1024),
-                (unsigned long long)(pr->total / 1024), end);
+        fprintf(stderr, "sent %llu/%llu KiB%s", kib(sent), kib(pr->total), end);
     else
-        fprintf(stderr, "sent %llu KiB%s", (unsigned long long)(sent / 1024), end);
+        fprintf(stderr, "sent %llu KiB%s", kib(sent), end);
     fflush(stderr);
     pr->shown = true;
 }
