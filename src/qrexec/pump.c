@@ -24,9 +24,39 @@ struct local_reader {
     uint32_t type;
 };
 
+/* Bytes waiting for a descriptor: data[off..len). The consumed prefix is dropped only once
+ * it is most of the buffer, so a slow reader costs no quadratic memmove. */
+struct queue {
+    struct buf b;
+    size_t off;
+};
+
+static size_t queue_len(const struct queue *q)
+{
+    return q->b.len - q->off;
+}
+
+static void queue_consume(struct queue *q, size_t n)
+{
+    q->off += n;
+    if (q->off == q->b.len) {
+        buf_reset(&q->b);
+        q->off = 0;
+    } else if (q->off > 65536 && q->off > q->b.len / 2) {
+        buf_consume(&q->b, q->off);
+        q->off = 0;
+    }
+}
+
+static void queue_reset(struct queue *q)
+{
+    buf_reset(&q->b);
+    q->off = 0;
+}
+
 struct local_writer {
     int fd;
-    struct buf pending;
+    struct queue pending;
     bool eof;       /* remote sent EOF: close once flushed */
     bool own;       /* ours to close (not the client's stderr) */
 };
@@ -38,7 +68,7 @@ struct pump {
     size_t nrd;
     struct local_writer wr[2];
     size_t nwr;
-    struct buf out;     /* queued for the remote */
+    struct queue out;   /* queued for the remote */
     struct buf in;      /* received from the remote, not yet parsed */
     bool remote_eof;    /* nothing more will come from the remote */
     bool remote_dead;   /* cannot send to the remote any more */
@@ -48,7 +78,6 @@ struct pump {
     int pidfd;
     bool child_done;
     int child_code;
-    uint8_t *chunk_buf;
 };
 
 static void close_fd(int *fd)
@@ -69,7 +98,7 @@ static void writer_close(struct local_writer *w)
     }
     else
         w->fd = -1;
-    buf_reset(&w->pending);
+    queue_reset(&w->pending);
 }
 
 static void check_child(struct pump *p)
@@ -91,26 +120,27 @@ static void check_child(struct pump *p)
 
 static int flush_remote(struct pump *p)
 {
-    while (p->out.len > 0 && !p->remote_dead) {
-        ssize_t n = send(p->cfg->remote_fd, p->out.data, p->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (queue_len(&p->out) > 0 && !p->remote_dead) {
+        ssize_t n = send(p->cfg->remote_fd, p->out.b.data + p->out.off, queue_len(&p->out),
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return 0;
             p->remote_dead = true;
-            buf_reset(&p->out);
+            queue_reset(&p->out);
             return -1;
         }
-        buf_consume(&p->out, (size_t)n);
+        queue_consume(&p->out, (size_t)n);
     }
     return 0;
 }
 
 static void flush_writer(struct local_writer *w)
 {
-    while (w->fd >= 0 && w->pending.len > 0) {
-        ssize_t n = write(w->fd, w->pending.data, w->pending.len);
+    while (w->fd >= 0 && queue_len(&w->pending) > 0) {
+        ssize_t n = write(w->fd, w->pending.b.data + w->pending.off, queue_len(&w->pending));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -119,10 +149,25 @@ static void flush_writer(struct local_writer *w)
             writer_close(w); /* the reader went away; drop what it would not take */
             return;
         }
-        buf_consume(&w->pending, (size_t)n);
+        queue_consume(&w->pending, (size_t)n);
     }
-    if (w->fd >= 0 && w->eof && w->pending.len == 0)
+    if (w->fd >= 0 && w->eof && queue_len(&w->pending) == 0)
         writer_close(w);
+}
+
+/* As much of data as the descriptor takes now (it is non-blocking). */
+static size_t write_now(struct local_writer *w, const uint8_t *data, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(w->fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* EAGAIN: the rest is queued; an error shows at the next flush */
+        done += (size_t)n;
+    }
+    return done;
 }
 
 static struct local_writer *writer_for(struct pump *p, uint32_t type)
@@ -166,10 +211,15 @@ static int handle_remote_input(struct pump *p, const char **why)
             continue;
         }
         if (w->fd >= 0 && !w->eof) {
-            size_t at = w->pending.len;
-            buf_append(&w->pending, untrusted_payload, hdr.len);
-            if (hdr.type == MSG_DATA_STDERR ? p->cfg->filter_stderr : p->cfg->filter_stdout)
-                replace_unsafe_chars((unsigned char *)w->pending.data + at, hdr.len);
+            bool filter = hdr.type == MSG_DATA_STDERR ? p->cfg->filter_stderr
+                                                      : p->cfg->filter_stdout;
+            size_t done = 0;
+            if (!filter && queue_len(&w->pending) == 0)
+                done = write_now(w, untrusted_payload, hdr.len); /* most data: no queue */
+            size_t at = w->pending.b.len;
+            buf_append(&w->pending.b, untrusted_payload + done, hdr.len - done);
+            if (filter)
+                replace_unsafe_chars((unsigned char *)w->pending.b.data + at, hdr.len);
         }
     }
     buf_consume(&p->in, off);
@@ -181,15 +231,17 @@ static int handle_remote_input(struct pump *p, const char **why)
 static bool writers_have_room(const struct pump *p)
 {
     for (size_t i = 0; i < p->nwr; i++)
-        if (p->wr[i].pending.len >= WRITER_LIMIT)
+        if (queue_len(&p->wr[i].pending) >= WRITER_LIMIT)
             return false;
     return true;
 }
 
+/* Straight into p->in's spare room: one copy less than through a bounce buffer. */
 static void read_remote(struct pump *p)
 {
-    uint8_t tmp[65536];
-    ssize_t n = recv(p->cfg->remote_fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+    size_t room = 2 * (QREXEC_MAX_DATA_CHUNK_V3 + QREXEC_HDR_SIZE);
+    buf_reserve(&p->in, room);
+    ssize_t n = recv(p->cfg->remote_fd, p->in.data + p->in.len, room, MSG_DONTWAIT);
     if (n < 0) {
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
             return;
@@ -200,23 +252,30 @@ static void read_remote(struct pump *p)
         p->remote_eof = true;
         return;
     }
-    buf_append(&p->in, tmp, (size_t)n);
+    p->in.len += (size_t)n;
+    p->in.data[p->in.len] = '\0';
 }
 
+/* Into p->out's spare room behind a header written once the length is known. */
 static void read_local(struct pump *p, struct local_reader *r)
 {
-    ssize_t n = read(r->fd, p->chunk_buf, p->chunk);
+    struct buf *o = &p->out.b;
+    buf_reserve(o, QREXEC_HDR_SIZE + p->chunk);
+    ssize_t n = read(r->fd, o->data + o->len + QREXEC_HDR_SIZE, p->chunk);
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
         return;
     if (n <= 0) {
         /* EOF (or an error, which ends this stream the same way): a zero-length message */
         close_fd(&r->fd);
         if (!p->remote_dead)
-            qrexec_msg_encode(&p->out, r->type, NULL, 0);
+            qrexec_msg_encode(&p->out.b, r->type, NULL, 0);
         return;
     }
-    if (!p->remote_dead)
-        qrexec_msg_encode(&p->out, r->type, p->chunk_buf, (size_t)n);
+    if (p->remote_dead)
+        return;
+    qrexec_hdr_encode((uint8_t *)o->data + o->len, r->type, (uint32_t)n);
+    o->len += QREXEC_HDR_SIZE + (size_t)n;
+    o->data[o->len] = '\0';
 }
 
 static bool readers_open(const struct pump *p)
@@ -230,14 +289,15 @@ static bool readers_open(const struct pump *p)
 static void block_and_flush_all(struct pump *p)
 {
     qrexec_set_nonblock(p->cfg->remote_fd, false);
-    if (!p->remote_dead && p->out.len > 0) {
-        if (qrexec_send_all(p->cfg->remote_fd, p->out.data, p->out.len, -1) < 0)
+    if (!p->remote_dead && queue_len(&p->out) > 0) {
+        if (qrexec_send_all(p->cfg->remote_fd, p->out.b.data + p->out.off, queue_len(&p->out),
+                            -1) < 0)
             p->remote_dead = true;
-        buf_reset(&p->out);
+        queue_reset(&p->out);
     }
     for (size_t i = 0; i < p->nwr; i++) {
         struct local_writer *w = &p->wr[i];
-        if (w->fd >= 0 && w->pending.len > 0) {
+        if (w->fd >= 0 && queue_len(&w->pending) > 0) {
             qrexec_set_nonblock(w->fd, false);
             flush_writer(w);
         }
@@ -248,7 +308,6 @@ int qrexec_pump_run(const struct qrexec_pump_cfg *cfg, const char **why)
 {
     struct pump p = { .cfg = cfg, .pidfd = -1, .child = cfg->child };
     p.chunk = qrexec_max_chunk(cfg->version);
-    p.chunk_buf = xmalloc(p.chunk);
     int result = 0;
     *why = NULL;
 
@@ -261,7 +320,7 @@ int qrexec_pump_run(const struct qrexec_pump_cfg *cfg, const char **why)
             if (p.rd[i].fd >= 0)
                 qrexec_set_nonblock(p.rd[i].fd, true);
             else /* no such stream: say so at once, as upstream does for stderr */
-                qrexec_msg_encode(&p.out, p.rd[i].type, NULL, 0);
+                qrexec_msg_encode(&p.out.b, p.rd[i].type, NULL, 0);
         if (cfg->in_fd >= 0)
             qrexec_set_nonblock(cfg->in_fd, true);
         if (cfg->child <= 0) {
@@ -277,7 +336,7 @@ int qrexec_pump_run(const struct qrexec_pump_cfg *cfg, const char **why)
             qrexec_set_nonblock(cfg->in_fd, true);
         }
         if (cfg->in_fd < 0)
-            qrexec_msg_encode(&p.out, MSG_DATA_STDIN, NULL, 0);
+            qrexec_msg_encode(&p.out.b, MSG_DATA_STDIN, NULL, 0);
     }
     if (p.child > 0)
         p.pidfd = (int)syscall(SYS_pidfd_open, p.child, 0);
@@ -291,16 +350,16 @@ int qrexec_pump_run(const struct qrexec_pump_cfg *cfg, const char **why)
                     if (p.rd[i].fd >= 0) {
                         close_fd(&p.rd[i].fd);
                         if (!p.remote_dead)
-                            qrexec_msg_encode(&p.out, p.rd[i].type, NULL, 0);
+                            qrexec_msg_encode(&p.out.b, p.rd[i].type, NULL, 0);
                     }
             if (p.child_done && !readers_open(&p) && (!cfg->wait_stdin_eof || stdin_done)) {
                 if (!p.remote_dead)
-                    qrexec_exit_code_encode(&p.out, p.child_code);
+                    qrexec_exit_code_encode(&p.out.b, p.child_code);
                 break;
             }
             if (p.remote_eof) {
                 /* the caller is gone: nobody will write stdin again */
-                if (p.wr[0].fd >= 0 && p.wr[0].pending.len == 0)
+                if (p.wr[0].fd >= 0 && queue_len(&p.wr[0].pending) == 0)
                     writer_close(&p.wr[0]);
             }
         } else {
@@ -319,20 +378,20 @@ int qrexec_pump_run(const struct qrexec_pump_cfg *cfg, const char **why)
         short rev = 0;
         if (!p.remote_eof && writers_have_room(&p))
             rev |= POLLIN;
-        if (p.out.len > 0 && !p.remote_dead)
+        if (queue_len(&p.out) > 0 && !p.remote_dead)
             rev |= POLLOUT;
         if (rev) {
             idx_remote = (int)n;
             fds[n++] = (struct pollfd){ .fd = cfg->remote_fd, .events = rev };
         }
-        bool room = p.out.len < 2 * (p.chunk + QREXEC_HDR_SIZE);
+        bool room = queue_len(&p.out) < 2 * (p.chunk + QREXEC_HDR_SIZE);
         for (size_t i = 0; i < p.nrd; i++)
             if (p.rd[i].fd >= 0 && (room || p.remote_dead)) {
                 idx_rd[i] = (int)n;
                 fds[n++] = (struct pollfd){ .fd = p.rd[i].fd, .events = POLLIN };
             }
         for (size_t i = 0; i < p.nwr; i++)
-            if (p.wr[i].fd >= 0 && p.wr[i].pending.len > 0) {
+            if (p.wr[i].fd >= 0 && queue_len(&p.wr[i].pending) > 0) {
                 idx_wr[i] = (int)n;
                 fds[n++] = (struct pollfd){ .fd = p.wr[i].fd, .events = POLLOUT };
             }
@@ -372,17 +431,17 @@ int qrexec_pump_run(const struct qrexec_pump_cfg *cfg, const char **why)
         for (size_t i = 0; i < p.nwr; i++)
             if (idx_wr[i] >= 0 && fds[idx_wr[i]].revents)
                 flush_writer(&p.wr[i]);
-            else if (p.wr[i].fd >= 0 && p.wr[i].eof && p.wr[i].pending.len == 0)
+            else if (p.wr[i].fd >= 0 && p.wr[i].eof && queue_len(&p.wr[i].pending) == 0)
                 writer_close(&p.wr[i]);
         for (size_t i = 0; i < p.nrd; i++)
             if (idx_rd[i] >= 0 && fds[idx_rd[i]].revents)
                 read_local(&p, &p.rd[i]);
         if (idx_pid >= 0 && fds[idx_pid].revents)
             check_child(&p);
-        if (p.out.len > 0 && !p.remote_dead)
+        if (queue_len(&p.out) > 0 && !p.remote_dead)
             flush_remote(&p);
         for (size_t i = 0; i < p.nwr; i++)
-            if (p.wr[i].pending.len > 0)
+            if (queue_len(&p.wr[i].pending) > 0)
                 flush_writer(&p.wr[i]);
     }
 
@@ -397,7 +456,7 @@ int qrexec_pump_run(const struct qrexec_pump_cfg *cfg, const char **why)
         close_fd(&p.rd[i].fd);
     for (size_t i = 0; i < p.nwr; i++) {
         writer_close(&p.wr[i]);
-        buf_free(&p.wr[i].pending);
+        buf_free(&p.wr[i].pending.b);
     }
     if (!cfg->is_service && p.child > 0) {
         if (!p.child_done) {
@@ -411,8 +470,7 @@ int qrexec_pump_run(const struct qrexec_pump_cfg *cfg, const char **why)
             *cfg->local_code = p.child_code;
     }
     close_fd(&p.pidfd);
-    buf_free(&p.out);
+    buf_free(&p.out.b);
     buf_free(&p.in);
-    free(p.chunk_buf);
     return result;
 }
