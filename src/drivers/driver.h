@@ -17,7 +17,8 @@ struct qube_launch {
     const char *root_image;      /* ext4 image of the root filesystem */
     bool root_snapshot;          /* root_image is the template's: read-only + writable layer */
     const char *private_image;   /* ext4 image mounted at /rw; NULL = none */
-    long volatile_mib;           /* size of the discarded writable layer */
+    bool private_snapshot;       /* private_image is the DVM template's: likewise */
+    long volatile_mib;           /* size of the discarded writable layers, together */
     const char *guest_dir;       /* dom0's guest programs, mounted read-only */
     const char *log_path;        /* where init and the agent print */
     long memory_mib;             /* initial memory (sandbox: soft limit) */
@@ -36,8 +37,9 @@ struct qube_run; /* a running qube, owned by its driver */
 
 struct driver_ops {
     const char *virt_mode;
-    /* The driver puts a writable layer of its own over snapshot volumes
-     * (so storage need not copy them at start). */
+    /* The driver puts a writable layer of its own over snapshot volumes,
+     * root and private (root_snapshot, private_snapshot), discarded when the
+     * qube ends, so storage need not copy them at start. */
     bool overlays_snapshots;
     /* Checks that this host can run the qube at all (kernel features). */
     int (*prepare)(const struct qube_launch *launch, struct qerror *err);

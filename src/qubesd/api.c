@@ -6,12 +6,14 @@
 
 #include "common/cleanup.h"
 #include "common/names.h"
+#include "qubesd/dispvm_preload.h"
 
 static const struct api_method *const groups[] = {
     api_vm_methods,    api_property_methods, api_feature_methods, api_tag_methods,
     api_label_methods, api_firewall_methods, api_notes_methods,   api_events_methods,
     api_lifecycle_methods,
     api_volume_methods, api_pool_methods, /* storage */
+    api_dispvm_methods,
 };
 
 /* Methods with one endpoint per qube class. */
@@ -62,6 +64,16 @@ static struct qube *decode_qube(const struct app *app, const char *untrusted, st
     if (!q)
         qerror_set(err, "QubesVMNotFoundError", "No such domain: '%s'", untrusted);
     return q;
+}
+
+/* Refusals that belong to another part of the model than the method's
+ * (Qubes' *-pre-set event handlers that raise). */
+static int precheck(const struct api_call *call, struct qerror *err)
+{
+    if (strcmp(call->method, "admin.vm.feature.Set") == 0)
+        return dispvm_pool_check_feature(call->app, call->dest, call->arg,
+                                         call->untrusted_payload, call->payload_len, err);
+    return 0;
 }
 
 static const struct api_method *find_method(const char *name, const char **endpoint)
@@ -138,6 +150,8 @@ int api_execute(struct app *app, const struct admin_request *req, struct api_cal
         return api_protocol_error(err, "expected destination to be AdminVM");
     if (m->dest_adminvm == WANT_NO && dest_is_admin)
         return api_protocol_error(err, "expected destination to not be AdminVM");
+    if (precheck(call, err) < 0)
+        return -1;
     return m->fn(call, err);
 }
 

@@ -2,12 +2,12 @@
  * admin.vm.CreateInPool.<Class> and admin.vm.Remove. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "qubesd/api.h"
+#include "qubesd/dispvm.h"
 #include "qubesd/lifecycle.h"
 #include "qubesd/persist.h"
 #include "qubesd/policy_service.h"
@@ -124,37 +124,6 @@ static int parse_create_payload(const struct api_call *call, bool in_pool,
     return 0;
 }
 
-static void random_uuid(char out[37])
-{
-    unsigned char b[16];
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-        abort(); /* no entropy: nothing sane to do */
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
-}
-
-/* A random unused dispid in [0, 10000), as get_new_unused_dispid draws it. */
-static int new_dispid(const struct app *app)
-{
-    for (int attempt = 0; attempt < 100000; attempt++) {
-        unsigned int r;
-        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-            abort();
-        int id = (int)(r % 10000);
-        bool used = false;
-        for (size_t i = 0; i < app->n_qubes && !used; i++)
-            used = app->qubes[i]->cls == QUBE_DISPVM &&
-                   prop_value_int(app, app->qubes[i], "dispid", -1) == id;
-        if (!used)
-            return id;
-    }
-    return -1;
-}
-
 static void set_initial(struct qube *q, const char *name, const char *value)
 {
     const struct prop_def *def = prop_find(q->cls, name);
@@ -214,7 +183,7 @@ static int vm_create(struct api_call *call, struct qerror *err)
     q->qid = qid;
     q->cls = cls;
     strcpy(q->name, p.name);
-    random_uuid(q->uuid);
+    app_new_uuid(q->uuid);
     set_initial(q, "label", p.label->name);
     if (template) {
         const struct prop_def *tdef = prop_find(cls, "template");
@@ -225,10 +194,16 @@ static int vm_create(struct api_call *call, struct qerror *err)
         set_initial(q, "template", template->name);
     }
     if (cls == QUBE_DISPVM) {
-        int dispid = new_dispid(app);
+        int dispid = app_new_dispid(app);
+        if (dispid < 0) {
+            qube_free(q);
+            return qerror_set(err, "QubesException", "No unused dispid left");
+        }
         char text[16];
         snprintf(text, sizeof(text), "%d", dispid);
         set_initial(q, "dispid", text);
+        /* a named disposable starts as a copy of its template's settings too */
+        dispvm_clone_template(app, q, template);
     }
     for (size_t v = 0; v < ARRAY_SIZE(volume_names); v++) {
         const char *pool = p.vol_pools[v] ? p.vol_pools[v] : v < 3 ? p.pool : NULL;
@@ -263,36 +238,6 @@ static int vm_create(struct api_call *call, struct qerror *err)
     return 0;
 }
 
-/* Who refers to q through a qube-valued property (effective values, so a
- * default counts): the first holder and property found, or false. */
-static bool find_reference(const struct app *app, const struct qube *q, const char **holder,
-                           const char **prop)
-{
-    for (size_t i = 0; i <= app->n_qubes; i++) {
-        const struct qube *h = i < app->n_qubes ? app->qubes[i] : NULL;
-        if (h == q)
-            continue;
-        size_t n;
-        const struct prop_def *const *defs = prop_list(h, &n);
-        for (size_t d = 0; d < n; d++) {
-            if (defs[d]->type != PROP_VM)
-                continue;
-            if (prop_value_qube(app, h, defs[d]->name) == q) {
-                *holder = h ? h->name : "the global properties";
-                *prop = defs[d]->name;
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
-static int remove_step(void *ctx, struct qerror *err)
-{
-    struct create_txn *t = ctx;
-    return persist_qube_delete(t->app, t->q, err);
-}
-
 static int vm_remove(struct api_call *call, struct qerror *err)
 {
     struct app *app = call->app;
@@ -305,26 +250,8 @@ static int vm_remove(struct api_call *call, struct qerror *err)
     if (prop_value_bool(app, q, "installed_by_rpm"))
         return qerror_set(err, "QubesVMInUseError", "VM installed by package manager: %s",
                           q->name);
-    const char *holder, *prop;
-    if (find_reference(app, q, &holder, &prop)) {
-        log_info("qube=%s op=remove result=in-use by=%s property=%s", q->name, holder, prop);
-        return qerror_set(err, "QubesVMInUseError", "Domain is in use: '%s' (%s of %s)", q->name,
-                          prop, holder);
-    }
-    struct create_txn txn = { app, q };
-    if (persist_transaction(app, remove_step, &txn, err) < 0)
+    if (app_remove_qube(app, q, err) < 0)
         return -1;
-
-    const char *vm_key[] = { "vm" }, *vm_val[] = { q->name };
-    app_fire(app, NULL, "domain-pre-delete", 1, vm_key, vm_val);
-    /* storage: the images go once the qube is gone from the store */
-    struct qerror storage_err = { 0 };
-    if (storage_remove_qube(app, q, &storage_err) < 0)
-        log_warning("qube=%s op=remove-storage result=error: %s", q->name, storage_err.message);
-    app_unlink(app, q);
-    app_fire(app, NULL, "domain-delete", 1, vm_key, vm_val);
-    log_info("qube=%s op=remove result=ok", q->name);
-    qube_free(q);
     call->dest = NULL;
     return 0;
 }

@@ -4,14 +4,17 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/root.h"
+#include "qubesd/dispvm_preload.h"
 #include "qubesd/persist.h"
 #include "qubesd/property.h"
+#include "qubesd/storage_glue.h"
 #include "store/store.h"
 
 static const char *const class_names[QUBE_CLASS_COUNT] = {
@@ -134,6 +137,117 @@ int app_new_qid(const struct app *app)
     return -1;
 }
 
+int app_new_dispid(const struct app *app)
+{
+    static const int max_dispid = 10000;
+    unsigned char used[10000 / 8 + 1] = { 0 };
+    int n_used = 0;
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        if (app->qubes[i]->cls != QUBE_DISPVM)
+            continue;
+        long long id = prop_value_int(app, app->qubes[i], "dispid", -1);
+        if (id >= 0 && id < max_dispid && !(used[id / 8] & (1u << (id % 8)))) {
+            used[id / 8] |= (unsigned char)(1u << (id % 8));
+            n_used++;
+        }
+    }
+    if (n_used >= max_dispid)
+        return -1;
+    /* a few random draws; should all hit used ids (a crowded space), the
+     * next free one after the last draw: bounded either way */
+    int id = 0;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        unsigned int r;
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            abort(); /* no entropy: nothing sane to do */
+        id = (int)(r % (unsigned)max_dispid);
+        if (!(used[id / 8] & (1u << (id % 8))))
+            return id;
+    }
+    while (used[id / 8] & (1u << (id % 8)))
+        id = (id + 1) % max_dispid;
+    return id;
+}
+
+void app_new_uuid(char out[37])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+        abort(); /* no entropy: nothing sane to do */
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
+bool app_find_reference(const struct app *app, const struct qube *q, const char **holder,
+                        const char **prop)
+{
+    for (size_t i = 0; i <= app->n_qubes; i++) {
+        const struct qube *h = i < app->n_qubes ? app->qubes[i] : NULL;
+        if (h == q)
+            continue;
+        size_t n;
+        const struct prop_def *const *defs = prop_list(h, &n);
+        for (size_t d = 0; d < n; d++) {
+            if (defs[d]->type != PROP_VM)
+                continue;
+            if (prop_value_qube(app, h, defs[d]->name) == q) {
+                *holder = h ? h->name : "the global properties";
+                *prop = defs[d]->name;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+struct remove_txn {
+    struct app *app;
+    const struct qube *q;
+};
+
+static int remove_step(void *ctx, struct qerror *err)
+{
+    struct remove_txn *t = ctx;
+    return persist_qube_delete(t->app, t->q, err);
+}
+
+int app_remove_qube(struct app *app, struct qube *q, struct qerror *err)
+{
+    if (q->cls == QUBE_ADMINVM)
+        return qerror_set(err, "QubesVMInUseError", "'dom0' cannot be removed");
+    if (q->runtime)
+        return qerror_set(err, "QubesVMNotHaltedError", "Domain is not powered off: '%s'",
+                          q->name);
+    const char *holder, *prop;
+    if (app_find_reference(app, q, &holder, &prop)) {
+        log_info("qube=%s op=remove result=in-use by=%s property=%s", q->name, holder, prop);
+        return qerror_set(err, "QubesVMInUseError", "Domain is in use: '%s' (%s of %s)", q->name,
+                          prop, holder);
+    }
+    struct remove_txn txn = { app, q };
+    if (persist_transaction(app, remove_step, &txn, err) < 0)
+        return -1;
+
+    char name[sizeof(q->name)];
+    snprintf(name, sizeof(name), "%s", q->name);
+    const char *vm_key[] = { "vm" }, *vm_val[] = { name };
+    app_fire(app, NULL, "domain-pre-delete", 1, vm_key, vm_val);
+    /* the images go once the qube is gone from the store: a crash in
+     * between leaves files without a qube, which the next start removes */
+    struct qerror storage_err = { 0 };
+    if (storage_remove_qube(app, q, &storage_err) < 0)
+        log_warning("qube=%s op=remove-storage result=error: %s", name, storage_err.message);
+    app_unlink(app, q);
+    qube_free(q);
+    app_fire(app, NULL, "domain-delete", 1, vm_key, vm_val);
+    log_info("qube=%s op=remove result=ok", name);
+    return 0;
+}
+
 const struct label *app_label_lookup(const struct app *app, const char *untrusted_spec)
 {
     /* Qubes' get_label: index first, then name, then int(name) */
@@ -167,6 +281,9 @@ void app_fire(struct app *app, const struct qube *subject, const char *name, siz
 {
     if (app->event_sink)
         app->event_sink(app->event_ctx, subject, name, n, keys, values);
+    /* after the subscribers: the pool only schedules work on the loop */
+    if (app->dispvm_pool)
+        dispvm_pool_on_event(app, subject, name);
 }
 
 /* ---- loading ---- */

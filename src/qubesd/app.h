@@ -69,6 +69,7 @@ struct pool {
 };
 
 struct policy_service;
+struct dispvm_pool; /* preloaded disposables (dispvm_preload.h); NULL in tests */
 
 typedef void (*event_sink_fn)(void *ctx, const struct qube *subject, const char *name,
                               size_t n_kwargs, const char *const *keys, const char *const *values);
@@ -89,6 +90,7 @@ struct app {
     struct loop *loop; /* the daemon's event loop, for work that waits */
     struct policy_service *policy; /* qrexec policy (policy_service.h); NULL in tests */
     struct kv_list clone_tokens; /* admin.vm.volume.CloneFrom: token -> "<uuid>:<volume>" */
+    struct dispvm_pool *dispvm_pool;
 };
 
 const char *qube_class_name(enum qube_class cls);
@@ -108,6 +110,20 @@ void app_insert(struct app *app, struct qube *q);
 void app_unlink(struct app *app, struct qube *q);
 /* Lowest unused qid in 1..9999, or -1. */
 int app_new_qid(const struct app *app);
+/* A random unused dispid in [0, 10000), as get_new_unused_dispid draws it, or -1. */
+int app_new_dispid(const struct app *app);
+/* A random (version 4) UUID in its 36-character text form. */
+void app_new_uuid(char out[37]);
+
+/* Who refers to q through a qube-valued property (effective values, so a
+ * default counts): true with the first holder and property found. */
+bool app_find_reference(const struct app *app, const struct qube *q, const char **holder,
+                        const char **prop);
+/* Removes a halted qube for good: its store rows (one transaction), then
+ * domain-pre-delete, its volumes, the collection and domain-delete. Refused
+ * (QubesVMInUseError) while another qube or a global property refers to it.
+ * On success q is freed. */
+int app_remove_qube(struct app *app, struct qube *q, struct qerror *err);
 
 const struct label *app_label_lookup(const struct app *app, const char *untrusted_spec);
 const struct pool *app_pool_find(const struct app *app, const char *name);

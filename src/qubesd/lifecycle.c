@@ -23,6 +23,7 @@
 #include "common/root.h"
 #include "common/spawn.h"
 #include "drivers/driver.h"
+#include "qubesd/dispvm.h"
 #include "qubesd/property.h"
 #include "qubesd/storage_glue.h"
 
@@ -184,14 +185,12 @@ static void on_exit_fd(struct loop_watch *w, uint32_t events)
         notify(app, &started, NULL);
     }
     fire0(app, q, "domain-shutdown");
-    if (timed_out) {
-        struct qerror err;
-        qerror_set(&err, "QubesVMShutdownTimeoutError", "Domain shutdown timed out: '%s'",
-                   q->name);
-        notify(app, &halted, &err);
-    } else {
-        notify(app, &halted, NULL);
-    }
+    struct qerror timeout_err;
+    if (timed_out)
+        qerror_set(&timeout_err, "QubesVMShutdownTimeoutError",
+                   "Domain shutdown timed out: '%s'", q->name);
+    dispvm_cleanup(app, q); /* auto_cleanup: q may be gone from here on */
+    notify(app, &halted, timed_out ? &timeout_err : NULL);
 }
 
 /* ---- starting ---- */
@@ -239,12 +238,18 @@ static void on_qrexec_ready(struct loop_watch *w, uint32_t events)
         notify(app, &rt->on_started, NULL);
         return;
     }
-    /* the agent never said HELLO: the qube goes, and the start fails */
+    /* the agent never said HELLO (qrexec-daemon exits 3 on the timeout; otherwise the
+     * channel closed: the qube stopped, which its helper's exit may not have told us yet):
+     * the qube goes, and the start fails */
     _cleanup_free_ char *log = guest_log(q);
     struct qerror err;
-    qerror_set(&err, "QubesException",
-               "Cannot connect to qrexec agent for %lld seconds, see %s",
-               prop_value_int(app, q, "qrexec_timeout", 60), log);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+        qerror_set(&err, "QubesException",
+                   "Cannot connect to qrexec agent for %lld seconds, see %s",
+                   prop_value_int(app, q, "qrexec_timeout", 60), log);
+    else
+        qerror_set(&err, "QubesException",
+                   "Start failed: qube %s stopped while starting, see %s", q->name, log);
     fire1(app, q, "domain-start-failed", "reason", err.message);
     struct waiter *started = rt->on_started;
     rt->on_started = NULL;
@@ -323,7 +328,10 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
          * under a writable layer the driver discards */
         .root_image = root ? (root->source_path ? root->source_path : root->path) : NULL,
         .root_snapshot = root && root->source_path,
-        .private_image = private ? private->path : NULL,
+        /* a DispVM's private the same way: its DVM template's committed image */
+        .private_image = private ? (private->source_path ? private->source_path : private->path)
+                                 : NULL,
+        .private_snapshot = private && private->source_path,
         .volatile_mib = 1024,
         .guest_dir = guest,
         .log_path = log,
@@ -400,7 +408,10 @@ static void start_after_netvm(struct app *app, void *ctx, const struct qerror *n
         free(a);
         return;
     }
+    /* a disposable that could not start goes (its waiters may still ask
+     * for it by name, so after they were told) */
     deliver(app, a->w, &err);
+    dispvm_cleanup(app, app_find(app, a->name));
     free(a);
 }
 
@@ -444,11 +455,32 @@ static int start_with(struct app *app, struct qube *q, struct start_waiter w, st
     return 0;
 }
 
+/* A disposable's template must still be one (dispvm.py start); a
+ * disposable that fails to start goes at once. */
+static int start_checked(struct app *app, struct qube *q, struct start_waiter w,
+                         struct qerror *err)
+{
+    int rc = dispvm_check_start(app, q, err);
+    if (rc == 0)
+        rc = start_with(app, q, w, err);
+    if (rc < 0)
+        dispvm_cleanup(app, q);
+    return rc;
+}
+
 int lifecycle_start(struct app *app, struct qube *q, struct api_reply *reply,
                     struct qerror *err)
 {
     struct start_waiter w = { .reply = reply };
-    return start_with(app, q, w, err);
+    return start_checked(app, q, w, err);
+}
+
+int lifecycle_start_then(struct app *app, struct qube *q,
+                         void (*then)(struct app *app, void *ctx, const struct qerror *err),
+                         void *ctx, struct qerror *err)
+{
+    struct start_waiter w = { .then = then, .ctx = ctx };
+    return start_checked(app, q, w, err);
 }
 
 /* ---- stopping ---- */

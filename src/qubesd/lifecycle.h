@@ -23,9 +23,16 @@ const char *power_state_name(enum power_state s);
 
 /* Each takes the reply of the calling API request (or NULL) and answers it
  * when the operation is over; on an immediate refusal they return -1 with
- * err set and the reply untouched. */
+ * err set and the reply untouched. An auto_cleanup disposable that stops, or
+ * fails to start, is removed before its waiters are told (so after a Kill
+ * answered nothing of it remains); q must not be used after a failed start. */
 int lifecycle_start(struct app *app, struct qube *q, struct api_reply *reply,
                     struct qerror *err);
+/* The same for qubesd's own starts: then(app, ctx, err) is told the outcome
+ * (err NULL: running), unless this returns -1. */
+int lifecycle_start_then(struct app *app, struct qube *q,
+                         void (*then)(struct app *app, void *ctx, const struct qerror *err),
+                         void *ctx, struct qerror *err);
 int lifecycle_shutdown(struct app *app, struct qube *q, bool force, bool wait,
                        struct api_reply *reply, struct qerror *err);
 int lifecycle_kill(struct app *app, struct qube *q, struct api_reply *reply,

@@ -15,6 +15,8 @@
 #include "config.h"
 #include "qubesd/admin_services.h"
 #include "qubesd/app.h"
+#include "qubesd/dispvm.h"
+#include "qubesd/dispvm_preload.h"
 #include "qubesd/lifecycle.h"
 #include "qubesd/policy_service.h"
 #include "qubesd/server.h"
@@ -124,6 +126,9 @@ int main(int argc, char **argv)
     app.policy = policy;
     admin_services_install(sock_path);
     lifecycle_reattach_all(&app);
+    /* what a killed qubesd left of disposables, then the preload pools */
+    dispvm_startup_sweep(&app);
+    dispvm_pool_open(&app);
     log_info("qubesd %s root=%s qubes=%zu listening on %s", QUBICLE_VERSION, qroot_get(),
              app.n_qubes, sock_path);
     if (server_run(srv, &err) < 0) {
@@ -132,6 +137,7 @@ int main(int argc, char **argv)
     }
     status = 0;
 out:
+    dispvm_pool_close(&app);
     app.policy = NULL;
     policy_service_close(policy);
     server_close(srv);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -398,6 +399,14 @@ int storage_remove_qube(const struct app *app, const struct qube *q, struct qerr
 
 /* ---- start / stop ---- */
 
+static double elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+           (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
 static void stop_volumes(struct qube_storage *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -413,10 +422,13 @@ int storage_start(const struct app *app, const struct qube *q, bool snapshot_rea
                   struct storage_attachments *out, struct qerror *err)
 {
     memset(out, 0, sizeof(*out));
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     struct qube_storage s;
     if (qube_storage_open(app, q, &s, err) < 0)
         return -1;
     int rc = 0;
+    int n_read_only = 0;
     for (size_t i = 0; i < s.n; i++) {
         s.vol[i].snapshot_read_only = snapshot_read_only;
         const struct storage_volume *v = &s.vol[i];
@@ -429,9 +441,11 @@ int storage_start(const struct app *app, const struct qube *q, bool snapshot_rea
             break;
         }
         out->n = i + 1;
+        n_read_only += out->v[i].a.source_path != NULL;
     }
     qube_storage_close(&s);
-    log_info("qube=%s op=storage-start result=%s", q->name, rc == 0 ? "ok" : "error");
+    log_info("qube=%s op=storage-start result=%s read_only_snapshots=%d ms=%.2f", q->name,
+             rc == 0 ? "ok" : "error", n_read_only, elapsed_ms(&t0));
     return rc;
 }
 
@@ -444,6 +458,8 @@ void storage_attachments_free(struct storage_attachments *a)
 
 int storage_stop(const struct app *app, const struct qube *q, struct qerror *err)
 {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     struct qube_storage s;
     if (qube_storage_open(app, q, &s, err) < 0)
         return -1;
@@ -458,7 +474,8 @@ int storage_stop(const struct app *app, const struct qube *q, struct qerror *err
         }
     }
     qube_storage_close(&s);
-    log_info("qube=%s op=storage-stop result=%s", q->name, rc == 0 ? "ok" : "error");
+    log_info("qube=%s op=storage-stop result=%s ms=%.2f", q->name, rc == 0 ? "ok" : "error",
+             elapsed_ms(&t0));
     return rc;
 }
 

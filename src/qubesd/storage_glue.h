@@ -48,13 +48,17 @@ int storage_remove_qube(const struct app *app, const struct qube *q, struct qerr
  * storage_start() prepares every volume of a halted qube for use and returns
  * what to attach, in volume order (root, private, volatile, kernel):
  *   - name:        the volume name;
- *   - path:        the image file the qube uses (file-reflink: <vid>-dirty.img;
- *                  kernel: <dir>/<kernel>/modules.img, "" when the qube has no
- *                  kernel);
- *   - rw:          whether to attach it writable;
- *   - source_path: for a snapshot volume (AppVM/DispVM root, DispVM private)
- *                  the committed image of the template it was copied from
- *                  (informational: the qube gets its own copy at `path`), else NULL.
+ *   - path:        the image file the qube uses as its own (file-reflink:
+ *                  <vid>-dirty.img; kernel: <dir>/<kernel>/modules.img, ""
+ *                  when the qube has no kernel); NULL for a read-only snapshot;
+ *   - rw:          whether to attach path writable;
+ *   - source_path: a read-only snapshot (AppVM/DispVM root, DispVM private,
+ *                  when the driver overlays snapshots): the source's committed
+ *                  image, pinned for the run and written by nobody; attach it
+ *                  read-only under the driver's discarded writable layer
+ *                  (qube_launch.root_snapshot / private_snapshot). Else NULL.
+ *                  Without an overlaying driver a snapshot volume is a private
+ *                  copy at path instead, discarded at stop.
  * root/private hold ext4; volatile is a fresh sparse raw file of its size
  * (the qube formats it); all file-reflink images are sparse raw files.
  * On failure, volumes already started are stopped again.
@@ -71,7 +75,8 @@ struct storage_attachments {
     } v[QUBE_VOLUMES_MAX];
 };
 /* snapshot_read_only: the driver layers its own writable layer over snapshot
- * volumes (the sandbox overlay), so they are attached read-only, uncopied. */
+ * volumes (driver_ops.overlays_snapshots), so they are handed out read-only,
+ * uncopied, as source_path. */
 int storage_start(const struct app *app, const struct qube *q, bool snapshot_read_only,
                   struct storage_attachments *out, struct qerror *err);
 void storage_attachments_free(struct storage_attachments *a);

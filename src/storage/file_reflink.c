@@ -2,7 +2,11 @@
  * a volume is a set of files under <dir_path>/<vid>: <vid>.img (committed),
  * -dirty.img (in use, the path the qube sees), -precache.img (a ready copy
  * for the next start), -import.img, and revisions <vid>.img.<N>@<time>Z.
- * Copies are reflinks where the filesystem has them, sparse copies elsewhere. */
+ * Copies are reflinks where the filesystem has them, sparse copies elsewhere.
+ *
+ * A committed image is never written in place: a commit, revert, import or
+ * resize writes a new file and renames it over. So a snapshot may use the
+ * committed inode itself, read-only, for as long as its hardlink pins it. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -288,6 +292,49 @@ static bool reflink_is_dirty(const struct storage_pool *p, const struct storage_
     return v->save_on_stop && fileops_exists(dirty);
 }
 
+/* Whether another name (a running snapshot's hardlink, a revision) holds
+ * this image's inode: then it must not become a writable image in place. */
+static bool image_shared(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_nlink > 1;
+}
+
+/* A snapshot volume: its own name for the source's committed image pins
+ * that inode for the run. Read-only snapshots (the driver layers a writable
+ * layer over them) stop there; otherwise the qube gets a private copy. */
+static int start_snapshot(const struct storage_pool *p, const struct storage_volume *v,
+                          struct storage_attach *out, struct qerror *err)
+{
+    if (!v->source)
+        return qerror_set(err, "StoragePoolException", "volume %s has no source", v->vid);
+    _cleanup_free_ char *clean = img_path(p, v, IMG_CLEAN);
+    _cleanup_free_ char *src = img_path(v->source->pool, v->source, IMG_CLEAN);
+    if (!fileops_exists(src)) {
+        _cleanup_free_ char *src_dirty = img_path(v->source->pool, v->source, IMG_DIRTY);
+        if (v->source->revisions_to_keep == -1 && fileops_exists(src_dirty))
+            return qerror_set(err, "StoragePoolException",
+                              "Cannot start %s: its source %s is in use with snapshots "
+                              "disabled (revisions_to_keep=-1)",
+                              v->vid, v->source->vid);
+        return qerror_set(err, "StoragePoolException", "Missing image file '%s' for volume %s",
+                          src, v->vid);
+    }
+    if (fileops_remove(clean, err) < 0 || fileops_hardlink(src, clean, err) < 0)
+        return -1;
+    if (v->snapshot_read_only) {
+        out->source_path = steal_pointer(&clean);
+        out->rw = false;
+        return 0;
+    }
+    _cleanup_free_ char *dirty = img_path(p, v, IMG_DIRTY);
+    if (fileops_copy(clean, dirty, UINT64_MAX, NULL, err) < 0)
+        return -1;
+    out->path = steal_pointer(&dirty);
+    out->rw = v->rw;
+    return 0;
+}
+
 static int reflink_start(const struct storage_pool *p, const struct storage_volume *v,
                          struct storage_attach *out, struct qerror *err)
 {
@@ -296,31 +343,16 @@ static int reflink_start(const struct storage_pool *p, const struct storage_volu
     memset(out, 0, sizeof(*out));
     if (make_vm_dir(p, v, err) < 0 || remove_incomplete(p, v, err) < 0)
         return -1;
-    if (v->snap_on_start) {
-        if (!v->source)
-            return qerror_set(err, "StoragePoolException", "volume %s has no source", v->vid);
-        _cleanup_free_ char *src = img_path(v->source->pool, v->source, IMG_CLEAN);
-        if (!fileops_exists(src))
-            return qerror_set(err, "StoragePoolException",
-                              "Missing image file '%s' for volume %s", src, v->vid);
-        if (fileops_remove(clean, err) < 0 || fileops_hardlink(src, clean, err) < 0)
-            return -1;
-        if (v->snapshot_read_only) {
-            /* the hardlink pins the template's committed image for this run */
-            out->path = steal_pointer(&clean);
-            out->rw = false;
-            out->source_path = steal_pointer(&src);
-            return 0;
-        }
-        if (fileops_copy(clean, dirty, UINT64_MAX, NULL, err) < 0)
-            return -1;
-        out->source_path = steal_pointer(&src);
-    } else if (v->save_on_stop) {
+    if (v->snap_on_start)
+        return start_snapshot(p, v, out, err);
+    if (v->save_on_stop) {
         if (!reflink_is_dirty(p, v)) {
             if (!fileops_exists(clean))
                 return qerror_set(err, "StoragePoolException",
                                   "Missing image file '%s' for volume %s", clean, v->vid);
-            if (v->revisions_to_keep == -1) {
+            /* snapshots disabled: the committed image is used in place,
+             * unless a running snapshot or a revision shares its inode */
+            if (v->revisions_to_keep == -1 && !image_shared(clean)) {
                 if (drop_precache(p, v, err) < 0 || fileops_rename(clean, dirty, err) < 0)
                     return -1;
             } else {

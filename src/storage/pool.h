@@ -35,18 +35,25 @@ struct storage_volume {
     bool rw, snap_on_start, save_on_stop, ephemeral;
     long long revisions_to_keep; /* -1: snapshots disabled (origin volumes) */
     bool format;      /* create: an origin image starts as an empty ext4 ... */
-    /* start: the qube reads a snapshot through a writable layer of its own
-     * (the sandbox driver's overlay), so no private copy is made */
+    /* start, snapshot volumes: the qube's driver layers a writable layer of
+     * its own over them (the sandbox overlay), so the pool may hand out the
+     * source's committed image read-only instead of a copy. A request: a
+     * pool driver that cannot keep that image unchanged for the whole run
+     * makes a copy as before (see struct storage_attach). */
     bool snapshot_read_only;
     unsigned fs_uid;  /* ... whose root directory this uid/gid owns */
     const struct storage_volume *source; /* snap_on_start: the volume it snapshots */
 };
 
-/* What a started volume gives the lifecycle code to attach. */
+/* What a started volume gives the lifecycle code to attach: exactly one of
+ * path and source_path (kernel volumes of qubes without a kernel: path ""). */
 struct storage_attach {
-    char *path;        /* the image the qube uses */
+    char *path;        /* the image the qube uses as its own (rw says how) */
     bool rw;
-    char *source_path; /* snapshot volumes: the committed image it came from */
+    /* a read-only snapshot (snapshot_read_only was honoured): the source's
+     * committed image, pinned for this run and never written by anyone;
+     * attach it read-only under the driver's writable layer. path is NULL. */
+    char *source_path;
 };
 
 /* One revision of an origin volume, oldest first. */

@@ -118,3 +118,14 @@ make_template() {
     rm -rf "$tree"
     assert_eq "0|" "$(call internal.vm.volume.ImportEnd "$1" root ok)" "import end"
 }
+
+# root_daemons PATTERN: how many qrexec-daemons of this root have PATTERN in their command line
+# (tests of other roots may run on the machine at the same time).
+root_daemons() {
+    local n=0 p
+    for p in $(pgrep -f "qrexec-daemon --qube $1" || true); do
+        tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "QUBES_ROOT=$QUBES_ROOT" &&
+            n=$((n + 1))
+    done
+    echo "$n"
+}

@@ -8,12 +8,7 @@ host_resources() {
     echo "loops=$(losetup -a | grep -c "$QUBES_ROOT/" || true)"
     echo "cgroups=$(ls -d /sys/fs/cgroup/*/qubicle-"$(qube_tag)"/*/ 2>/dev/null | wc -l)"
     echo "helpers=$(pgrep -fc "qubes-sandbox .*$QUBES_ROOT/" || true)"
-    local daemons=0
-    for p in $(pgrep -f "qrexec-daemon --qube work" || true); do
-        tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "QUBES_ROOT=$QUBES_ROOT" &&
-            daemons=$((daemons + 1))
-    done
-    echo "daemons=$daemons"
+    echo "daemons=$(root_daemons work)"
     echo "qubesd_fds=$(ls /proc/"$QUBESD_PID"/fd | wc -l)"
 }
 

@@ -1,6 +1,8 @@
 /* The file-reflink driver on a temporary directory: create, start, stop and
- * commit, revisions and their pruning, revert, resize, snapshots, volatile
- * volumes, import, and sparse copies that keep holes. */
+ * commit, revisions and their pruning, revert, resize, snapshots (copied, or
+ * read-only on the pinned committed image), volatile volumes, import, sparse
+ * copies that keep holes, and that no operation writes a committed image in
+ * place. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -247,7 +249,11 @@ static void test_snapshot_and_volatile(void **state)
     assert_int_equal(stat(src_clean, &s1), 0);
     assert_int_equal(stat(own_clean, &s2), 0);
     assert_int_equal(s1.st_ino, s2.st_ino); /* hardlinked */
-    assert_string_equal(a.source_path, src_clean);
+    /* no overlaying driver: the qube gets a copy of its own */
+    assert_null(a.source_path);
+    assert_true(a.rw);
+    assert_int_equal(stat(a.path, &s2), 0);
+    assert_int_not_equal(s1.st_ino, s2.st_ino);
     char *got = read_at(a.path, 0, 8);
     assert_string_equal(got, "template");
     free(got);
@@ -278,6 +284,222 @@ static void test_snapshot_and_volatile(void **state)
     storage_volume_clear(&src);
     storage_volume_clear(&snap);
     storage_volume_clear(&vol);
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino;
+}
+
+/* Names left in a directory, sorted, space-separated ("" if none or gone). */
+static char *dir_listing(struct fixture *f, const char *rel)
+{
+    char *cmd = xasprintf("ls -A '%s/%s' 2>/dev/null | tr '\\n' ' '", f->dir, rel);
+    FILE *p = popen(cmd, "r");
+    char *out = calloc(1, 4096);
+    assert_non_null(p);
+    size_t n = fread(out, 1, 4095, p);
+    out[n] = '\0';
+    pclose(p);
+    free(cmd);
+    return out;
+}
+
+/* A DispVM's private with an overlaying driver: the DVM template's committed
+ * image itself, read-only and pinned by a hardlink, while the template may
+ * run (writing its own dirty image) and commit (a new inode). */
+static void test_read_only_snapshot_pins_the_committed_image(void **state)
+{
+    struct fixture *f = *state;
+    struct storage_volume src, snap, snap2;
+    volume(f, &src, "dvm", "private", false, true, 8 * MIB);
+    volume(f, &snap, "disp1", "private", true, false, 0);
+    volume(f, &snap2, "disp2", "private", true, false, 0);
+    snap.source = snap2.source = &src;
+    snap.snapshot_read_only = snap2.snapshot_read_only = true;
+    struct qerror err = { 0 };
+    assert_int_equal(f->pool.driver->create(&f->pool, &src, &err), 0);
+    assert_int_equal(f->pool.driver->create(&f->pool, &snap, &err), 0);
+    char *src_clean = path_of(f, "appvms/dvm/private.img");
+    char *own_clean = path_of(f, "appvms/disp1/private.img");
+    write_at(src_clean, 0, "commit-1");
+    ino_t committed = inode_of(src_clean);
+
+    struct storage_attach a, t, b;
+    assert_int_equal(f->pool.driver->start(&f->pool, &snap, &a, &err), 0);
+    assert_null(a.path);
+    assert_false(a.rw);
+    assert_string_equal(a.source_path, own_clean);
+    assert_int_equal(inode_of(a.source_path), committed); /* no copy */
+    char *listing = dir_listing(f, "appvms/disp1");
+    assert_string_equal(listing, "private.img ");
+    free(listing);
+
+    /* the DVM template runs: it writes its own dirty image only */
+    assert_int_equal(f->pool.driver->start(&f->pool, &src, &t, &err), 0);
+    assert_int_not_equal(inode_of(t.path), committed);
+    write_at(t.path, 0, "uncommit");
+    char *got = read_at(a.source_path, 0, 8);
+    assert_string_equal(got, "commit-1");
+    free(got);
+    /* a disposable started now still gets the last commit */
+    assert_int_equal(f->pool.driver->start(&f->pool, &snap2, &b, &err), 0);
+    assert_int_equal(inode_of(b.source_path), committed);
+
+    /* the template commits: a new inode; the running disposables keep theirs */
+    assert_int_equal(f->pool.driver->stop(&f->pool, &src, &err), 0);
+    assert_int_not_equal(inode_of(src_clean), committed);
+    got = read_at(src_clean, 0, 8);
+    assert_string_equal(got, "uncommit");
+    free(got);
+    got = read_at(a.source_path, 0, 8);
+    assert_string_equal(got, "commit-1");
+    free(got);
+    assert_int_equal(f->pool.driver->is_outdated(&f->pool, &snap), 1);
+
+    /* stopped, a disposable leaves no file */
+    assert_int_equal(f->pool.driver->stop(&f->pool, &snap, &err), 0);
+    assert_int_equal(f->pool.driver->stop(&f->pool, &snap2, &err), 0);
+    listing = dir_listing(f, "appvms/disp1");
+    assert_string_equal(listing, "");
+    free(listing);
+    listing = dir_listing(f, "appvms/disp2");
+    assert_string_equal(listing, "");
+    free(listing);
+    storage_attach_clear(&a);
+    storage_attach_clear(&b);
+    storage_attach_clear(&t);
+    assert_int_equal(f->pool.driver->remove(&f->pool, &snap, &err), 0);
+    assert_int_equal(f->pool.driver->remove(&f->pool, &snap2, &err), 0);
+    assert_int_equal(f->pool.driver->remove(&f->pool, &src, &err), 0);
+    free(src_clean);
+    free(own_clean);
+    storage_volume_clear(&src);
+    storage_volume_clear(&snap);
+    storage_volume_clear(&snap2);
+}
+
+/* revisions_to_keep=-1 uses the committed image in place, but never one a
+ * running snapshot (or a revision) shares: that would write an ext4 image
+ * under a read-only mount of it. A snapshot of a source running in place
+ * is refused. */
+static void test_snapshots_disabled_never_write_a_shared_image(void **state)
+{
+    struct fixture *f = *state;
+    struct storage_volume src, snap;
+    volume(f, &src, "dvm", "private", false, true, 8 * MIB);
+    volume(f, &snap, "disp1", "private", true, false, 0);
+    src.revisions_to_keep = -1;
+    snap.source = &src;
+    snap.snapshot_read_only = true;
+    struct qerror err = { 0 };
+    assert_int_equal(f->pool.driver->create(&f->pool, &src, &err), 0);
+    char *src_clean = path_of(f, "appvms/dvm/private.img");
+    write_at(src_clean, 0, "commit-1");
+    ino_t committed = inode_of(src_clean);
+
+    /* alone: in place, as upstream */
+    struct storage_attach t, a;
+    assert_int_equal(f->pool.driver->start(&f->pool, &src, &t, &err), 0);
+    assert_int_equal(inode_of(t.path), committed);
+    assert_false(fileops_exists(src_clean));
+    assert_int_equal(f->pool.driver->start(&f->pool, &snap, &a, &err), -1);
+    assert_string_equal(err.message, "Cannot start appvms/disp1/private: its source "
+                                     "appvms/dvm/private is in use with snapshots disabled "
+                                     "(revisions_to_keep=-1)");
+    assert_int_equal(f->pool.driver->stop(&f->pool, &src, &err), 0);
+    storage_attach_clear(&t);
+    assert_int_equal(inode_of(src_clean), committed);
+
+    /* a disposable holds the image: the template gets a copy */
+    assert_int_equal(f->pool.driver->start(&f->pool, &snap, &a, &err), 0);
+    assert_int_equal(inode_of(a.source_path), committed);
+    assert_int_equal(f->pool.driver->start(&f->pool, &src, &t, &err), 0);
+    assert_int_not_equal(inode_of(t.path), committed);
+    write_at(t.path, 0, "commit-2");
+    assert_int_equal(f->pool.driver->stop(&f->pool, &src, &err), 0);
+    char *got = read_at(a.source_path, 0, 8);
+    assert_string_equal(got, "commit-1");
+    free(got);
+    got = read_at(src_clean, 0, 8);
+    assert_string_equal(got, "commit-2");
+    free(got);
+    assert_int_equal(f->pool.driver->stop(&f->pool, &snap, &err), 0);
+    storage_attach_clear(&t);
+    storage_attach_clear(&a);
+    assert_int_equal(f->pool.driver->remove(&f->pool, &snap, &err), 0);
+    assert_int_equal(f->pool.driver->remove(&f->pool, &src, &err), 0);
+    free(src_clean);
+    storage_volume_clear(&src);
+    storage_volume_clear(&snap);
+}
+
+/* Every operation that changes a volume's committed data writes a new file
+ * and renames it over: an inode pinned before keeps its bytes. */
+static void assert_pin_kept(const char *clean, const char *pin, const char *data)
+{
+    char *got = read_at(pin, 0, strlen(data));
+    assert_string_equal(got, data);
+    free(got);
+    assert_int_not_equal(inode_of(clean), inode_of(pin));
+    assert_int_equal(unlink(pin), 0);
+}
+
+static void test_committed_image_is_never_written_in_place(void **state)
+{
+    struct fixture *f = *state;
+    struct storage_volume v, other;
+    volume(f, &v, "dvm", "private", false, true, 4 * MIB);
+    volume(f, &other, "other", "private", false, true, 4 * MIB);
+    struct qerror err = { 0 };
+    assert_int_equal(f->pool.driver->create(&f->pool, &v, &err), 0);
+    assert_int_equal(f->pool.driver->create(&f->pool, &other, &err), 0);
+    char *clean = path_of(f, "appvms/dvm/private.img");
+    char *pin = path_of(f, "pin");
+    write_at(clean, 0, "state-0");
+
+    /* start, write, commit */
+    struct storage_attach t;
+    assert_int_equal(link(clean, pin), 0);
+    assert_int_equal(f->pool.driver->start(&f->pool, &v, &t, &err), 0);
+    write_at(t.path, 0, "state-1");
+    assert_int_equal(f->pool.driver->stop(&f->pool, &v, &err), 0);
+    storage_attach_clear(&t);
+    assert_pin_kept(clean, pin, "state-0");
+    /* resize at rest */
+    assert_int_equal(link(clean, pin), 0);
+    assert_int_equal(f->pool.driver->resize(&f->pool, &v, 8 * MIB, &err), 0);
+    assert_pin_kept(clean, pin, "state-1");
+    /* revert */
+    assert_int_equal(link(clean, pin), 0);
+    assert_int_equal(f->pool.driver->revert(&f->pool, &v, NULL, &err), 0);
+    assert_pin_kept(clean, pin, "state-1");
+    /* import */
+    char *imp = NULL;
+    assert_int_equal(link(clean, pin), 0);
+    assert_int_equal(f->pool.driver->import_begin(&f->pool, &v, 4 * MIB, &imp, &err), 0);
+    write_at(imp, 0, "state-2");
+    assert_int_equal(f->pool.driver->import_end(&f->pool, &v, true, &err), 0);
+    free(imp);
+    assert_pin_kept(clean, pin, "state-0"); /* the revert brought back state-0 */
+    /* clone from another volume */
+    char *other_clean = path_of(f, "appvms/other/private.img");
+    write_at(other_clean, 0, "state-3");
+    assert_int_equal(link(clean, pin), 0);
+    assert_int_equal(f->pool.driver->clone_from(&f->pool, &v, other_clean, &err), 0);
+    assert_pin_kept(clean, pin, "state-2");
+    char *got = read_at(clean, 0, 7);
+    assert_string_equal(got, "state-3");
+    free(got);
+    assert_int_equal(f->pool.driver->remove(&f->pool, &v, &err), 0);
+    assert_int_equal(f->pool.driver->remove(&f->pool, &other, &err), 0);
+    free(other_clean);
+    free(clean);
+    free(pin);
+    storage_volume_clear(&v);
+    storage_volume_clear(&other);
 }
 
 static void test_resize_and_import(void **state)
@@ -373,6 +595,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_stop_commit_revisions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revert_refused_while_started, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_and_volatile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_snapshot_pins_the_committed_image, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_snapshots_disabled_never_write_a_shared_image, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_committed_image_is_never_written_in_place, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_resize_and_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sparse_copy_keeps_holes, setup, teardown),
         cmocka_unit_test(test_pool_config),

@@ -48,6 +48,7 @@ struct options {
     const char *root_image;
     bool root_snapshot;
     const char *private_image;
+    bool private_snapshot;
     long volatile_mib;
     const char *guest_dir;
     const char *state_dir;
@@ -165,6 +166,17 @@ struct child_args {
     uid_t base;
 };
 
+/* The writable layers of snapshot volumes are tmpfs, so their pages count
+ * against the qube's memory limit. Capped at half of it, a qube that fills
+ * them (a disposable writing its /home) gets ENOSPC while its programs still
+ * have memory to run, instead of meeting the OOM killer. */
+static long volatile_layer_mib(const struct options *opt)
+{
+    long limit = opt->maxmem_mib ? opt->maxmem_mib : opt->memory_mib;
+    long half = limit / 2 > 16 ? limit / 2 : 16;
+    return limit && half < opt->volatile_mib ? half : opt->volatile_mib;
+}
+
 static int child_main(void *arg)
 {
     const struct child_args *a = arg;
@@ -186,7 +198,8 @@ static int child_main(void *arg)
         .root_image = opt->root_image,
         .root_snapshot = opt->root_snapshot,
         .private_image = opt->private_image,
-        .volatile_mib = opt->volatile_mib,
+        .private_snapshot = opt->private_snapshot,
+        .volatile_mib = volatile_layer_mib(opt),
         .guest_dir = opt->guest_dir,
         .uid_base = a->base,
         .idmap_userns_fd = a->idmap_fd,
@@ -276,7 +289,7 @@ static void release(const struct options *opt, struct qube_cgroup *cg)
     _cleanup_free_ char *work = xasprintf("%s/work", opt->state_dir);
     unlink(state);
     static const char *const work_dirs[] = { "root-image", "root-mapped", "volatile",
-                                             "private-image" };
+                                             "private-image", "private-mapped" };
     for (size_t i = 0; i < ARRAY_SIZE(work_dirs); i++) {
         _cleanup_free_ char *d = xasprintf("%s/%s", work, work_dirs[i]);
         rmdir(d);
@@ -380,8 +393,9 @@ static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgro
 static void usage(FILE *f)
 {
     fputs("usage: qubes-sandbox --name NAME --qid QID --tag TAG --state-dir DIR\n"
-          "         --root-image IMG [--root-snapshot] [--private-image IMG]\n"
-          "         [--volatile-mib N] --guest-dir DIR [--memory-mib N] [--maxmem-mib N]\n"
+          "         --root-image IMG [--root-snapshot]\n"
+          "         [--private-image IMG [--private-snapshot]] [--volatile-mib N]\n"
+          "         --guest-dir DIR [--memory-mib N] [--maxmem-mib N]\n"
           "         [--vcpus N] [--pids-max N]\n"
           "Runs one sandbox qube (started by qubesd). The qube's channel is fd 3;\n"
           "stdout and stderr become the qube's console log.\n",
@@ -407,6 +421,7 @@ int main(int argc, char **argv)
         { "root-image", required_argument, NULL, 'r' },
         { "root-snapshot", no_argument, NULL, 'S' },
         { "private-image", required_argument, NULL, 'p' },
+        { "private-snapshot", no_argument, NULL, 'R' },
         { "volatile-mib", required_argument, NULL, 'v' },
         { "guest-dir", required_argument, NULL, 'g' },
         { "memory-mib", required_argument, NULL, 'm' },
@@ -426,6 +441,7 @@ int main(int argc, char **argv)
         case 'r': opt.root_image = optarg; break;
         case 'S': opt.root_snapshot = true; break;
         case 'p': opt.private_image = optarg; break;
+        case 'R': opt.private_snapshot = true; break;
         case 'v': opt.volatile_mib = number(optarg, "--volatile-mib"); break;
         case 'g': opt.guest_dir = optarg; break;
         case 'm': opt.memory_mib = number(optarg, "--memory-mib"); break;
@@ -438,7 +454,8 @@ int main(int argc, char **argv)
     }
     struct qerror err = { 0 };
     if (!opt.name || validate_qube_name(opt.name, NULL, &err) < 0 || !opt.tag || !opt.state_dir ||
-        !opt.root_image || !opt.guest_dir || opt.qid <= 0 || opt.qid >= 10000 || optind != argc) {
+        !opt.root_image || !opt.guest_dir || opt.qid <= 0 || opt.qid >= 10000 || optind != argc ||
+        (opt.private_snapshot && !opt.private_image)) {
         usage(stderr);
         return 2;
     }

@@ -79,6 +79,41 @@ static int idmapped_bind(const char *source, const char *target, int userns_fd,
 static const char *const mount_points[] = { "rw", "home", "usr", "usr/local", "dev", "proc",
                                             "run", "tmp", "sys" };
 
+/* The writable layers of snapshot volumes (root, private) share one tmpfs:
+ * together they are bounded by volatile_mib, charged to the qube's memory
+ * cgroup, and gone with the qube's mount namespace. */
+static int mount_volatile(const struct rootfs_plan *p, struct qerror *err)
+{
+    _cleanup_free_ char *vol = xasprintf("%s/volatile", p->work);
+    _cleanup_free_ char *opts = xasprintf("size=%ldm,mode=0755,uid=%u,gid=%u", p->volatile_mib,
+                                          p->uid_base, p->uid_base);
+    if (make_dir(vol, 0700, (uid_t)-1, err) < 0)
+        return -1;
+    return do_mount("volatile", vol, "tmpfs", NOSUID_NODEV, opts, err);
+}
+
+/* Mounts at target an overlay of lower (read-only, id-mapped already) under
+ * the writable layer volatile/<layer>. The merged root shows the owner and
+ * mode of lower's root, as the image mounted plainly would. */
+static int mount_overlay(const struct rootfs_plan *p, const char *layer, const char *lower,
+                         const char *target, struct qerror *err)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/volatile/%s", p->work, layer);
+    _cleanup_free_ char *upper = xasprintf("%s/upper", dir);
+    _cleanup_free_ char *workdir = xasprintf("%s/work", dir);
+    struct stat st;
+    if (stat(lower, &st) < 0)
+        return qerror_errno(err, errno, "stat %s", lower);
+    if (make_dir(dir, 0700, (uid_t)-1, err) < 0 || make_dir(upper, 0700, (uid_t)-1, err) < 0 ||
+        make_dir(workdir, 0700, (uid_t)-1, err) < 0)
+        return -1;
+    if (chown(upper, st.st_uid, st.st_gid) < 0 || chmod(upper, st.st_mode & 07777) < 0)
+        return qerror_errno(err, errno, "set the owner of %s", upper);
+    _cleanup_free_ char *ovl = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper,
+                                         workdir);
+    return do_mount("overlay", target, "overlay", NOSUID_NODEV, ovl, err);
+}
+
 static int mount_root(const struct rootfs_plan *p, struct qerror *err)
 {
     _cleanup_free_ char *image_mnt = xasprintf("%s/root-image", p->work);
@@ -102,41 +137,57 @@ static int mount_root(const struct rootfs_plan *p, struct qerror *err)
      * layer that disappears with the qube */
     if (idmapped_bind(image_mnt, mapped, p->idmap_userns_fd, err) < 0)
         return -1;
-    _cleanup_free_ char *vol = xasprintf("%s/volatile", p->work);
-    _cleanup_free_ char *upper = xasprintf("%s/upper", vol);
-    _cleanup_free_ char *workdir = xasprintf("%s/work", vol);
-    _cleanup_free_ char *opts = xasprintf("size=%ldm,mode=0755,uid=%u,gid=%u", p->volatile_mib,
-                                          p->uid_base, p->uid_base);
-    if (make_dir(vol, 0700, (uid_t)-1, err) < 0 ||
-        do_mount("volatile", vol, "tmpfs", NOSUID_NODEV, opts, err) < 0 ||
-        make_dir(upper, 0755, p->uid_base, err) < 0 || make_dir(workdir, 0700, (uid_t)-1, err) < 0)
-        return -1;
-    _cleanup_free_ char *ovl = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", mapped, upper,
-                                         workdir);
-    return do_mount("overlay", p->staging, "overlay", NOSUID_NODEV, ovl, err);
+    return mount_overlay(p, "root", mapped, p->staging, err);
 }
 
-/* /rw from the private image, with home and usrlocal made on first use. */
+/* /rw from the private image, with home and usrlocal made on first use. A
+ * DispVM's private is its DVM template's committed image: mounted read-only
+ * and id-mapped like a template's root (the template's user, uid 1000 on
+ * disk, becomes the disposable's uid 1000), under a writable tmpfs layer, so
+ * nothing the disposable writes reaches the image and nothing outlives it. */
 static int mount_private(const struct rootfs_plan *p, struct qerror *err)
 {
     _cleanup_free_ char *rw = xasprintf("%s/rw", p->staging);
     if (make_dir(rw, 0755, p->uid_base, err) < 0)
         return -1;
+    static const char *const dirs[] = { "home", "usrlocal", "config" };
     if (!p->private_image) {
         _cleanup_free_ char *opts = xasprintf("mode=0755,uid=%u,gid=%u", p->uid_base, p->uid_base);
-        return do_mount("private", rw, "tmpfs", NOSUID_NODEV, opts, err);
+        if (do_mount("private", rw, "tmpfs", NOSUID_NODEV, opts, err) < 0)
+            return -1;
+        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+            _cleanup_free_ char *d = xasprintf("%s/%s", rw, dirs[i]);
+            if (make_dir(d, 0755, p->uid_base, err) < 0)
+                return -1;
+        }
+        return 0;
     }
     _cleanup_free_ char *mnt = xasprintf("%s/private-image", p->work);
-    if (make_dir(mnt, 0700, (uid_t)-1, err) < 0 || mount_image(p->private_image, mnt, false, err) < 0)
+    if (make_dir(mnt, 0700, (uid_t)-1, err) < 0 ||
+        mount_image(p->private_image, mnt, p->private_snapshot, err) < 0)
         return -1;
-    /* made through the plain mount, so they belong to the qube's root */
-    static const char *const dirs[] = { "home", "usrlocal", "config" };
+    if (!p->private_snapshot) {
+        /* made through the plain mount, so they belong to the qube's root */
+        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+            _cleanup_free_ char *d = xasprintf("%s/%s", mnt, dirs[i]);
+            if (make_dir(d, 0755, (uid_t)-1, err) < 0)
+                return -1;
+        }
+        return idmapped_bind(mnt, rw, p->idmap_userns_fd, err);
+    }
+    _cleanup_free_ char *mapped = xasprintf("%s/private-mapped", p->work);
+    if (make_dir(mapped, 0755, (uid_t)-1, err) < 0 ||
+        idmapped_bind(mnt, mapped, p->idmap_userns_fd, err) < 0 ||
+        mount_overlay(p, "private", mapped, rw, err) < 0)
+        return -1;
+    /* a DVM template that never ran has none yet: made in the writable
+     * layer, owned by the qube's root */
     for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-        _cleanup_free_ char *d = xasprintf("%s/%s", mnt, dirs[i]);
-        if (make_dir(d, 0755, (uid_t)-1, err) < 0)
+        _cleanup_free_ char *d = xasprintf("%s/%s", rw, dirs[i]);
+        if (make_dir(d, 0755, p->uid_base, err) < 0)
             return -1;
     }
-    return idmapped_bind(mnt, rw, p->idmap_userns_fd, err);
+    return 0;
 }
 
 static int bind_inside(const struct rootfs_plan *p, const char *from, const char *to,
@@ -250,6 +301,10 @@ int rootfs_build(const struct rootfs_plan *p, struct qerror *err)
 {
     if (do_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL, err) < 0)
         return -1;
+    if ((p->root_snapshot || p->private_snapshot) && mount_volatile(p, err) < 0) {
+        qerror_prefix(err, "volatile layer: ");
+        return -1;
+    }
     if (mount_root(p, err) < 0) {
         qerror_prefix(err, "root volume: ");
         return -1;

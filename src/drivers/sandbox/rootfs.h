@@ -1,7 +1,9 @@
 /* Assembling a sandbox qube's filesystem tree in a private mount namespace:
  * root (own image, or the template's read-only under a discarded writable
- * layer), /rw, /home, /usr/local, a minimal /dev, a masked /proc, tmpfs /run
- * and /tmp, and dom0's guest programs read-only at /run/qubes-guest. */
+ * layer), /rw (own image, or for a DispVM its DVM template's read-only under
+ * a discarded writable layer), /home, /usr/local, a minimal /dev, a masked
+ * /proc, tmpfs /run and /tmp, and dom0's guest programs read-only at
+ * /run/qubes-guest. */
 #pragma once
 
 #include <stdbool.h>
@@ -18,7 +20,8 @@ struct rootfs_plan {
     const char *root_image;
     bool root_snapshot;
     const char *private_image; /* NULL: /rw is an empty tmpfs */
-    long volatile_mib;
+    bool private_snapshot;     /* private_image is read-only: overlay it */
+    long volatile_mib;         /* the writable layers of both snapshots, together */
     const char *guest_dir;
     uid_t uid_base;            /* host uid of the qube's root */
     int idmap_userns_fd;       /* a user namespace mapping 0 -> uid_base */

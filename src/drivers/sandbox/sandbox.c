@@ -43,6 +43,9 @@ static int sandbox_prepare(const struct qube_launch *launch, struct qerror *err)
     if (!launch->root_image || access(launch->root_image, R_OK) < 0)
         return qerror_set(err, "QubesException", "root image %s is not readable",
                           launch->root_image ? launch->root_image : "(none)");
+    if (launch->private_image && access(launch->private_image, R_OK) < 0)
+        return qerror_set(err, "QubesException", "private image %s is not readable",
+                          launch->private_image);
     return 0;
 }
 
@@ -100,6 +103,8 @@ static int sandbox_start(const struct qube_launch *l, struct qube_run **out, int
     if (l->private_image) {
         argv[n++] = "--private-image";
         argv[n++] = l->private_image;
+        if (l->private_snapshot)
+            argv[n++] = "--private-snapshot";
     }
     argv[n] = NULL;
 

@@ -1,0 +1,694 @@
+/* The pools of preloaded disposables: a refill pass on the loop that
+ * reconciles each template's list with the qubes that exist, retires extras
+ * and outdated ones, and starts the next preload; handing a ready one out. */
+#include "qubesd/dispvm_preload.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/names.h"
+#include "qubesd/dispvm.h"
+#include "qubesd/lifecycle.h"
+#include "qubesd/persist.h"
+#include "qubesd/property.h"
+
+#define PRELOAD_MAX 32           /* disposables one pool holds, whatever the feature says */
+#define LIST_MAX (PRELOAD_MAX * 2) /* names read from a preload-dispvm value */
+#define RETRY_MS 10000           /* a pool whose preload failed waits this long */
+/* After a disposable was handed out, its caller's next calls (Start, the
+ * service call, Kill) come first: a refill start waits this long. */
+#define QUIET_MS 300
+#define MAX_DIGITS 9             /* of preload-dispvm-max */
+
+#define F_LIST "preload-dispvm"
+#define F_MAX "preload-dispvm-max"
+#define F_IN_PROGRESS "preload-dispvm-in-progress"
+#define F_COMPLETED "preload-dispvm-completed"
+
+/* A preload start under way: what its callback needs to find again. */
+struct preload_start {
+    char template[32];
+    char dispvm[32];
+    struct timespec began;
+    struct preload_start *next;
+};
+
+struct dispvm_pool {
+    struct app *app;
+    struct loop_watch timer;     /* the next refill pass */
+    long long due_ms;            /* when it runs; 0 = not armed */
+    struct str_set stale;        /* shut down since: the volumes preloaded ones use are old */
+    struct kv_list retry_after;  /* template -> monotonic ms before its next preload */
+    long long quiet_until_ms;    /* no preload starts before (QUIET_MS) */
+    struct preload_start *starts;
+};
+
+struct names {
+    size_t n;
+    char v[LIST_MAX][32];
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool preloaded(const struct qube *d)
+{
+    /* set at creation, removed when handed out: a preloaded, unused one */
+    return d->cls == QUBE_DISPVM && kv_has(&d->features, F_IN_PROGRESS);
+}
+
+static bool completed(const struct qube *d)
+{
+    const char *v = kv_get(&d->features, F_COMPLETED);
+    return v && *v;
+}
+
+/* A qube class that has template_for_dispvms (AppVM, StandaloneVM). */
+static bool may_be_template(const struct qube *t)
+{
+    return prop_find(t->cls, "template_for_dispvms") != NULL;
+}
+
+static void read_list(const struct qube *t, struct names *out)
+{
+    out->n = 0;
+    const char *v = kv_get(&t->features, F_LIST);
+    while (v && *v && out->n < LIST_MAX) {
+        size_t len = strcspn(v, " ");
+        if (len > 0 && len < sizeof(out->v[0]))
+            snprintf(out->v[out->n++], sizeof(out->v[0]), "%.*s", (int)len, v);
+        v += len;
+        v += strspn(v, " ");
+    }
+}
+
+static bool list_has(const struct names *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], name) == 0)
+            return true;
+    return false;
+}
+
+static char *list_join(const struct names *l)
+{
+    struct buf b = BUF_INIT;
+    buf_append_str(&b, "");
+    for (size_t i = 0; i < l->n; i++)
+        buf_printf(&b, "%s%s", i ? " " : "", l->v[i]);
+    return buf_steal(&b);
+}
+
+/* ---- feature and tag changes: one transaction, then the events ---- */
+
+enum change_kind { FEATURE_SET, FEATURE_DELETE, TAG_ADD };
+
+struct change {
+    struct qube *q;
+    enum change_kind kind;
+    char *name;
+    char *value;
+};
+
+struct changes {
+    size_t n, cap;
+    struct change *v;
+};
+
+static void add_change(struct changes *c, struct qube *q, enum change_kind kind, const char *name,
+                       const char *value)
+{
+    /* only real changes, so a pass with nothing to do fires nothing */
+    const char *old = kv_get(&q->features, name);
+    if ((kind == FEATURE_SET && old && strcmp(old, value) == 0) ||
+        (kind == FEATURE_DELETE && !old) || (kind == TAG_ADD && str_set_has(&q->tags, name)))
+        return;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 8;
+        c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
+    }
+    c->v[c->n++] = (struct change){ q, kind, xstrdup(name), value ? xstrdup(value) : NULL };
+}
+
+static void free_changes(struct changes *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->v[i].name);
+        free(c->v[i].value);
+    }
+    free(c->v);
+    memset(c, 0, sizeof(*c));
+}
+
+struct changes_txn {
+    struct app *app;
+    const struct changes *c;
+};
+
+static int changes_step(void *ctx, struct qerror *err)
+{
+    struct changes_txn *t = ctx;
+    for (size_t i = 0; i < t->c->n; i++) {
+        const struct change *ch = &t->c->v[i];
+        int rc = ch->kind == TAG_ADD ? persist_tag(t->app, ch->q, ch->name, true, err)
+                                     : persist_feature(t->app, ch->q, ch->name, ch->value, err);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void fire_feature(struct app *app, const struct qube *q, const char *prefix,
+                         const struct change *ch, const char *old)
+{
+    char event[160];
+    snprintf(event, sizeof(event), "%s%s", prefix, ch->name);
+    const char *keys[3] = { "feature" }, *values[3] = { ch->name };
+    size_t n = 1;
+    if (ch->value) {
+        keys[n] = "value";
+        values[n++] = ch->value;
+    }
+    if (old) {
+        keys[n] = "oldvalue";
+        values[n++] = old;
+    }
+    app_fire(app, q, event, n, keys, values);
+}
+
+static int apply_changes(struct app *app, struct changes *c, struct qerror *err)
+{
+    if (c->n == 0)
+        return 0;
+    struct changes_txn txn = { app, c };
+    int rc = persist_transaction(app, changes_step, &txn, err);
+    for (size_t i = 0; i < c->n && rc == 0; i++) {
+        struct change *ch = &c->v[i];
+        const char *cur = kv_get(&ch->q->features, ch->name);
+        _cleanup_free_ char *old = cur ? xstrdup(cur) : NULL;
+        switch (ch->kind) {
+        case FEATURE_SET:
+            fire_feature(app, ch->q, "domain-feature-pre-set:", ch, old);
+            kv_set(&ch->q->features, ch->name, ch->value);
+            fire_feature(app, ch->q, "domain-feature-set:", ch, old);
+            break;
+        case FEATURE_DELETE:
+            fire_feature(app, ch->q, "domain-feature-pre-delete:", ch, NULL);
+            kv_del(&ch->q->features, ch->name);
+            fire_feature(app, ch->q, "domain-feature-delete:", ch, NULL);
+            break;
+        case TAG_ADD: {
+            str_set_add(&ch->q->tags, ch->name);
+            char event[96];
+            snprintf(event, sizeof(event), "domain-tag-add:%s", ch->name);
+            const char *keys[] = { "tag" }, *values[] = { ch->name };
+            app_fire(app, ch->q, event, 1, keys, values);
+            break;
+        }
+        }
+    }
+    free_changes(c);
+    return rc;
+}
+
+/* The list of t becomes l (queued in c). */
+static void set_list(struct changes *c, struct qube *t, const struct names *l)
+{
+    _cleanup_free_ char *value = list_join(l);
+    const char *cur = kv_get(&t->features, F_LIST);
+    if (!cur && l->n == 0)
+        return;
+    add_change(c, t, FEATURE_SET, F_LIST, value);
+}
+
+static void apply_or_log(struct app *app, struct changes *c, const char *what)
+{
+    struct qerror err = { 0 };
+    if (apply_changes(app, c, &err) < 0) {
+        log_error("op=preload-%s result=error: %s", what, err.message);
+        free_changes(c);
+    }
+}
+
+/* Takes name out of the list of t (stored at once). */
+static void list_remove(struct app *app, struct qube *t, const char *name)
+{
+    struct names l, keep = { 0 };
+    read_list(t, &l);
+    for (size_t i = 0; i < l.n; i++)
+        if (strcmp(l.v[i], name) != 0)
+            snprintf(keep.v[keep.n++], sizeof(keep.v[0]), "%s", l.v[i]);
+    if (keep.n == l.n)
+        return;
+    struct changes c = { 0 };
+    set_list(&c, t, &keep);
+    apply_or_log(app, &c, "list");
+}
+
+/* Handing out marks it used: internal off (unless its template is internal
+ * itself) and preload-dispvm-in-progress gone. */
+static void mark_used(struct changes *c, struct qube *d, const struct qube *t)
+{
+    if (!kv_has(&t->features, "internal"))
+        add_change(c, d, FEATURE_DELETE, "internal", NULL);
+    add_change(c, d, FEATURE_DELETE, F_IN_PROGRESS, NULL);
+}
+
+/* ---- the pass ---- */
+
+static void refill_pass(struct loop_watch *w, uint32_t events);
+
+static void arm(struct dispvm_pool *pool, long ms)
+{
+    long long due = now_ms() + ms;
+    if (pool->due_ms && pool->due_ms <= due)
+        return;
+    loop_timer_cancel(pool->app->loop, &pool->timer);
+    pool->due_ms = 0;
+    if (loop_timer_start(pool->app->loop, &pool->timer, ms, refill_pass, pool) == 0)
+        pool->due_ms = due;
+    else
+        log_error("op=preload-timer result=error");
+}
+
+void dispvm_pool_kick(struct app *app)
+{
+    if (app->dispvm_pool && app->loop)
+        arm(app->dispvm_pool, 0);
+}
+
+void dispvm_pool_handed_out(struct app *app)
+{
+    if (!app->dispvm_pool)
+        return;
+    app->dispvm_pool->quiet_until_ms = now_ms() + QUIET_MS;
+    dispvm_pool_kick(app);
+}
+
+/* preload-dispvm-max that applies to t: dom0's for the global default_dispvm
+ * when dom0 has it, else t's own (get_feat_preload_max). */
+static long long effective_max(const struct app *app, const struct qube *t)
+{
+    if (!may_be_template(t) || !prop_value_bool(app, t, "template_for_dispvms"))
+        return 0;
+    const struct qube *dom0 = app_dom0(app);
+    const char *v = prop_value_qube(app, NULL, "default_dispvm") == t && kv_has(&dom0->features, F_MAX)
+                        ? kv_get(&dom0->features, F_MAX)
+                        : kv_get(&t->features, F_MAX);
+    long long n;
+    if (!v || !*v || !parse_int(v, &n) || n < 0)
+        return 0;
+    return n > PRELOAD_MAX ? PRELOAD_MAX : n;
+}
+
+/* A preloaded disposable goes: killed (auto_cleanup removes it once down),
+ * or removed at once if it is not running. */
+static void retire(struct app *app, const char *name, const char *why)
+{
+    struct qube *d = app_find(app, name);
+    if (!d)
+        return;
+    log_info("qube=%s op=preload-retire reason=%s", name, why);
+    struct qerror err = { 0 };
+    if (d->runtime) {
+        if (lifecycle_kill(app, d, NULL, &err) < 0)
+            log_warning("qube=%s op=preload-retire result=error: %s", name, err.message);
+    } else {
+        dispvm_cleanup(app, d);
+    }
+}
+
+static bool starting(const struct dispvm_pool *pool, const char *name)
+{
+    for (const struct preload_start *s = pool->starts; s; s = s->next)
+        if (strcmp(s->dispvm, name) == 0)
+            return true;
+    return false;
+}
+
+/* Retires every preloaded disposable of t. */
+static void retire_all(struct app *app, struct qube *t, const char *why)
+{
+    struct names l, none = { 0 };
+    read_list(t, &l);
+    if (l.n == 0)
+        return;
+    struct changes c = { 0 };
+    set_list(&c, t, &none);
+    apply_or_log(app, &c, why);
+    /* retire may remove a halted one at once: names only from here */
+    for (size_t k = 0; k < l.n; k++)
+        retire(app, l.v[k], why);
+}
+
+/* Templates whose disposables' volumes come from a qube that shut down
+ * since (dvmtemplate refresh_outdated_preload): all of theirs go. */
+static void retire_outdated(struct dispvm_pool *pool)
+{
+    struct app *app = pool->app;
+    size_t n = 0;
+    char (*names)[32] = xcalloc(app->n_qubes + 1, sizeof(*names));
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        const struct qube *t = app->qubes[i];
+        const struct qube *tt = qube_template(app, t);
+        if (may_be_template(t) && (str_set_has(&pool->stale, t->name) ||
+                                   (tt && str_set_has(&pool->stale, tt->name))))
+            snprintf(names[n++], sizeof(names[0]), "%s", t->name);
+    }
+    str_set_free(&pool->stale);
+    for (size_t i = 0; i < n; i++) {
+        struct qube *t = app_find(app, names[i]);
+        if (t)
+            retire_all(app, t, "outdated");
+    }
+    free(names);
+}
+
+static void start_one(struct dispvm_pool *pool, struct qube *t);
+
+/* Reconciles the list of t with what exists, then retires extras and
+ * starts the next preload if the pool is short. */
+static void refill_template(struct dispvm_pool *pool, struct qube *t)
+{
+    struct app *app = pool->app;
+    struct names l, keep = { 0 }, drop = { 0 };
+    read_list(t, &l);
+    struct changes c = { 0 };
+    bool busy = false;
+    for (size_t i = 0; i < l.n; i++) {
+        struct qube *d = app_find(app, l.v[i]);
+        if (!d || !preloaded(d) || qube_template(app, d) != t || list_has(&keep, l.v[i]))
+            continue; /* gone, or not a preloaded one of t */
+        if (completed(d) && qube_power(d) == POWER_RUNNING) {
+            /* unpaused by someone: it is theirs now (use_preload) */
+            log_info("qube=%s op=preload-use reason=unpaused-without-request", d->name);
+            mark_used(&c, d, t);
+            continue;
+        }
+        if (qube_power(d) == POWER_HALTED && !starting(pool, d->name)) {
+            snprintf(drop.v[drop.n++], sizeof(drop.v[0]), "%s", d->name);
+            continue;
+        }
+        busy = busy || !completed(d);
+        snprintf(keep.v[keep.n++], sizeof(keep.v[0]), "%s", d->name);
+    }
+    long long max = effective_max(app, t);
+    while ((long long)keep.n > max)
+        snprintf(drop.v[drop.n++], sizeof(drop.v[0]), "%s", keep.v[--keep.n]);
+    if (keep.n != l.n)
+        set_list(&c, t, &keep);
+    apply_or_log(app, &c, "list");
+    for (size_t i = 0; i < drop.n; i++)
+        retire(app, drop.v[i], "excess");
+
+    if ((long long)keep.n >= max || busy)
+        return;
+    const char *retry = kv_get(&pool->retry_after, t->name);
+    long long wait = retry ? atoll(retry) - now_ms() : 0;
+    if (pool->quiet_until_ms - now_ms() > wait)
+        wait = pool->quiet_until_ms - now_ms();
+    if (wait > 0) {
+        arm(pool, (long)wait);
+        return;
+    }
+    start_one(pool, t);
+}
+
+/* A preloaded disposable of t is not ready after all: its name leaves the
+ * list and the pool waits before trying again. */
+static void preload_failed(struct dispvm_pool *pool, struct qube *t, const char *name,
+                           const char *why)
+{
+    log_warning("qube=%s op=preload template=%s result=error: %s", name, t->name, why);
+    list_remove(pool->app, t, name);
+    char due[32];
+    snprintf(due, sizeof(due), "%lld", now_ms() + RETRY_MS);
+    kv_set(&pool->retry_after, t->name, due);
+}
+
+static void preload_started(struct app *app, void *ctx, const struct qerror *err)
+{
+    struct dispvm_pool *pool = app->dispvm_pool;
+    struct preload_start *s = ctx;
+    for (struct preload_start **p = &pool->starts; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    struct qube *t = app_find(app, s->template);
+    struct qube *d = app_find(app, s->dispvm);
+    struct names l = { 0 };
+    if (t)
+        read_list(t, &l);
+    if (!t || !d || !list_has(&l, s->dispvm)) {
+        /* retired while it started: it is being killed */
+    } else if (err) {
+        /* the qube goes by itself (auto_cleanup) */
+        preload_failed(pool, t, s->dispvm, err->message);
+    } else {
+        struct qerror perr = { 0 };
+        if (lifecycle_pause(app, d, true, &perr) < 0) {
+            preload_failed(pool, t, s->dispvm, perr.message);
+            retire(app, s->dispvm, "pause-failed");
+        } else {
+            struct changes c = { 0 };
+            add_change(&c, d, FEATURE_SET, F_COMPLETED, "1");
+            add_change(&c, d, FEATURE_SET, F_IN_PROGRESS, ""); /* upstream's False */
+            apply_or_log(app, &c, "completed");
+            kv_del(&pool->retry_after, t->name);
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            log_info("qube=%s op=preload template=%s result=ready ms=%lld", s->dispvm, t->name,
+                     (long long)(now.tv_sec - s->began.tv_sec) * 1000 +
+                         (now.tv_nsec - s->began.tv_nsec) / 1000000);
+        }
+    }
+    free(s);
+    arm(pool, 0);
+}
+
+static void start_one(struct dispvm_pool *pool, struct qube *t)
+{
+    struct app *app = pool->app;
+    static const struct kv features[] = { { "internal", "1" }, { F_IN_PROGRESS, "1" } };
+    struct qube *d = NULL;
+    struct qerror err = { 0 };
+    if (dispvm_create(app, t, NULL, features, ARRAY_SIZE(features), &d, &err) < 0) {
+        preload_failed(pool, t, "-", err.message);
+        return;
+    }
+    struct preload_start *s = xcalloc(1, sizeof(*s));
+    snprintf(s->template, sizeof(s->template), "%s", t->name);
+    snprintf(s->dispvm, sizeof(s->dispvm), "%s", d->name);
+    clock_gettime(CLOCK_MONOTONIC, &s->began);
+    struct names l;
+    read_list(t, &l);
+    if (l.n < LIST_MAX)
+        snprintf(l.v[l.n++], sizeof(l.v[0]), "%s", d->name);
+    struct changes c = { 0 };
+    set_list(&c, t, &l);
+    apply_or_log(app, &c, "list");
+    log_info("qube=%s op=preload template=%s result=starting", d->name, t->name);
+
+    s->next = pool->starts;
+    pool->starts = s;
+    if (lifecycle_start_then(app, d, preload_started, s, &err) < 0) {
+        /* refused at once: the lifecycle removed the disposable already */
+        pool->starts = s->next;
+        preload_failed(pool, t, s->dispvm, err.message);
+        free(s);
+    }
+}
+
+/* Preloaded ones no list names (a list removed by hand, an interrupted
+ * pass): nobody can be given them, so they go. */
+static void retire_orphans(struct dispvm_pool *pool)
+{
+    struct app *app = pool->app;
+    struct names orphans = { 0 };
+    for (size_t i = 0; i < app->n_qubes && orphans.n < LIST_MAX; i++) {
+        const struct qube *d = app->qubes[i];
+        if (!preloaded(d) || starting(pool, d->name))
+            continue;
+        const struct qube *t = qube_template(app, d);
+        struct names l = { 0 };
+        if (t)
+            read_list(t, &l);
+        if (!list_has(&l, d->name) && qube_power(d) != POWER_DYING)
+            snprintf(orphans.v[orphans.n++], sizeof(orphans.v[0]), "%s", d->name);
+    }
+    for (size_t i = 0; i < orphans.n; i++)
+        retire(app, orphans.v[i], "not-listed");
+}
+
+static void refill_pass(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct dispvm_pool *pool = w->ctx;
+    struct app *app = pool->app;
+    loop_timer_cancel(app->loop, &pool->timer);
+    pool->due_ms = 0;
+    retire_outdated(pool);
+    /* names first: passes may remove qubes, which reorders the collection */
+    size_t n = 0;
+    char (*names)[32] = xcalloc(app->n_qubes + 1, sizeof(*names));
+    for (size_t i = 0; i < app->n_qubes; i++)
+        if (may_be_template(app->qubes[i]))
+            snprintf(names[n++], sizeof(names[0]), "%s", app->qubes[i]->name);
+    for (size_t i = 0; i < n; i++) {
+        struct qube *t = app_find(app, names[i]);
+        if (t)
+            refill_template(pool, t);
+    }
+    free(names);
+    retire_orphans(pool);
+}
+
+/* ---- events, start, handing out ---- */
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+void dispvm_pool_on_event(struct app *app, const struct qube *subject, const char *event)
+{
+    struct dispvm_pool *pool = app->dispvm_pool;
+    if (!pool || !app->loop)
+        return;
+    bool source = subject && (subject->cls == QUBE_TEMPLATEVM || may_be_template(subject));
+    if (strcmp(event, "domain-shutdown") == 0) {
+        /* a template's or disposable template's volumes were committed */
+        if (source)
+            str_set_add(&pool->stale, subject->name);
+    } else if (starts_with(event, "property-set:") || starts_with(event, "property-reset:")) {
+        /* what preloaded ones copied of their template changed */
+        if (subject && may_be_template(subject) && kv_get(&subject->features, F_LIST) &&
+            *kv_get(&subject->features, F_LIST))
+            str_set_add(&pool->stale, subject->name);
+    } else if (strcmp(event, "domain-delete") != 0 && strcmp(event, "domain-unpaused") != 0 &&
+               !starts_with(event, "domain-feature-set:preload-dispvm") &&
+               !starts_with(event, "domain-feature-delete:preload-dispvm")) {
+        return;
+    }
+    arm(pool, 0);
+}
+
+void dispvm_pool_open(struct app *app)
+{
+    struct dispvm_pool *pool = xcalloc(1, sizeof(*pool));
+    pool->app = app;
+    pool->timer.fd = -1;
+    app->dispvm_pool = pool;
+    /* after a restart: a ready one is still paused (frozen again to be
+     * sure), anything caught half-way goes */
+    size_t n = 0;
+    char (*names)[32] = xcalloc(app->n_qubes + 1, sizeof(*names));
+    for (size_t i = 0; i < app->n_qubes; i++)
+        if (preloaded(app->qubes[i]))
+            snprintf(names[n++], sizeof(names[0]), "%s", app->qubes[i]->name);
+    for (size_t i = 0; i < n; i++) {
+        struct qube *d = app_find(app, names[i]);
+        struct qube *t = d ? qube_template(app, d) : NULL;
+        struct names l = { 0 };
+        if (t)
+            read_list(t, &l);
+        struct qerror err = { 0 };
+        if (d && t && list_has(&l, d->name) && completed(d) && qube_power(d) == POWER_RUNNING &&
+            lifecycle_pause(app, d, true, &err) == 0) {
+            log_info("qube=%s op=preload result=kept", d->name);
+            continue;
+        }
+        if (t)
+            list_remove(app, t, names[i]);
+        retire(app, names[i], "interrupted");
+    }
+    free(names);
+    arm(pool, 0);
+}
+
+void dispvm_pool_close(struct app *app)
+{
+    struct dispvm_pool *pool = app->dispvm_pool;
+    if (!pool)
+        return;
+    if (app->loop)
+        loop_timer_cancel(app->loop, &pool->timer);
+    while (pool->starts) {
+        struct preload_start *s = pool->starts;
+        pool->starts = s->next;
+        free(s);
+    }
+    str_set_free(&pool->stale);
+    kv_free(&pool->retry_after);
+    free(pool);
+    app->dispvm_pool = NULL;
+}
+
+struct qube *dispvm_pool_take(struct app *app, struct qube *dvm, const struct qube *src)
+{
+    if (!app->dispvm_pool)
+        return NULL;
+    struct names l, rest = { 0 };
+    read_list(dvm, &l);
+    struct qube *d = NULL;
+    for (size_t i = 0; i < l.n; i++) {
+        struct qube *c = app_find(app, l.v[i]);
+        if (!d && c && preloaded(c) && qube_template(app, c) == dvm && completed(c) &&
+            qube_power(c) == POWER_PAUSED)
+            d = c;
+        else
+            snprintf(rest.v[rest.n++], sizeof(rest.v[0]), "%s", l.v[i]);
+    }
+    if (!d)
+        return NULL;
+    /* used before it runs again: a crash in between leaves a used one
+     * paused, never a used one handed out twice */
+    struct changes c = { 0 };
+    set_list(&c, dvm, &rest);
+    mark_used(&c, d, dvm);
+    _cleanup_free_ char *created_by = xasprintf("created-by-%s", src->name);
+    _cleanup_free_ char *disp_created_by = xasprintf("disp-created-by-%s", src->name);
+    add_change(&c, d, TAG_ADD, created_by, NULL);
+    add_change(&c, d, TAG_ADD, disp_created_by, NULL);
+    struct qerror err = { 0 };
+    if (apply_changes(app, &c, &err) < 0) {
+        log_error("qube=%s op=preload-use result=error: %s", d->name, err.message);
+        free_changes(&c);
+        return NULL;
+    }
+    if (lifecycle_pause(app, d, false, &err) < 0) {
+        log_error("qube=%s op=preload-use result=error: %s", d->name, err.message);
+        retire(app, d->name, "unpause-failed");
+        return NULL;
+    }
+    log_info("qube=%s op=preload-use template=%s for=%s", d->name, dvm->name, src->name);
+    return d;
+}
+
+int dispvm_pool_check_feature(const struct app *app, const struct qube *q, const char *feature,
+                              const char *untrusted_value, size_t len, struct qerror *err)
+{
+    (void)app;
+    if (strcmp(feature, F_MAX) != 0)
+        return 0;
+    if (q->cls != QUBE_ADMINVM && !may_be_template(q))
+        return qerror_set(err, "QubesValueError",
+                          "Qube %s is a %s, not a disposable template: %s is not for it",
+                          q->name, qube_class_name(q->cls), F_MAX);
+    if (len > MAX_DIGITS)
+        return qerror_set(err, "QubesValueError", "Invalid %s value: too large", F_MAX);
+    for (size_t i = 0; i < len; i++)
+        if (!isdigit((unsigned char)untrusted_value[i]))
+            return qerror_set(err, "QubesValueError", "Invalid %s value: not a digit", F_MAX);
+    return 0;
+}

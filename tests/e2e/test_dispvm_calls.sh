@@ -1,0 +1,90 @@
+# Disposables from the user's side: qvm-run --dispvm, calls to @dispvm from a qube, and
+# qvm-open-in-dvm. Each disposable is gone once its work is done.
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
+
+in_qube() {
+    local q=$1 user=user
+    [ $# -eq 3 ] && { user=$2; shift; }
+    qvm-run -q -p -u "$user" "$q" "${2//$'\n'/ }"
+}
+
+policy() { cat >"$QUBES_ROOT/etc/qubes/policy.d/30-test.policy"; }
+
+disposables() { qvm-ls --raw-list | grep '^disp' || true; }
+
+# A DVM template "dvm" (the global default_dispvm) whose private holds test.Echo and an
+# xdg-open that appends to the file it opens; qubes named in $@ from the same template.
+setup_dvm() {
+    make_template min
+    qvm-create -q -t min -l red --prop template_for_dispvms=True dvm || fail "create dvm"
+    qubes-prefs default_dispvm dvm >/dev/null || fail "default_dispvm"
+    for q in "$@"; do
+        qvm-create -q -t min -l blue "$q" || fail "create $q"
+    done
+    in_qube dvm root 'mkdir -p /usr/local/etc/qubes-rpc /usr/local/bin &&
+        printf "#!/bin/sh\necho \"\$(hostname) from=\$QREXEC_REMOTE_DOMAIN\"\n" > /usr/local/etc/qubes-rpc/test.Echo &&
+        printf "#!/bin/sh\necho edited 2>/dev/null >> \"\$1\" || true\n" > /usr/local/bin/xdg-open &&
+        chmod 755 /usr/local/etc/qubes-rpc/test.Echo /usr/local/bin/xdg-open' ||
+        fail "prepare the DVM template"
+    qvm-shutdown -q --wait dvm || fail "shutdown dvm"
+}
+
+test_qvm_run_dispvm_runs_the_command_and_leaves_nothing() {
+    setup_dvm
+    out=$(qvm-run --dispvm -p -- 'echo hi; hostname')
+    [[ "$out" =~ ^hi$'\n'disp[0-9]+$ ]] || fail "unexpected output: $out"
+    assert_eq "3" "$(qvm-run --dispvm=dvm -p -- 'exit 3' >/dev/null; echo $?)" "the command's status"
+    assert_eq "" "$(disposables)" "no disposable left"
+    assert_eq "" "$(ls "$QUBES_ROOT/var/lib/qubes/appvms" | grep '^disp' || true)" "no volumes left"
+    assert_eq "0" "$(pgrep -fc "qubes-sandbox .*--state-dir $QUBES_ROOT/run/qubes/sandbox/disp" || true)" \
+        "no helper left"
+}
+
+test_concurrent_disposables_are_different_and_do_not_share() {
+    setup_dvm
+    qvm-run --dispvm -p -- 'hostname; echo secret > /home/user/s; sleep 1' >"$QUBES_ROOT/a" &
+    a=$!
+    qvm-run --dispvm -p -- 'hostname; sleep 1' >"$QUBES_ROOT/b" &
+    b=$!
+    wait $a $b
+    [ "$(head -1 "$QUBES_ROOT/a")" != "$(head -1 "$QUBES_ROOT/b")" ] || fail "the same disposable twice"
+    assert_eq "nothing" "$(qvm-run --dispvm -p -- 'cat /home/user/s 2>/dev/null || echo nothing')" \
+        "a disposable cannot see what a previous one wrote"
+    assert_eq "" "$(disposables)" "no disposable left"
+}
+
+test_qube_calls_at_dispvm() {
+    setup_dvm work
+    qvm-start -q work || fail "start work"
+    policy <<'EOF'
+test.Echo * work @dispvm     allow
+test.Echo * work @dispvm:dvm allow
+EOF
+    out=$(in_qube work 'qrexec-client-vm @dispvm test.Echo </dev/null')
+    [[ "$out" =~ ^disp[0-9]+\ from=work$ ]] || fail "@dispvm: $out"
+    out=$(in_qube work 'qrexec-client-vm @dispvm:dvm test.Echo </dev/null')
+    [[ "$out" =~ ^disp[0-9]+\ from=work$ ]] || fail "@dispvm:dvm: $out"
+    for _ in $(seq 100); do [ -z "$(disposables)" ] && break; sleep 0.05; done
+    assert_eq "" "$(disposables)" "the disposables are gone after the calls"
+    # a source without a default_dispvm has no @dispvm
+    qvm-prefs work default_dispvm none >/dev/null || fail "unset default_dispvm"
+    assert_eq "126" "$(in_qube work 'qrexec-client-vm @dispvm test.Echo </dev/null 2>/dev/null; echo $?')" \
+        "refused without default_dispvm"
+}
+
+test_open_in_dvm_brings_back_only_changes() {
+    setup_dvm work
+    qvm-start -q work || fail "start work"
+    policy <<'EOF'
+qubes.OpenInVM * work @dispvm allow
+EOF
+    in_qube work 'echo text > doc.txt'
+    assert_eq "0" "$(in_qube work 'qvm-open-in-dvm doc.txt; echo $?')" "opened in a disposable"
+    assert_eq "text
+edited" "$(in_qube work 'cat doc.txt')" "the edit came back"
+    in_qube work 'qvm-open-in-dvm --view-only doc.txt' || fail "view-only"
+    assert_eq "text
+edited" "$(in_qube work 'cat doc.txt')" "view-only: unchanged"
+    for _ in $(seq 100); do [ -z "$(disposables)" ] && break; sleep 0.05; done
+    assert_eq "" "$(disposables)" "the disposables are gone"
+}
