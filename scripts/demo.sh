@@ -120,6 +120,16 @@ refused qvm-run -p personal 'qvm-copy-to-vm work /etc/hostname'
 run qvm-run -p work 'qrexec-client-vm @default qubes.GetDate'
 run tail -n 3 "$QUBES_ROOT/var/log/qubes/qrexec-audit.log"
 
+step "Disposables: a fresh qube for one task, gone when it is done"
+run qvm-run -p -u root personal 'mkdir -p /usr/local/bin && printf "#!/bin/sh\necho \"reviewed in \$(hostname)\" >> \"\$1\"\n" > /usr/local/bin/xdg-open && chmod 755 /usr/local/bin/xdg-open'
+run qvm-shutdown --wait personal
+run qvm-prefs personal template_for_dispvms True
+run qubes-prefs default_dispvm personal
+run qvm-run --dispvm -p -- 'echo "I am $(hostname), started from personal"; ls /home/user'
+run qvm-run -p work 'echo "draft letter" > letter.txt && qvm-open-in-dvm letter.txt && cat letter.txt'
+run sh -c "qvm-ls --raw-list | grep -c '^disp' || true"
+run tail -n 1 "$QUBES_ROOT/var/log/qubes/qrexec-audit.log"
+
 step "All qubes now"
 run qvm-ls
 run qvm-ls --format network
