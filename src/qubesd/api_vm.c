@@ -131,19 +131,6 @@ static void set_initial(struct qube *q, const char *name, const char *value)
     q->props[def->index] = xstrdup(value);
 }
 
-struct create_txn {
-    struct app *app;
-    struct qube *q;
-};
-
-static int create_step(void *ctx, struct qerror *err)
-{
-    struct create_txn *t = ctx;
-    if (persist_qube_insert(t->app, t->q, err) < 0)
-        return -1;
-    return storage_persist_qube(t->app, t->q, err); /* storage: volume config rows */
-}
-
 static int vm_create(struct api_call *call, struct qerror *err)
 {
     struct app *app = call->app;
@@ -213,20 +200,8 @@ static int vm_create(struct api_call *call, struct qerror *err)
     _cleanup_free_ char *tag = xasprintf("created-by-%s", call->src->name);
     str_set_add(&q->tags, tag);
 
-    /* storage: the volumes' images before the store row, removed again if
-     * either fails (a crash in between leaves files, never a qube without) */
-    if (storage_create_qube(app, q, err) < 0) {
-        qube_free(q);
+    if (app_add_qube(app, q, err) < 0)
         return -1;
-    }
-    struct create_txn txn = { app, q };
-    if (persist_transaction(app, create_step, &txn, err) < 0) {
-        struct qerror ignored;
-        storage_remove_qube(app, q, &ignored); /* storage */
-        qube_free(q);
-        return -1;
-    }
-    app_insert(app, q);
     log_info("qube=%s op=create class=%s qid=%d", q->name, call->endpoint, q->qid);
 
     const char *vm_key[] = { "vm" }, *vm_val[] = { q->name };

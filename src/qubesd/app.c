@@ -204,14 +204,41 @@ bool app_find_reference(const struct app *app, const struct qube *q, const char 
     return false;
 }
 
-struct remove_txn {
+struct qube_txn {
     struct app *app;
     const struct qube *q;
 };
 
+static int insert_step(void *ctx, struct qerror *err)
+{
+    struct qube_txn *t = ctx;
+    if (persist_qube_insert(t->app, t->q, err) < 0)
+        return -1;
+    return storage_persist_qube(t->app, t->q, err); /* the volume config rows */
+}
+
+int app_add_qube(struct app *app, struct qube *q, struct qerror *err)
+{
+    /* the images before the store row, removed again if either fails: a crash in between
+     * leaves files (the next start removes a disposable's), never a qube without */
+    if (storage_create_qube(app, q, err) < 0) {
+        qube_free(q);
+        return -1;
+    }
+    struct qube_txn txn = { app, q };
+    if (persist_transaction(app, insert_step, &txn, err) < 0) {
+        struct qerror ignored;
+        storage_remove_qube(app, q, &ignored);
+        qube_free(q);
+        return -1;
+    }
+    app_insert(app, q);
+    return 0;
+}
+
 static int remove_step(void *ctx, struct qerror *err)
 {
-    struct remove_txn *t = ctx;
+    struct qube_txn *t = ctx;
     return persist_qube_delete(t->app, t->q, err);
 }
 
@@ -228,7 +255,7 @@ int app_remove_qube(struct app *app, struct qube *q, struct qerror *err)
         return qerror_set(err, "QubesVMInUseError", "Domain is in use: '%s' (%s of %s)", q->name,
                           prop, holder);
     }
-    struct remove_txn txn = { app, q };
+    struct qube_txn txn = { app, q };
     if (persist_transaction(app, remove_step, &txn, err) < 0)
         return -1;
 

@@ -119,6 +119,9 @@ void app_new_uuid(char out[37]);
  * default counts): true with the first holder and property found. */
 bool app_find_reference(const struct app *app, const struct qube *q, const char **holder,
                         const char **prop);
+/* Adds a new qube for good: its volumes' images, then its store rows (one transaction),
+ * then the collection. On failure nothing of it remains and q is freed. */
+int app_add_qube(struct app *app, struct qube *q, struct qerror *err);
 /* Removes a halted qube for good: its store rows (one transaction), then
  * domain-pre-delete, its volumes, the collection and domain-delete. Refused
  * (QubesVMInUseError) while another qube or a global property refers to it.

@@ -91,19 +91,6 @@ static void set_prop(struct qube *q, const char *name, const char *value)
     q->props[def->index] = xstrdup(value);
 }
 
-struct create_txn {
-    struct app *app;
-    const struct qube *q;
-};
-
-static int create_step(void *ctx, struct qerror *err)
-{
-    struct create_txn *t = ctx;
-    if (persist_qube_insert(t->app, t->q, err) < 0)
-        return -1;
-    return storage_persist_qube(t->app, t->q, err);
-}
-
 /* A new disposable of dvm in memory: qid, uuid, a free disp<N>, what it
  * copies of dvm. */
 static struct qube *new_disposable(const struct app *app, const struct qube *dvm,
@@ -163,20 +150,8 @@ int dispvm_create(struct app *app, struct qube *dvm, const struct qube *src,
         str_set_add(&q->tags, created_by);
         str_set_add(&q->tags, disp_created_by);
     }
-    /* the images before the store row, as admin.vm.Create: a crash in
-     * between leaves files the next start removes, never a qube without */
-    if (storage_create_qube(app, q, err) < 0) {
-        qube_free(q);
+    if (app_add_qube(app, q, err) < 0)
         return -1;
-    }
-    struct create_txn txn = { app, q };
-    if (persist_transaction(app, create_step, &txn, err) < 0) {
-        struct qerror ignored;
-        storage_remove_qube(app, q, &ignored);
-        qube_free(q);
-        return -1;
-    }
-    app_insert(app, q);
     log_info("qube=%s op=create class=DispVM template=%s qid=%d", q->name, dvm->name, q->qid);
 
     const char *vm_key[] = { "vm" }, *vm_val[] = { q->name };
