@@ -189,8 +189,11 @@ static void on_exit_fd(struct loop_watch *w, uint32_t events)
     if (timed_out)
         qerror_set(&timeout_err, "QubesVMShutdownTimeoutError",
                    "Domain shutdown timed out: '%s'", q->name);
-    dispvm_cleanup(app, q); /* auto_cleanup: q may be gone from here on */
+    /* answered first, as Qubes' Kill answers once the domain is gone and auto-cleanup
+     * follows domain-shutdown: the caller does not wait for the removal, and the next
+     * request it sends is served after it (one loop) */
     notify(app, &halted, timed_out ? &timeout_err : NULL);
+    dispvm_cleanup(app, q); /* auto_cleanup: q may be gone from here on */
 }
 
 /* ---- starting ---- */

@@ -130,7 +130,8 @@ struct api_reply *api_call_defer(struct api_call *call)
 {
     struct conn *c = call->origin;
     struct api_reply *r = xcalloc(1, sizeof(*r));
-    r->srv = c->watch.ctx;
+    /* no connection (an in-process caller): the operation goes on, its answer goes nowhere */
+    r->srv = c ? c->watch.ctx : NULL;
     r->conn = c;
     call->deferred = r;
     return r;

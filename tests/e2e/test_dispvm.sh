@@ -32,6 +32,8 @@ disposables() { call admin.vm.List dom0 | grep -o '^\(0|\)\?disp[0-9]*' | sed 's
 # and qrexec-daemon processes, mounts and loop devices of this root.
 assert_no_trace() {
     local d=$1
+    # Kill answers before the removal, which ends before qubesd serves another request
+    call admin.vm.List dom0 >/dev/null
     [ -e "$QUBES_ROOT/var/lib/qubes/appvms/$d" ] && fail "volumes of $d left"
     pgrep -f "qubes-sandbox .*--state-dir $QUBES_ROOT/run/qubes/sandbox/$d\$" >/dev/null &&
         fail "helper of $d left"
