@@ -88,3 +88,15 @@ events_wait() {
 rawx() {
     python3 "$QRAW" batch "$@"
 }
+
+# qube_run QUBE [USER] COMMAND: COMMAND in QUBE through qvm-run, its output on stdout. A qube
+# may only have busybox, whose qubes.VMShell reads a command per line: a multi-line COMMAND
+# is sent as one line.
+qube_run() {
+    local q=$1 user=user
+    [ $# -eq 3 ] && { user=$2; shift; }
+    qvm-run -q -p -u "$user" "$q" "${2//$'\n'/ }"
+}
+
+# write_policy: stdin becomes this test's policy file.
+write_policy() { cat >"$QUBES_ROOT/etc/qubes/policy.d/30-test.policy"; }

@@ -2,14 +2,6 @@
 # qvm-open-in-dvm. Each disposable is gone once its work is done.
 source "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
 
-in_qube() {
-    local q=$1 user=user
-    [ $# -eq 3 ] && { user=$2; shift; }
-    qvm-run -q -p -u "$user" "$q" "${2//$'\n'/ }"
-}
-
-policy() { cat >"$QUBES_ROOT/etc/qubes/policy.d/30-test.policy"; }
-
 disposables() { qvm-ls --raw-list | grep '^disp' || true; }
 
 # A DVM template "dvm" (the global default_dispvm) whose private holds test.Echo and an
@@ -21,7 +13,7 @@ setup_dvm() {
     for q in "$@"; do
         qvm-create -q -t min -l blue "$q" || fail "create $q"
     done
-    in_qube dvm root 'mkdir -p /usr/local/etc/qubes-rpc /usr/local/bin &&
+    qube_run dvm root 'mkdir -p /usr/local/etc/qubes-rpc /usr/local/bin &&
         printf "#!/bin/sh\necho \"\$(hostname) from=\$QREXEC_REMOTE_DOMAIN\"\n" > /usr/local/etc/qubes-rpc/test.Echo &&
         printf "#!/bin/sh\necho edited 2>/dev/null >> \"\$1\" || true\n" > /usr/local/bin/xdg-open &&
         chmod 755 /usr/local/etc/qubes-rpc/test.Echo /usr/local/bin/xdg-open' ||
@@ -56,35 +48,35 @@ test_concurrent_disposables_are_different_and_do_not_share() {
 test_qube_calls_at_dispvm() {
     setup_dvm work
     qvm-start -q work || fail "start work"
-    policy <<'EOF'
+    write_policy <<'EOF'
 test.Echo * work @dispvm     allow
 test.Echo * work @dispvm:dvm allow
 EOF
-    out=$(in_qube work 'qrexec-client-vm @dispvm test.Echo </dev/null')
+    out=$(qube_run work 'qrexec-client-vm @dispvm test.Echo </dev/null')
     [[ "$out" =~ ^disp[0-9]+\ from=work$ ]] || fail "@dispvm: $out"
-    out=$(in_qube work 'qrexec-client-vm @dispvm:dvm test.Echo </dev/null')
+    out=$(qube_run work 'qrexec-client-vm @dispvm:dvm test.Echo </dev/null')
     [[ "$out" =~ ^disp[0-9]+\ from=work$ ]] || fail "@dispvm:dvm: $out"
     for _ in $(seq 100); do [ -z "$(disposables)" ] && break; sleep 0.05; done
     assert_eq "" "$(disposables)" "the disposables are gone after the calls"
     # a source without a default_dispvm has no @dispvm
     qvm-prefs work default_dispvm none >/dev/null || fail "unset default_dispvm"
-    assert_eq "126" "$(in_qube work 'qrexec-client-vm @dispvm test.Echo </dev/null 2>/dev/null; echo $?')" \
+    assert_eq "126" "$(qube_run work 'qrexec-client-vm @dispvm test.Echo </dev/null 2>/dev/null; echo $?')" \
         "refused without default_dispvm"
 }
 
 test_open_in_dvm_brings_back_only_changes() {
     setup_dvm work
     qvm-start -q work || fail "start work"
-    policy <<'EOF'
+    write_policy <<'EOF'
 qubes.OpenInVM * work @dispvm allow
 EOF
-    in_qube work 'echo text > doc.txt'
-    assert_eq "0" "$(in_qube work 'qvm-open-in-dvm doc.txt; echo $?')" "opened in a disposable"
+    qube_run work 'echo text > doc.txt'
+    assert_eq "0" "$(qube_run work 'qvm-open-in-dvm doc.txt; echo $?')" "opened in a disposable"
     assert_eq "text
-edited" "$(in_qube work 'cat doc.txt')" "the edit came back"
-    in_qube work 'qvm-open-in-dvm --view-only doc.txt' || fail "view-only"
+edited" "$(qube_run work 'cat doc.txt')" "the edit came back"
+    qube_run work 'qvm-open-in-dvm --view-only doc.txt' || fail "view-only"
     assert_eq "text
-edited" "$(in_qube work 'cat doc.txt')" "view-only: unchanged"
+edited" "$(qube_run work 'cat doc.txt')" "view-only: unchanged"
     for _ in $(seq 100); do [ -z "$(disposables)" ] && break; sleep 0.05; done
     assert_eq "" "$(disposables)" "the disposables are gone"
 }
