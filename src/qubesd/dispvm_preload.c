@@ -568,13 +568,16 @@ void dispvm_pool_on_event(struct app *app, const struct qube *subject, const cha
     bool source = subject && (subject->cls == QUBE_TEMPLATEVM || may_be_template(subject));
     if (strcmp(event, "domain-shutdown") == 0) {
         /* a template's or disposable template's volumes were committed */
-        if (source)
-            str_set_add(&pool->stale, subject->name);
+        if (!source)
+            return;
+        str_set_add(&pool->stale, subject->name);
     } else if (starts_with(event, "property-set:") || starts_with(event, "property-reset:")) {
-        /* what preloaded ones copied of their template changed */
-        if (subject && may_be_template(subject) && kv_get(&subject->features, F_LIST) &&
-            *kv_get(&subject->features, F_LIST))
-            str_set_add(&pool->stale, subject->name);
+        /* what preloaded ones copied of their template changed; any other property change
+         * (most of them) costs no pass over the qubes */
+        if (!subject || !may_be_template(subject) || !kv_get(&subject->features, F_LIST) ||
+            !*kv_get(&subject->features, F_LIST))
+            return;
+        str_set_add(&pool->stale, subject->name);
     } else if (strcmp(event, "domain-delete") != 0 && strcmp(event, "domain-unpaused") != 0 &&
                !starts_with(event, "domain-feature-set:preload-dispvm") &&
                !starts_with(event, "domain-feature-delete:preload-dispvm")) {
