@@ -66,6 +66,7 @@ struct policy_service {
     struct policy_request *requests;
     size_t n_requests;
     char *socket_path, *agent_path;
+    int audit_fd;
 };
 
 /* ---- facts ---- */
@@ -152,15 +153,25 @@ static void on_inotify(struct loop_watch *w, uint32_t events)
 
 /* ---- audit ---- */
 
-static void audit(const char *source, const char *target, const char *service,
-                  const struct policy_resolution *res, const char *rule, const char *how)
+/* Opened once, not per decision; retried while it cannot be opened. */
+static int audit_fd(struct policy_service *ps)
 {
-    _cleanup_free_ char *path = qroot_path("var/log/qubes/qrexec-audit.log");
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        log_error("audit log %s: %s", path, strerror(errno));
-        return;
+    if (ps->audit_fd < 0) {
+        _cleanup_free_ char *path = qroot_path("var/log/qubes/qrexec-audit.log");
+        ps->audit_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (ps->audit_fd < 0)
+            log_error("audit log %s: %s", path, strerror(errno));
     }
+    return ps->audit_fd;
+}
+
+static void audit(struct policy_service *ps, const char *source, const char *target,
+                  const char *service, const struct policy_resolution *res, const char *rule,
+                  const char *how)
+{
+    int fd = audit_fd(ps);
+    if (fd < 0)
+        return;
     char when[32];
     time_t now = time(NULL);
     struct tm tm;
@@ -180,8 +191,7 @@ static void audit(const char *source, const char *target, const char *service,
         buf_printf(&line, " reason=\"%s\"", res->reason);
     buf_append(&line, "\n", 1);
     if (write(fd, line.data, line.len) != (ssize_t)line.len)
-        log_error("audit log %s: short write", path);
-    close(fd);
+        log_error("audit log: short write");
 }
 
 /* ---- requests ---- */
@@ -336,7 +346,7 @@ static void handle_request(struct policy_service *ps, struct policy_request *r)
     }
     policy_system_free(&sys);
     if (!f.just_evaluate)
-        audit(r->source, r->target, r->service, &r->res, r->rule, how);
+        audit(ps, r->source, r->target, r->service, &r->res, r->rule, how);
     respond(ps, r, &r->res);
 }
 
@@ -441,7 +451,7 @@ static void agent_gone(struct policy_service *ps)
             continue;
         snprintf(r->res.reason, sizeof(r->res.reason), "the policy agent went away");
         r->res.result = POLICY_DENY;
-        audit(r->source, r->target, r->service, &r->res, r->rule, "asked=agent-gone");
+        audit(ps, r->source, r->target, r->service, &r->res, r->rule, "asked=agent-gone");
         respond(ps, r, &r->res);
     }
 }
@@ -481,7 +491,7 @@ static bool handle_answer(struct policy_service *ps, char *block)
         snprintf(r->res.reason, sizeof(r->res.reason), "denied by the user");
     }
     policy_system_free(&sys);
-    audit(r->source, r->target, r->service, &r->res, r->rule, "asked=agent");
+    audit(ps, r->source, r->target, r->service, &r->res, r->rule, "asked=agent");
     respond(ps, r, &r->res);
     return true;
 }
@@ -556,6 +566,7 @@ int policy_service_open(struct app *app, struct policy_service **out, struct qer
 {
     struct policy_service *ps = xcalloc(1, sizeof(*ps));
     ps->app = app;
+    ps->audit_fd = -1;
     ps->listen = (struct loop_watch){ .fd = -1, .fn = on_listen, .ctx = ps };
     ps->agent_listen = (struct loop_watch){ .fd = -1, .fn = on_agent_listen, .ctx = ps };
     ps->agent = (struct loop_watch){ .fd = -1, .fn = on_agent, .ctx = ps };
@@ -601,6 +612,8 @@ void policy_service_close(struct policy_service *ps)
     if (ps->loaded)
         policy_free(&ps->policy);
     buf_free(&ps->agent_in);
+    if (ps->audit_fd >= 0)
+        close(ps->audit_fd);
     free(ps->socket_path);
     free(ps->agent_path);
     free(ps);

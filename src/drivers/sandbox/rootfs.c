@@ -145,22 +145,28 @@ static int mount_root(const struct rootfs_plan *p, struct qerror *err)
  * and id-mapped like a template's root (the template's user, uid 1000 on
  * disk, becomes the disposable's uid 1000), under a writable tmpfs layer, so
  * nothing the disposable writes reaches the image and nothing outlives it. */
+/* What /rw holds on every qube (/home, /usr/local and /rw/config come from there). */
+static int make_private_dirs(const char *base, uid_t owner, struct qerror *err)
+{
+    static const char *const dirs[] = { "home", "usrlocal", "config" };
+    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+        _cleanup_free_ char *d = xasprintf("%s/%s", base, dirs[i]);
+        if (make_dir(d, 0755, owner, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int mount_private(const struct rootfs_plan *p, struct qerror *err)
 {
     _cleanup_free_ char *rw = xasprintf("%s/rw", p->staging);
     if (make_dir(rw, 0755, p->uid_base, err) < 0)
         return -1;
-    static const char *const dirs[] = { "home", "usrlocal", "config" };
     if (!p->private_image) {
         _cleanup_free_ char *opts = xasprintf("mode=0755,uid=%u,gid=%u", p->uid_base, p->uid_base);
         if (do_mount("private", rw, "tmpfs", NOSUID_NODEV, opts, err) < 0)
             return -1;
-        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-            _cleanup_free_ char *d = xasprintf("%s/%s", rw, dirs[i]);
-            if (make_dir(d, 0755, p->uid_base, err) < 0)
-                return -1;
-        }
-        return 0;
+        return make_private_dirs(rw, p->uid_base, err);
     }
     _cleanup_free_ char *mnt = xasprintf("%s/private-image", p->work);
     if (make_dir(mnt, 0700, (uid_t)-1, err) < 0 ||
@@ -168,11 +174,8 @@ static int mount_private(const struct rootfs_plan *p, struct qerror *err)
         return -1;
     if (!p->private_snapshot) {
         /* made through the plain mount, so they belong to the qube's root */
-        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-            _cleanup_free_ char *d = xasprintf("%s/%s", mnt, dirs[i]);
-            if (make_dir(d, 0755, (uid_t)-1, err) < 0)
-                return -1;
-        }
+        if (make_private_dirs(mnt, (uid_t)-1, err) < 0)
+            return -1;
         return idmapped_bind(mnt, rw, p->idmap_userns_fd, err);
     }
     _cleanup_free_ char *mapped = xasprintf("%s/private-mapped", p->work);
@@ -182,12 +185,7 @@ static int mount_private(const struct rootfs_plan *p, struct qerror *err)
         return -1;
     /* a DVM template that never ran has none yet: made in the writable
      * layer, owned by the qube's root */
-    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-        _cleanup_free_ char *d = xasprintf("%s/%s", rw, dirs[i]);
-        if (make_dir(d, 0755, p->uid_base, err) < 0)
-            return -1;
-    }
-    return 0;
+    return make_private_dirs(rw, p->uid_base, err);
 }
 
 static int bind_inside(const struct rootfs_plan *p, const char *from, const char *to,
