@@ -9,7 +9,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-pid_t spawn_helper(const char *path, char *const argv[], int log_fd, int channel_fd)
+pid_t spawn_helper(const char *path, char *const argv[], int log_fd, int channel_fd,
+                   int status_fd)
 {
     pid_t pid = fork();
     if (pid != 0)
@@ -20,9 +21,9 @@ pid_t spawn_helper(const char *path, char *const argv[], int log_fd, int channel
     setsid();
     int null = open("/dev/null", O_RDONLY);
     if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
-        (channel_fd >= 0 && dup2(channel_fd, 3) < 0))
+        (channel_fd >= 0 && dup2(channel_fd, 3) < 0) || (status_fd >= 0 && dup2(status_fd, 4) < 0))
         _exit(125);
-    syscall(SYS_close_range, channel_fd >= 0 ? 4u : 3u, ~0u, 0);
+    syscall(SYS_close_range, status_fd >= 0 ? 5u : channel_fd >= 0 ? 4u : 3u, ~0u, 0);
     execv(path, argv);
     fprintf(stderr, "qubesd: exec %s: %s\n", path, strerror(errno));
     _exit(127);

@@ -25,6 +25,7 @@ struct qube_launch {
     long maxmem_mib;             /* hard memory limit; 0 = memory_mib */
     int vcpus;
     int pids_max;
+    bool provides_network;       /* the qube administers its own network namespace */
 };
 
 struct driver_stats {
@@ -56,8 +57,9 @@ struct driver_ops {
     int (*stats)(struct qube_run *run, struct driver_stats *out, struct qerror *err);
     /* A descriptor that becomes readable when the qube is gone. */
     int (*exit_fd)(struct qube_run *run);
-    /* After exit: collects the outcome (0 clean, else a reason in err) and
-     * frees the handle. Every host resource is released by then. */
+    /* After exit: collects the outcome (0 clean, else a reason in err: why
+     * the qube could not start, or how it failed) and frees the handle.
+     * Every host resource is released by then. */
     int (*reap)(struct qube_run *run, struct qerror *err);
 };
 

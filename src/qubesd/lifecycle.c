@@ -177,8 +177,12 @@ static void on_exit_fd(struct loop_watch *w, uint32_t events)
     if (was == POWER_TRANSIENT) {
         _cleanup_free_ char *log = guest_log(q);
         struct qerror err;
-        qerror_set(&err, "QubesException", "Start failed: qube %s stopped while starting, see %s",
-                   q->name, log);
+        if (rc < 0)
+            qerror_set(&err, "QubesException", "Start failed: %s, see %s", reap_err.message,
+                       log);
+        else
+            qerror_set(&err, "QubesException",
+                       "Start failed: qube %s stopped while starting, see %s", q->name, log);
         fire1(app, q, "domain-start-failed", "reason", err.message);
         notify(app, &started, &err);
     } else {
@@ -241,23 +245,21 @@ static void on_qrexec_ready(struct loop_watch *w, uint32_t events)
         notify(app, &rt->on_started, NULL);
         return;
     }
-    /* the agent never said HELLO (qrexec-daemon exits 3 on the timeout; otherwise the
-     * channel closed: the qube stopped, which its helper's exit may not have told us yet):
-     * the qube goes, and the start fails */
-    _cleanup_free_ char *log = guest_log(q);
-    struct qerror err;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+    /* the agent never said HELLO: qrexec-daemon exits 3 on the timeout, and the start
+     * fails now; otherwise the channel closed, the qube stopped, and its driver's exit
+     * (on_exit_fd) tells why. Either way the qube goes. */
+    struct qerror ignored;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+        _cleanup_free_ char *log = guest_log(q);
+        struct qerror err;
         qerror_set(&err, "QubesException",
                    "Cannot connect to qrexec agent for %lld seconds, see %s",
                    prop_value_int(app, q, "qrexec_timeout", 60), log);
-    else
-        qerror_set(&err, "QubesException",
-                   "Start failed: qube %s stopped while starting, see %s", q->name, log);
-    fire1(app, q, "domain-start-failed", "reason", err.message);
-    struct waiter *started = rt->on_started;
-    rt->on_started = NULL;
-    notify(app, &started, &err);
-    struct qerror ignored;
+        fire1(app, q, "domain-start-failed", "reason", err.message);
+        struct waiter *started = rt->on_started;
+        rt->on_started = NULL;
+        notify(app, &started, &err);
+    }
     rt->drv->kill(rt->run, &ignored);
 }
 
@@ -281,7 +283,7 @@ static pid_t spawn_qrexec_daemon(const struct app *app, const struct qube *q, in
     const char *argv[] = { "qrexec-daemon", "--qube",  q->name, "--channel-fd",   "3",
                            "--domid",       domid,     "--timeout", timeout,
                            "--default-user", user.data, NULL };
-    pid_t pid = spawn_helper(daemon, (char **)argv, log, channel_fd);
+    pid_t pid = spawn_helper(daemon, (char **)argv, log, channel_fd, -1);
     if (pid < 0) {
         close(log);
         return qerror_errno(err, errno, "fork");
@@ -342,6 +344,7 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
         .maxmem_mib = maxmem > memory ? maxmem : memory,
         .vcpus = (int)prop_value_int(app, q, "vcpus", 2),
         .pids_max = 4096,
+        .provides_network = prop_value_bool(app, q, "provides_network"),
     };
     struct qube_run *run = NULL;
     int channel = -1;

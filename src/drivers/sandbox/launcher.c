@@ -8,9 +8,12 @@
  *      used for the idmapped mounts;
  *   2. clone: new mount, pid, ipc, uts namespaces; the child joins the
  *      qube's cgroups, then a new cgroup namespace;
- *   3. child: filesystem, hostname, pivot_root; then a new user namespace
- *      (uid/gid maps written here), a new network namespace owned by it,
- *      loopback up, no_new_privs, seccomp; exec qubes-init. */
+ *   3. child: filesystem (mount_plan.h, applied by rootfs.c), hostname,
+ *      pivot_root; a network namespace (dom0's, unless the qube provides
+ *      network); then a new user namespace (uid/gid maps written here),
+ *      no_new_privs, seccomp; exec qubes-init.
+ * The qube's uid range is held by this helper (uid_slot.h), and the qube
+ * dies with it (PR_SET_PDEATHSIG), so the range is never shared. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -37,9 +40,11 @@
 #include "common/cleanup.h"
 #include "common/names.h"
 #include "drivers/sandbox/cgroup.h"
+#include "drivers/sandbox/mount_plan.h"
 #include "drivers/sandbox/rootfs.h"
 #include "drivers/sandbox/sandbox_layout.h"
 #include "drivers/sandbox/seccomp.h"
+#include "drivers/sandbox/uid_slot.h"
 
 struct options {
     const char *name;
@@ -56,16 +61,25 @@ struct options {
     long maxmem_mib;
     int vcpus;
     int pids_max;
+    bool provides_network;
+    bool print_plan;
 };
+
+/* fd 4 from qubesd: why the qube could not start, read when we are gone;
+ * closed once the qube runs. */
+#define STATUS_FD 4
+static int status_fd = -1;
 
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
+    char msg[QERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    fputs("qubes-sandbox: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    fprintf(stderr, "qubes-sandbox: %s\n", msg);
+    if (status_fd >= 0 && write(status_fd, msg, strlen(msg)) < 0)
+        exit(1);
     exit(1);
 }
 
@@ -158,6 +172,13 @@ static int loopback_up(struct qerror *err)
     return 0;
 }
 
+static int new_netns(struct qerror *err)
+{
+    if (unshare(CLONE_NEWNET) < 0)
+        return qerror_errno(err, errno, "network namespace");
+    return loopback_up(err);
+}
+
 struct child_args {
     const struct options *opt;
     int sync_fd;
@@ -177,6 +198,19 @@ static long volatile_layer_mib(const struct options *opt)
     return limit && half < opt->volatile_mib ? half : opt->volatile_mib;
 }
 
+static struct rootfs_config rootfs_config_of(const struct options *opt, uid_t base)
+{
+    return (struct rootfs_config){
+        .root_image = opt->root_image,
+        .root_snapshot = opt->root_snapshot,
+        .private_image = opt->private_image,
+        .private_snapshot = opt->private_snapshot,
+        .volatile_mib = volatile_layer_mib(opt),
+        .guest_dir = opt->guest_dir,
+        .uid_base = base,
+    };
+}
+
 static int child_main(void *arg)
 {
     const struct child_args *a = arg;
@@ -192,25 +226,23 @@ static int child_main(void *arg)
 
     _cleanup_free_ char *staging = xasprintf("%s/root", opt->state_dir);
     _cleanup_free_ char *work = xasprintf("%s/work", opt->state_dir);
-    struct rootfs_plan plan = {
-        .staging = staging,
-        .work = work,
-        .root_image = opt->root_image,
-        .root_snapshot = opt->root_snapshot,
-        .private_image = opt->private_image,
-        .private_snapshot = opt->private_snapshot,
-        .volatile_mib = volatile_layer_mib(opt),
-        .guest_dir = opt->guest_dir,
-        .uid_base = a->base,
-        .idmap_userns_fd = a->idmap_fd,
-    };
-    if (rootfs_build(&plan, &err) < 0 || rootfs_enter(staging, &err) < 0)
+    struct rootfs_config cfg = rootfs_config_of(opt, a->base);
+    struct mount_plan plan;
+    mount_plan_build(&cfg, &plan);
+    int rc = rootfs_setup(&plan, work, staging, a->idmap_fd, &err);
+    mount_plan_free(&plan);
+    if (rc < 0)
         child_fail(a->sync_fd, &err);
     close(a->idmap_fd);
     if (sethostname(opt->name, strlen(opt->name)) < 0) {
         qerror_errno(&err, errno, "sethostname");
         child_fail(a->sync_fd, &err);
     }
+    /* A qube that provides network administers its own interfaces (it runs
+     * a firewall), so its network namespace belongs to its user namespace.
+     * Any other qube's belongs to dom0's: it holds no CAP_NET_ADMIN there. */
+    if (!opt->provides_network && new_netns(&err) < 0)
+        child_fail(a->sync_fd, &err);
 
     /* from here on, root of the qube is not root of the host */
     if (unshare(CLONE_NEWUSER) < 0) {
@@ -224,13 +256,14 @@ static int child_main(void *arg)
         qerror_errno(&err, errno, "become the qube's root");
         child_fail(a->sync_fd, &err);
     }
-    /* the network namespace belongs to the qube's user namespace, so the
-     * qube administers its own interfaces (a netvm runs its firewall) */
-    if (unshare(CLONE_NEWNET) < 0 || loopback_up(&err) < 0) {
-        if (!err.kind)
-            qerror_errno(&err, errno, "network namespace");
+    /* the qube dies with its helper, which holds its uid range; set after
+     * the uid change (which clears it), then checked: the helper may have
+     * died just before */
+    struct pollfd helper = { .fd = a->sync_fd, .events = POLLIN };
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || poll(&helper, 1, 0) != 0)
+        _exit(1);
+    if (opt->provides_network && new_netns(&err) < 0)
         child_fail(a->sync_fd, &err);
-    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sandbox_seccomp_load(&err) < 0) {
         if (!err.kind)
             qerror_errno(&err, errno, "no_new_privs");
@@ -396,9 +429,10 @@ static void usage(FILE *f)
           "         --root-image IMG [--root-snapshot]\n"
           "         [--private-image IMG [--private-snapshot]] [--volatile-mib N]\n"
           "         --guest-dir DIR [--memory-mib N] [--maxmem-mib N]\n"
-          "         [--vcpus N] [--pids-max N]\n"
+          "         [--vcpus N] [--pids-max N] [--provides-network] [--print-plan]\n"
           "Runs one sandbox qube (started by qubesd). The qube's channel is fd 3;\n"
-          "stdout and stderr become the qube's console log.\n",
+          "stdout and stderr become the qube's console log. --print-plan shows\n"
+          "the qube's mount plan instead, and changes nothing.\n",
           f);
 }
 
@@ -428,6 +462,8 @@ int main(int argc, char **argv)
         { "maxmem-mib", required_argument, NULL, 'M' },
         { "vcpus", required_argument, NULL, 'c' },
         { "pids-max", required_argument, NULL, 'P' },
+        { "provides-network", no_argument, NULL, 'N' },
+        { "print-plan", no_argument, NULL, 'X' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -448,21 +484,41 @@ int main(int argc, char **argv)
         case 'M': opt.maxmem_mib = number(optarg, "--maxmem-mib"); break;
         case 'c': opt.vcpus = (int)number(optarg, "--vcpus"); break;
         case 'P': opt.pids_max = (int)number(optarg, "--pids-max"); break;
+        case 'N': opt.provides_network = true; break;
+        case 'X': opt.print_plan = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
     struct qerror err = { 0 };
-    if (!opt.name || validate_qube_name(opt.name, NULL, &err) < 0 || !opt.tag || !opt.state_dir ||
+    bool for_start = !opt.print_plan;
+    if (!opt.name || validate_qube_name(opt.name, NULL, &err) < 0 ||
+        (for_start && (!opt.tag || !opt.state_dir)) ||
         !opt.root_image || !opt.guest_dir || opt.qid <= 0 || opt.qid >= 10000 || optind != argc ||
         (opt.private_snapshot && !opt.private_image)) {
         usage(stderr);
         return 2;
     }
+    if (opt.print_plan) {
+        /* the range the qube gets unless another qube holds it */
+        struct rootfs_config cfg = rootfs_config_of(&opt, uid_slot_base(opt.qid));
+        struct mount_plan plan;
+        mount_plan_build(&cfg, &plan);
+        mount_plan_print(&plan, stdout);
+        mount_plan_free(&plan);
+        return 0;
+    }
+    if (fcntl(STATUS_FD, F_GETFD) >= 0) {
+        status_fd = STATUS_FD;
+        fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+    }
     if (fcntl(SANDBOX_CHANNEL_FD, F_GETFD) < 0)
         die("no channel on fd %d", SANDBOX_CHANNEL_FD);
 
-    uid_t base = sandbox_uid_base(opt.qid);
+    uid_t base;
+    int uid_slot = uid_slot_acquire(opt.qid, &base, &err); /* held until we exit */
+    if (uid_slot < 0)
+        die("%s", err.message);
     struct qube_cgroup cg;
     long long maxmem = (opt.maxmem_mib ? opt.maxmem_mib : opt.memory_mib) * 1024LL * 1024;
     struct cgroup_limits limits = {
@@ -536,9 +592,12 @@ int main(int argc, char **argv)
         }
         waitpid(pid, NULL, 0);
         release(&opt, &cg);
-        die("start failed: %s", err.kind ? err.message : text);
+        die("%s", err.kind ? err.message : text);
     }
     close(sync[0]);
+    if (status_fd >= 0)
+        close(status_fd);
+    status_fd = -1;
     write_state(&opt, pid);
     fprintf(stderr, "qubes-sandbox: qube=%s started init=%d uid_base=%u\n", opt.name, (int)pid,
             base);

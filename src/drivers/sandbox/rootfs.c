@@ -1,9 +1,12 @@
-/* Mount plan of a sandbox qube, applied step by step; every step names what
- * it was doing when it fails. */
+/* Applying a mount plan with the descriptor-based mount API: each new mount is
+ * made detached (fsmount, open_tree), given its attributes, then moved onto a
+ * target that was looked up beneath its slot (common/beneath.h). No path into
+ * a qube's volume is ever walked by name. */
 #include "drivers/sandbox/rootfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -11,320 +14,332 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/beneath.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "drivers/sandbox/loopdev.h"
 
-#define NOSUID_NODEV (MS_NOSUID | MS_NODEV)
+struct plan_exec {
+    int slot[SLOT_COUNT];
+    int idmap_userns_fd;
+};
 
-static int do_mount(const char *src, const char *target, const char *type, unsigned long flags,
-                    const char *data, struct qerror *err)
+static uint64_t mount_attr(unsigned attr)
 {
-    if (mount(src, target, type, flags, data) < 0)
-        return qerror_errno(err, errno, "mount %s on %s", src ? src : type ? type : "(remount)", target);
-    return 0;
+    uint64_t a = 0;
+    if (attr & PLAN_RDONLY)
+        a |= MOUNT_ATTR_RDONLY;
+    if (attr & PLAN_NOSUID)
+        a |= MOUNT_ATTR_NOSUID;
+    if (attr & PLAN_NODEV)
+        a |= MOUNT_ATTR_NODEV;
+    if (attr & PLAN_NOEXEC)
+        a |= MOUNT_ATTR_NOEXEC;
+    if (attr & PLAN_NOSYMFOLLOW)
+        a |= MOUNT_ATTR_NOSYMFOLLOW;
+    return a;
 }
 
-/* mkdir that accepts an existing directory; uid -1 keeps the owner. */
-static int make_dir(const char *path, mode_t mode, uid_t uid, struct qerror *err)
+/* Which volume of the qube a slot shows, and where the qube sees it. */
+static const char *volume_of(enum plan_slot slot, const char **where)
 {
-    if (mkdir(path, mode) < 0) {
-        if (errno != EEXIST)
-            return qerror_errno(err, errno, "mkdir %s", path);
-        return 0;
+    switch (slot) {
+    case SLOT_ROOT_IMAGE:
+    case SLOT_ROOT_MAPPED:
+    case SLOT_ROOT:
+        *where = "/";
+        return "root volume";
+    case SLOT_PRIVATE_IMAGE:
+    case SLOT_PRIVATE_MAPPED:
+    case SLOT_PRIVATE:
+        *where = "/rw/";
+        return "private volume";
+    case SLOT_NONE:
+    case SLOT_WORK:
+    case SLOT_STAGING:
+    case SLOT_VOLATILE:
+    case SLOT_DEV:
+    case SLOT_PROC:
+    case SLOT_RUN:
+    case SLOT_COUNT:
+        break;
     }
-    if (uid != (uid_t)-1 && chown(path, uid, uid) < 0)
-        return qerror_errno(err, errno, "chown %s", path);
-    return 0;
+    *where = "";
+    return plan_slot_name(slot);
 }
 
-static int make_file(const char *path, struct qerror *err)
+/* A refused lookup names the volume and the path as the qube sees it, so the
+ * owner of the qube knows what to mend ("private volume: /rw/home is ..."). */
+static void name_lookup(enum plan_slot slot, struct qerror *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    const char *where;
+    const char *volume = volume_of(slot, &where);
+    qerror_prefix(err, "%s: %s", volume, where);
+}
+
+static int open_at(const struct plan_exec *ex, struct plan_path p, int flags, struct qerror *err)
+{
+    if (ex->slot[p.slot] < 0)
+        return qerror_set(err, "QubesException", "%s is not mounted", plan_slot_name(p.slot));
+    int fd = beneath_open(ex->slot[p.slot], p.path, flags, err);
     if (fd < 0)
-        return qerror_errno(err, errno, "create %s", path);
-    close(fd);
+        name_lookup(p.slot, err);
+    return fd;
+}
+
+/* Moves the detached mount mnt onto the target looked up beneath its slot. */
+static int attach(const struct plan_exec *ex, int mnt, struct plan_path at, struct qerror *err)
+{
+    _cleanup_close_ int target = open_at(ex, at, O_PATH, err);
+    if (target < 0)
+        return -1;
+    if (syscall(SYS_move_mount, mnt, "", target, "",
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return qerror_errno(err, errno, "attach on %s:%s", plan_slot_name(at.slot), at.path);
     return 0;
 }
 
-/* Mounts an ext4 image (through a self-clearing loop device) at target. */
-static int mount_image(const char *image, const char *target, bool read_only, struct qerror *err)
+static int set_attr(int mnt, uint64_t set, uint64_t clear, int userns_fd, struct qerror *err)
+{
+    struct mount_attr a = { .attr_set = set, .attr_clr = clear,
+                            .userns_fd = userns_fd < 0 ? 0 : (uint64_t)userns_fd };
+    if (syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+        return qerror_errno(err, errno, "mount attributes");
+    return 0;
+}
+
+/* A recursive detached copy of the mount tree at fd (or of dom0's path). */
+static int clone_tree(int fd, const char *host, struct qerror *err)
+{
+    int tree = (int)syscall(SYS_open_tree, host ? AT_FDCWD : fd, host ? host : "",
+                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+                                (host ? 0 : AT_EMPTY_PATH));
+    if (tree < 0)
+        return qerror_errno(err, errno, "clone %s", host ? host : "mount");
+    return tree;
+}
+
+/* A new filesystem, configured from "key=value,flag" options. */
+static int new_fs(const char *fstype, const char *source, const char *options, unsigned attr,
+                  struct qerror *err)
+{
+    _cleanup_close_ int fs = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return qerror_errno(err, errno, "fsopen %s", fstype);
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+        return qerror_errno(err, errno, "%s: source %s", fstype, source);
+    _cleanup_free_ char *copy = xstrdup(options ? options : "");
+    char *save = NULL;
+    for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq)
+            *eq = '\0';
+        if (syscall(SYS_fsconfig, fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, kv,
+                    eq ? eq + 1 : NULL, 0) < 0)
+            return qerror_errno(err, errno, "%s: option %s", fstype, kv);
+    }
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        int e = errno;
+        /* the kernel's own words, when it left some ("e VFS: Can't find ...") */
+        char why[256];
+        ssize_t n = read(fs, why, sizeof(why) - 1);
+        if (n > 2 && why[1] == ' ') {
+            why[n] = '\0';
+            why[strcspn(why, "\n")] = '\0';
+            return qerror_set(err, "QubesException", "%s: %s", fstype, why + 2);
+        }
+        return qerror_errno(err, e, "create %s", fstype);
+    }
+    int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, (unsigned)mount_attr(attr));
+    if (mnt < 0)
+        return qerror_errno(err, errno, "fsmount %s", fstype);
+    return mnt;
+}
+
+/* Keeps a new mount: its descriptor fills a slot, or is closed. */
+static void keep(struct plan_exec *ex, enum plan_slot slot, int mnt)
+{
+    if (slot)
+        ex->slot[slot] = mnt;
+    else
+        close(mnt);
+}
+
+static int do_mkdir(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)
+{
+    _cleanup_close_ int dir = beneath_mkdirs(ex->slot[s->at.slot], s->at.path, s->mode,
+                                             s->owner, err);
+    if (dir < 0) {
+        name_lookup(s->at.slot, err);
+        return -1;
+    }
+    if (!s->owner_like)
+        return 0;
+    struct stat st;
+    _cleanup_close_ int rw = open_at(ex, s->at, O_RDONLY | O_DIRECTORY, err);
+    if (rw < 0)
+        return -1;
+    if (fstat(ex->slot[s->owner_like], &st) < 0 || fchown(rw, st.st_uid, st.st_gid) < 0 ||
+        fchmod(rw, st.st_mode & 07777) < 0)
+        return qerror_errno(err, errno, "owner of %s like %s", s->at.path,
+                            plan_slot_name(s->owner_like));
+    return 0;
+}
+
+static int do_symlink(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)
+{
+    const char *slash = strrchr(s->at.path, '/');
+    _cleanup_free_ char *parent = slash ? xasprintf("%.*s", (int)(slash - s->at.path),
+                                                    s->at.path) : xstrdup("");
+    const char *name = slash ? slash + 1 : s->at.path;
+    _cleanup_close_ int dir = open_at(ex, (struct plan_path){ s->at.slot, parent },
+                                      O_PATH | O_DIRECTORY, err);
+    if (dir < 0)
+        return -1;
+    if (symlinkat(s->link_target, dir, name) < 0)
+        return qerror_errno(err, errno, "symlink %s", s->at.path);
+    if (s->owner != (uid_t)-1 && fchownat(dir, name, s->owner, s->owner, AT_SYMLINK_NOFOLLOW) < 0)
+        return qerror_errno(err, errno, "chown %s", s->at.path);
+    return 0;
+}
+
+static int do_image(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)
 {
     char dev[32];
-    _cleanup_close_ int fd = loop_attach(image, read_only, dev, err);
-    if (fd < 0)
+    bool read_only = s->attr & PLAN_RDONLY;
+    /* the loop device clears itself once the mount is gone */
+    _cleanup_close_ int loop = loop_attach(s->host, read_only, dev, err);
+    if (loop < 0)
         return -1;
-    return do_mount(dev, target, "ext4", NOSUID_NODEV | (read_only ? MS_RDONLY : 0), NULL,
-                    err);
+    int mnt = new_fs("ext4", dev, read_only ? "ro" : NULL, s->attr, err);
+    if (mnt < 0 || attach(ex, mnt, s->at, err) < 0) {
+        if (mnt >= 0)
+            close(mnt);
+        const char *where;
+        qerror_prefix(err, "%s: mount %s: ", volume_of(s->creates, &where), s->host);
+        return -1;
+    }
+    keep(ex, s->creates, mnt);
+    return 0;
 }
 
-/* Re-mounts source at target through the qube's id mapping: files owned by
- * uid N on disk appear as the qube's uid N. */
-static int idmapped_bind(const char *source, const char *target, int userns_fd,
-                         struct qerror *err)
+/* Where a clone goes: attributes set while detached, then attached. */
+static int place(struct plan_exec *ex, const struct plan_step *s, int tree, uint64_t set,
+                 uint64_t clear, int userns_fd, struct qerror *err)
 {
-    _cleanup_close_ int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source,
-                                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if ((set || clear || userns_fd >= 0) && set_attr(tree, set, clear, userns_fd, err) < 0) {
+        close(tree);
+        return -1;
+    }
+    if (attach(ex, tree, s->at, err) < 0) {
+        close(tree);
+        return -1;
+    }
+    keep(ex, s->creates, tree);
+    return 0;
+}
+
+static int do_idmap(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)
+{
+    int tree = clone_tree(ex->slot[s->from.slot], NULL, err);
     if (tree < 0)
-        return qerror_errno(err, errno, "open_tree %s", source);
-    struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (unsigned)userns_fd };
-    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
-        return qerror_errno(err, errno, "idmap %s", source);
-    if (syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        return qerror_errno(err, errno, "move idmapped %s to %s", source, target);
-    return 0;
-}
-
-/* Directories every root needs, to mount on. */
-static const char *const mount_points[] = { "rw", "home", "usr", "usr/local", "dev", "proc",
-                                            "run", "tmp", "sys" };
-
-/* The writable layers of snapshot volumes (root, private) share one tmpfs:
- * together they are bounded by volatile_mib, charged to the qube's memory
- * cgroup, and gone with the qube's mount namespace. */
-static int mount_volatile(const struct rootfs_plan *p, struct qerror *err)
-{
-    _cleanup_free_ char *vol = xasprintf("%s/volatile", p->work);
-    _cleanup_free_ char *opts = xasprintf("size=%ldm,mode=0755,uid=%u,gid=%u", p->volatile_mib,
-                                          p->uid_base, p->uid_base);
-    if (make_dir(vol, 0700, (uid_t)-1, err) < 0)
         return -1;
-    return do_mount("volatile", vol, "tmpfs", NOSUID_NODEV, opts, err);
+    /* dom0's view does not follow symbolic links; the qube's does */
+    return place(ex, s, tree, MOUNT_ATTR_IDMAP | mount_attr(s->attr), MOUNT_ATTR_NOSYMFOLLOW,
+                 ex->idmap_userns_fd, err);
 }
 
-/* Mounts at target an overlay of lower (read-only, id-mapped already) under
- * the writable layer volatile/<layer>. The merged root shows the owner and
- * mode of lower's root, as the image mounted plainly would. */
-static int mount_overlay(const struct rootfs_plan *p, const char *layer, const char *lower,
-                         const char *target, struct qerror *err)
+static int do_bind(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)
 {
-    _cleanup_free_ char *dir = xasprintf("%s/volatile/%s", p->work, layer);
-    _cleanup_free_ char *upper = xasprintf("%s/upper", dir);
-    _cleanup_free_ char *workdir = xasprintf("%s/work", dir);
+    int tree;
+    if (s->op == PLAN_BIND_HOST) {
+        tree = clone_tree(-1, s->host, err);
+    } else {
+        _cleanup_close_ int from = open_at(ex, s->from, O_PATH, err);
+        tree = from < 0 ? -1 : clone_tree(from, NULL, err);
+    }
+    if (tree < 0)
+        return -1;
+    return place(ex, s, tree, mount_attr(s->attr), 0, -1, err);
+}
+
+static int do_overlay(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)
+{
+    /* overlayfs takes its layers as paths: /proc/self/fd/N names each by the
+     * descriptor already looked up */
+    _cleanup_close_ int upper = open_at(ex, s->upper, O_PATH | O_DIRECTORY, err);
+    _cleanup_close_ int work = upper < 0 ? -1 : open_at(ex, s->workdir, O_PATH | O_DIRECTORY, err);
+    if (work < 0)
+        return -1;
+    _cleanup_free_ char *opts = xasprintf("lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d,"
+                                          "workdir=/proc/self/fd/%d",
+                                          ex->slot[s->from.slot], upper, work);
+    int mnt = new_fs("overlay", "overlay", opts, s->attr, err);
+    if (mnt < 0)
+        return -1;
+    return place(ex, s, mnt, 0, 0, -1, err);
+}
+
+static int do_mask(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)
+{
+    _cleanup_close_ int fd = beneath_open_optional(ex->slot[s->at.slot], s->at.path, err);
+    if (fd < 0 && err->kind)
+        name_lookup(s->at.slot, err);
+    if (fd < 0)
+        return err->kind ? -1 : 0; /* absent on this kernel: nothing to cover */
     struct stat st;
-    if (stat(lower, &st) < 0)
-        return qerror_errno(err, errno, "stat %s", lower);
-    if (make_dir(dir, 0700, (uid_t)-1, err) < 0 || make_dir(upper, 0700, (uid_t)-1, err) < 0 ||
-        make_dir(workdir, 0700, (uid_t)-1, err) < 0)
+    if (fstat(fd, &st) < 0)
+        return qerror_errno(err, errno, "stat %s", s->at.path);
+    int mnt = S_ISDIR(st.st_mode)
+                  ? new_fs("tmpfs", "masked", "mode=0555",
+                           PLAN_RDONLY | PLAN_NOSUID | PLAN_NODEV | PLAN_NOEXEC, err)
+                  : clone_tree(-1, "/dev/null", err);
+    if (mnt < 0)
         return -1;
-    if (chown(upper, st.st_uid, st.st_gid) < 0 || chmod(upper, st.st_mode & 07777) < 0)
-        return qerror_errno(err, errno, "set the owner of %s", upper);
-    _cleanup_free_ char *ovl = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper,
-                                         workdir);
-    return do_mount("overlay", target, "overlay", NOSUID_NODEV, ovl, err);
+    return place(ex, s, mnt, 0, 0, -1, err);
 }
 
-static int mount_root(const struct rootfs_plan *p, struct qerror *err)
+static int apply_step(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)
 {
-    _cleanup_free_ char *image_mnt = xasprintf("%s/root-image", p->work);
-    _cleanup_free_ char *mapped = xasprintf("%s/root-mapped", p->work);
-    if (make_dir(image_mnt, 0700, (uid_t)-1, err) < 0 || make_dir(mapped, 0755, (uid_t)-1, err) < 0)
-        return -1;
-    if (mount_image(p->root_image, image_mnt, p->root_snapshot, err) < 0)
-        return -1;
-    if (!p->root_snapshot) {
-        /* the qube's own root: its mount points are made on the plain mount,
-         * as the image's root (through the id mapping, host root could not) */
-        for (size_t i = 0; i < ARRAY_SIZE(mount_points); i++) {
-            _cleanup_free_ char *d = xasprintf("%s/%s", image_mnt, mount_points[i]);
-            if (make_dir(d, 0755, (uid_t)-1, err) < 0)
-                return -1;
+    switch (s->op) {
+    case PLAN_MKDIR:
+        return do_mkdir(ex, s, err);
+    case PLAN_FILE: {
+        int fd = beneath_mkfile(ex->slot[s->at.slot], s->at.path, s->mode, err);
+        if (fd < 0) {
+            name_lookup(s->at.slot, err);
+            return -1;
         }
-        return idmapped_bind(image_mnt, p->staging, p->idmap_userns_fd, err);
+        close(fd);
+        return 0;
     }
-
-    /* the template's root, read-only and shared, under a writable tmpfs
-     * layer that disappears with the qube */
-    if (idmapped_bind(image_mnt, mapped, p->idmap_userns_fd, err) < 0)
-        return -1;
-    return mount_overlay(p, "root", mapped, p->staging, err);
-}
-
-/* /rw from the private image, with home and usrlocal made on first use. A
- * DispVM's private is its DVM template's committed image: mounted read-only
- * and id-mapped like a template's root (the template's user, uid 1000 on
- * disk, becomes the disposable's uid 1000), under a writable tmpfs layer, so
- * nothing the disposable writes reaches the image and nothing outlives it. */
-/* What /rw holds on every qube (/home, /usr/local and /rw/config come from there). */
-static int make_private_dirs(const char *base, uid_t owner, struct qerror *err)
-{
-    static const char *const dirs[] = { "home", "usrlocal", "config" };
-    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-        _cleanup_free_ char *d = xasprintf("%s/%s", base, dirs[i]);
-        if (make_dir(d, 0755, owner, err) < 0)
+    case PLAN_SYMLINK:
+        return do_symlink(ex, s, err);
+    case PLAN_MOUNT: {
+        int mnt = new_fs(s->fstype, s->fstype, s->options, s->attr, err);
+        if (mnt < 0)
             return -1;
+        return place(ex, s, mnt, 0, 0, -1, err);
     }
-    return 0;
+    case PLAN_IMAGE:
+        return do_image(ex, s, err);
+    case PLAN_IDMAP:
+        return do_idmap(ex, s, err);
+    case PLAN_OVERLAY:
+        return do_overlay(ex, s, err);
+    case PLAN_BIND:
+    case PLAN_BIND_HOST:
+        return do_bind(ex, s, err);
+    case PLAN_MASK:
+        return do_mask(ex, s, err);
+    }
+    return qerror_set(err, "QubesException", "unknown plan step %d", (int)s->op);
 }
 
-static int mount_private(const struct rootfs_plan *p, struct qerror *err)
+static int enter(int root, struct qerror *err)
 {
-    _cleanup_free_ char *rw = xasprintf("%s/rw", p->staging);
-    if (make_dir(rw, 0755, p->uid_base, err) < 0)
-        return -1;
-    if (!p->private_image) {
-        _cleanup_free_ char *opts = xasprintf("mode=0755,uid=%u,gid=%u", p->uid_base, p->uid_base);
-        if (do_mount("private", rw, "tmpfs", NOSUID_NODEV, opts, err) < 0)
-            return -1;
-        return make_private_dirs(rw, p->uid_base, err);
-    }
-    _cleanup_free_ char *mnt = xasprintf("%s/private-image", p->work);
-    if (make_dir(mnt, 0700, (uid_t)-1, err) < 0 ||
-        mount_image(p->private_image, mnt, p->private_snapshot, err) < 0)
-        return -1;
-    if (!p->private_snapshot) {
-        /* made through the plain mount, so they belong to the qube's root */
-        if (make_private_dirs(mnt, (uid_t)-1, err) < 0)
-            return -1;
-        return idmapped_bind(mnt, rw, p->idmap_userns_fd, err);
-    }
-    _cleanup_free_ char *mapped = xasprintf("%s/private-mapped", p->work);
-    if (make_dir(mapped, 0755, (uid_t)-1, err) < 0 ||
-        idmapped_bind(mnt, mapped, p->idmap_userns_fd, err) < 0 ||
-        mount_overlay(p, "private", mapped, rw, err) < 0)
-        return -1;
-    /* a DVM template that never ran has none yet: made in the writable
-     * layer, owned by the qube's root */
-    return make_private_dirs(rw, p->uid_base, err);
-}
-
-static int bind_inside(const struct rootfs_plan *p, const char *from, const char *to,
-                       struct qerror *err)
-{
-    _cleanup_free_ char *src = xasprintf("%s/%s", p->staging, from);
-    _cleanup_free_ char *dst = xasprintf("%s/%s", p->staging, to);
-    if (make_dir(dst, 0755, p->uid_base, err) < 0)
-        return -1;
-    return do_mount(src, dst, NULL, MS_BIND | MS_REC, NULL, err);
-}
-
-static int mount_dev(const struct rootfs_plan *p, struct qerror *err)
-{
-    _cleanup_free_ char *dev = xasprintf("%s/dev", p->staging);
-    _cleanup_free_ char *opts = xasprintf("mode=0755,size=64k,uid=%u,gid=%u", p->uid_base,
-                                          p->uid_base);
-    if (make_dir(dev, 0755, p->uid_base, err) < 0 ||
-        do_mount("dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, opts, err) < 0)
-        return -1;
-    static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
-    for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
-        _cleanup_free_ char *host = xasprintf("/dev/%s", nodes[i]);
-        _cleanup_free_ char *node = xasprintf("%s/%s", dev, nodes[i]);
-        if (make_file(node, err) < 0 ||
-            do_mount(host, node, NULL, MS_BIND | MS_NOSUID | MS_NOEXEC, NULL, err) < 0)
-            return -1;
-    }
-    _cleanup_free_ char *pts = xasprintf("%s/pts", dev);
-    _cleanup_free_ char *pts_opts = xasprintf("newinstance,ptmxmode=0666,mode=0620,gid=%u",
-                                              p->uid_base + 5);
-    _cleanup_free_ char *shm = xasprintf("%s/shm", dev);
-    _cleanup_free_ char *shm_opts = xasprintf("mode=1777,size=64m,uid=%u,gid=%u", p->uid_base,
-                                              p->uid_base);
-    if (make_dir(pts, 0755, (uid_t)-1, err) < 0 ||
-        do_mount("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, pts_opts, err) < 0 ||
-        make_dir(shm, 01777, (uid_t)-1, err) < 0 ||
-        do_mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV, shm_opts, err) < 0)
-        return -1;
-    static const char *const links[][2] = {
-        { "pts/ptmx", "ptmx" },           { "/proc/self/fd", "fd" },
-        { "/proc/self/fd/0", "stdin" },   { "/proc/self/fd/1", "stdout" },
-        { "/proc/self/fd/2", "stderr" },
-    };
-    for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
-        _cleanup_free_ char *l = xasprintf("%s/%s", dev, links[i][1]);
-        if (symlink(links[i][0], l) < 0 && errno != EEXIST)
-            return qerror_errno(err, errno, "symlink %s", l);
-        if (lchown(l, p->uid_base, p->uid_base) < 0)
-            return qerror_errno(err, errno, "chown %s", l);
-    }
-    return 0;
-}
-
-/* A fresh /proc of the qube's pid namespace, with the kernel's sensitive
- * files covered and /proc/sys read-only. */
-static int mount_proc(const struct rootfs_plan *p, struct qerror *err)
-{
-    _cleanup_free_ char *proc = xasprintf("%s/proc", p->staging);
-    if (make_dir(proc, 0555, (uid_t)-1, err) < 0 ||
-        do_mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
-        return -1;
-    static const char *const files[] = { "kcore", "kallsyms", "sysrq-trigger", "keys",
-                                         "timer_list", "sched_debug", "kmsg", "latency_stats",
-                                         "kpagecount", "kpageflags", "kpagecgroup", "config.gz" };
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-        _cleanup_free_ char *f = xasprintf("%s/%s", proc, files[i]);
-        if (access(f, F_OK) == 0 && do_mount("/dev/null", f, NULL, MS_BIND, NULL, err) < 0)
-            return -1;
-    }
-    static const char *const dirs[] = { "acpi", "scsi", "firmware", "asound", "bus", "irq",
-                                        "fs", "driver", "sysvipc" };
-    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-        _cleanup_free_ char *d = xasprintf("%s/%s", proc, dirs[i]);
-        if (access(d, F_OK) == 0 &&
-            do_mount("masked", d, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                     "size=0,mode=0555", err) < 0)
-            return -1;
-    }
-    _cleanup_free_ char *sys = xasprintf("%s/sys", proc);
-    if (do_mount(sys, sys, NULL, MS_BIND | MS_REC, NULL, err) < 0 ||
-        do_mount(NULL, sys, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
-                                      MS_NOEXEC, NULL, err) < 0)
-        return -1;
-    return 0;
-}
-
-static int mount_tmpfs(const struct rootfs_plan *p, const char *where, const char *mode,
-                       struct qerror *err)
-{
-    _cleanup_free_ char *dir = xasprintf("%s/%s", p->staging, where);
-    _cleanup_free_ char *opts = xasprintf("mode=%s,uid=%u,gid=%u", mode, p->uid_base,
-                                          p->uid_base);
-    if (make_dir(dir, 0755, (uid_t)-1, err) < 0)
-        return -1;
-    return do_mount(where, dir, "tmpfs", NOSUID_NODEV, opts, err);
-}
-
-static int mount_guest(const struct rootfs_plan *p, struct qerror *err)
-{
-    _cleanup_free_ char *dir = xasprintf("%s%s", p->staging, GUEST_DIR_IN_QUBE);
-    if (make_dir(dir, 0755, p->uid_base, err) < 0 ||
-        do_mount(p->guest_dir, dir, NULL, MS_BIND | MS_REC, NULL, err) < 0 ||
-        do_mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | MS_NOSUID, NULL,
-                 err) < 0)
-        return -1;
-    return 0;
-}
-
-int rootfs_build(const struct rootfs_plan *p, struct qerror *err)
-{
-    if (do_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL, err) < 0)
-        return -1;
-    if ((p->root_snapshot || p->private_snapshot) && mount_volatile(p, err) < 0) {
-        qerror_prefix(err, "volatile layer: ");
-        return -1;
-    }
-    if (mount_root(p, err) < 0) {
-        qerror_prefix(err, "root volume: ");
-        return -1;
-    }
-    if (mount_private(p, err) < 0) {
-        qerror_prefix(err, "private volume: ");
-        return -1;
-    }
-    if (bind_inside(p, "rw/home", "home", err) < 0 ||
-        bind_inside(p, "rw/usrlocal", "usr/local", err) < 0 || mount_dev(p, err) < 0 ||
-        mount_proc(p, err) < 0 || mount_tmpfs(p, "run", "0755", err) < 0 ||
-        mount_tmpfs(p, "tmp", "1777", err) < 0 || mount_guest(p, err) < 0)
-        return -1;
-    /* no /sys at all: an empty directory */
-    _cleanup_free_ char *sys = xasprintf("%s/sys", p->staging);
-    return make_dir(sys, 0555, (uid_t)-1, err);
-}
-
-int rootfs_enter(const char *staging, struct qerror *err)
-{
-    if (chdir(staging) < 0)
-        return qerror_errno(err, errno, "chdir %s", staging);
+    if (fchdir(root) < 0)
+        return qerror_errno(err, errno, "chdir to the new root");
     if (syscall(SYS_pivot_root, ".", ".") < 0)
         return qerror_errno(err, errno, "pivot_root");
     if (umount2(".", MNT_DETACH) < 0)
@@ -332,4 +347,36 @@ int rootfs_enter(const char *staging, struct qerror *err)
     if (chdir("/") < 0)
         return qerror_errno(err, errno, "chdir /");
     return 0;
+}
+
+int rootfs_setup(const struct mount_plan *plan, const char *work, const char *staging,
+                 int idmap_userns_fd, struct qerror *err)
+{
+    struct plan_exec ex = { .idmap_userns_fd = idmap_userns_fd };
+    for (int i = 0; i < SLOT_COUNT; i++)
+        ex.slot[i] = -1;
+    int rc = -1;
+    mode_t old_umask = umask(0); /* modes in the plan are exact */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        qerror_errno(err, errno, "make mounts private");
+        goto out;
+    }
+    ex.slot[SLOT_WORK] = open(work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    ex.slot[SLOT_STAGING] = open(staging, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (ex.slot[SLOT_WORK] < 0 || ex.slot[SLOT_STAGING] < 0) {
+        qerror_errno(err, errno, "open %s", ex.slot[SLOT_WORK] < 0 ? work : staging);
+        goto out;
+    }
+    for (size_t i = 0; i < plan->n; i++) {
+        if (apply_step(&ex, &plan->steps[i], err) < 0)
+            goto out;
+    }
+    rc = ex.slot[SLOT_ROOT] < 0 ? qerror_set(err, "QubesException", "the plan made no root")
+                                : enter(ex.slot[SLOT_ROOT], err);
+out:
+    umask(old_umask);
+    for (int i = 0; i < SLOT_COUNT; i++)
+        if (ex.slot[i] >= 0)
+            close(ex.slot[i]);
+    return rc;
 }

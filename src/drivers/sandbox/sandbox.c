@@ -24,6 +24,7 @@
 struct qube_run {
     pid_t launcher;
     int pidfd;
+    int status_fd; /* why the helper could not start the qube; -1 after a reattach */
     bool child; /* started by this qubesd (else found again after a restart) */
     char *name;
     char *tag;
@@ -57,6 +58,7 @@ static struct qube_run *new_run(pid_t pid, bool child, const char *name, const c
     struct qube_run *run = xcalloc(1, sizeof(*run));
     run->launcher = pid;
     run->pidfd = pidfd;
+    run->status_fd = -1;
     run->child = child;
     run->name = xstrdup(name);
     run->tag = xstrdup(tag);
@@ -66,23 +68,21 @@ static struct qube_run *new_run(pid_t pid, bool child, const char *name, const c
 static int sandbox_start(const struct qube_launch *l, struct qube_run **out, int *channel_fd,
                          struct qerror *err)
 {
-    int sv[2];
+    _cleanup_close_ int chan_ours = -1, chan_theirs = -1, status_ours = -1, status_theirs = -1;
+    int sv[2], pipefd[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return qerror_errno(err, errno, "channel socketpair");
-    int log = open(l->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (log < 0) {
-        qerror_errno(err, errno, "open %s", l->log_path);
-        close(sv[0]);
-        close(sv[1]);
-        return -1;
-    }
-    if (qroot_mkdirs("run/qubes/sandbox", 0700) < 0) {
-        qerror_errno(err, errno, "create run/qubes/sandbox");
-        close(sv[0]);
-        close(sv[1]);
-        close(log);
-        return -1;
-    }
+    chan_ours = sv[0];
+    chan_theirs = sv[1];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return qerror_errno(err, errno, "status pipe");
+    status_ours = pipefd[0];
+    status_theirs = pipefd[1];
+    _cleanup_close_ int log = open(l->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log < 0)
+        return qerror_errno(err, errno, "open %s", l->log_path);
+    if (qroot_mkdirs("run/qubes/sandbox", 0700) < 0)
+        return qerror_errno(err, errno, "create run/qubes/sandbox");
     _cleanup_free_ char *helper = qubicle_program("qubes-sandbox");
     _cleanup_free_ char *dir = state_dir(l->name);
     char qid[16], vol[24], mem[24], maxmem[24], vcpus[16], pids[16];
@@ -106,28 +106,23 @@ static int sandbox_start(const struct qube_launch *l, struct qube_run **out, int
         if (l->private_snapshot)
             argv[n++] = "--private-snapshot";
     }
+    if (l->provides_network)
+        argv[n++] = "--provides-network";
     argv[n] = NULL;
 
-    pid_t pid = spawn_helper(helper, (char **)argv, log, sv[1]);
-    if (pid < 0) {
-        qerror_errno(err, errno, "fork");
-        close(sv[0]);
-        close(sv[1]);
-        close(log);
-        return -1;
-    }
-    close(sv[1]);
-    close(log);
+    pid_t pid = spawn_helper(helper, (char **)argv, log, chan_theirs, status_theirs);
+    if (pid < 0)
+        return qerror_errno(err, errno, "fork");
     struct qube_run *run = new_run(pid, true, l->name, l->instance_tag);
     if (!run) {
         qerror_errno(err, errno, "pidfd_open");
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        close(sv[0]);
         return -1;
     }
+    run->status_fd = TAKE_FD(status_ours);
     *out = run;
-    *channel_fd = sv[0];
+    *channel_fd = TAKE_FD(chan_ours);
     return 0;
 }
 
@@ -229,6 +224,15 @@ static int sandbox_reap(struct qube_run *run, struct qerror *err)
             rc = qerror_set(err, "QubesException", "qube %s failed (helper exit status %d)",
                             run->name, WEXITSTATUS(status));
     }
+    /* the helper's own words, when it could not start the qube */
+    char why[QERROR_MAX];
+    ssize_t n = run->status_fd >= 0 ? read(run->status_fd, why, sizeof(why) - 1) : 0;
+    if (n > 0) {
+        why[n] = '\0';
+        rc = qerror_set(err, "QubesException", "%s", why);
+    }
+    if (run->status_fd >= 0)
+        close(run->status_fd);
     close(run->pidfd);
     free(run->name);
     free(run->tag);

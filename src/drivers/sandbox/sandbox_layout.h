@@ -3,17 +3,16 @@
 
 #include <sys/types.h>
 
+/* Where guest programs appear inside every qube (a directory of its /run). */
+#define GUEST_DIR_IN_RUN "qubes-guest"
+#define GUEST_DIR_IN_QUBE "/run/" GUEST_DIR_IN_RUN
 /* The channel is this descriptor in qubes-sandbox and in the qube's init. */
 #define SANDBOX_CHANNEL_FD 3
 /* In the helper's state directory: "launcher=<pid>\ninit=<pid>\n". */
 #define SANDBOX_STATE_FILE "state"
-/* Every qube gets 65536 uids and gids of its own, above the host's. */
+/* Every running qube gets 65536 uids and gids of its own, above the host's
+ * (uid_slot.h hands them out). */
 #define SANDBOX_ID_RANGE 65536u
 #define SANDBOX_ID_FIRST 0x40000000u
 /* What dom0 keeps of one run's console (init, agent, rc.local output). */
 #define SANDBOX_CONSOLE_MAX (16LL << 20)
-
-static inline uid_t sandbox_uid_base(int qid)
-{
-    return SANDBOX_ID_FIRST + (uid_t)qid * SANDBOX_ID_RANGE;
-}
