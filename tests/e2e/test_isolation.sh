@@ -34,9 +34,35 @@ test_forbidden_syscalls_fail() {
     start_work
     for what in mount module init_module open_by_handle_at kexec reboot swapon keyctl add_key \
                 bpf perf_event_open userfaultfd unshare_user clone_newuser setns raw_socket \
-                packet_socket settime; do
+                packet_socket settime packet_socket_high raw_socket_high raw6_socket \
+                raw6_socket_high io_uring sock_packet alg_socket vsock_socket; do
         assert_eq "$what: EPERM" "$what: $(in_qube root "/tmp/probe $what")" "$what as root"
     done
+}
+
+test_other_system_call_tables_kill_the_caller() {
+    start_work
+    # the filter is written for x86_64: mount through the i386 or the x32
+    # table does not reach the kernel, the caller dies of SIGSYS (128 + 31)
+    for what in i386_mount x32_mount; do
+        assert_eq "$what: 159" "$what: $(in_qube root "/tmp/probe $what >/dev/null 2>&1; echo \$?")" \
+            "$what"
+    done
+}
+
+test_only_network_qubes_administer_their_network() {
+    start_work
+    # work's network namespace belongs to dom0's user namespace
+    assert_eq "EPERM" "$(in_qube root '/tmp/probe netadmin')" "CAP_NET_ADMIN of a plain qube"
+    assert_eq "0|" "$(call admin.vm.Create.AppVM dom0 min 'name=sys-net label=red')" "create"
+    assert_eq "0|" "$(call admin.vm.property.Set sys-net provides_network True)" "provides"
+    assert_eq "0|" "$(call admin.vm.Start sys-net)" "start sys-net"
+    qrexec-client -d sys-net root:'cat > /tmp/probe; chmod 0755 /tmp/probe' <"$PROBE" ||
+        fail "copy the probe"
+    assert_eq "allowed" "$(qrexec-client -d sys-net root:'/tmp/probe netadmin')" \
+        "a qube that provides network runs its own firewall"
+    # the raw sockets stay closed there too
+    assert_eq "EPERM" "$(qrexec-client -d sys-net root:'/tmp/probe packet_socket')" "packet"
 }
 
 test_kernel_knobs_and_masks() {
@@ -169,4 +195,55 @@ test_console_flood_is_capped() {
     [ "$size" -ge $((16 * 1024 * 1024)) ] || fail "guest log only $size bytes"
     assert_contains "further output dropped" "$(grep -a "further output" "$log")" \
         "the log says it was capped"
+}
+
+# Host uids are a host-wide resource: two instance roots each run their first
+# qube (the same qid), and the two get ranges of their own.
+test_two_roots_never_share_host_uids() {
+    start_work
+    local first=$QUBES_ROOT first_pid=$QUBESD_PID
+    start_qubesd
+    local second=$QUBES_ROOT
+    trap 'QUBES_ROOT=$second cleanup_root; QUBES_ROOT=$first QUBESD_PID=$first_pid cleanup_root' EXIT
+    make_template min
+    assert_eq "0|" "$(call admin.vm.Create.AppVM dom0 min 'name=work label=red')" "create"
+    assert_eq "0|" "$(call admin.vm.Start work)" "start in the second root"
+    assert_eq "$(call admin.vm.property.Get work qid)" \
+        "$(QUBES_ROOT=$first call admin.vm.property.Get work qid)" "the same qid"
+    local a b
+    a=$(sed -n 's/^init=//p' "$first/run/qubes/sandbox/work/state")
+    b=$(sed -n 's/^init=//p' "$second/run/qubes/sandbox/work/state")
+    a=$(awk '/^Uid:/ {print $2}' "/proc/$a/status")
+    b=$(awk '/^Uid:/ {print $2}' "/proc/$b/status")
+    [ "$a" -ge $((0x40000000)) ] && [ "$b" -ge $((0x40000000)) ] || fail "uids $a $b"
+    [ $(((a - b) % 65536)) -eq 0 ] || fail "ranges not aligned: $a $b"
+    [ "$a" != "$b" ] || fail "both roots' qubes run as host uid $a"
+}
+
+# alive PID: the process runs (a zombie waiting for the host's init to reap it does not).
+alive() {
+    local st
+    st=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null)
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# The helper holds the qube's uid range: a qube never outlives it, so the
+# range is never handed out while a qube still runs with it.
+test_a_qube_dies_with_its_helper() {
+    start_work
+    local init launcher
+    init=$(sed -n 's/^init=//p' "$QUBES_ROOT/run/qubes/sandbox/work/state")
+    launcher=$(sed -n 's/^launcher=//p' "$QUBES_ROOT/run/qubes/sandbox/work/state")
+    alive "$init" || fail "no init"
+    kill -9 "$launcher"
+    for _ in $(seq 250); do
+        alive "$init" || break
+        sleep 0.02
+    done
+    ! alive "$init" || fail "init $init outlived its helper"
+    for _ in $(seq 250); do
+        [[ "$(call admin.vm.List work)" == *state=Halted* ]] && break
+        sleep 0.02
+    done
+    assert_contains "state=Halted" "$(call admin.vm.List work)" "halted"
 }

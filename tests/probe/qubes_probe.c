@@ -4,7 +4,10 @@
  * shipped filter and namespaces, not that some filter loaded). Static. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <linux/keyctl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <linux/perf_event.h>
 #include <linux/reboot.h>
 #include <sched.h>
@@ -80,6 +83,39 @@ static int raw_trigger(void)
     return 0;
 }
 
+/* mount(2) through the i386 entry point (int 0x80, call 21): another table
+ * of calls, which a filter written for x86_64 must not let through */
+static long i386_mount(void)
+{
+    long rc;
+    static const char src[] = "none", dst[] = "/mnt", type[] = "tmpfs";
+    __asm__ volatile("int $0x80"
+                     : "=a"(rc)
+                     : "a"(21L), "b"(src), "c"(dst), "d"(type), "S"(0L), "D"(0L)
+                     : "memory");
+    if (rc < 0) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return rc;
+}
+
+/* io_uring reaches socket() and more without passing the filter (IORING_OP_SOCKET) */
+static long try_io_uring(void)
+{
+    struct io_uring_params p = { 0 };
+    return syscall(SYS_io_uring_setup, 8, &p);
+}
+
+/* CAP_NET_ADMIN over the qube's network namespace: change the MTU of lo */
+static long try_netadmin(void)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq ifr = { .ifr_mtu = 65000 };
+    strcpy(ifr.ifr_name, "lo");
+    return s < 0 ? -1 : ioctl(s, SIOCSIFMTU, &ifr);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -127,6 +163,30 @@ int main(int argc, char **argv)
         return report(socket(AF_INET, SOCK_RAW, 1 /* ICMP */));
     if (!strcmp(what, "packet_socket"))
         return report(socket(17 /* AF_PACKET */, SOCK_RAW, 0));
+    /* the kernel reads socket()'s family as an int: bits above 31 must not
+     * get a call past a filter that compares 64 bits */
+    if (!strcmp(what, "packet_socket_high"))
+        return report(syscall(SYS_socket, 17L | 1L << 32, (long)SOCK_RAW, 0L));
+    if (!strcmp(what, "raw_socket_high"))
+        return report(syscall(SYS_socket, (long)AF_INET | 1L << 32, (long)SOCK_RAW, 1L));
+    if (!strcmp(what, "raw6_socket"))
+        return report(socket(AF_INET6, SOCK_RAW, 58 /* ICMPv6 */));
+    if (!strcmp(what, "raw6_socket_high"))
+        return report(syscall(SYS_socket, (long)AF_INET6 | 1L << 32, (long)SOCK_RAW, 58L));
+    if (!strcmp(what, "sock_packet"))
+        return report(socket(AF_INET, SOCK_PACKET, 0x0300 /* ETH_P_ALL */));
+    if (!strcmp(what, "alg_socket"))
+        return report(socket(38 /* AF_ALG */, SOCK_SEQPACKET, 0));
+    if (!strcmp(what, "vsock_socket"))
+        return report(socket(40 /* AF_VSOCK */, SOCK_STREAM, 0));
+    if (!strcmp(what, "i386_mount"))
+        return report(i386_mount());
+    if (!strcmp(what, "x32_mount"))
+        return report(syscall(0x40000000 | SYS_mount, "none", "/mnt", "tmpfs", 0L, NULL));
+    if (!strcmp(what, "io_uring"))
+        return report(try_io_uring());
+    if (!strcmp(what, "netadmin"))
+        return report(try_netadmin());
     if (!strcmp(what, "ptrace"))
         return report(ptrace(PTRACE_ATTACH, atoi(arg), NULL, NULL));
     if (!strcmp(what, "kill"))

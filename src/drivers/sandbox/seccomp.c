@@ -1,23 +1,33 @@
 /* What a qube may not ask of the shared kernel: at least everything Docker's
- * and Flatpak's default profiles deny. Everything else is allowed; denied
- * calls fail with EPERM (ENOSYS for clone3, so libc falls back to clone,
- * whose flags the filter can inspect). */
+ * and Flatpak's default profiles deny (docs/seccomp.md compares them).
+ * Everything else is allowed; denied calls fail with EPERM (ENOSYS for
+ * clone3, so libc falls back to clone, whose flags the filter can inspect).
+ * Calls of other ABIs (i386 through int 0x80, x32) kill the caller: the
+ * filter is written for the native one only. */
 #include "drivers/sandbox/seccomp.h"
 
 #include <errno.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <termios.h>
 
 #include "common/cleanup.h"
+
+/* Arguments the kernel declares int (or unsigned int) are compared on their
+ * low 32 bits: the upper half of the register is whatever the caller left. */
+#define INT_ARG 0xffffffffu
 
 static const char *const denied[] = {
     /* kernel, modules, boot */
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
     "reboot", "swapon", "swapoff", "syslog", "acct", "lookup_dcookie", "nfsservctl",
     "create_module", "get_kernel_syms", "query_module", "uselib", "vm86", "vm86old",
+    /* obsolete interfaces nobody needs, kept out as Docker does */
+    "sysfs", "ustat", "_sysctl",
     /* filesystems and handles */
     "mount", "umount", "umount2", "pivot_root", "open_by_handle_at", "name_to_handle_at",
     "fsopen", "fsconfig", "fsmount", "fspick", "open_tree", "move_mount", "mount_setattr",
@@ -32,10 +42,60 @@ static const char *const denied[] = {
     "adjtimex", "stime", "iopl", "ioperm",
     /* namespaces: no nested user namespaces, no joining others */
     "setns", "unshare",
+    /* io_uring makes sockets and opens files without the calls this filter
+     * sees (IORING_OP_SOCKET would give a packet socket) */
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
     /* NUMA policy of the host */
-    "mbind", "migrate_pages", "move_pages", "set_mempolicy",
+    "mbind", "migrate_pages", "move_pages", "set_mempolicy", "set_mempolicy_home_node",
     "personality",
 };
+
+/* Calls newer than the libseccomp we build with, by their x86_64 number. */
+static const struct {
+    const char *name;
+    int nr;
+} denied_by_number[] = {
+#ifdef __x86_64__
+    { "open_tree_attr", 467 }, /* open_tree and mount_setattr in one */
+#endif
+};
+
+/* The socket families a qube may use: local, IP and netlink. Every other
+ * family is kernel code a qube has no business reaching (AF_PACKET below
+ * its network, AF_ALG, AF_VSOCK, ...). libseccomp takes one comparison per
+ * argument in a rule, so the rest is denied as ranges: 0, 3-9, 11-15, > 16. */
+static const int socket_families_allowed[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
+
+static bool family_allowed(int family)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(socket_families_allowed); i++)
+        if (socket_families_allowed[i] == family)
+            return true;
+    return false;
+}
+
+static int deny_socket_families(scmp_filter_ctx ctx)
+{
+    int rc = 0;
+    for (int family = 0; family <= AF_NETLINK && rc == 0; family++)
+        if (!family_allowed(family))
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                                  SCMP_A0(SCMP_CMP_MASKED_EQ, INT_ARG, (scmp_datum_t)family));
+    /* a 64-bit compare: any bit above 31 also lands here */
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                              SCMP_A0(SCMP_CMP_GT, AF_NETLINK));
+    /* raw IP sockets, and SOCK_PACKET (a packet socket by its old name): a
+     * qube talks through its interfaces only */
+    static const int inet[] = { AF_INET, AF_INET6 };
+    static const int types[] = { SOCK_RAW, SOCK_PACKET };
+    for (size_t i = 0; i < ARRAY_SIZE(inet); i++)
+        for (size_t t = 0; t < ARRAY_SIZE(types) && rc == 0; t++)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 2,
+                                  SCMP_A0(SCMP_CMP_MASKED_EQ, INT_ARG, (scmp_datum_t)inet[i]),
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, (scmp_datum_t)types[t]));
+    return rc;
+}
 
 int sandbox_seccomp_load(struct qerror *err)
 {
@@ -44,11 +104,19 @@ int sandbox_seccomp_load(struct qerror *err)
         return qerror_set(err, "QubesException", "seccomp_init failed");
     int rc = 0;
     for (size_t i = 0; i < ARRAY_SIZE(denied) && rc == 0; i++) {
+        /* a call of another architecture resolves to a pseudo number the
+         * rule ignores; a name libseccomp does not know at all would leave
+         * the call open: refuse to start instead */
         int nr = seccomp_syscall_resolve_name(denied[i]);
-        if (nr == __NR_SCMP_ERROR)
-            continue; /* not on this architecture */
+        if (nr == __NR_SCMP_ERROR) {
+            seccomp_release(ctx);
+            return qerror_set(err, "QubesException", "seccomp: libseccomp does not know %s",
+                              denied[i]);
+        }
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
     }
+    for (size_t i = 0; i < ARRAY_SIZE(denied_by_number) && rc == 0; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), denied_by_number[i].nr, 0);
     /* clone: no new namespaces of any kind (one rule per flag: a rule
      * compares (arg & mask) == value, so "any of these bits" needs several) */
     static const unsigned long ns_flags[] = { CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,
@@ -62,20 +130,12 @@ int sandbox_seccomp_load(struct qerror *err)
     /* TIOCSTI and TIOCLINUX push input into a terminal another process reads */
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, INT_ARG, TIOCSTI));
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX));
-    /* raw and packet sockets would reach below the qube's own network */
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, INT_ARG, TIOCLINUX));
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
-                              SCMP_A0(SCMP_CMP_EQ, 17 /* AF_PACKET */));
-    /* raw IP sockets too: a qube talks through its interfaces only */
-    static const int inet[] = { 2 /* AF_INET */, 10 /* AF_INET6 */ };
-    for (size_t i = 0; i < ARRAY_SIZE(inet) && rc == 0; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 2,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)inet[i]),
-                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, 3 /* SOCK_RAW */));
+        rc = deny_socket_families(ctx);
     if (rc == 0)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);
