@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/host_budget.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/root.h"
@@ -565,9 +566,8 @@ int app_load(struct app *app, const char *db_path, struct qerror *err)
     if (app->n_qubes == 0 || app->qubes[0]->cls != QUBE_ADMINVM)
         return qerror_set(err, "QubesException", "store %s has no dom0", db_path);
 
-    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
-    app->host_memory_mib = pages > 0 && page_size > 0 ? (long)((long long)pages * page_size >> 20)
-                                                      : 4096;
+    long long host_mib = host_memory_mib();
+    app->host_memory_mib = host_mib > 0 ? (long)host_mib : 4096;
     app->host_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     return 0;
 }

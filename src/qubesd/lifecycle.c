@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/host_budget.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/paths.h"
@@ -301,6 +302,23 @@ static const struct storage_attach *find_attach(const struct storage_attachments
     return NULL;
 }
 
+/* Qubes starts a qube only when its initial memory is free (qmemman): here
+ * the running qubes' memory together stays within what the host gives qubes
+ * (host_budget.h), whose instance cgroup also bounds what they really use. */
+static int admit_memory(const struct app *app, const struct qube *q, struct qerror *err)
+{
+    long long used = 0;
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        const struct qube *r = app->qubes[i];
+        if (r != q && r->runtime)
+            used += prop_value_int(app, r, "memory", 0);
+    }
+    if (used + prop_value_int(app, q, "memory", 0) > qubes_memory_budget_mib(app->host_memory_mib))
+        return qerror_set(err, "QubesMemoryError", "Not enough memory to start domain '%s'",
+                          q->name);
+    return 0;
+}
+
 static int start_now(struct app *app, struct qube *q, struct qerror *err)
 {
     _cleanup_buf_ struct buf mode = BUF_INIT;
@@ -310,6 +328,8 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
         return qerror_set(err, "QubesException",
                           "virt_mode %s cannot run on this host yet (available: sandbox)",
                           mode.data ? mode.data : "");
+    if (admit_memory(app, q, err) < 0)
+        return -1;
     fire0(app, q, "domain-pre-start");
 
     struct storage_attachments att = { 0 };

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/host_budget.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 
@@ -46,11 +47,17 @@ static char *group_path(const char *base, const char *tag, const char *name)
     return xasprintf("%s/qubicle-%s/%s", base, tag, name);
 }
 
+static char *parent_of(const char *path)
+{
+    char *parent = xstrdup(path);
+    *strrchr(parent, '/') = '\0';
+    return parent;
+}
+
 static int mkdir_group(const char *path, struct qerror *err)
 {
     /* parent "qubicle-<tag>" first */
-    _cleanup_free_ char *parent = xstrdup(path);
-    *strrchr(parent, '/') = '\0';
+    _cleanup_free_ char *parent = parent_of(path);
     if (mkdir(parent, 0755) < 0 && errno != EEXIST)
         return qerror_errno(err, errno, "mkdir %s", parent);
     if (mkdir(path, 0755) < 0 && errno != EEXIST)
@@ -58,11 +65,47 @@ static int mkdir_group(const char *path, struct qerror *err)
     return 0;
 }
 
+/* The instance's group bounds all its qubes together (host_budget.h); it is
+ * written at every start, as the host's memory may have changed. Under
+ * contention for CPU, the qubes together get a third of what dom0 gets. */
+#define INSTANCE_CPU_WEIGHT "50"  /* v2; the default is 100 */
+#define INSTANCE_CPU_SHARES "512" /* v1; the default is 1024 */
+
+static int write_number(const char *dir, const char *file, long long v, struct qerror *err)
+{
+    char value[32];
+    snprintf(value, sizeof(value), "%lld", v);
+    return write_file(dir, file, value, err);
+}
+
+static int limit_instance(const struct qube_cgroup *cg, struct qerror *err)
+{
+    long long memory = qubes_memory_budget_mib(host_memory_mib()) << 20;
+    long long pids = qubes_pids_budget();
+    if (memory <= 0 || pids <= 0)
+        return qerror_set(err, "QubesException", "cannot tell the host's memory or pid limits");
+    if (cg->v2) {
+        _cleanup_free_ char *top = parent_of(cg->paths[0]);
+        write_file(top, "cpu.weight", INSTANCE_CPU_WEIGHT, NULL);
+        return write_number(top, "memory.max", memory, err) < 0 ||
+                       write_number(top, "pids.max", pids, err) < 0
+                   ? -1
+                   : 0;
+    }
+    _cleanup_free_ char *mem = parent_of(cg->paths[V1_MEMORY]);
+    _cleanup_free_ char *pid = parent_of(cg->paths[V1_PIDS]);
+    _cleanup_free_ char *cpu = parent_of(cg->paths[V1_CPU]);
+    write_file(cpu, "cpu.shares", INSTANCE_CPU_SHARES, NULL);
+    return write_number(mem, "memory.limit_in_bytes", memory, err) < 0 ||
+                   write_number(pid, "pids.max", pids, err) < 0
+               ? -1
+               : 0;
+}
+
 static void enable_v2_controllers(const char *path)
 {
     /* the parent must delegate the controllers to the qube's group */
-    _cleanup_free_ char *parent = xstrdup(path);
-    *strrchr(parent, '/') = '\0';
+    _cleanup_free_ char *parent = parent_of(path);
     write_file(CGROUP_ROOT, "cgroup.subtree_control", "+memory +cpu +pids", NULL);
     write_file(parent, "cgroup.subtree_control", "+memory +cpu +pids", NULL);
 }
@@ -79,6 +122,8 @@ int cgroup_create(struct qube_cgroup *cg, const char *tag, const char *name,
         if (mkdir_group(cg->paths[0], err) < 0)
             return -1;
         enable_v2_controllers(cg->paths[0]);
+        if (limit_instance(cg, err) < 0)
+            return -1;
         if (limits->memory_max_bytes) {
             snprintf(value, sizeof(value), "%lld", limits->memory_max_bytes);
             if (write_file(cg->paths[0], "memory.max", value, err) < 0)
@@ -112,9 +157,18 @@ int cgroup_create(struct qube_cgroup *cg, const char *tag, const char *name,
         }
         cg->paths[i] = group_path(base, tag, name);
         cg->n_paths = i + 1;
+        if (i == V1_MEMORY) {
+            /* before any child group exists: limits of the parent apply to
+             * its children (always so on recent kernels) */
+            _cleanup_free_ char *top = parent_of(cg->paths[i]);
+            if (mkdir(top, 0755) == 0)
+                write_file(top, "memory.use_hierarchy", "1", NULL);
+        }
         if (mkdir_group(cg->paths[i], err) < 0)
             return -1;
     }
+    if (limit_instance(cg, err) < 0)
+        return -1;
     if (limits->memory_max_bytes) {
         snprintf(value, sizeof(value), "%lld", limits->memory_max_bytes);
         if (write_file(cg->paths[V1_MEMORY], "memory.limit_in_bytes", value, err) < 0)
