@@ -132,10 +132,15 @@ action=accept specialtarget=dns" "$(qvm-firewall --raw work list)"
 1   accept  -            -         -        -               -          -              -
 2   drop    10.0.0.0/8   tcp       22       -               -          -              -
 4   accept  -            -         -        dns             -          -              -" "$got"
+    # the seconds left, as counted between the two clock readings around the listing
+    t0=$(date +%s)
     row3=$(qvm-firewall work list | sed -n 5p)
-    left=$((99999999999 - $(date +%s)))
-    [[ $row3 =~ ^3\ +accept\ +-\ +icmp\ +-\ +-\ +8\ +\+($left|$((left - 1)))s\ +-$ ]] ||
+    t1=$(date +%s)
+    [[ $row3 =~ ^3\ +accept\ +-\ +icmp\ +-\ +-\ +8\ +\+([0-9]+)s\ +-$ ]] ||
         fail "expiring rule row: $row3"
+    left=${BASH_REMATCH[1]}
+    [ "$left" -ge $((99999999999 - t1)) ] && [ "$left" -le $((99999999999 - t0)) ] ||
+        fail "expiring rule row: $left seconds left, read between $t0 and $t1"
     # delete by rule text and by number
     assert_status 0 qvm-firewall work del drop 10.0.0.0/8 tcp 22
     assert_status 0 qvm-firewall work del --rule-no 0
