@@ -183,6 +183,8 @@ int main(int argc, char **argv)
         return report(i386_mount());
     if (!strcmp(what, "x32_mount"))
         return report(syscall(0x40000000 | SYS_mount, "none", "/mnt", "tmpfs", 0L, NULL));
+    if (!strcmp(what, "pidfd_getfd"))
+        return report(syscall(SYS_pidfd_getfd, (int)syscall(SYS_pidfd_open, getppid(), 0), 0, 0));
     if (!strcmp(what, "io_uring"))
         return report(try_io_uring());
     if (!strcmp(what, "netadmin"))
