@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -37,16 +36,9 @@ void loop_del(struct loop *l, struct loop_watch *w)
 {
     if (w->fd >= 0)
         epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-    if (l->dispatching && l->n_removed < (int)(sizeof(l->removed) / sizeof(l->removed[0])))
-        l->removed[l->n_removed++] = w;
-}
-
-static bool removed(const struct loop *l, const struct loop_watch *w)
-{
-    for (int i = 0; i < l->n_removed; i++)
-        if (l->removed[i] == w)
-            return true;
-    return false;
+    for (int i = l->next; i < l->n; i++)
+        if (l->batch[i].data.ptr == w)
+            l->batch[i].data.ptr = NULL;
 }
 
 int loop_run_once(struct loop *l, int timeout_ms)
@@ -55,15 +47,17 @@ int loop_run_once(struct loop *l, int timeout_ms)
     int n = epoll_wait(l->epfd, events, LOOP_BATCH, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -1;
-    l->dispatching = true;
-    l->n_removed = 0;
-    for (int i = 0; i < n; i++) {
-        struct loop_watch *w = events[i].data.ptr;
-        if (!removed(l, w))
-            w->fn(w, events[i].events);
+    l->batch = events;
+    l->n = n;
+    for (l->next = 0; l->next < l->n;) {
+        struct epoll_event *e = &events[l->next++];
+        if (e->data.ptr) {
+            struct loop_watch *w = e->data.ptr;
+            w->fn(w, e->events);
+        }
     }
-    l->dispatching = false;
-    l->n_removed = 0;
+    l->batch = NULL;
+    l->next = l->n = 0;
     return 0;
 }
 

@@ -1,10 +1,12 @@
 /* A small epoll loop for the daemons: descriptors with callbacks, and
  * one-shot timers as timerfds. A watch removed during a batch of events is
- * never called again in that batch, so owners may free it at once. */
+ * never called again in that batch, so owners may free it at once: its
+ * pending events are struck from the batch. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 #define LOOP_BATCH 64
 
@@ -20,10 +22,9 @@ struct loop_watch {
 struct loop {
     int epfd;
     bool stop;
-    /* watches removed while a batch is being dispatched */
-    struct loop_watch *removed[LOOP_BATCH * 4];
-    int n_removed;
-    bool dispatching;
+    /* the batch being dispatched: events[next..n) are still to come */
+    struct epoll_event *batch;
+    int next, n;
 };
 
 int loop_init(struct loop *l);

@@ -164,14 +164,10 @@ static int pool_add(struct api_call *call, struct qerror *err)
         qerror_set(err, "QubesException", "unexpected driver options: %s", unexpected.data);
         goto out;
     }
-    const char *keys[16], *values[16];
-    size_t n = 0;
-    for (size_t i = 0; i < config.n && n < 16; i++, n++) {
-        keys[n] = config.items[i].key;
-        values[n] = config.items[i].value;
-    }
+    /* the pool as it would be, before it is in the model */
+    struct pool candidate = { .name = name, .driver = (char *)d->name, .config = config };
     struct storage_pool p;
-    if (storage_pool_open(name, d->name, n, keys, values, &p, err) < 0)
+    if (storage_pool_open_model(app, &candidate, &p, err) < 0)
         goto out;
     rc = d->setup(&p, err);
     storage_pool_close(&p);

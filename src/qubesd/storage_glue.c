@@ -93,11 +93,12 @@ int storage_pool_open_model(const struct app *app, const struct pool *p, struct 
                             struct qerror *err)
 {
     (void)app;
-    const char *keys[16], *values[16];
-    size_t n = 0;
-    for (size_t i = 0; i < p->config.n && n < 16; i++, n++) {
-        keys[n] = p->config.items[i].key;
-        values[n] = p->config.items[i].value;
+    size_t n = p->config.n;
+    _cleanup_free_ const char **keys = xcalloc(n + 1, sizeof(*keys));
+    _cleanup_free_ const char **values = xcalloc(n + 1, sizeof(*values));
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = p->config.items[i].key;
+        values[i] = p->config.items[i].value;
     }
     if (storage_pool_open(p->name, p->driver, n, keys, values, out, err) < 0) {
         qerror_prefix(err, "pool %s: ", p->name);

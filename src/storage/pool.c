@@ -158,11 +158,14 @@ static int cmp_str(const void *a, const void *b)
 
 void storage_pool_config(const struct storage_pool *p, struct buf *out)
 {
-    const char *keys[16];
+    size_t n_keys = 2;
+    for (const char *const *k = p->driver->config_keys; *k; k++)
+        n_keys++;
+    _cleanup_free_ const char **keys = xcalloc(n_keys, sizeof(*keys));
     size_t n = 0;
     keys[n++] = "name";
     keys[n++] = "driver";
-    for (const char *const *k = p->driver->config_keys; *k && n < ARRAY_SIZE(keys); k++)
+    for (const char *const *k = p->driver->config_keys; *k; k++)
         keys[n++] = *k;
     qsort(keys, n, sizeof(keys[0]), cmp_str);
     for (size_t i = 0; i < n; i++) {

@@ -223,9 +223,13 @@ int store_query(struct store *s, const char *sql, size_t n_params, const char *c
         if (!row)
             continue;
         int n = sqlite3_column_count(stmt);
-        const char *cols[16];
-        if (n > 16)
-            n = 16;
+        if (n > STORE_MAX_COLUMNS) {
+            result = qerror_set(err, "QubesException",
+                                "store: a row of %d columns (at most %d are read)", n,
+                                STORE_MAX_COLUMNS);
+            break;
+        }
+        const char *cols[STORE_MAX_COLUMNS];
         for (int i = 0; i < n; i++)
             cols[i] = (const char *)sqlite3_column_text(stmt, i);
         result = row(ctx, (size_t)n, cols);

@@ -22,6 +22,8 @@ int store_run(struct store *s, const char *sql, size_t n_params, const char *con
 
 /* Runs a query; row() gets each row's columns as text (NULL for SQL NULL).
  * A non-zero return from row() stops the query and is returned. */
+/* Columns of a row a query may return: more is an error, never a cut row. */
+#define STORE_MAX_COLUMNS 32
 typedef int (*store_row_fn)(void *ctx, size_t n_cols, const char *const *cols);
 int store_query(struct store *s, const char *sql, size_t n_params, const char *const *params,
                 store_row_fn row, void *ctx, struct qerror *err);
