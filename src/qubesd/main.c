@@ -100,7 +100,7 @@ int main(int argc, char **argv)
         return 1;
 
     _cleanup_free_ char *log_path = qroot_path("var/log/qubes/qubesd.log");
-    log_open_file(log_path);
+    log_open_file(log_path, LOG_FILE_AND_STDERR);
     if (opts.debug)
         log_set_level(LOG_DEBUG);
 
@@ -143,5 +143,6 @@ out:
     server_close(srv);
     app_free(&app);
     close(lock_fd);
+    log_close();
     return status;
 }
