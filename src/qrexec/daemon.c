@@ -3,7 +3,8 @@
  * hands one end to each side. Calls the qube asks for (MSG_TRIGGER_SERVICE3) are decided and
  * set up by a forked process each (daemon_call.c), which reports back the data socket to
  * give the agent. Everything from the agent is hostile: a malformed message or a descriptor
- * from it ends this (per-qube) daemon. */
+ * from it ends this (per-qube) daemon. What a qube makes this daemon log is cut, collapsed
+ * when repeated and capped (log.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,7 +21,9 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/cleanup.h"
 #include "common/log.h"
+#include "common/log_file.h"
 #include "common/names.h"
 #include "common/root.h"
 #include "qrexec/daemon_call.h"
@@ -44,6 +47,8 @@ struct pending_call {
     char ident[QREXEC_SERVICE_PARAMS_SIZE];
     int report_fd;
     pid_t pid;
+    char *service;  /* as logs show it (cut) */
+    char target[QREXEC_LOG_DOMAIN_MAX + 1];
 };
 
 struct daemon {
@@ -369,12 +374,15 @@ static int refuse_trigger(struct daemon *d, const char ident[QREXEC_SERVICE_PARA
 /* Forks the process that decides the call; its report arrives on a socket we poll. */
 static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
 {
-    log_info("qube=%s op=trigger service=%s target=%s ident=%.32s", d->qube, t->service_name,
-             t->target_domain, t->ident);
+    _cleanup_free_ char *svc = log_cut(t->service_name, QREXEC_LOG_SERVICE_MAX);
+    /* each call's outcome is logged at its end, with the service and target */
+    log_debug("qube=%s op=trigger service=%s target=%s ident=%.32s", d->qube, svc,
+              t->target_domain, t->ident);
     int sv[2] = { -1, -1 };
     if (d->npending >= QREXEC_MAX_CLIENTS ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        log_warning("qube=%s op=trigger result=refused reason=\"%s\"", d->qube,
+        log_warning("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"",
+                    d->qube, svc, t->target_domain,
                     d->npending >= QREXEC_MAX_CLIENTS ? "too many pending calls"
                                                       : strerror(errno));
         return refuse_trigger(d, t->ident);
@@ -396,6 +404,7 @@ static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGCHLD, SIG_DFL);
+        log_after_fork();
         struct qrexec_call_request req = { .source = d->qube, .target = t->target_domain,
                                            .service = t->service_name, .timeout = d->timeout };
         qrexec_daemon_call(&req, 3);
@@ -405,6 +414,8 @@ static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
     memcpy(pc->ident, t->ident, sizeof(pc->ident));
     pc->report_fd = sv[0];
     pc->pid = pid;
+    pc->service = steal_pointer(&svc);
+    snprintf(pc->target, sizeof(pc->target), "%s", t->target_domain);
     d->pending[d->npending++] = pc;
     return 0;
 }
@@ -417,6 +428,7 @@ static void drop_pending(struct daemon *d, struct pending_call *pc)
             break;
         }
     close(pc->report_fd);
+    free(pc->service);
     free(pc);
 }
 
@@ -427,13 +439,19 @@ static int finish_trigger(struct daemon *d, struct pending_call *pc)
     struct qrexec_call_report r;
     struct qrexec_fds fds = { .n = 0 };
     qrexec_set_nonblock(pc->report_fd, false);
-    bool connect = qrexec_recv_all(pc->report_fd, &r, sizeof(r), &fds) == 0 &&
-                   r.kind == QREXEC_CALL_CONNECT && fds.n == 1 && !fds.overflow;
+    bool reported = qrexec_recv_all(pc->report_fd, &r, sizeof(r), &fds) == 0;
+    bool connect = reported && r.kind == QREXEC_CALL_CONNECT && fds.n == 1 && !fds.overflow;
     int rc;
     if (!connect) {
+        if (reported)
+            r.reason[sizeof(r.reason) - 1] = '\0';
+        log_info("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"",
+                 d->qube, pc->service, pc->target,
+                 reported ? r.reason : "the call's process ended without a decision");
         rc = refuse_trigger(d, pc->ident);
     } else {
         uint32_t port = r.port;
+        const char *why = "no valid port";
         if (port == 0) { /* dom0 runs the service: the port is ours while it runs */
             if (allocate_port(d, &port) == 0)
                 d->port_process[port - QREXEC_BASE_DATA_PORT] = pc->pid;
@@ -441,7 +459,8 @@ static int finish_trigger(struct daemon *d, struct pending_call *pc)
                 port = 0;
         }
         if (!qrexec_port_valid(port)) {
-            log_warning("qube=%s op=trigger result=refused reason=\"no valid port\"", d->qube);
+            log_warning("qube=%s op=trigger service=%s target=%s result=refused "
+                        "reason=\"%s\"", d->qube, pc->service, pc->target, why);
             rc = refuse_trigger(d, pc->ident);
         } else {
             struct buf m = BUF_INIT;
@@ -590,7 +609,10 @@ static int serve(struct daemon *d)
             polled_calls[i] = d->pending[i];
             fds[n++] = (struct pollfd){ .fd = d->pending[i]->report_fd, .events = POLLIN };
         }
-        if (ppoll(fds, n, NULL, &empty) < 0) {
+        /* a run of repeated log lines is summed up when its window ends */
+        long log_due = log_tick();
+        struct timespec wake = { .tv_sec = log_due / 1000, .tv_nsec = log_due % 1000 * 1000000 };
+        if (ppoll(fds, n, log_due >= 0 ? &wake : NULL, &empty) < 0) {
             if (errno == EINTR)
                 continue;
             rc = 1;
@@ -635,21 +657,6 @@ static int serve(struct daemon *d)
     free(polled);
     free(polled_calls);
     return rc;
-}
-
-static int open_log(const char *qube)
-{
-    int fd = -1;
-    if (qroot_mkdirs("var/log/qubes", 0755) == 0) {
-        char *rel = xasprintf("var/log/qubes/qrexec.%s.log", qube);
-        char *path = qroot_path(rel);
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        free(rel);
-        free(path);
-    }
-    if (fd < 0)
-        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    return fd;
 }
 
 static int parse_nonneg(const char *s, long max, long *out)
@@ -776,16 +783,17 @@ int main(int argc, char **argv)
         }
         close(ready[0]);
         setsid();
-        int logfd = open_log(d.qube);
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0) {
             dup2(nul, 0);
             close(nul);
         }
-        if (logfd >= 0) {
-            dup2(logfd, 1);
-            dup2(logfd, 2);
-            close(logfd);
+        /* the qube decides much of what goes in here: capped and rotated, and stdout and
+         * stderr (whatever else writes there) follow the file */
+        if (qroot_mkdirs("var/log/qubes", 0755) == 0) {
+            _cleanup_free_ char *rel = xasprintf("var/log/qubes/qrexec.%s.log", d.qube);
+            _cleanup_free_ char *path = qroot_path(rel);
+            log_open_file(path, LOG_FILE_IS_STDERR);
         }
     }
 
@@ -841,5 +849,6 @@ int main(int argc, char **argv)
     qrexec_reader_free(&d.agent_rd);
     free(d.socket_path);
     close(d.listen_fd);
+    log_close();
     return rc;
 }

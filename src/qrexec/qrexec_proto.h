@@ -46,6 +46,14 @@
 #define QREXEC_BASE_DATA_PORT 513u
 #define QREXEC_NAME_MAX 255u /* a service name, a file name in the service directory */
 
+/* How much of a qube-supplied name dom0's logs keep (common/log_file.h log_cut marks the
+ * rest). A service descriptor: the longest that can name a real service, i.e. the file
+ * "svc+arg" or "svc" in a service directory, NAME_MAX; the protocol's own limit for the
+ * descriptor (QREXEC_MAX_SERVICE_NAME_LEN, 65000) is what a flooding qube sends. A domain:
+ * trigger_service_params3.target_domain[64] without its NUL. */
+#define QREXEC_LOG_SERVICE_MAX QREXEC_NAME_MAX
+#define QREXEC_LOG_DOMAIN_MAX 63u
+
 #define QREXEC_RPC_PREFIX "QUBESRPC "
 #define QREXEC_NOGUI_PREFIX "nogui:"
 #define QREXEC_DEFAULT_PREFIX "DEFAULT:"
