@@ -3,8 +3,9 @@
  * hands one end to each side. Calls the qube asks for (MSG_TRIGGER_SERVICE3) are decided and
  * set up by a forked process each (daemon_call.c), which reports back the data socket to
  * give the agent. Everything from the agent is hostile: a malformed message or a descriptor
- * from it ends this (per-qube) daemon. What a qube makes this daemon log is cut, collapsed
- * when repeated and capped (log.h). */
+ * from it ends this (per-qube) daemon. Calls qubes start may hold only part of the data
+ * ports, each source qube only its share (ports.h), so dom0's own calls always find one; and
+ * what a qube makes this daemon log is cut, collapsed when repeated and capped (log.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,7 +27,9 @@
 #include "common/log_file.h"
 #include "common/names.h"
 #include "common/root.h"
+#include "qrexec/client_call.h"
 #include "qrexec/daemon_call.h"
+#include "qrexec/ports.h"
 #include "qrexec/qrexec_cmdline.h"
 #include "qrexec/qrexec_proto.h"
 #include "qrexec/transport.h"
@@ -63,7 +66,7 @@ struct daemon {
     struct qrexec_reader agent_rd;
     struct client *clients[QREXEC_MAX_CLIENTS];
     size_t nclients;
-    bool port_used[QREXEC_MAX_CLIENTS];
+    struct qrexec_ports ports;
     struct client *port_waiter[QREXEC_MAX_CLIENTS]; /* closed when the port is released */
     pid_t port_process[QREXEC_MAX_CLIENTS]; /* a dom0 service holding the port */
     struct pending_call *pending[QREXEC_MAX_CLIENTS];
@@ -223,17 +226,6 @@ static int send_to_agent(struct daemon *d, struct buf *m, int pass_fd)
     return rc;
 }
 
-static int allocate_port(struct daemon *d, uint32_t *port)
-{
-    for (uint32_t i = 0; i < QREXEC_MAX_CLIENTS; i++)
-        if (!d->port_used[i]) {
-            d->port_used[i] = true;
-            *port = QREXEC_BASE_DATA_PORT + i;
-            return 0;
-        }
-    return -1;
-}
-
 /* A call from a local client: -1 drops the client, -2 ends the daemon (agent gone). */
 static int start_call(struct daemon *d, struct client *c)
 {
@@ -248,6 +240,10 @@ static int start_call(struct daemon *d, struct client *c)
         log_warning("qube=%s op=client result=refused reason=\"preset port\"", d->qube);
         return -1;
     }
+    /* connect_domain: 0 for dom0's own call, else the qube that asked for it (daemon_call.c
+     * of that qube's daemon says which) */
+    struct qrexec_port_claim claim = { .by_qube = req.connect_domain != QREXEC_CLIENT_DOM0,
+                                       .source = req.connect_domain };
     char *cmdline = qrexec_cmdline_expand_default(req.cmdline, d->default_user);
     if (strlen(cmdline) + 1 > QREXEC_MAX_CMD_LEN) {
         free(cmdline);
@@ -255,14 +251,19 @@ static int start_call(struct daemon *d, struct client *c)
         return -1;
     }
     uint32_t port;
-    if (allocate_port(d, &port) < 0) {
+    if (qrexec_ports_take(&d->ports, &claim, &port, &why) < 0) {
         free(cmdline);
-        log_warning("qube=%s op=client result=refused reason=\"no free data port\"", d->qube);
+        /* the refusal of the protocol: the client's connection closes without a reply */
+        log_warning("qube=%s op=client source_domid=%u result=refused reason=\"%s\" "
+                    "held_by_source=%u held_by_qubes=%u limits=%u/%u",
+                    d->qube, req.connect_domain, why,
+                    claim.by_qube ? qrexec_ports_held_by(&d->ports, claim.source) : 0,
+                    d->ports.n_by_qube, QREXEC_MAX_CALLS_PER_SOURCE, QREXEC_QUBE_PORTS);
         return -1;
     }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        d->port_used[port - QREXEC_BASE_DATA_PORT] = false;
+        qrexec_ports_release(&d->ports, port);
         free(cmdline);
         log_error("qube=%s op=call result=error reason=\"socketpair: %s\"", d->qube,
                   strerror(errno));
@@ -284,8 +285,9 @@ static int start_call(struct daemon *d, struct client *c)
     int rc = qrexec_send_all(c->fd, m.data, m.len, sv[1]);
     buf_free(&m);
     close(sv[1]);
-    log_info("qube=%s op=call type=%s port=%u result=%s", d->qube, qrexec_msg_type_name(type),
-             port, rc < 0 ? "client-gone" : "ok");
+    log_info("qube=%s op=call type=%s source_domid=%u port=%u result=%s", d->qube,
+             qrexec_msg_type_name(type), req.connect_domain, port,
+             rc < 0 ? "client-gone" : "ok");
     if (rc < 0)
         return -1; /* the port is released when the agent's side ends */
     c->state = CLIENT_RUNNING;
@@ -405,7 +407,8 @@ static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGCHLD, SIG_DFL);
         log_after_fork();
-        struct qrexec_call_request req = { .source = d->qube, .target = t->target_domain,
+        struct qrexec_call_request req = { .source = d->qube, .source_domid = d->domid,
+                                           .target = t->target_domain,
                                            .service = t->service_name, .timeout = d->timeout };
         qrexec_daemon_call(&req, 3);
     }
@@ -451,9 +454,10 @@ static int finish_trigger(struct daemon *d, struct pending_call *pc)
         rc = refuse_trigger(d, pc->ident);
     } else {
         uint32_t port = r.port;
-        const char *why = "no valid port";
+        const char *why = "the target's daemon named no valid port";
         if (port == 0) { /* dom0 runs the service: the port is ours while it runs */
-            if (allocate_port(d, &port) == 0)
+            struct qrexec_port_claim claim = { .by_qube = true, .source = d->domid };
+            if (qrexec_ports_take(&d->ports, &claim, &port, &why) == 0)
                 d->port_process[port - QREXEC_BASE_DATA_PORT] = pc->pid;
             else
                 port = 0;
@@ -490,7 +494,7 @@ static void reap_children(struct daemon *d)
         for (size_t i = 0; i < QREXEC_MAX_CLIENTS; i++)
             if (d->port_process[i] == pid) {
                 d->port_process[i] = 0;
-                d->port_used[i] = false;
+                qrexec_ports_release(&d->ports, QREXEC_BASE_DATA_PORT + (uint32_t)i);
             }
     }
 }
@@ -513,17 +517,26 @@ static int handle_agent_msg(struct daemon *d)
     }
     switch (untrusted_hdr.type) {
     case MSG_CONNECTION_TERMINATED: {
-        uint32_t domain, port;
-        if (qrexec_params_decode(untrusted_payload, untrusted_hdr.len, &domain, &port, &why) < 0)
+        uint32_t untrusted_domain, untrusted_port;
+        if (qrexec_params_decode(untrusted_payload, untrusted_hdr.len, &untrusted_domain,
+                                 &untrusted_port, &why) < 0)
             return -1;
-        if (!qrexec_port_valid(port) || !d->port_used[port - QREXEC_BASE_DATA_PORT]) {
-            /* as upstream release_vchan_port: nothing to release */
-            log_warning("qube=%s op=terminated port=%u result=ignored reason=\"port not in use\"",
-                        d->qube, port);
+        if (qrexec_ports_in_use(&d->ports, untrusted_port) &&
+            d->port_process[untrusted_port - QREXEC_BASE_DATA_PORT]) {
+            /* a dom0 service's port is released when its process ends, which this daemon
+             * sees itself: the qube's word would let it start more than its share of them */
+            log_warning("qube=%s op=terminated port=%u result=ignored reason=\"port of a "
+                        "running dom0 service\"", d->qube, untrusted_port);
             return 0;
         }
+        if (!qrexec_ports_release(&d->ports, untrusted_port)) {
+            /* as upstream release_vchan_port: nothing to release */
+            log_warning("qube=%s op=terminated port=%u result=ignored reason=\"port not in use\"",
+                        d->qube, untrusted_port);
+            return 0;
+        }
+        uint32_t port = untrusted_port; /* a port of this daemon's, in use until now */
         size_t i = port - QREXEC_BASE_DATA_PORT;
-        d->port_used[i] = false;
         if (d->port_waiter[i]) {
             struct client *c = d->port_waiter[i];
             d->port_waiter[i] = NULL;

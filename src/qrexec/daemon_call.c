@@ -169,8 +169,9 @@ __attribute__((noreturn)) static void run_in_qube(const struct qrexec_call_reque
     int sock = -1;
     uint32_t domain = 0, port = 0;
     struct qerror err = { 0 };
-    int data = qrexec_client_request(target, MSG_EXEC_CMDLINE, cmdline, req->timeout, &sock,
-                                     &domain, &port, &err);
+    /* the target's daemon counts the calls of each source qube by this domain id */
+    int data = qrexec_client_request(target, MSG_EXEC_CMDLINE, cmdline, req->source_domid,
+                                     req->timeout, &sock, &domain, &port, &err);
     if (data < 0) {
         char why[QREXEC_CALL_REASON_MAX];
         reason_printf(why, "the target's qrexec daemon refused (see its log): %s",

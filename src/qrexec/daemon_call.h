@@ -21,6 +21,7 @@ struct qrexec_call_report {
 
 struct qrexec_call_request {
     const char *source;         /* the calling qube */
+    uint32_t source_domid;      /* its domain id, which the target's daemon counts calls by */
     const char *target;         /* sanitized target_domain of the trigger */
     const char *service;        /* sanitized "svc[+arg]" */
     long timeout;               /* for the target's daemon */
