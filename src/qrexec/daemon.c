@@ -27,6 +27,7 @@
 #include "common/log_file.h"
 #include "common/names.h"
 #include "common/root.h"
+#include "common/spawn.h"
 #include "qrexec/client_call.h"
 #include "qrexec/daemon_call.h"
 #include "qrexec/ports.h"
@@ -407,6 +408,11 @@ static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGCHLD, SIG_DFL);
         log_after_fork();
+        /* work a qube asked for (it may run a dom0 service) is no daemon: the OOM killer
+         * takes it before this qube's daemon */
+        if (set_oom_score_adj(OOM_SCORE_ADJ_DEFAULT) < 0)
+            log_warning("qube=%s op=trigger event=oom-score-adj reason=\"%s\"", d->qube,
+                        strerror(errno));
         struct qrexec_call_request req = { .source = d->qube, .source_domid = d->domid,
                                            .target = t->target_domain,
                                            .service = t->service_name, .timeout = d->timeout };
@@ -809,6 +815,11 @@ int main(int argc, char **argv)
             log_open_file(path, LOG_FILE_IS_STDERR);
         }
     }
+    /* a qube's load must not make the OOM killer end the daemon of another qube (lowering
+     * needs CAP_SYS_RESOURCE) */
+    if (set_oom_score_adj(OOM_SCORE_ADJ_QREXEC_DAEMON) < 0)
+        log_warning("qube=%s op=oom-score-adj value=%d result=error reason=\"%s\"", d.qube,
+                    OOM_SCORE_ADJ_QREXEC_DAEMON, strerror(errno));
 
     struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);
