@@ -55,12 +55,15 @@ __attribute__((format(printf, 2, 3))) static void reason_printf(
     va_end(ap);
 }
 
-#define refusef(fd, ...)                                                                       \
-    do {                                                                                       \
-        char why_[QREXEC_CALL_REASON_MAX];                                                     \
-        reason_printf(why_, __VA_ARGS__);                                                      \
-        refuse(fd, why_);                                                                      \
-    } while (0)
+__attribute__((format(printf, 2, 3), noreturn)) static void refusef(int fd, const char *fmt, ...)
+{
+    char why[QREXEC_CALL_REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    refuse(fd, why);
+}
 
 static bool daemon_running(const char *qube)
 {
