@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/cleanup.h"
 #include "common/log.h"
+#include "common/log_file.h"
 #include "qrexec/exec.h"
 #include "qrexec/pump.h"
 #include "qrexec/qrexec_cmdline.h"
@@ -54,8 +56,10 @@ static int run_socket_service(int data_fd, uint32_t version, const char *path,
         sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     }
     if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        log_error("op=call service=%s event=socket-connect-failed reason=\"%s\"",
-                  cmd->service_full, strerror(errno));
+        int e = errno;
+        _cleanup_free_ char *svc = log_cut(cmd->service_full, QREXEC_LOG_SERVICE_MAX);
+        log_error("op=call service=%s event=socket-connect-failed reason=\"%s\"", svc,
+                  strerror(e));
         if (sock >= 0)
             close(sock);
         send_failure(data_fd, QREXEC_EXIT_PROBLEM);
@@ -146,10 +150,11 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
     char *argv[4] = { NULL };
     struct qrexec_rpc_config conf = { 0 };
     if (cmd.is_rpc) {
+        /* in dom0 this runs for calls qubes ask for and logs to the caller's qrexec log */
+        _cleanup_free_ char *svc = log_cut(cmd.service_full, QREXEC_LOG_SERVICE_MAX);
         path = qrexec_find_service(&cmd, host->service_path);
         if (!path) {
-            log_error("op=call service=%s source=%s event=service-not-found", cmd.service_full,
-                      cmd.source);
+            log_error("op=call service=%s source=%s event=service-not-found", svc, cmd.source);
             just_exec ? send_exit_code(data_fd, QREXEC_EXIT_SERVICE_NOT_FOUND)
                       : send_failure(data_fd, QREXEC_EXIT_SERVICE_NOT_FOUND);
             _exit(0);
@@ -158,8 +163,7 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
                                    host->config_path ? host->config_path
                                                      : QREXEC_GUEST_RPC_CONFIG_PATH,
                                    &conf, &err) < 0) {
-            log_error("op=call service=%s event=bad-config reason=\"%s\"", cmd.service_full,
-                      err.message);
+            log_error("op=call service=%s event=bad-config reason=\"%s\"", svc, err.message);
             just_exec ? send_exit_code(data_fd, QREXEC_EXIT_PROBLEM)
                       : send_failure(data_fd, QREXEC_EXIT_PROBLEM);
             _exit(1);
@@ -169,7 +173,7 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
             cmd.user = xstrdup(conf.force_user);
         }
         log_info("op=call type=%s user=%s service=%s source=%s", qrexec_msg_type_name(type),
-                 cmd.user, cmd.service_full, cmd.source);
+                 cmd.user, svc, cmd.source);
         struct stat st;
         if (!just_exec && stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
             _exit(run_socket_service(data_fd, version, path, &cmd, &conf));

@@ -124,8 +124,9 @@ static int copy_fd(int fd)
     return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
-int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline, long timeout,
-                          int *sock, uint32_t *domain, uint32_t *port, struct qerror *err)
+int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline,
+                          uint32_t source_domid, long timeout, int *sock, uint32_t *domain,
+                          uint32_t *port, struct qerror *err)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -151,7 +152,7 @@ int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline, 
     payload = NULL;
     struct buf m = BUF_INIT;
     qrexec_hello_encode(&m, QREXEC_CLIENT_PROTOCOL_VERSION);
-    qrexec_exec_encode(&m, type, 0, 0, cmdline);
+    qrexec_exec_encode(&m, type, source_domid, 0, cmdline);
     int rc = qrexec_send_all(*sock, m.data, m.len, -1);
     buf_free(&m);
     if (rc < 0)
@@ -225,7 +226,8 @@ int qrexec_client_call(const struct qrexec_client_opts *o, struct qerror *err)
     int sock = -1;
     uint32_t domain, port;
     int data_fd = qrexec_client_request(o->qube, o->just_exec ? MSG_JUST_EXEC : MSG_EXEC_CMDLINE,
-                                        o->cmdline, o->timeout, &sock, &domain, &port, err);
+                                        o->cmdline, QREXEC_CLIENT_DOM0, o->timeout, &sock,
+                                        &domain, &port, err);
     if (data_fd < 0) {
         if (sock >= 0)
             close(sock);

@@ -34,9 +34,16 @@ struct qrexec_client_opts {
  * not be made or ended without an exit code (qrexec-client then exits 125). */
 int qrexec_client_call(const struct qrexec_client_opts *o, struct qerror *err);
 
+/* exec_params.connect_domain of a request dom0 itself makes (upstream: the peer domain of
+ * the data vchan, dom0 for qrexec-client). */
+#define QREXEC_CLIENT_DOM0 0u
+
 /* The request alone: asks the qube's qrexec-daemon to start cmdline (MSG_EXEC_CMDLINE or
  * MSG_JUST_EXEC) and returns the data socket it passed back, with the domain and port it
- * named. *sock is the daemon connection (left open, -1 if never opened: the daemon closes it
- * when the call ends). -1 with err set on failure. */
-int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline, long timeout,
-                          int *sock, uint32_t *domain, uint32_t *port, struct qerror *err);
+ * named. source_domid is QREXEC_CLIENT_DOM0 for dom0's own calls, else the domain id of the
+ * qube that asked for the call (as upstream, MSG_EXEC_CMDLINE{connect_domain=domX}): the
+ * daemon limits such calls (qrexec_proto.h). *sock is the daemon connection (left open, -1 if
+ * never opened: the daemon closes it when the call ends). -1 with err set on failure. */
+int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline,
+                          uint32_t source_domid, long timeout, int *sock, uint32_t *domain,
+                          uint32_t *port, struct qerror *err);

@@ -3,7 +3,9 @@
  * hands one end to each side. Calls the qube asks for (MSG_TRIGGER_SERVICE3) are decided and
  * set up by a forked process each (daemon_call.c), which reports back the data socket to
  * give the agent. Everything from the agent is hostile: a malformed message or a descriptor
- * from it ends this (per-qube) daemon. */
+ * from it ends this (per-qube) daemon. Calls qubes start may hold only part of the data
+ * ports, each source qube only its share (ports.h), so dom0's own calls always find one; and
+ * what a qube makes this daemon log is cut, collapsed when repeated and capped (log.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,10 +22,15 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/cleanup.h"
 #include "common/log.h"
+#include "common/log_file.h"
 #include "common/names.h"
 #include "common/root.h"
+#include "common/spawn.h"
+#include "qrexec/client_call.h"
 #include "qrexec/daemon_call.h"
+#include "qrexec/ports.h"
 #include "qrexec/qrexec_cmdline.h"
 #include "qrexec/qrexec_proto.h"
 #include "qrexec/transport.h"
@@ -44,6 +51,8 @@ struct pending_call {
     char ident[QREXEC_SERVICE_PARAMS_SIZE];
     int report_fd;
     pid_t pid;
+    char *service;  /* as logs show it (cut) */
+    char target[QREXEC_LOG_DOMAIN_MAX + 1];
 };
 
 struct daemon {
@@ -58,7 +67,7 @@ struct daemon {
     struct qrexec_reader agent_rd;
     struct client *clients[QREXEC_MAX_CLIENTS];
     size_t nclients;
-    bool port_used[QREXEC_MAX_CLIENTS];
+    struct qrexec_ports ports;
     struct client *port_waiter[QREXEC_MAX_CLIENTS]; /* closed when the port is released */
     pid_t port_process[QREXEC_MAX_CLIENTS]; /* a dom0 service holding the port */
     struct pending_call *pending[QREXEC_MAX_CLIENTS];
@@ -218,17 +227,6 @@ static int send_to_agent(struct daemon *d, struct buf *m, int pass_fd)
     return rc;
 }
 
-static int allocate_port(struct daemon *d, uint32_t *port)
-{
-    for (uint32_t i = 0; i < QREXEC_MAX_CLIENTS; i++)
-        if (!d->port_used[i]) {
-            d->port_used[i] = true;
-            *port = QREXEC_BASE_DATA_PORT + i;
-            return 0;
-        }
-    return -1;
-}
-
 /* A call from a local client: -1 drops the client, -2 ends the daemon (agent gone). */
 static int start_call(struct daemon *d, struct client *c)
 {
@@ -243,6 +241,10 @@ static int start_call(struct daemon *d, struct client *c)
         log_warning("qube=%s op=client result=refused reason=\"preset port\"", d->qube);
         return -1;
     }
+    /* connect_domain: 0 for dom0's own call, else the qube that asked for it (daemon_call.c
+     * of that qube's daemon says which) */
+    struct qrexec_port_claim claim = { .by_qube = req.connect_domain != QREXEC_CLIENT_DOM0,
+                                       .source = req.connect_domain };
     char *cmdline = qrexec_cmdline_expand_default(req.cmdline, d->default_user);
     if (strlen(cmdline) + 1 > QREXEC_MAX_CMD_LEN) {
         free(cmdline);
@@ -250,14 +252,19 @@ static int start_call(struct daemon *d, struct client *c)
         return -1;
     }
     uint32_t port;
-    if (allocate_port(d, &port) < 0) {
+    if (qrexec_ports_take(&d->ports, &claim, &port, &why) < 0) {
         free(cmdline);
-        log_warning("qube=%s op=client result=refused reason=\"no free data port\"", d->qube);
+        /* the refusal of the protocol: the client's connection closes without a reply */
+        log_warning("qube=%s op=client source_domid=%u result=refused reason=\"%s\" "
+                    "held_by_source=%u held_by_qubes=%u limits=%u/%u",
+                    d->qube, req.connect_domain, why,
+                    claim.by_qube ? qrexec_ports_held_by(&d->ports, claim.source) : 0,
+                    d->ports.n_by_qube, QREXEC_MAX_CALLS_PER_SOURCE, QREXEC_QUBE_PORTS);
         return -1;
     }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        d->port_used[port - QREXEC_BASE_DATA_PORT] = false;
+        qrexec_ports_release(&d->ports, port);
         free(cmdline);
         log_error("qube=%s op=call result=error reason=\"socketpair: %s\"", d->qube,
                   strerror(errno));
@@ -279,8 +286,9 @@ static int start_call(struct daemon *d, struct client *c)
     int rc = qrexec_send_all(c->fd, m.data, m.len, sv[1]);
     buf_free(&m);
     close(sv[1]);
-    log_info("qube=%s op=call type=%s port=%u result=%s", d->qube, qrexec_msg_type_name(type),
-             port, rc < 0 ? "client-gone" : "ok");
+    log_info("qube=%s op=call type=%s source_domid=%u port=%u result=%s", d->qube,
+             qrexec_msg_type_name(type), req.connect_domain, port,
+             rc < 0 ? "client-gone" : "ok");
     if (rc < 0)
         return -1; /* the port is released when the agent's side ends */
     c->state = CLIENT_RUNNING;
@@ -369,12 +377,15 @@ static int refuse_trigger(struct daemon *d, const char ident[QREXEC_SERVICE_PARA
 /* Forks the process that decides the call; its report arrives on a socket we poll. */
 static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
 {
-    log_info("qube=%s op=trigger service=%s target=%s ident=%.32s", d->qube, t->service_name,
-             t->target_domain, t->ident);
+    _cleanup_free_ char *svc = log_cut(t->service_name, QREXEC_LOG_SERVICE_MAX);
+    /* each call's outcome is logged at its end, with the service and target */
+    log_debug("qube=%s op=trigger service=%s target=%s ident=%.32s", d->qube, svc,
+              t->target_domain, t->ident);
     int sv[2] = { -1, -1 };
     if (d->npending >= QREXEC_MAX_CLIENTS ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        log_warning("qube=%s op=trigger result=refused reason=\"%s\"", d->qube,
+        log_warning("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"",
+                    d->qube, svc, t->target_domain,
                     d->npending >= QREXEC_MAX_CLIENTS ? "too many pending calls"
                                                       : strerror(errno));
         return refuse_trigger(d, t->ident);
@@ -396,7 +407,14 @@ static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGCHLD, SIG_DFL);
-        struct qrexec_call_request req = { .source = d->qube, .target = t->target_domain,
+        log_after_fork();
+        /* work a qube asked for (it may run a dom0 service) is no daemon: the OOM killer
+         * takes it before this qube's daemon */
+        if (set_oom_score_adj(OOM_SCORE_ADJ_DEFAULT) < 0)
+            log_warning("qube=%s op=trigger event=oom-score-adj reason=\"%s\"", d->qube,
+                        strerror(errno));
+        struct qrexec_call_request req = { .source = d->qube, .source_domid = d->domid,
+                                           .target = t->target_domain,
                                            .service = t->service_name, .timeout = d->timeout };
         qrexec_daemon_call(&req, 3);
     }
@@ -405,6 +423,8 @@ static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
     memcpy(pc->ident, t->ident, sizeof(pc->ident));
     pc->report_fd = sv[0];
     pc->pid = pid;
+    pc->service = steal_pointer(&svc);
+    snprintf(pc->target, sizeof(pc->target), "%s", t->target_domain);
     d->pending[d->npending++] = pc;
     return 0;
 }
@@ -417,6 +437,7 @@ static void drop_pending(struct daemon *d, struct pending_call *pc)
             break;
         }
     close(pc->report_fd);
+    free(pc->service);
     free(pc);
 }
 
@@ -427,21 +448,29 @@ static int finish_trigger(struct daemon *d, struct pending_call *pc)
     struct qrexec_call_report r;
     struct qrexec_fds fds = { .n = 0 };
     qrexec_set_nonblock(pc->report_fd, false);
-    bool connect = qrexec_recv_all(pc->report_fd, &r, sizeof(r), &fds) == 0 &&
-                   r.kind == QREXEC_CALL_CONNECT && fds.n == 1 && !fds.overflow;
+    bool reported = qrexec_recv_all(pc->report_fd, &r, sizeof(r), &fds) == 0;
+    bool connect = reported && r.kind == QREXEC_CALL_CONNECT && fds.n == 1 && !fds.overflow;
     int rc;
     if (!connect) {
+        if (reported)
+            r.reason[sizeof(r.reason) - 1] = '\0';
+        log_info("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"",
+                 d->qube, pc->service, pc->target,
+                 reported ? r.reason : "the call's process ended without a decision");
         rc = refuse_trigger(d, pc->ident);
     } else {
         uint32_t port = r.port;
+        const char *why = "the target's daemon named no valid port";
         if (port == 0) { /* dom0 runs the service: the port is ours while it runs */
-            if (allocate_port(d, &port) == 0)
+            struct qrexec_port_claim claim = { .by_qube = true, .source = d->domid };
+            if (qrexec_ports_take(&d->ports, &claim, &port, &why) == 0)
                 d->port_process[port - QREXEC_BASE_DATA_PORT] = pc->pid;
             else
                 port = 0;
         }
         if (!qrexec_port_valid(port)) {
-            log_warning("qube=%s op=trigger result=refused reason=\"no valid port\"", d->qube);
+            log_warning("qube=%s op=trigger service=%s target=%s result=refused "
+                        "reason=\"%s\"", d->qube, pc->service, pc->target, why);
             rc = refuse_trigger(d, pc->ident);
         } else {
             struct buf m = BUF_INIT;
@@ -471,7 +500,7 @@ static void reap_children(struct daemon *d)
         for (size_t i = 0; i < QREXEC_MAX_CLIENTS; i++)
             if (d->port_process[i] == pid) {
                 d->port_process[i] = 0;
-                d->port_used[i] = false;
+                qrexec_ports_release(&d->ports, QREXEC_BASE_DATA_PORT + (uint32_t)i);
             }
     }
 }
@@ -494,17 +523,26 @@ static int handle_agent_msg(struct daemon *d)
     }
     switch (untrusted_hdr.type) {
     case MSG_CONNECTION_TERMINATED: {
-        uint32_t domain, port;
-        if (qrexec_params_decode(untrusted_payload, untrusted_hdr.len, &domain, &port, &why) < 0)
+        uint32_t untrusted_domain, untrusted_port;
+        if (qrexec_params_decode(untrusted_payload, untrusted_hdr.len, &untrusted_domain,
+                                 &untrusted_port, &why) < 0)
             return -1;
-        if (!qrexec_port_valid(port) || !d->port_used[port - QREXEC_BASE_DATA_PORT]) {
-            /* as upstream release_vchan_port: nothing to release */
-            log_warning("qube=%s op=terminated port=%u result=ignored reason=\"port not in use\"",
-                        d->qube, port);
+        if (qrexec_ports_in_use(&d->ports, untrusted_port) &&
+            d->port_process[untrusted_port - QREXEC_BASE_DATA_PORT]) {
+            /* a dom0 service's port is released when its process ends, which this daemon
+             * sees itself: the qube's word would let it start more than its share of them */
+            log_warning("qube=%s op=terminated port=%u result=ignored reason=\"port of a "
+                        "running dom0 service\"", d->qube, untrusted_port);
             return 0;
         }
+        if (!qrexec_ports_release(&d->ports, untrusted_port)) {
+            /* as upstream release_vchan_port: nothing to release */
+            log_warning("qube=%s op=terminated port=%u result=ignored reason=\"port not in use\"",
+                        d->qube, untrusted_port);
+            return 0;
+        }
+        uint32_t port = untrusted_port; /* a port of this daemon's, in use until now */
         size_t i = port - QREXEC_BASE_DATA_PORT;
-        d->port_used[i] = false;
         if (d->port_waiter[i]) {
             struct client *c = d->port_waiter[i];
             d->port_waiter[i] = NULL;
@@ -590,7 +628,10 @@ static int serve(struct daemon *d)
             polled_calls[i] = d->pending[i];
             fds[n++] = (struct pollfd){ .fd = d->pending[i]->report_fd, .events = POLLIN };
         }
-        if (ppoll(fds, n, NULL, &empty) < 0) {
+        /* a run of repeated log lines is summed up when its window ends */
+        long log_due = log_tick();
+        struct timespec wake = { .tv_sec = log_due / 1000, .tv_nsec = log_due % 1000 * 1000000 };
+        if (ppoll(fds, n, log_due >= 0 ? &wake : NULL, &empty) < 0) {
             if (errno == EINTR)
                 continue;
             rc = 1;
@@ -635,21 +676,6 @@ static int serve(struct daemon *d)
     free(polled);
     free(polled_calls);
     return rc;
-}
-
-static int open_log(const char *qube)
-{
-    int fd = -1;
-    if (qroot_mkdirs("var/log/qubes", 0755) == 0) {
-        char *rel = xasprintf("var/log/qubes/qrexec.%s.log", qube);
-        char *path = qroot_path(rel);
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        free(rel);
-        free(path);
-    }
-    if (fd < 0)
-        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    return fd;
 }
 
 static int parse_nonneg(const char *s, long max, long *out)
@@ -776,18 +802,24 @@ int main(int argc, char **argv)
         }
         close(ready[0]);
         setsid();
-        int logfd = open_log(d.qube);
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0) {
             dup2(nul, 0);
             close(nul);
         }
-        if (logfd >= 0) {
-            dup2(logfd, 1);
-            dup2(logfd, 2);
-            close(logfd);
+        /* the qube decides much of what goes in here: capped and rotated, and stdout and
+         * stderr (whatever else writes there) follow the file */
+        if (qroot_mkdirs("var/log/qubes", 0755) == 0) {
+            _cleanup_free_ char *rel = xasprintf("var/log/qubes/qrexec.%s.log", d.qube);
+            _cleanup_free_ char *path = qroot_path(rel);
+            log_open_file(path, LOG_FILE_IS_STDERR);
         }
     }
+    /* a qube's load must not make the OOM killer end the daemon of another qube (lowering
+     * needs CAP_SYS_RESOURCE) */
+    if (set_oom_score_adj(OOM_SCORE_ADJ_QREXEC_DAEMON) < 0)
+        log_warning("qube=%s op=oom-score-adj value=%d result=error reason=\"%s\"", d.qube,
+                    OOM_SCORE_ADJ_QREXEC_DAEMON, strerror(errno));
 
     struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);
@@ -841,5 +873,6 @@ int main(int argc, char **argv)
     qrexec_reader_free(&d.agent_rd);
     free(d.socket_path);
     close(d.listen_fd);
+    log_close();
     return rc;
 }

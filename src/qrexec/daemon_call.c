@@ -6,6 +6,8 @@
 #include "qrexec/daemon_call.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +18,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/log_file.h"
 #include "common/paths.h"
 #include "common/root.h"
 #include "qrexec/agent_call.h"
@@ -24,20 +27,42 @@
 #include "qrexec/qrexec_proto.h"
 #include "qrexec/transport.h"
 
-static void report(int fd, uint8_t kind, uint32_t domain, uint32_t port, int pass_fd)
+static void report(int fd, uint8_t kind, uint32_t domain, uint32_t port, int pass_fd,
+                   const char *why)
 {
     struct qrexec_call_report r = { .kind = kind, .domain = domain, .port = port };
+    if (why)
+        snprintf(r.reason, sizeof(r.reason), "%s", why);
     if (qrexec_send_all(fd, &r, sizeof(r), pass_fd) < 0)
         log_error("op=call event=report-failed reason=\"%s\"", strerror(errno));
 }
 
-__attribute__((noreturn)) static void refuse(const struct qrexec_call_request *req, int fd,
-                                             const char *why)
+/* The daemon logs the refusal with its reason, not this process: in one process a flood of
+ * equal refusals collapses into one line and a count. */
+__attribute__((noreturn)) static void refuse(int fd, const char *why)
 {
-    log_info("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"",
-             req->source, req->service, req->target, why);
-    report(fd, QREXEC_CALL_REFUSED, 0, 0, -1);
+    report(fd, QREXEC_CALL_REFUSED, 0, 0, -1, why);
     _exit(0);
+}
+
+/* A reason with details (a qubesd error), cut to what the report holds. */
+__attribute__((format(printf, 2, 3))) static void reason_printf(
+    char why[QREXEC_CALL_REASON_MAX], const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, QREXEC_CALL_REASON_MAX, fmt, ap);
+    va_end(ap);
+}
+
+__attribute__((format(printf, 2, 3), noreturn)) static void refusef(int fd, const char *fmt, ...)
+{
+    char why[QREXEC_CALL_REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    refuse(fd, why);
 }
 
 static bool daemon_running(const char *qube)
@@ -63,8 +88,8 @@ __attribute__((noreturn)) static void run_in_dom0(const struct qrexec_call_reque
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        refuse(req, fd, "socketpair failed");
-    report(fd, QREXEC_CALL_CONNECT, 0, 0, sv[0]);
+        refusef(fd, "socketpair: %s", strerror(errno));
+    report(fd, QREXEC_CALL_CONNECT, 0, 0, sv[0], NULL);
     close(sv[0]);
     close(fd);
     const char *rt = a->requested_target;
@@ -75,19 +100,18 @@ __attribute__((noreturn)) static void run_in_dom0(const struct qrexec_call_reque
     _cleanup_free_ char *config = qroot_path("etc/qubes/rpc-config");
     struct qrexec_service_host host = { .service_path = path, .config_path = config,
                                         .keep_user = true, .agent_pid = (long)getpid() };
-    log_info("qube=%s op=trigger service=%s target=dom0 result=allowed", req->source,
-             req->service);
+    _cleanup_free_ char *svc = log_cut(req->service, QREXEC_LOG_SERVICE_MAX);
+    log_info("qube=%s op=trigger service=%s target=dom0 result=allowed", req->source, svc);
     qrexec_agent_call(sv[1], MSG_EXEC_CMDLINE, cmdline, &host);
 }
 
-/* A new disposable of the DVM template for a call to "@dispvm:TEMPLATE": its name, or NULL. */
-static char *create_disposable(const struct qrexec_call_request *req, const char *dvm_template)
+/* A new disposable of the DVM template for a call to "@dispvm:TEMPLATE": its name, or NULL
+ * with err set. */
+static char *create_disposable(const struct qrexec_call_request *req, const char *dvm_template,
+                               struct qerror *err)
 {
     struct buf name = BUF_INIT;
-    struct qerror err = { 0 };
-    if (qubesd_call_str("admin.vm.CreateDisposable", "", dvm_template, NULL, &name, &err) < 0) {
-        log_error("qube=%s op=trigger target=@dispvm:%s event=create-disposable-failed "
-                  "reason=\"%s\"", req->source, dvm_template, err.message);
+    if (qubesd_call_str("admin.vm.CreateDisposable", "", dvm_template, NULL, &name, err) < 0) {
         buf_free(&name);
         return NULL;
     }
@@ -119,27 +143,28 @@ __attribute__((noreturn)) static void run_in_qube(const struct qrexec_call_reque
     const char *target = a->target;
     _cleanup_free_ char *disposable = NULL;
     if (strncmp(target, "@dispvm:", 8) == 0) {
-        disposable = create_disposable(req, target + 8);
+        struct qerror err = { 0 };
+        disposable = create_disposable(req, target + 8, &err);
         if (!disposable)
-            refuse(req, fd, "no disposable could be created");
+            refusef(fd, "no disposable could be created: %s", err.message);
         target = disposable;
     }
     if (strcmp(target, req->source) == 0)
-        refuse(req, fd, "loopback qrexec connection not supported");
+        refuse(fd, "loopback qrexec connection not supported");
     if (!daemon_running(target)) {
         if (!a->autostart && !disposable)
-            refuse(req, fd, "target is not running and autostart=no");
+            refuse(fd, "target is not running and autostart=no");
         struct qerror err = { 0 };
         log_info("qube=%s op=trigger target=%s event=autostart", req->source, target);
         if (qubesd_call_str("admin.vm.Start", "", target, NULL, NULL, &err) < 0 &&
             strcmp(err.kind ? err.kind : "", "QubesVMNotHaltedError") != 0) {
-            log_error("qube=%s op=trigger target=%s event=autostart-failed reason=\"%s\"",
-                      req->source, target, err.message);
+            char why[QREXEC_CALL_REASON_MAX];
+            reason_printf(why, "the target could not be started: %s", err.message);
             if (disposable) {
-                report(fd, QREXEC_CALL_REFUSED, 0, 0, -1);
+                report(fd, QREXEC_CALL_REFUSED, 0, 0, -1, why);
                 finish_disposable(-1, disposable);
             }
-            refuse(req, fd, "the target could not be started");
+            refuse(fd, why);
         }
     }
     _cleanup_free_ char *cmdline =
@@ -147,20 +172,23 @@ __attribute__((noreturn)) static void run_in_qube(const struct qrexec_call_reque
     int sock = -1;
     uint32_t domain = 0, port = 0;
     struct qerror err = { 0 };
-    int data = qrexec_client_request(target, MSG_EXEC_CMDLINE, cmdline, req->timeout, &sock,
-                                     &domain, &port, &err);
+    /* the target's daemon counts the calls of each source qube by this domain id */
+    int data = qrexec_client_request(target, MSG_EXEC_CMDLINE, cmdline, req->source_domid,
+                                     req->timeout, &sock, &domain, &port, &err);
     if (data < 0) {
-        log_error("qube=%s op=trigger target=%s event=connect-failed reason=\"%s\"",
-                  req->source, target, err.message);
+        char why[QREXEC_CALL_REASON_MAX];
+        reason_printf(why, "the target's qrexec daemon refused (see its log): %s",
+                      err.message);
         if (disposable) {
-            report(fd, QREXEC_CALL_REFUSED, 0, 0, -1);
+            report(fd, QREXEC_CALL_REFUSED, 0, 0, -1, why);
             finish_disposable(sock, disposable);
         }
-        refuse(req, fd, "the target's qrexec daemon refused");
+        refuse(fd, why);
     }
-    log_info("qube=%s op=trigger service=%s target=%s result=allowed port=%u", req->source,
-             req->service, target, port);
-    report(fd, QREXEC_CALL_CONNECT, domain, port, data);
+    _cleanup_free_ char *svc = log_cut(req->service, QREXEC_LOG_SERVICE_MAX);
+    log_info("qube=%s op=trigger service=%s target=%s result=allowed port=%u", req->source, svc,
+             target, port);
+    report(fd, QREXEC_CALL_CONNECT, domain, port, data, NULL);
     close(data);
     close(fd);
     if (disposable)
@@ -172,12 +200,10 @@ void qrexec_daemon_call(const struct qrexec_call_request *req, int fd)
 {
     struct qrexec_policy_answer a;
     struct qerror err = { 0 };
-    if (qrexec_policy_query(req->source, req->target, req->service, &a, &err) < 0) {
-        log_error("qube=%s op=policy result=error reason=\"%s\"", req->source, err.message);
-        refuse(req, fd, "no valid answer from the policy service");
-    }
+    if (qrexec_policy_query(req->source, req->target, req->service, &a, &err) < 0)
+        refusef(fd, "no valid answer from the policy service: %s", err.message);
     if (!a.allow)
-        refuse(req, fd, "denied by policy");
+        refuse(fd, "denied by policy");
     if (strcmp(a.target, "dom0") == 0)
         run_in_dom0(req, &a, fd);
     run_in_qube(req, &a, fd);

@@ -7,17 +7,21 @@
 #include <stdint.h>
 
 #define QREXEC_CALL_CONNECT 'C' /* + domain, port, and the data socket for the caller */
-#define QREXEC_CALL_REFUSED 'R'
+#define QREXEC_CALL_REFUSED 'R' /* + the reason, which the daemon logs (once, with repeats
+                                   collapsed: a refusal is what a flooding qube causes) */
+#define QREXEC_CALL_REASON_MAX 256
 
 struct qrexec_call_report {
     uint8_t kind;
     uint8_t pad[3];
     uint32_t domain; /* the target's domain id; 0 for dom0 */
     uint32_t port;   /* the target daemon's port; 0: dom0 runs the service, allocate one */
+    char reason[QREXEC_CALL_REASON_MAX]; /* refused: why, NUL-terminated */
 };
 
 struct qrexec_call_request {
     const char *source;         /* the calling qube */
+    uint32_t source_domid;      /* its domain id, which the target's daemon counts calls by */
     const char *target;         /* sanitized target_domain of the trigger */
     const char *service;        /* sanitized "svc[+arg]" */
     long timeout;               /* for the target's daemon */

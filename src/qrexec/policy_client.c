@@ -90,6 +90,7 @@ int qrexec_policy_parse_response(const char *untrusted, size_t len,
         p = nl ? nl + 1 : end;
     }
     _cleanup_free_ char *r = result, *a = autostart, *s = service, *src = source;
+    (void)src; /* policy_source= is accepted and not used (clang: -Wunused-variable) */
     if (!ok)
         return malformed(out, why, *why);
     if (!r)

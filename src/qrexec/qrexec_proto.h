@@ -18,7 +18,9 @@
  * R4.2 plus descriptor passing:
  *   daemon -> client  MSG_HELLO {3}
  *   client -> daemon  MSG_HELLO {3}                         (must be exactly 3)
- *   client -> daemon  MSG_EXEC_CMDLINE | MSG_JUST_EXEC, exec_params {0, 0} + "user:cmd\0"
+ *   client -> daemon  MSG_EXEC_CMDLINE | MSG_JUST_EXEC, exec_params {D, 0} + "user:cmd\0"
+ *                     (D: 0 for dom0's own call, else the domain id of the qube that asked
+ *                     for it, as upstream's connect_domain; the daemon limits those calls)
  *   daemon -> client  same type, len 8, exec_params {0, P}  + SCM_RIGHTS: the data socket
  *   daemon closes the client socket when the agent reports MSG_CONNECTION_TERMINATED for P
  *   (this is what qrexec-client -W waits for); the client may also just hang up. */
@@ -45,6 +47,23 @@
 #define QREXEC_BASE_PORT 512u              /* the control channel */
 #define QREXEC_BASE_DATA_PORT 513u
 #define QREXEC_NAME_MAX 255u /* a service name, a file name in the service directory */
+
+/* How much of a qube-supplied name dom0's logs keep (common/log_file.h log_cut marks the
+ * rest). A service descriptor: the longest that can name a real service, i.e. the file
+ * "svc+arg" or "svc" in a service directory, NAME_MAX; the protocol's own limit for the
+ * descriptor (QREXEC_MAX_SERVICE_NAME_LEN, 65000) is what a flooding qube sends. A domain:
+ * trigger_service_params3.target_domain[64] without its NUL. */
+#define QREXEC_LOG_SERVICE_MAX QREXEC_NAME_MAX
+#define QREXEC_LOG_DOMAIN_MAX 63u
+
+/* The data ports of one qrexec-daemon are shared by dom0's own calls to its qube (qvm-run,
+ * qrexec-client) and the calls qubes start (from another qube to this one, and from this
+ * qube to a dom0 service). Calls qubes start may hold at most QREXEC_QUBE_PORTS of them, so
+ * the last QREXEC_DOM0_RESERVED_PORTS stay dom0's, and one source qube at most
+ * QREXEC_MAX_CALLS_PER_SOURCE, so one qube cannot take all of the shared ports either. */
+#define QREXEC_DOM0_RESERVED_PORTS 32u
+#define QREXEC_QUBE_PORTS (QREXEC_MAX_CLIENTS - QREXEC_DOM0_RESERVED_PORTS)
+#define QREXEC_MAX_CALLS_PER_SOURCE 64u
 
 #define QREXEC_RPC_PREFIX "QUBESRPC "
 #define QREXEC_NOGUI_PREFIX "nogui:"

@@ -12,6 +12,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/root.h"
+#include "common/spawn.h"
 #include "config.h"
 #include "qubesd/admin_services.h"
 #include "qubesd/app.h"
@@ -100,9 +101,13 @@ int main(int argc, char **argv)
         return 1;
 
     _cleanup_free_ char *log_path = qroot_path("var/log/qubes/qubesd.log");
-    log_open_file(log_path);
+    log_open_file(log_path, LOG_FILE_AND_STDERR);
     if (opts.debug)
         log_set_level(LOG_DEBUG);
+    /* lowering needs CAP_SYS_RESOURCE (root, outside a container that drops it) */
+    if (set_oom_score_adj(OOM_SCORE_ADJ_QUBESD) < 0)
+        log_warning("op=oom-score-adj value=%d result=error reason=\"%s\"", OOM_SCORE_ADJ_QUBESD,
+                    strerror(errno));
 
     struct app app = { 0 };
     struct qerror err = { 0 };
@@ -143,5 +148,6 @@ out:
     server_close(srv);
     app_free(&app);
     close(lock_fd);
+    log_close();
     return status;
 }

@@ -1,7 +1,9 @@
 /* The policy service. A request is read until its empty line (bounded), evaluated against
  * the policy (loaded once, reloaded after inotify reports a change) and the facts of the live
  * model, answered, and written to the audit log. An `ask` waits for the connected
- * qrexec-policy-agent; without one it is denied. */
+ * qrexec-policy-agent; without one it is denied. A qube decides what goes into the audit log
+ * (it names the service and target), so its lines are cut, repeats collapsed and the file
+ * capped and rotated (common/log_file.h). */
 #include "qubesd/policy_service.h"
 
 #include <errno.h>
@@ -20,9 +22,11 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/log_file.h"
 #include "common/loop.h"
 #include "common/root.h"
 #include "policy/policy.h"
+#include "qrexec/qrexec_proto.h"
 #include "qubesd/lifecycle.h"
 #include "qubesd/property.h"
 
@@ -66,7 +70,9 @@ struct policy_service {
     struct policy_request *requests;
     size_t n_requests;
     char *socket_path, *agent_path;
-    int audit_fd;
+    struct log_file audit;
+    bool audit_open;
+    struct loop_watch audit_timer; /* sums up a run of repeated decisions after its window */
 };
 
 /* ---- facts ---- */
@@ -153,32 +159,47 @@ static void on_inotify(struct loop_watch *w, uint32_t events)
 
 /* ---- audit ---- */
 
-/* Opened once, not per decision; retried while it cannot be opened. */
-static int audit_fd(struct policy_service *ps)
+static void audit_open(struct policy_service *ps)
 {
-    if (ps->audit_fd < 0) {
-        _cleanup_free_ char *path = qroot_path("var/log/qubes/qrexec-audit.log");
-        ps->audit_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-        if (ps->audit_fd < 0)
-            log_error("audit log %s: %s", path, strerror(errno));
-    }
-    return ps->audit_fd;
+    _cleanup_free_ char *path = qroot_path("var/log/qubes/qrexec-audit.log");
+    struct qerror err = { 0 };
+    /* opened once, not per decision; a file that cannot be opened is retried per line */
+    if (log_file_open(&ps->audit, path, NULL, &err) < 0)
+        log_error("audit log: %s", err.message);
+    ps->audit_open = true;
+}
+
+static void audit_schedule(struct policy_service *ps);
+
+static void on_audit_timer(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct policy_service *ps = w->ctx;
+    loop_timer_cancel(ps->app->loop, &ps->audit_timer);
+    audit_schedule(ps);
+}
+
+/* A pending "repeated N times" is written when its window ends even if nothing follows. */
+static void audit_schedule(struct policy_service *ps)
+{
+    long due = log_file_tick(&ps->audit);
+    if (due >= 0 && ps->audit_timer.fd < 0 &&
+        loop_timer_start(ps->app->loop, &ps->audit_timer, due, on_audit_timer, ps) < 0)
+        log_warning("audit log: no timer for repeated decisions: %s", strerror(errno));
 }
 
 static void audit(struct policy_service *ps, const char *source, const char *target,
                   const char *service, const struct policy_resolution *res, const char *rule,
                   const char *how)
 {
-    int fd = audit_fd(ps);
-    if (fd < 0)
+    if (!ps->audit_open)
         return;
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    /* what the caller named, as long as a real qube or service name can be */
+    _cleanup_free_ char *src = log_cut(source, QREXEC_LOG_DOMAIN_MAX);
+    _cleanup_free_ char *tgt = log_cut(target, QREXEC_LOG_DOMAIN_MAX);
+    _cleanup_free_ char *svc = log_cut(service, QREXEC_LOG_SERVICE_MAX);
     _cleanup_buf_ struct buf line = BUF_INIT;
-    buf_printf(&line, "%s source=%s target=%s service=%s result=%s", when, source, target,
-               service,
+    buf_printf(&line, "source=%s target=%s service=%s result=%s", src, tgt, svc,
                res->result == POLICY_ALLOW ? "allow"
                : res->result == POLICY_ASK ? "ask"
                                            : "deny");
@@ -189,9 +210,8 @@ static void audit(struct policy_service *ps, const char *source, const char *tar
         buf_printf(&line, " %s", how);
     if (res->result == POLICY_DENY)
         buf_printf(&line, " reason=\"%s\"", res->reason);
-    buf_append(&line, "\n", 1);
-    if (write(fd, line.data, line.len) != (ssize_t)line.len)
-        log_error("audit log: short write");
+    log_file_line(&ps->audit, line.data, line.len);
+    audit_schedule(ps);
 }
 
 /* ---- requests ---- */
@@ -566,7 +586,7 @@ int policy_service_open(struct app *app, struct policy_service **out, struct qer
 {
     struct policy_service *ps = xcalloc(1, sizeof(*ps));
     ps->app = app;
-    ps->audit_fd = -1;
+    ps->audit_timer.fd = -1;
     ps->listen = (struct loop_watch){ .fd = -1, .fn = on_listen, .ctx = ps };
     ps->agent_listen = (struct loop_watch){ .fd = -1, .fn = on_agent_listen, .ctx = ps };
     ps->agent = (struct loop_watch){ .fd = -1, .fn = on_agent, .ctx = ps };
@@ -588,6 +608,7 @@ int policy_service_open(struct app *app, struct policy_service **out, struct qer
         policy_service_close(ps);
         return -1;
     }
+    audit_open(ps);
     current_policy(ps);
     *out = ps;
     return 0;
@@ -612,8 +633,9 @@ void policy_service_close(struct policy_service *ps)
     if (ps->loaded)
         policy_free(&ps->policy);
     buf_free(&ps->agent_in);
-    if (ps->audit_fd >= 0)
-        close(ps->audit_fd);
+    loop_timer_cancel(ps->app->loop, &ps->audit_timer);
+    if (ps->audit_open)
+        log_file_close(&ps->audit);
     free(ps->socket_path);
     free(ps->agent_path);
     free(ps);

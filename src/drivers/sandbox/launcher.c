@@ -39,6 +39,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/names.h"
+#include "common/spawn.h"
 #include "drivers/sandbox/cgroup.h"
 #include "drivers/sandbox/mount_plan.h"
 #include "drivers/sandbox/rootfs.h"
@@ -243,6 +244,12 @@ static int child_main(void *arg)
      * Any other qube's belongs to dom0's: it holds no CAP_NET_ADMIN there. */
     if (!opt->provides_network && new_netns(&err) < 0)
         child_fail(a->sync_fd, &err);
+    /* the OOM killer takes the qube's processes before dom0's; set as host
+     * root, so that (with CAP_SYS_RESOURCE) the qube cannot go below it */
+    if (set_oom_score_adj(OOM_SCORE_ADJ_QUBE) < 0) {
+        qerror_errno(&err, errno, "oom_score_adj");
+        child_fail(a->sync_fd, &err);
+    }
 
     /* from here on, root of the qube is not root of the host */
     if (unshare(CLONE_NEWUSER) < 0) {
