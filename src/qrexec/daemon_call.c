@@ -19,8 +19,10 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/log_file.h"
+#include "common/names.h"
 #include "common/paths.h"
 #include "common/root.h"
+#include "common/slot_lock.h"
 #include "qrexec/agent_call.h"
 #include "qrexec/client_call.h"
 #include "qrexec/policy_client.h"
@@ -120,6 +122,41 @@ static char *create_disposable(const struct qrexec_call_request *req, const char
     return name.data;
 }
 
+/* Holds one of the caller's disposable slots for as long as this process lives (it lives
+ * until the call to the disposable ends): a qube's calls hold at most
+ * QREXEC_DISPVM_CALLS_DEFAULT disposables at once, or what its feature dispvm-calls-max
+ * says. Refused with the reason when all are held. */
+static int hold_disposable_slot(const struct qrexec_call_request *req, int fd)
+{
+    long long max = QREXEC_DISPVM_CALLS_DEFAULT;
+    struct buf value = BUF_INIT;
+    struct qerror feature_err = { 0 }, err = { 0 };
+    if (qubesd_call_str("admin.vm.feature.Get", QREXEC_DISPVM_CALLS_FEATURE, req->source, NULL,
+                        &value, &feature_err) == 0) {
+        bool ok = parse_int(value.data ? value.data : "", &max) && max >= 0 &&
+                  max <= QREXEC_DISPVM_CALLS_LIMIT;
+        buf_free(&value);
+        if (!ok)
+            refusef(fd, "feature %s of %s is not a number of disposables (0-%d)",
+                    QREXEC_DISPVM_CALLS_FEATURE, req->source, QREXEC_DISPVM_CALLS_LIMIT);
+    } else if (strcmp(feature_err.kind, "QubesFeatureNotFoundError") != 0) {
+        refusef(fd, "feature %s of %s: %s", QREXEC_DISPVM_CALLS_FEATURE, req->source,
+                feature_err.message);
+    }
+    _cleanup_free_ char *rel = xasprintf("run/qubes/dispvm-calls/%s", req->source);
+    _cleanup_free_ char *dir = qroot_path(rel);
+    if (qroot_mkdirs("run/qubes/dispvm-calls", 0700) < 0)
+        refusef(fd, "create run/qubes/dispvm-calls: %s", strerror(errno));
+    int slot;
+    int lock = max > 0 ? slot_lock_acquire(dir, 0, (int)max, &slot, &err) : -1;
+    if (lock < 0 && err.kind)
+        refusef(fd, "disposable slots of %s: %s", req->source, err.message);
+    if (lock < 0)
+        refusef(fd, "%s holds its maximum of disposables from calls: %lld (feature %s)",
+                req->source, max, QREXEC_DISPVM_CALLS_FEATURE);
+    return lock;
+}
+
 /* The call to a disposable ran its course (its daemon closes our connection when the
  * service's port is released) or failed: the disposable goes (auto_cleanup removes it). */
 __attribute__((noreturn)) static void finish_disposable(int sock, const char *name)
@@ -144,6 +181,7 @@ __attribute__((noreturn)) static void run_in_qube(const struct qrexec_call_reque
     _cleanup_free_ char *disposable = NULL;
     if (strncmp(target, "@dispvm:", 8) == 0) {
         struct qerror err = { 0 };
+        hold_disposable_slot(req, fd); /* released when this process ends */
         disposable = create_disposable(req, target + 8, &err);
         if (!disposable)
             refusef(fd, "no disposable could be created: %s", err.message);

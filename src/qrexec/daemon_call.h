@@ -19,6 +19,12 @@ struct qrexec_call_report {
     char reason[QREXEC_CALL_REASON_MAX]; /* refused: why, NUL-terminated */
 };
 
+/* Disposables a qube's calls (to @dispvm) may hold at once, unless the qube's feature
+ * dispvm-calls-max says otherwise (0 to QREXEC_DISPVM_CALLS_LIMIT). */
+#define QREXEC_DISPVM_CALLS_FEATURE "dispvm-calls-max"
+#define QREXEC_DISPVM_CALLS_DEFAULT 8
+#define QREXEC_DISPVM_CALLS_LIMIT 1000
+
 struct qrexec_call_request {
     const char *source;         /* the calling qube */
     uint32_t source_domid;      /* its domain id, which the target's daemon counts calls by */

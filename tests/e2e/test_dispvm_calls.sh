@@ -80,3 +80,32 @@ edited" "$(qube_run work 'cat doc.txt')" "view-only: unchanged"
     for _ in $(seq 100); do [ -z "$(disposables)" ] && break; sleep 0.05; done
     assert_eq "" "$(disposables)" "the disposables are gone"
 }
+
+# hold_dispvm_calls QUBE N: N calls from QUBE to @dispvm test.Hold, each held open by its
+# service; prints how many were held and how many refused (126) once all have answered.
+hold_dispvm_calls() {
+    qube_run "$1" "mkdir -p /tmp/hold; [ -p /tmp/hold/in ] || { mkfifo /tmp/hold/in; (sleep 1000000 >/tmp/hold/in) >/dev/null 2>&1 </dev/null & }; i=0; while [ \$i -lt $2 ]; do (qrexec-client-vm @dispvm test.Hold </tmp/hold/in >/tmp/hold/out.$2.\$i 2>/dev/null; echo \$? >/tmp/hold/rc.$2.\$i) >/dev/null 2>&1 </dev/null & i=\$((i+1)); done; t=0; while [ \$t -lt 1200 ]; do h=\$(cat /tmp/hold/out.$2.* 2>/dev/null | grep -c held); r=\$(cat /tmp/hold/rc.$2.* 2>/dev/null | grep -c 126); [ \$((h + r)) -ge $2 ] && break; sleep 0.05; t=\$((t+1)); done; echo held=\$h refused=\$r"
+}
+
+# A qube's calls hold at most 8 disposables at once, or what its feature
+# dispvm-calls-max says: a flood is refused past it, and dom0 goes on serving.
+test_a_flood_of_disposables_stops_at_the_callers_cap() {
+    setup_dvm work
+    qube_run dvm root 'printf "#!/bin/sh\necho held\nexec sleep 1000000\n" > /usr/local/etc/qubes-rpc/test.Hold &&
+        chmod 755 /usr/local/etc/qubes-rpc/test.Hold' || fail "test.Hold in the DVM template"
+    qvm-shutdown -q --wait dvm || fail "shutdown dvm"
+    qvm-start -q work || fail "start work"
+    write_policy <<'EOF'
+test.Hold * work @dispvm allow
+EOF
+    assert_eq "held=8 refused=2" "$(hold_dispvm_calls work 10)" "the default cap"
+    assert_eq "8" "$(disposables | wc -l)" "disposables held"
+    assert_eq "ok" "$(qvm-run --dispvm -p -- 'echo ok')" "dom0's own disposable"
+    assert_serving
+    assert_contains "info qube=work op=trigger service=test.Hold target=@dispvm result=refused reason=\"work holds its maximum of disposables from calls: 8 (feature dispvm-calls-max)\"" \
+        "$(cat "$QUBES_ROOT/var/log/qubes/qrexec.work.log")" "the reason, in work's log"
+    qvm-features work dispvm-calls-max 9 || fail "raise the cap"
+    assert_eq "held=1 refused=1" "$(hold_dispvm_calls work 2)" "the feature raises it"
+    qvm-features work dispvm-calls-max nine || fail "set the feature"
+    assert_eq "held=0 refused=1" "$(hold_dispvm_calls work 1)" "a feature that is no number refuses"
+}

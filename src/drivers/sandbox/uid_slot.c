@@ -1,15 +1,10 @@
-/* uid range allocation with flock(2): the kernel drops a lock when its
- * holder dies, even by SIGKILL, so a range is never leaked nor shared. */
+/* uid range allocation: a slot lock per range (common/slot_lock.h). */
 #include "drivers/sandbox/uid_slot.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "common/cleanup.h"
+#include "common/slot_lock.h"
 #include "drivers/sandbox/sandbox_layout.h"
 
 /* Ranges from SANDBOX_ID_FIRST up to, not including, the one holding
@@ -21,37 +16,17 @@ uid_t uid_slot_base(int slot)
     return SANDBOX_ID_FIRST + (uid_t)slot * SANDBOX_ID_RANGE;
 }
 
-static int open_dir(struct qerror *err)
-{
-    if ((mkdir("/run/qubicle", 0700) < 0 && errno != EEXIST) ||
-        (mkdir(UID_SLOT_DIR, 0700) < 0 && errno != EEXIST))
-        return qerror_errno(err, errno, "create %s", UID_SLOT_DIR);
-    int dir = open(UID_SLOT_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dir < 0)
-        return qerror_errno(err, errno, "open %s", UID_SLOT_DIR);
-    return dir;
-}
-
 int uid_slot_acquire(int hint, uid_t *base, struct qerror *err)
 {
-    _cleanup_close_ int dir = open_dir(err);
-    if (dir < 0)
+    if (mkdir("/run/qubicle", 0700) < 0 && errno != EEXIST)
+        return qerror_errno(err, errno, "create /run/qubicle");
+    int slot;
+    int fd = slot_lock_acquire(UID_SLOT_DIR, hint % UID_SLOT_COUNT, UID_SLOT_COUNT, &slot, err);
+    if (fd < 0) {
+        if (!err->kind)
+            qerror_set(err, "QubesException", "every host uid range is in use");
         return -1;
-    for (int k = 0; k < UID_SLOT_COUNT; k++) {
-        int slot = (hint + k) % UID_SLOT_COUNT;
-        char name[16];
-        snprintf(name, sizeof(name), "%d", slot);
-        int fd = openat(dir, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0)
-            return qerror_errno(err, errno, "open %s/%s", UID_SLOT_DIR, name);
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            *base = uid_slot_base(slot);
-            return fd;
-        }
-        int e = errno;
-        close(fd);
-        if (e != EWOULDBLOCK)
-            return qerror_errno(err, e, "lock %s/%s", UID_SLOT_DIR, name);
     }
-    return qerror_set(err, "QubesException", "every host uid range is in use");
+    *base = uid_slot_base(slot);
+    return fd;
 }
