@@ -6,7 +6,6 @@
 
 #include "common/cleanup.h"
 #include "common/names.h"
-#include "qubesd/dispvm_preload.h"
 
 static const struct api_method *const groups[] = {
     api_vm_methods,    api_property_methods, api_feature_methods, api_tag_methods,
@@ -66,16 +65,6 @@ static struct qube *decode_qube(const struct app *app, const char *untrusted, st
     return q;
 }
 
-/* Refusals that belong to another part of the model than the method's
- * (Qubes' *-pre-set event handlers that raise). */
-static int precheck(const struct api_call *call, struct qerror *err)
-{
-    if (strcmp(call->method, "admin.vm.feature.Set") == 0)
-        return dispvm_pool_check_feature(call->app, call->dest, call->arg,
-                                         call->untrusted_payload, call->payload_len, err);
-    return 0;
-}
-
 static const struct api_method *find_method(const char *name, const char **endpoint)
 {
     *endpoint = NULL;
@@ -114,11 +103,14 @@ void api_for_each_method(void (*fn)(const char *name, void *ctx), void *ctx)
         }
 }
 
-int api_execute(struct app *app, const struct admin_request *req, struct api_call *call,
-                void *origin, struct qerror *err)
+int api_execute(struct app *app, const struct api_services *services,
+                const struct admin_request *req, struct api_call *call, void *origin,
+                struct qerror *err)
 {
+    static const struct api_services none = { 0 };
     memset(call, 0, sizeof(*call));
     call->app = app;
+    call->services = services ? services : &none;
     call->origin = origin;
     call->src = decode_qube(app, req->src, err);
     if (!call->src)
@@ -150,8 +142,6 @@ int api_execute(struct app *app, const struct admin_request *req, struct api_cal
         return api_protocol_error(err, "expected destination to be AdminVM");
     if (m->dest_adminvm == WANT_NO && dest_is_admin)
         return api_protocol_error(err, "expected destination to not be AdminVM");
-    if (precheck(call, err) < 0)
-        return -1;
     return m->fn(call, err);
 }
 

@@ -9,8 +9,16 @@
 
 struct api_reply; /* an answer the server sends later (see api_call_defer) */
 
+/* What the Admin API works with besides the model: the services main set up.
+ * Either may be NULL (unit tests, fuzzing). */
+struct api_services {
+    struct policy_service *policy; /* qrexec policy: which qubes a qube may see */
+    struct dispvm_pool *dispvm_pool; /* preloaded disposables */
+};
+
 struct api_call {
     struct app *app;
+    const struct api_services *services; /* never NULL; its members may be */
     struct qube *src;
     struct qube *dest;
     const char *method;
@@ -39,9 +47,11 @@ struct api_method {
 
 /* Runs one request. On success the answer is in call->out (or call->stream
  * or call->deferred is set); on failure err holds the exception to send.
- * origin is the server's connection (NULL where nothing can wait). */
-int api_execute(struct app *app, const struct admin_request *req, struct api_call *call,
-                void *origin, struct qerror *err);
+ * origin is the server's connection (NULL where nothing can wait);
+ * services may be NULL. */
+int api_execute(struct app *app, const struct api_services *services,
+                const struct admin_request *req, struct api_call *call, void *origin,
+                struct qerror *err);
 void api_call_free(struct api_call *call);
 /* Every method name, admin.vm.Create.<Class> once per class. */
 void api_for_each_method(void (*fn)(const char *name, void *ctx), void *ctx);

@@ -32,15 +32,15 @@ static int create_disposable(struct api_call *call, struct qerror *err)
     if (dispvm_check_template(app, dvm, err) < 0)
         return -1;
     if (preload) {
-        dispvm_pool_kick(app);
+        dispvm_pool_kick(call->services->dispvm_pool);
         return 0;
     }
 
-    struct qube *q = dispvm_pool_take(app, dvm, call->src);
+    struct qube *q = dispvm_pool_take(call->services->dispvm_pool, dvm, call->src);
     if (!q && dispvm_create(app, dvm, call->src, NULL, 0, &q, err) < 0)
         return -1;
     /* a fresh one means the pool is short too (fill_preload_gap) */
-    dispvm_pool_handed_out(app);
+    dispvm_pool_handed_out(call->services->dispvm_pool);
     if (want_uuid)
         buf_printf(&call->out, "uuid:%s", q->uuid);
     else

@@ -5,6 +5,8 @@
 #include "common/cleanup.h"
 #include "common/names.h"
 #include "qubesd/api.h"
+#include "qubesd/feature_rules.h"
+#include "qubesd/events.h"
 #include "qubesd/persist.h"
 #include "qubesd/property.h"
 
@@ -81,18 +83,6 @@ static int check_with_template_and_adminvm(struct api_call *call, struct qerror 
     return check_with(call, CHAIN_TEMPLATE, true, err);
 }
 
-/* Features that only qubesd itself manages (qubes/ext/admin.py). */
-static bool reserved_feature(const char *name)
-{
-    static const char *const reserved[] = { "deferred-netvm-original", "preload-dispvm",
-                                            "preload-dispvm-completed",
-                                            "preload-dispvm-in-progress" };
-    for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
-        if (strcmp(reserved[i], name) == 0)
-            return true;
-    return false;
-}
-
 struct feature_txn {
     struct app *app;
     const struct qube *q;
@@ -128,9 +118,6 @@ static int feature_set(struct api_call *call, struct qerror *err)
 {
     if (!feature_name_ok(call->arg))
         return qerror_set(err, "QubesValueError", "feature name contains illegal characters");
-    if (reserved_feature(call->arg))
-        return qerror_set(err, "PermissionDenied", "feature %s can only be set by qubesd",
-                          call->arg);
     if (call->payload_len > FEATURE_VALUE_MAX ||
         !all_printable_ascii(call->untrusted_payload, call->payload_len))
         return qerror_set(err, "QubesValueError", "%s value contains illegal characters",
@@ -140,6 +127,8 @@ static int feature_set(struct api_call *call, struct qerror *err)
     struct qube *q = call->dest;
     const char *current = kv_get(&q->features, call->arg);
     _cleanup_free_ char *old = current ? xstrdup(current) : NULL;
+    if (feature_check_set(call->app, q, call->arg, value, err) < 0)
+        return -1;
     struct feature_txn txn = { call->app, q, call->arg, value };
     if (persist_transaction(call->app, feature_step, &txn, err) < 0)
         return -1;

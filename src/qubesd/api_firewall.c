@@ -6,6 +6,7 @@
 #include "common/cleanup.h"
 #include "net/firewall_rule.h"
 #include "qubesd/api.h"
+#include "qubesd/events.h"
 #include "qubesd/persist.h"
 
 /* With no rules stored, a qube may reach everything. */

@@ -4,6 +4,7 @@
 #include "common/cleanup.h"
 #include "common/names.h"
 #include "qubesd/api.h"
+#include "qubesd/events.h"
 #include "qubesd/persist.h"
 
 static int check_tag(const struct api_call *call, struct qerror *err)

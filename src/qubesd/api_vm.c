@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "qubesd/api.h"
+#include "qubesd/events.h"
 #include "qubesd/dispvm.h"
 #include "qubesd/lifecycle.h"
 #include "qubesd/persist.h"
@@ -43,8 +44,8 @@ static int vm_list(struct api_call *call, struct qerror *err)
 {
     (void)err;
     struct policy_check *check = NULL;
-    if (call->src->cls != QUBE_ADMINVM && call->app->policy)
-        check = policy_check_begin(call->app->policy);
+    if (call->src->cls != QUBE_ADMINVM && call->services->policy)
+        check = policy_check_begin(call->services->policy);
     bool all = call->dest->cls == QUBE_ADMINVM;
     for (size_t i = 0; i < (all ? call->app->n_qubes : 1); i++) {
         const struct qube *q = all ? call->app->qubes[i] : call->dest;

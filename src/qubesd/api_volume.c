@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "qubesd/api.h"
+#include "qubesd/events.h"
 #include "qubesd/storage_glue.h"
 
 #define MAX_PENDING_CLONES 256

@@ -12,7 +12,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/root.h"
-#include "qubesd/dispvm_preload.h"
+#include "qubesd/events.h"
 #include "qubesd/persist.h"
 #include "qubesd/property.h"
 #include "qubesd/storage_glue.h"
@@ -302,16 +302,6 @@ const struct pool *app_pool_find(const struct app *app, const char *name)
         if (strcmp(app->pools[i].name, name) == 0)
             return &app->pools[i];
     return NULL;
-}
-
-void app_fire(struct app *app, const struct qube *subject, const char *name, size_t n,
-              const char *const *keys, const char *const *values)
-{
-    if (app->event_sink)
-        app->event_sink(app->event_ctx, subject, name, n, keys, values);
-    /* after the subscribers: the pool only schedules work on the loop */
-    if (app->dispvm_pool)
-        dispvm_pool_on_event(app, subject, name);
 }
 
 /* ---- loading ---- */

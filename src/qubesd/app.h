@@ -68,11 +68,7 @@ struct pool {
     struct kv_list config;
 };
 
-struct policy_service;
-struct dispvm_pool; /* preloaded disposables (dispvm_preload.h); NULL in tests */
-
-typedef void (*event_sink_fn)(void *ctx, const struct qube *subject, const char *name,
-                              size_t n_kwargs, const char *const *keys, const char *const *values);
+struct event_subscriber; /* events.h */
 
 struct app {
     struct qube **qubes; /* dom0 first, then sorted by name */
@@ -85,12 +81,9 @@ struct app {
     struct store *store;
     long host_memory_mib;
     int host_cpus;
-    event_sink_fn event_sink;
-    void *event_ctx;
-    struct loop *loop; /* the daemon's event loop, for work that waits */
-    struct policy_service *policy; /* qrexec policy (policy_service.h); NULL in tests */
+    struct event_subscriber *subscribers; /* of the event bus (events.h) */
+    struct loop *loop; /* the daemon's event loop (main's), for work that waits */
     struct kv_list clone_tokens; /* admin.vm.volume.CloneFrom: token -> "<uuid>:<volume>" */
-    struct dispvm_pool *dispvm_pool;
 };
 
 const char *qube_class_name(enum qube_class cls);
@@ -133,9 +126,6 @@ const struct pool *app_pool_find(const struct app *app, const char *name);
 
 void qube_free(struct qube *q);
 
-/* Fires an event to the subscribers (subject NULL = the app). */
-void app_fire(struct app *app, const struct qube *subject, const char *name, size_t n,
-              const char *const *keys, const char *const *values);
 
 /* Binary search of key among entries [lo, hi) sorted by key_at(array, i). */
 size_t sorted_lower_bound(const void *array, size_t lo, size_t hi, const char *key,

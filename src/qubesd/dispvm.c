@@ -1,6 +1,7 @@
 /* Disposables: creation from a disposable template (what they copy of it),
  * auto_cleanup when they stop, and the sweep of what a killed qubesd left. */
 #include "qubesd/dispvm.h"
+#include "qubesd/events.h"
 
 #include <dirent.h>
 #include <errno.h>

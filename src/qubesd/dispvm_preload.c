@@ -2,8 +2,8 @@
  * reconciles each template's list with the qubes that exist, retires extras
  * and outdated ones, and starts the next preload; handing a ready one out. */
 #include "qubesd/dispvm_preload.h"
+#include "qubesd/events.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,7 +23,6 @@
 /* After a disposable was handed out, its caller's next calls (Start, the
  * service call, Kill) come first: a refill start waits this long. */
 #define QUIET_MS 300
-#define MAX_DIGITS 9             /* of preload-dispvm-max */
 
 #define F_LIST "preload-dispvm"
 #define F_MAX "preload-dispvm-max"
@@ -32,6 +31,7 @@
 
 /* A preload start under way: what its callback needs to find again. */
 struct preload_start {
+    struct dispvm_pool *pool;
     char template[32];
     char dispvm[32];
     struct timespec began;
@@ -40,6 +40,7 @@ struct preload_start {
 
 struct dispvm_pool {
     struct app *app;
+    struct event_subscriber events; /* its end of the bus */
     struct loop_watch timer;     /* the next refill pass */
     long long due_ms;            /* when it runs; 0 = not armed */
     struct str_set stale;        /* shut down since: the volumes preloaded ones use are old */
@@ -280,18 +281,18 @@ static void arm(struct dispvm_pool *pool, long ms)
         log_error("op=preload-timer result=error");
 }
 
-void dispvm_pool_kick(struct app *app)
+void dispvm_pool_kick(struct dispvm_pool *pool)
 {
-    if (app->dispvm_pool && app->loop)
-        arm(app->dispvm_pool, 0);
+    if (pool)
+        arm(pool, 0);
 }
 
-void dispvm_pool_handed_out(struct app *app)
+void dispvm_pool_handed_out(struct dispvm_pool *pool)
 {
-    if (!app->dispvm_pool)
+    if (!pool)
         return;
-    app->dispvm_pool->quiet_until_ms = now_ms() + QUIET_MS;
-    dispvm_pool_kick(app);
+    pool->quiet_until_ms = now_ms() + QUIET_MS;
+    arm(pool, 0);
 }
 
 /* preload-dispvm-max that applies to t: dom0's for the global default_dispvm
@@ -437,8 +438,8 @@ static void preload_failed(struct dispvm_pool *pool, struct qube *t, const char 
 
 static void preload_started(struct app *app, void *ctx, const struct qerror *err)
 {
-    struct dispvm_pool *pool = app->dispvm_pool;
     struct preload_start *s = ctx;
+    struct dispvm_pool *pool = s->pool;
     for (struct preload_start **p = &pool->starts; *p; p = &(*p)->next)
         if (*p == s) {
             *p = s->next;
@@ -487,6 +488,7 @@ static void start_one(struct dispvm_pool *pool, struct qube *t)
         return;
     }
     struct preload_start *s = xcalloc(1, sizeof(*s));
+    s->pool = pool;
     snprintf(s->template, sizeof(s->template), "%s", t->name);
     snprintf(s->dispvm, sizeof(s->dispvm), "%s", d->name);
     clock_gettime(CLOCK_MONOTONIC, &s->began);
@@ -560,11 +562,13 @@ static bool starts_with(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-void dispvm_pool_on_event(struct app *app, const struct qube *subject, const char *event)
+/* The pool only schedules a refill pass on the loop, never works inside the event. */
+static void on_event(void *ctx, struct app *app, const struct qube_event *ev)
 {
-    struct dispvm_pool *pool = app->dispvm_pool;
-    if (!pool || !app->loop)
-        return;
+    (void)app;
+    struct dispvm_pool *pool = ctx;
+    const struct qube *subject = ev->subject;
+    const char *event = ev->name;
     bool source = subject && (subject->cls == QUBE_TEMPLATEVM || may_be_template(subject));
     if (strcmp(event, "domain-shutdown") == 0) {
         /* a template's or disposable template's volumes were committed */
@@ -586,12 +590,13 @@ void dispvm_pool_on_event(struct app *app, const struct qube *subject, const cha
     arm(pool, 0);
 }
 
-void dispvm_pool_open(struct app *app)
+struct dispvm_pool *dispvm_pool_open(struct app *app)
 {
     struct dispvm_pool *pool = xcalloc(1, sizeof(*pool));
     pool->app = app;
     pool->timer.fd = -1;
-    app->dispvm_pool = pool;
+    pool->events = (struct event_subscriber){ .on_event = on_event, .ctx = pool };
+    events_subscribe(app, &pool->events);
     /* after a restart: a ready one is still paused (frozen again to be
      * sure), anything caught half-way goes */
     size_t n = 0;
@@ -617,15 +622,15 @@ void dispvm_pool_open(struct app *app)
     }
     free(names);
     arm(pool, 0);
+    return pool;
 }
 
-void dispvm_pool_close(struct app *app)
+void dispvm_pool_close(struct dispvm_pool *pool)
 {
-    struct dispvm_pool *pool = app->dispvm_pool;
     if (!pool)
         return;
-    if (app->loop)
-        loop_timer_cancel(app->loop, &pool->timer);
+    events_unsubscribe(pool->app, &pool->events);
+    loop_timer_cancel(pool->app->loop, &pool->timer);
     while (pool->starts) {
         struct preload_start *s = pool->starts;
         pool->starts = s->next;
@@ -634,13 +639,13 @@ void dispvm_pool_close(struct app *app)
     str_set_free(&pool->stale);
     kv_free(&pool->retry_after);
     free(pool);
-    app->dispvm_pool = NULL;
 }
 
-struct qube *dispvm_pool_take(struct app *app, struct qube *dvm, const struct qube *src)
+struct qube *dispvm_pool_take(struct dispvm_pool *pool, struct qube *dvm, const struct qube *src)
 {
-    if (!app->dispvm_pool)
+    if (!pool)
         return NULL;
+    struct app *app = pool->app;
     struct names l, rest = { 0 };
     read_list(dvm, &l);
     struct qube *d = NULL;
@@ -676,22 +681,4 @@ struct qube *dispvm_pool_take(struct app *app, struct qube *dvm, const struct qu
     }
     log_info("qube=%s op=preload-use template=%s for=%s", d->name, dvm->name, src->name);
     return d;
-}
-
-int dispvm_pool_check_feature(const struct app *app, const struct qube *q, const char *feature,
-                              const char *untrusted_value, size_t len, struct qerror *err)
-{
-    (void)app;
-    if (strcmp(feature, F_MAX) != 0)
-        return 0;
-    if (q->cls != QUBE_ADMINVM && !may_be_template(q))
-        return qerror_set(err, "QubesValueError",
-                          "Qube %s is a %s, not a disposable template: %s is not for it",
-                          q->name, qube_class_name(q->cls), F_MAX);
-    if (len > MAX_DIGITS)
-        return qerror_set(err, "QubesValueError", "Invalid %s value: too large", F_MAX);
-    for (size_t i = 0; i < len; i++)
-        if (!isdigit((unsigned char)untrusted_value[i]))
-            return qerror_set(err, "QubesValueError", "Invalid %s value: not a digit", F_MAX);
-    return 0;
 }

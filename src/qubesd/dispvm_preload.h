@@ -11,28 +11,22 @@
 
 #include "qubesd/app.h"
 
-/* Sets up app->dispvm_pool on the daemon's loop; at start, after the sweep
- * of halted disposables: preloaded ones still running are kept if they were
- * ready, else retired, and the pools are refilled. */
-void dispvm_pool_open(struct app *app);
-void dispvm_pool_close(struct app *app);
+struct dispvm_pool;
 
-/* Every event of the model passes here; the pool only schedules a refill
- * pass on the loop, never works inside the event. */
-void dispvm_pool_on_event(struct app *app, const struct qube *subject, const char *event);
-/* A refill pass soon (admin.vm.CreateDisposable+preload). */
-void dispvm_pool_kick(struct app *app);
+/* Sets up the pools on the daemon's loop and subscribes them to the event
+ * bus; at start, after the sweep of halted disposables: preloaded ones still
+ * running are kept if they were ready, else retired, and the pools are
+ * refilled. */
+struct dispvm_pool *dispvm_pool_open(struct app *app);
+void dispvm_pool_close(struct dispvm_pool *pool);
+
+/* A refill pass soon (admin.vm.CreateDisposable+preload). pool may be NULL. */
+void dispvm_pool_kick(struct dispvm_pool *pool);
 /* A disposable was just handed out: refill, but let its caller's next calls
  * go first. */
-void dispvm_pool_handed_out(struct app *app);
+void dispvm_pool_handed_out(struct dispvm_pool *pool);
 
 /* A ready preloaded disposable of dvm for src: taken out of the pool, marked
  * used (internal and preload-dispvm-in-progress removed, created-by tags),
- * unpaused. NULL when none is ready. */
-struct qube *dispvm_pool_take(struct app *app, struct qube *dvm, const struct qube *src);
-
-/* admin.vm.feature.Set of preload-dispvm-max on q: refused on a qube that
- * can never be a disposable template, and for a value that is not a
- * non-negative integer. */
-int dispvm_pool_check_feature(const struct app *app, const struct qube *q, const char *feature,
-                              const char *untrusted_value, size_t len, struct qerror *err);
+ * unpaused. NULL when none is ready (or pool is NULL). */
+struct qube *dispvm_pool_take(struct dispvm_pool *pool, struct qube *dvm, const struct qube *src);

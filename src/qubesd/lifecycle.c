@@ -3,6 +3,7 @@
  * the agent's HELLO); API calls wait on it through deferred replies, and
  * whoever waits is told once, with the outcome. */
 #include "qubesd/lifecycle.h"
+#include "qubesd/events.h"
 
 #include <errno.h>
 #include <fcntl.h>

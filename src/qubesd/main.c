@@ -1,20 +1,26 @@
-/* qubesd: the management daemon. Loads the store of a root, serves the Admin
- * API in the foreground, exits cleanly on SIGTERM. */
+/* qubesd: the management daemon. Loads the store of a root, runs the event
+ * loop that every part of it works on, serves the Admin API in the
+ * foreground, exits cleanly on SIGTERM. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/root.h"
 #include "common/spawn.h"
 #include "config.h"
 #include "qubesd/admin_services.h"
+#include "qubesd/api.h"
 #include "qubesd/app.h"
 #include "qubesd/dispvm.h"
 #include "qubesd/dispvm_preload.h"
@@ -35,6 +41,17 @@ static void usage(FILE *f)
           "  --root DIR  the instance root (default: $QUBES_ROOT, else /)\n"
           "  --debug     send tracebacks to clients and log every failed call\n",
           f);
+}
+
+static void on_signal(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct loop *loop = w->ctx;
+    struct signalfd_siginfo si;
+    if (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        log_info("signal %u: shutting down", si.ssi_signo);
+        loop->stop = true;
+    }
 }
 
 /* One qubesd per root: an exclusive lock on run/qubesd.lock, held for life. */
@@ -109,44 +126,63 @@ int main(int argc, char **argv)
         log_warning("op=oom-score-adj value=%d result=error reason=\"%s\"", OOM_SCORE_ADJ_QUBESD,
                     strerror(errno));
 
-    struct app app = { 0 };
+    /* SIGTERM and SIGINT end the loop, between two events */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct loop loop;
+    struct loop_watch signals = { .fd = -1, .fn = on_signal, .ctx = &loop };
+    if (loop_init(&loop) < 0 ||
+        (signals.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+        loop_add(&loop, &signals, EPOLLIN) < 0) {
+        log_error("event loop: %s", strerror(errno));
+        return 1;
+    }
+
+    struct app app = { .loop = &loop };
     struct qerror err = { 0 };
     _cleanup_free_ char *db_path = qroot_path("var/lib/qubes/qubes.db");
     _cleanup_free_ char *sock_path = qroot_path("run/qubesd.sock");
     struct server *srv = NULL;
     struct policy_service *policy = NULL;
+    struct api_services services = { 0 };
     int status = 1;
     if (app_load(&app, db_path, &err) < 0) {
         log_error("cannot load the store: %s", err.message);
-        goto out;
-    }
-    if (server_open(&app, sock_path, &opts, &srv, &err) < 0) {
-        log_error("%s", err.message);
         goto out;
     }
     if (policy_service_open(&app, &policy, &err) < 0) {
         log_error("policy service: %s", err.message);
         goto out;
     }
-    app.policy = policy;
+    services.policy = policy;
+    if (server_open(&app, &services, &loop, sock_path, &opts, &srv, &err) < 0) {
+        log_error("%s", err.message);
+        goto out;
+    }
     admin_services_install(sock_path);
     lifecycle_reattach_all(&app);
     /* what a killed qubesd left of disposables, then the preload pools */
     dispvm_startup_sweep(&app);
-    dispvm_pool_open(&app);
+    services.dispvm_pool = dispvm_pool_open(&app);
     log_info("qubesd %s root=%s qubes=%zu listening on %s", QUBICLE_VERSION, qroot_get(),
              app.n_qubes, sock_path);
-    if (server_run(srv, &err) < 0) {
-        log_error("%s", err.message);
-        goto out;
-    }
+    while (!loop.stop)
+        if (loop_run_once(&loop, -1) < 0) {
+            log_error("epoll_wait: %s", strerror(errno));
+            goto out;
+        }
     status = 0;
 out:
-    dispvm_pool_close(&app);
-    app.policy = NULL;
-    policy_service_close(policy);
+    dispvm_pool_close(services.dispvm_pool);
     server_close(srv);
+    policy_service_close(policy);
     app_free(&app);
+    close(signals.fd);
+    loop_close(&loop);
     close(lock_fd);
     log_close();
     return status;

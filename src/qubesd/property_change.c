@@ -1,6 +1,7 @@
 /* Property set/reset with persistence and events (qubes/__init__.py:
  * property.__set__/__delete__ and the handlers that react to them). */
 #include "qubesd/property_change.h"
+#include "qubesd/events.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,17 +1,15 @@
 /* Connection handling: read a request until EOF (at most 64 KiB), execute
  * it, write the answer, half-close. admin.Events connections stay open and
- * receive every event the model fires; a deferred call (a qube starting)
- * keeps its connection until the operation answers. */
+ * receive every event of the bus; a deferred call (a qube starting) keeps
+ * its connection until the operation answers. */
 #include "qubesd/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,6 +21,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "qubesd/api.h"
+#include "qubesd/events.h"
 #include "qubesd/lifecycle.h"
 #include "qubesd/property.h"
 
@@ -55,11 +54,13 @@ struct api_reply {
 
 struct server {
     struct app *app;
+    const struct api_services *services;
     struct server_options opts;
-    struct loop loop;
+    struct loop *loop; /* main's */
     struct loop_watch listen_watch;
-    struct loop_watch signal_watch;
-    struct loop_watch stats_timer; /* armed while a Stats stream is open */
+    struct loop_watch stats_timer;  /* armed while a Stats stream is open */
+    struct loop_watch silent_timer; /* drops clients that send nothing */
+    struct event_subscriber streams; /* the event streams' end of the bus */
     char *socket_path;
     struct conn *conns;
     size_t n_conns;
@@ -67,7 +68,7 @@ struct server {
 
 static void conn_close(struct server *srv, struct conn *c)
 {
-    loop_del(&srv->loop, &c->watch);
+    loop_del(srv->loop, &c->watch);
     close(c->watch.fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -92,7 +93,7 @@ static bool conn_flush(struct server *srv, struct conn *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            loop_mod(&srv->loop, &c->watch, EPOLLOUT);
+            loop_mod(srv->loop, &c->watch, EPOLLOUT);
             return true;
         }
         if (n <= 0) {
@@ -112,7 +113,7 @@ static bool conn_flush(struct server *srv, struct conn *c)
     /* a subscriber or a waiting caller has half-closed already (that is how
      * a request ends), so only a full close (EPOLLHUP, always reported)
      * matters from now on */
-    loop_mod(&srv->loop, &c->watch, c->state == CONN_READING ? EPOLLIN | EPOLLRDHUP : 0u);
+    loop_mod(srv->loop, &c->watch, c->state == CONN_READING ? EPOLLIN | EPOLLRDHUP : 0u);
     return true;
 }
 
@@ -165,7 +166,7 @@ static void on_stats_timer(struct loop_watch *w, uint32_t events);
 static void arm_stats(struct server *srv)
 {
     long long seconds = prop_value_int(srv->app, NULL, "stats_interval", 3);
-    loop_timer_start(&srv->loop, &srv->stats_timer, (long)(seconds > 0 ? seconds : 3) * 1000,
+    loop_timer_start(srv->loop, &srv->stats_timer, (long)(seconds > 0 ? seconds : 3) * 1000,
                      on_stats_timer, srv);
 }
 
@@ -187,7 +188,7 @@ static void on_stats_timer(struct loop_watch *w, uint32_t events)
 {
     (void)events;
     struct server *srv = w->ctx;
-    loop_timer_cancel(&srv->loop, &srv->stats_timer);
+    loop_timer_cancel(srv->loop, &srv->stats_timer);
     bool any = false;
     for (struct conn *c = srv->conns; c; c = c->next)
         any = any || (c->state == CONN_STREAM && c->stats);
@@ -229,7 +230,7 @@ static void handle_request(struct server *srv, struct conn *c)
     struct api_call call;
     struct qerror err = { 0 };
     c->in_handler = true;
-    int rc = api_execute(srv->app, &req, &call, c, &err);
+    int rc = api_execute(srv->app, srv->services, &req, &call, c, &err);
     c->in_handler = false;
     if (rc < 0) {
         log_msg(strcmp(err.kind, "ProtocolError") == 0 ? LOG_WARNING : LOG_DEBUG,
@@ -331,27 +332,21 @@ static void on_listen(struct loop_watch *w, uint32_t events)
             srv->conns->prev = c;
         srv->conns = c;
         srv->n_conns++;
-        if (loop_add(&srv->loop, &c->watch, EPOLLIN | EPOLLRDHUP) < 0)
+        if (loop_add(srv->loop, &c->watch, EPOLLIN | EPOLLRDHUP) < 0)
             conn_close(srv, c);
     }
 }
 
-static void on_signal(struct loop_watch *w, uint32_t events)
+/* The streams' subscription to the bus: encode once, queue on every
+ * matching stream. */
+static void on_event(void *ctx, struct app *app, const struct qube_event *ev)
 {
-    (void)events;
-    struct server *srv = w->ctx;
-    struct signalfd_siginfo si;
-    if (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        log_info("signal %u: shutting down", si.ssi_signo);
-        srv->loop.stop = true;
-    }
-}
-
-/* The model's event sink: encode once, queue on every matching stream. */
-static void on_event(void *ctx, const struct qube *subject, const char *name, size_t n,
-                     const char *const *keys, const char *const *values)
-{
+    (void)app;
     struct server *srv = ctx;
+    const struct qube *subject = ev->subject;
+    const char *name = ev->name;
+    size_t n = ev->n;
+    const char *const *keys = ev->keys, *const *values = ev->values;
     _cleanup_buf_ struct buf msg = BUF_INIT;
     admin_event_build(&msg, subject ? subject->name : "", name, n, keys, values);
     bool deleted = !subject && strcmp(name, "domain-delete") == 0 && n == 1;
@@ -380,8 +375,15 @@ static void on_event(void *ctx, const struct qube *subject, const char *name, si
     }
 }
 
-static void drop_silent_clients(struct server *srv)
+/* Once a second: clients that sent no complete request in time go. */
+#define SILENT_CHECK_MS 1000
+
+static void drop_silent_clients(struct loop_watch *w, uint32_t events)
 {
+    (void)events;
+    struct server *srv = w->ctx;
+    loop_timer_cancel(srv->loop, &srv->silent_timer);
+    loop_timer_start(srv->loop, &srv->silent_timer, SILENT_CHECK_MS, drop_silent_clients, srv);
     time_t now = time(NULL);
     for (struct conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
@@ -393,7 +395,8 @@ static void drop_silent_clients(struct server *srv)
     }
 }
 
-int server_open(struct app *app, const char *socket_path, const struct server_options *opts,
+int server_open(struct app *app, const struct api_services *services, struct loop *loop,
+                const char *socket_path, const struct server_options *opts,
                 struct server **out, struct qerror *err)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -403,13 +406,13 @@ int server_open(struct app *app, const char *socket_path, const struct server_op
 
     struct server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
+    srv->services = services;
+    srv->loop = loop;
     srv->opts = *opts;
     srv->listen_watch = (struct loop_watch){ .fd = -1, .fn = on_listen, .ctx = srv };
-    srv->signal_watch = (struct loop_watch){ .fd = -1, .fn = on_signal, .ctx = srv };
     srv->stats_timer.fd = -1;
+    srv->silent_timer.fd = -1;
     srv->socket_path = xstrdup(socket_path);
-    if (loop_init(&srv->loop) < 0)
-        goto fail_errno;
 
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     srv->listen_watch.fd = fd;
@@ -425,21 +428,13 @@ int server_open(struct app *app, const char *socket_path, const struct server_op
     if (g && chown(socket_path, (uid_t)-1, g->gr_gid) < 0)
         log_warning("chown %s to group qubes: %s", socket_path, strerror(errno));
     chmod(socket_path, 0660);
-
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    srv->signal_watch.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (srv->signal_watch.fd < 0 || loop_add(&srv->loop, &srv->listen_watch, EPOLLIN) < 0 ||
-        loop_add(&srv->loop, &srv->signal_watch, EPOLLIN) < 0)
+    if (loop_add(srv->loop, &srv->listen_watch, EPOLLIN) < 0 ||
+        loop_timer_start(srv->loop, &srv->silent_timer, SILENT_CHECK_MS, drop_silent_clients,
+                         srv) < 0)
         goto fail_errno;
 
-    app->event_sink = on_event;
-    app->event_ctx = srv;
-    app->loop = &srv->loop;
+    srv->streams = (struct event_subscriber){ .on_event = on_event, .ctx = srv };
+    events_subscribe(app, &srv->streams);
     *out = srv;
     return 0;
 
@@ -449,34 +444,20 @@ fail_errno:
     return -1;
 }
 
-int server_run(struct server *srv, struct qerror *err)
-{
-    while (!srv->loop.stop) {
-        if (loop_run_once(&srv->loop, 1000) < 0)
-            return qerror_errno(err, errno, "epoll_wait");
-        drop_silent_clients(srv);
-    }
-    return 0;
-}
-
 void server_close(struct server *srv)
 {
     if (!srv)
         return;
+    events_unsubscribe(srv->app, &srv->streams);
     while (srv->conns)
         conn_close(srv, srv->conns);
     if (srv->listen_watch.fd >= 0) {
+        loop_del(srv->loop, &srv->listen_watch);
         close(srv->listen_watch.fd);
         unlink(srv->socket_path);
     }
-    if (srv->signal_watch.fd >= 0)
-        close(srv->signal_watch.fd);
-    loop_timer_cancel(&srv->loop, &srv->stats_timer);
-    loop_close(&srv->loop);
-    if (srv->app && srv->app->event_ctx == srv) {
-        srv->app->event_sink = NULL;
-        srv->app->loop = NULL;
-    }
+    loop_timer_cancel(srv->loop, &srv->stats_timer);
+    loop_timer_cancel(srv->loop, &srv->silent_timer);
     free(srv->socket_path);
     free(srv);
 }

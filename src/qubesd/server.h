@@ -14,10 +14,13 @@ struct server_options {
 
 struct server;
 
-/* Binds the socket (mode 0660, group qubes if it exists) and returns the
- * server; the caller holds the root's lock, so a stale socket is removed. */
-int server_open(struct app *app, const char *socket_path, const struct server_options *opts,
+struct loop;
+struct api_services;
+
+/* Binds the socket (mode 0660, group qubes if it exists) and serves it on
+ * loop; the caller holds the root's lock, so a stale socket is removed.
+ * services must outlive the server. */
+int server_open(struct app *app, const struct api_services *services, struct loop *loop,
+                const char *socket_path, const struct server_options *opts,
                 struct server **out, struct qerror *err);
-/* Serves until SIGTERM or SIGINT. */
-int server_run(struct server *srv, struct qerror *err);
 void server_close(struct server *srv);

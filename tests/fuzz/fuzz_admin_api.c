@@ -35,7 +35,7 @@ static void setup(void)
         struct admin_request req;
         struct api_call call;
         if (admin_request_parse(copy, seed[i].len, &req) < 0 ||
-            api_execute(&app, &req, &call, NULL, &err) < 0)
+            api_execute(&app, NULL, &req, &call, NULL, &err) < 0)
             abort();
         api_call_free(&call);
         free(copy);
@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!skip) {
         struct api_call call;
         struct qerror err = { 0 };
-        if (api_execute(&app, &req, &call, NULL, &err) < 0 && (!err.kind || !err.message[0]))
+        if (api_execute(&app, NULL, &req, &call, NULL, &err) < 0 && (!err.kind || !err.message[0]))
             abort(); /* every refusal names its exception and says why */
         api_call_free(&call);
     }
