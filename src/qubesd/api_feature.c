@@ -6,8 +6,7 @@
 #include "common/names.h"
 #include "qubesd/api.h"
 #include "qubesd/feature_rules.h"
-#include "qubesd/events.h"
-#include "qubesd/persist.h"
+#include "qubesd/change.h"
 #include "qubesd/property.h"
 
 #define FEATURE_VALUE_MAX 4096
@@ -83,37 +82,6 @@ static int check_with_template_and_adminvm(struct api_call *call, struct qerror 
     return check_with(call, CHAIN_TEMPLATE, true, err);
 }
 
-struct feature_txn {
-    struct app *app;
-    const struct qube *q;
-    const char *name;
-    const char *value;
-};
-
-static int feature_step(void *ctx, struct qerror *err)
-{
-    struct feature_txn *t = ctx;
-    return persist_feature(t->app, t->q, t->name, t->value, err);
-}
-
-static void fire_feature(struct app *app, const struct qube *q, const char *prefix,
-                         const char *name, const char *value, const char *oldvalue)
-{
-    char event[160];
-    snprintf(event, sizeof(event), "%s%s", prefix, name);
-    const char *keys[3] = { "feature" }, *values[3] = { name };
-    size_t n = 1;
-    if (value) {
-        keys[n] = "value";
-        values[n++] = value;
-    }
-    if (oldvalue) {
-        keys[n] = "oldvalue";
-        values[n++] = oldvalue;
-    }
-    app_fire(app, q, event, n, keys, values);
-}
-
 static int feature_set(struct api_call *call, struct qerror *err)
 {
     if (!feature_name_ok(call->arg))
@@ -124,32 +92,16 @@ static int feature_set(struct api_call *call, struct qerror *err)
                           call->arg);
     _cleanup_free_ char *value = xstrndup(call->untrusted_payload, call->payload_len);
 
-    struct qube *q = call->dest;
-    const char *current = kv_get(&q->features, call->arg);
-    _cleanup_free_ char *old = current ? xstrdup(current) : NULL;
-    if (feature_check_set(call->app, q, call->arg, value, err) < 0)
+    if (feature_check_set(call->app, call->dest, call->arg, value, err) < 0)
         return -1;
-    struct feature_txn txn = { call->app, q, call->arg, value };
-    if (persist_transaction(call->app, feature_step, &txn, err) < 0)
-        return -1;
-    fire_feature(call->app, q, "domain-feature-pre-set:", call->arg, value, old);
-    kv_set(&q->features, call->arg, value);
-    fire_feature(call->app, q, "domain-feature-set:", call->arg, value, old);
-    return 0;
+    return change_set_feature(call->app, call->dest, call->arg, value, err);
 }
 
 static int feature_remove(struct api_call *call, struct qerror *err)
 {
-    struct qube *q = call->dest;
-    if (!kv_has(&q->features, call->arg))
+    if (!kv_has(&call->dest->features, call->arg))
         return not_found(call, err);
-    struct feature_txn txn = { call->app, q, call->arg, NULL };
-    if (persist_transaction(call->app, feature_step, &txn, err) < 0)
-        return -1;
-    fire_feature(call->app, q, "domain-feature-pre-delete:", call->arg, NULL, NULL);
-    kv_del(&q->features, call->arg);
-    fire_feature(call->app, q, "domain-feature-delete:", call->arg, NULL, NULL);
-    return 0;
+    return change_set_feature(call->app, call->dest, call->arg, NULL, err);
 }
 
 const struct api_method api_feature_methods[] = {

@@ -7,7 +7,7 @@
 #include "net/firewall_rule.h"
 #include "qubesd/api.h"
 #include "qubesd/events.h"
-#include "qubesd/persist.h"
+#include "qubesd/change.h"
 
 /* With no rules stored, a qube may reach everything. */
 static const char default_rules[] = "action=accept\n";
@@ -32,18 +32,6 @@ static int firewall_get(struct api_call *call, struct qerror *err)
     return 0;
 }
 
-struct firewall_txn {
-    struct app *app;
-    const struct qube *q;
-    const char *rules;
-};
-
-static int firewall_step(void *ctx, struct qerror *err)
-{
-    struct firewall_txn *t = ctx;
-    return persist_firewall(t->app, t->q, t->rules, err);
-}
-
 static int firewall_set(struct api_call *call, struct qerror *err)
 {
     struct fw_rule *rules = NULL;
@@ -57,14 +45,7 @@ static int firewall_set(struct api_call *call, struct qerror *err)
         buf_append_char(&text, '\n');
     }
     fw_rules_free(rules, n);
-    const char *value = text.data ? text.data : "";
-    struct firewall_txn txn = { call->app, call->dest, value };
-    if (persist_transaction(call->app, firewall_step, &txn, err) < 0)
-        return -1;
-    free(call->dest->firewall);
-    call->dest->firewall = xstrdup(value);
-    app_fire(call->app, call->dest, "firewall-changed", 0, NULL, NULL);
-    return 0;
+    return change_set_firewall(call->app, call->dest, text.data ? text.data : "", err);
 }
 
 static int firewall_reload(struct api_call *call, struct qerror *err)

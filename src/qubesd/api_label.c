@@ -6,7 +6,7 @@
 #include "common/cleanup.h"
 #include "common/names.h"
 #include "qubesd/api.h"
-#include "qubesd/persist.h"
+#include "qubesd/change.h"
 #include "qubesd/property.h"
 
 #define DEFAULT_LABELS 8
@@ -45,24 +45,6 @@ static int label_index(struct api_call *call, struct qerror *err)
     return 0;
 }
 
-struct label_txn {
-    struct app *app;
-    const struct label *label;
-    const char *name;
-};
-
-static int insert_step(void *ctx, struct qerror *err)
-{
-    struct label_txn *t = ctx;
-    return persist_label_insert(t->app, t->label, err);
-}
-
-static int delete_step(void *ctx, struct qerror *err)
-{
-    struct label_txn *t = ctx;
-    return persist_label_delete(t->app, t->name, err);
-}
-
 static int label_create(struct api_call *call, struct qerror *err)
 {
     struct app *app = call->app;
@@ -79,20 +61,7 @@ static int label_create(struct api_call *call, struct qerror *err)
     _cleanup_free_ char *color = xstrndup(p, (size_t)(end - p));
     if ((size_t)(end - p) != 8 || !label_color_ok(color))
         return qerror_set(err, "ProtocolError", "Invalid color: expected 0xRRGGBB");
-    int index = DEFAULT_LABELS;
-    for (size_t i = 0; i < app->n_labels; i++)
-        if (app->labels[i].index > index)
-            index = app->labels[i].index;
-    struct label l = { .index = index + 1, .name = xstrdup(call->arg), .color = steal_pointer(&color) };
-    struct label_txn txn = { app, &l, NULL };
-    if (persist_transaction(app, insert_step, &txn, err) < 0) {
-        free(l.name);
-        free(l.color);
-        return -1;
-    }
-    app->labels = xrealloc(app->labels, (app->n_labels + 1) * sizeof(*app->labels));
-    app->labels[app->n_labels++] = l;
-    return 0;
+    return change_add_label(app, call->arg, color, err);
 }
 
 static int label_remove(struct api_call *call, struct qerror *err)
@@ -109,15 +78,7 @@ static int label_remove(struct api_call *call, struct qerror *err)
         if (v && strcmp(v, l->name) == 0)
             return qerror_set(err, "QubesException", "label still in use");
     }
-    struct label_txn txn = { app, NULL, l->name };
-    if (persist_transaction(app, delete_step, &txn, err) < 0)
-        return -1;
-    size_t i = (size_t)(l - app->labels);
-    free(app->labels[i].name);
-    free(app->labels[i].color);
-    memmove(&app->labels[i], &app->labels[i + 1], (app->n_labels - i - 1) * sizeof(*app->labels));
-    app->n_labels--;
-    return 0;
+    return change_remove_label(app, l->name, err);
 }
 
 const struct api_method api_label_methods[] = {

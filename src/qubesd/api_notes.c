@@ -5,7 +5,7 @@
 
 #include "common/cleanup.h"
 #include "qubesd/api.h"
-#include "qubesd/persist.h"
+#include "qubesd/change.h"
 
 #define NOTES_MAX 256000
 
@@ -59,18 +59,6 @@ static int notes_get(struct api_call *call, struct qerror *err)
     return 0;
 }
 
-struct notes_txn {
-    struct app *app;
-    const struct qube *q;
-    const char *text;
-};
-
-static int notes_step(void *ctx, struct qerror *err)
-{
-    struct notes_txn *t = ctx;
-    return persist_notes(t->app, t->q, t->text, err);
-}
-
 static int notes_set(struct api_call *call, struct qerror *err)
 {
     if (call->payload_len > NOTES_MAX)
@@ -91,13 +79,7 @@ static int notes_set(struct api_call *call, struct qerror *err)
             buf_append_char(&text, '_');
         i += n;
     }
-    const char *value = text.data ? text.data : "";
-    struct notes_txn txn = { call->app, call->dest, value };
-    if (persist_transaction(call->app, notes_step, &txn, err) < 0)
-        return -1;
-    free(call->dest->notes);
-    call->dest->notes = xstrdup(value);
-    return 0;
+    return change_set_notes(call->app, call->dest, text.data ? text.data : "", err);
 }
 
 const struct api_method api_notes_methods[] = {

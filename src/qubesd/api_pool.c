@@ -7,10 +7,9 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "qubesd/api.h"
-#include "qubesd/persist.h"
+#include "qubesd/change.h"
 #include "qubesd/property.h"
 #include "qubesd/storage_glue.h"
-#include "store/store.h"
 
 static const struct pool *find_pool(const struct api_call *call, struct qerror *err)
 {
@@ -68,31 +67,6 @@ static int pool_usage_details(struct api_call *call, struct qerror *err)
         buf_printf(&call->out, "data_size=%llu\ndata_usage=%llu\n", (unsigned long long)size,
                    (unsigned long long)usage);
     storage_pool_close(&p);
-    return 0;
-}
-
-struct pool_txn {
-    struct app *app;
-    const char *name;
-    const char *driver;
-    const struct kv_list *config;
-    const char *key, *value;
-};
-
-static int add_step(void *ctx, struct qerror *err)
-{
-    struct pool_txn *t = ctx;
-    const char *row[] = { t->name, t->driver };
-    if (store_run(t->app->store, "INSERT INTO pool (name, driver) VALUES (?, ?)", 2, row, err) <
-        0)
-        return -1;
-    for (size_t i = 0; i < t->config->n; i++) {
-        const char *p[] = { t->name, t->config->items[i].key, t->config->items[i].value };
-        if (store_run(t->app->store,
-                      "INSERT INTO pool_config (pool, key, value) VALUES (?, ?, ?)", 3, p,
-                      err) < 0)
-            return -1;
-    }
     return 0;
 }
 
@@ -173,19 +147,7 @@ static int pool_add(struct api_call *call, struct qerror *err)
     storage_pool_close(&p);
     if (rc < 0)
         goto out;
-    struct pool_txn t = { app, name, d->name, &config, NULL, NULL };
-    if ((rc = persist_transaction(app, add_step, &t, err)) < 0)
-        goto out;
-    size_t at = 0;
-    while (at < app->n_pools && strcmp(app->pools[at].name, name) < 0)
-        at++;
-    app->pools = xrealloc(app->pools, (app->n_pools + 1) * sizeof(*app->pools));
-    memmove(&app->pools[at + 1], &app->pools[at], (app->n_pools - at) * sizeof(*app->pools));
-    app->pools[at] = (struct pool){ .name = steal_pointer(&name), .driver = xstrdup(d->name),
-                                    .config = config };
-    app->n_pools++;
-    memset(&config, 0, sizeof(config));
-    log_info("pool=%s op=add driver=%s", app->pools[at].name, d->name);
+    rc = change_add_pool(app, name, d->name, &config, err);
 out:
     kv_free(&config);
     return rc;
@@ -225,30 +187,13 @@ static bool pool_in_use(const struct app *app, const char *name, struct qerror *
     return false;
 }
 
-static int remove_step(void *ctx, struct qerror *err)
-{
-    struct pool_txn *t = ctx;
-    const char *p[] = { t->name };
-    return store_run(t->app->store, "DELETE FROM pool WHERE name = ?", 1, p, err);
-}
-
 static int pool_remove(struct api_call *call, struct qerror *err)
 {
     struct app *app = call->app;
     const struct pool *p = find_pool(call, err);
     if (!p || pool_in_use(app, p->name, err))
         return -1;
-    struct pool_txn t = { app, p->name, NULL, NULL, NULL, NULL };
-    if (persist_transaction(app, remove_step, &t, err) < 0)
-        return -1;
-    size_t i = (size_t)(p - app->pools);
-    log_info("pool=%s op=remove", app->pools[i].name);
-    free(app->pools[i].name);
-    free(app->pools[i].driver);
-    kv_free(&app->pools[i].config);
-    memmove(&app->pools[i], &app->pools[i + 1], (app->n_pools - i - 1) * sizeof(*app->pools));
-    app->n_pools--;
-    return 0;
+    return change_remove_pool(app, p->name, err);
 }
 
 static int pool_volume_list(struct api_call *call, struct qerror *err)
@@ -275,15 +220,6 @@ static int pool_volume_list(struct api_call *call, struct qerror *err)
     return 0;
 }
 
-static int set_step(void *ctx, struct qerror *err)
-{
-    struct pool_txn *t = ctx;
-    const char *p[] = { t->name, t->key, t->value };
-    return store_run(t->app->store,
-                     "INSERT OR REPLACE INTO pool_config (pool, key, value) VALUES (?, ?, ?)", 3,
-                     p, err);
-}
-
 static int pool_set(struct api_call *call, const char *key, const char *value, struct qerror *err)
 {
     struct app *app = call->app;
@@ -297,10 +233,8 @@ static int pool_set(struct api_call *call, const char *key, const char *value, s
     if (!known)
         return qerror_set(err, "StoragePoolException", "Pool %s has no option %s", p->name,
                           key);
-    struct pool_txn t = { app, p->name, NULL, NULL, key, value };
-    if (persist_transaction(app, set_step, &t, err) < 0)
+    if (change_set_pool_option(app, p, key, value, err) < 0)
         return -1;
-    kv_set(&p->config, key, value);
     log_info("pool=%s op=set %s=%s", p->name, key, value);
     return 0;
 }

@@ -4,7 +4,7 @@
 #include "common/cleanup.h"
 #include "qubesd/api.h"
 #include "qubesd/property.h"
-#include "qubesd/property_change.h"
+#include "qubesd/change.h"
 
 /* The holder: the destination qube, or NULL (the app) for admin.property.*. */
 static struct qube *holder_of(const struct api_call *call)
@@ -94,7 +94,7 @@ static int property_set(struct api_call *call, struct qerror *err)
         prop_sanitize(call->app, q, def, call->untrusted_payload, call->payload_len, &value,
                       err) < 0)
         return -1;
-    return prop_change(call->app, q, def, value.data ? value.data : "", err);
+    return change_set_property(call->app, q, def, value.data ? value.data : "", err);
 }
 
 static int property_reset(struct api_call *call, struct qerror *err)
@@ -102,7 +102,7 @@ static int property_reset(struct api_call *call, struct qerror *err)
     const struct prop_def *def = lookup(call, err);
     if (!def)
         return -1;
-    return prop_change(call->app, holder_of(call), def, NULL, err);
+    return change_set_property(call->app, holder_of(call), def, NULL, err);
 }
 
 static int property_help(struct api_call *call, struct qerror *err)

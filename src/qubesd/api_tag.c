@@ -4,8 +4,7 @@
 #include "common/cleanup.h"
 #include "common/names.h"
 #include "qubesd/api.h"
-#include "qubesd/events.h"
-#include "qubesd/persist.h"
+#include "qubesd/change.h"
 
 static int check_tag(const struct api_call *call, struct qerror *err)
 {
@@ -31,27 +30,6 @@ static int tag_get(struct api_call *call, struct qerror *err)
     return 0;
 }
 
-struct tag_txn {
-    struct app *app;
-    const struct qube *q;
-    const char *tag;
-    bool present;
-};
-
-static int tag_step(void *ctx, struct qerror *err)
-{
-    struct tag_txn *t = ctx;
-    return persist_tag(t->app, t->q, t->tag, t->present, err);
-}
-
-static void fire_tag(struct app *app, const struct qube *q, const char *prefix, const char *tag)
-{
-    char event[128];
-    snprintf(event, sizeof(event), "%s%s", prefix, tag);
-    const char *keys[] = { "tag" }, *values[] = { tag };
-    app_fire(app, q, event, 1, keys, values);
-}
-
 /* created-by-* records who made a qube; only dom0 may change it. */
 static int check_created_by(const struct api_call *call, struct qerror *err)
 {
@@ -64,14 +42,7 @@ static int tag_set(struct api_call *call, struct qerror *err)
 {
     if (check_tag(call, err) < 0 || check_created_by(call, err) < 0)
         return -1;
-    if (str_set_has(&call->dest->tags, call->arg))
-        return 0;
-    struct tag_txn txn = { call->app, call->dest, call->arg, true };
-    if (persist_transaction(call->app, tag_step, &txn, err) < 0)
-        return -1;
-    str_set_add(&call->dest->tags, call->arg);
-    fire_tag(call->app, call->dest, "domain-tag-add:", call->arg);
-    return 0;
+    return change_set_tag(call->app, call->dest, call->arg, true, err);
 }
 
 static int tag_remove(struct api_call *call, struct qerror *err)
@@ -81,12 +52,7 @@ static int tag_remove(struct api_call *call, struct qerror *err)
     if (!str_set_has(&call->dest->tags, call->arg))
         return qerror_set(err, "QubesTagNotFoundError", "Tag not set for domain %s: %s",
                           call->dest->name, call->arg);
-    struct tag_txn txn = { call->app, call->dest, call->arg, false };
-    if (persist_transaction(call->app, tag_step, &txn, err) < 0)
-        return -1;
-    str_set_del(&call->dest->tags, call->arg);
-    fire_tag(call->app, call->dest, "domain-tag-delete:", call->arg);
-    return 0;
+    return change_set_tag(call->app, call->dest, call->arg, false, err);
 }
 
 const struct api_method api_tag_methods[] = {

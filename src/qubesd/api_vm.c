@@ -7,10 +7,9 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "qubesd/api.h"
-#include "qubesd/events.h"
 #include "qubesd/dispvm.h"
 #include "qubesd/lifecycle.h"
-#include "qubesd/persist.h"
+#include "qubesd/change.h"
 #include "qubesd/policy_service.h"
 #include "qubesd/property.h"
 #include "qubesd/property_rules.h"
@@ -199,18 +198,12 @@ static int vm_create(struct api_call *call, struct qerror *err)
             kv_set(&q->volume_pools, volume_names[v], pool);
     }
     _cleanup_free_ char *tag = xasprintf("created-by-%s", call->src->name);
-    str_set_add(&q->tags, tag);
-
-    if (app_add_qube(app, q, err) < 0)
+    const char *tags[] = { tag };
+    char name[sizeof(q->name)];
+    snprintf(name, sizeof(name), "%s", q->name);
+    if (change_add_qube(app, q, tags, 1, err) < 0)
         return -1;
-    log_info("qube=%s op=create class=%s qid=%d", q->name, call->endpoint, q->qid);
-
-    const char *vm_key[] = { "vm" }, *vm_val[] = { q->name };
-    app_fire(app, NULL, "domain-add", 1, vm_key, vm_val);
-    char event[64];
-    snprintf(event, sizeof(event), "domain-tag-add:%s", tag);
-    const char *tag_key[] = { "tag" }, *tag_val[] = { tag };
-    app_fire(app, q, event, 1, tag_key, tag_val);
+    log_info("qube=%s op=create class=%s qid=%d", name, call->endpoint, qid);
     return 0;
 }
 
@@ -226,7 +219,7 @@ static int vm_remove(struct api_call *call, struct qerror *err)
     if (prop_value_bool(app, q, "installed_by_rpm"))
         return qerror_set(err, "QubesVMInUseError", "VM installed by package manager: %s",
                           q->name);
-    if (app_remove_qube(app, q, err) < 0)
+    if (change_remove_qube(app, q, err) < 0)
         return -1;
     call->dest = NULL;
     return 0;

@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "qubesd/api.h"
+#include "qubesd/change.h"
 #include "qubesd/events.h"
 #include "qubesd/storage_glue.h"
 
@@ -171,7 +172,7 @@ static void record_size(struct api_call *call, const struct storage_volume *v)
     char num[32];
     snprintf(num, sizeof(num), "%llu", (unsigned long long)size);
     struct qerror e = { 0 };
-    if (storage_set_volume_key(call->app, call->dest, v->name, "size", num, &e) < 0)
+    if (change_set_volume_key(call->app, call->dest, v->name, "size", num, &e) < 0)
         log_warning("qube=%s volume=%s op=record-size result=error: %s", call->dest->name,
                     v->name, e.message);
 }
@@ -189,7 +190,7 @@ static int volume_resize(struct api_call *call, struct qerror *err)
         return -1;
     char num[32];
     snprintf(num, sizeof(num), "%lld", size);
-    if (storage_set_volume_key(call->app, call->dest, vc.v->name, "size", num, err) < 0)
+    if (change_set_volume_key(call->app, call->dest, vc.v->name, "size", num, err) < 0)
         return -1;
     log_info("qube=%s op=volume-resize volume=%s size=%lld", call->dest->name, vc.v->name, size);
     return 0;
@@ -304,7 +305,7 @@ static int volume_set_revisions_to_keep(struct api_call *call, struct qerror *er
         return -1;
     char num[32];
     snprintf(num, sizeof(num), "%lld", value);
-    return storage_set_volume_key(call->app, call->dest, vc.v->name, "revisions_to_keep", num,
+    return change_set_volume_key(call->app, call->dest, vc.v->name, "revisions_to_keep", num,
                                   err);
 }
 
@@ -327,7 +328,7 @@ static int volume_set_bool(struct api_call *call, const char *key, struct qerror
         return qerror_set(err, "QubesValueError",
                           "Cannot set ephemeral on a volume that is snap_on_start, "
                           "save_on_stop or read-only");
-    return storage_set_volume_key(call->app, call->dest, v->name, key, storage_bool_str(value),
+    return change_set_volume_key(call->app, call->dest, v->name, key, storage_bool_str(value),
                                   err);
 }
 

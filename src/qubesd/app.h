@@ -90,9 +90,9 @@ const char *qube_class_name(enum qube_class cls);
 /* Returns -1 if name is not one of the classes (AdminVM included). */
 int qube_class_from_name(const char *name);
 
-/* Opens the store under the root, loads everything; creates dom0, the default
- * labels and pools in a fresh store. */
-int app_load(struct app *app, const char *db_path, struct qerror *err);
+/* The host's memory and CPUs, as the model reports them. */
+void app_host_init(struct app *app);
+/* Frees the model and closes its store. */
 void app_free(struct app *app);
 
 struct qube *app_find(const struct app *app, const char *name);
@@ -112,14 +112,6 @@ void app_new_uuid(char out[37]);
  * default counts): true with the first holder and property found. */
 bool app_find_reference(const struct app *app, const struct qube *q, const char **holder,
                         const char **prop);
-/* Adds a new qube for good: its volumes' images, then its store rows (one transaction),
- * then the collection. On failure nothing of it remains and q is freed. */
-int app_add_qube(struct app *app, struct qube *q, struct qerror *err);
-/* Removes a halted qube for good: its store rows (one transaction), then
- * domain-pre-delete, its volumes, the collection and domain-delete. Refused
- * (QubesVMInUseError) while another qube or a global property refers to it.
- * On success q is freed. */
-int app_remove_qube(struct app *app, struct qube *q, struct qerror *err);
 
 const struct label *app_label_lookup(const struct app *app, const char *untrusted_spec);
 const struct pool *app_pool_find(const struct app *app, const char *name);

@@ -1,7 +1,6 @@
 /* Disposables: creation from a disposable template (what they copy of it),
  * auto_cleanup when they stop, and the sweep of what a killed qubesd left. */
 #include "qubesd/dispvm.h"
-#include "qubesd/events.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +12,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
-#include "qubesd/persist.h"
+#include "qubesd/change.h"
 #include "qubesd/property.h"
 #include "qubesd/storage_glue.h"
 
@@ -147,23 +146,10 @@ int dispvm_create(struct app *app, struct qube *dvm, const struct qube *src,
     _cleanup_free_ char *created_by = src ? xasprintf("created-by-%s", src->name) : NULL;
     _cleanup_free_ char *disp_created_by = src ? xasprintf("disp-created-by-%s", src->name)
                                                : NULL;
-    if (src) {
-        str_set_add(&q->tags, created_by);
-        str_set_add(&q->tags, disp_created_by);
-    }
-    if (app_add_qube(app, q, err) < 0)
+    const char *tags[] = { created_by, disp_created_by };
+    if (change_add_qube(app, q, tags, src ? ARRAY_SIZE(tags) : 0, err) < 0)
         return -1;
     log_info("qube=%s op=create class=DispVM template=%s qid=%d", q->name, dvm->name, q->qid);
-
-    const char *vm_key[] = { "vm" }, *vm_val[] = { q->name };
-    app_fire(app, NULL, "domain-add", 1, vm_key, vm_val);
-    const char *tags[] = { created_by, disp_created_by };
-    for (size_t i = 0; i < ARRAY_SIZE(tags) && src; i++) {
-        char event[96];
-        snprintf(event, sizeof(event), "domain-tag-add:%s", tags[i]);
-        const char *tag_key[] = { "tag" }, *tag_val[] = { tags[i] };
-        app_fire(app, q, event, 1, tag_key, tag_val);
-    }
     *out = q;
     return 0;
 }
@@ -180,7 +166,7 @@ bool dispvm_cleanup(struct app *app, struct qube *q)
     char name[sizeof(q->name)];
     snprintf(name, sizeof(name), "%s", q->name);
     struct qerror err = { 0 };
-    if (app_remove_qube(app, q, &err) < 0) {
+    if (change_remove_qube(app, q, &err) < 0) {
         log_warning("qube=%s op=auto-cleanup result=error: %s", name, err.message);
         return false;
     }

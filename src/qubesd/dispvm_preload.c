@@ -14,7 +14,7 @@
 #include "common/names.h"
 #include "qubesd/dispvm.h"
 #include "qubesd/lifecycle.h"
-#include "qubesd/persist.h"
+#include "qubesd/change.h"
 #include "qubesd/property.h"
 
 #define PRELOAD_MAX 32           /* disposables one pool holds, whatever the feature says */
@@ -109,135 +109,21 @@ static char *list_join(const struct names *l)
     return buf_steal(&b);
 }
 
-/* ---- feature and tag changes: one transaction, then the events ---- */
-
-enum change_kind { FEATURE_SET, FEATURE_DELETE, TAG_ADD };
-
-struct change {
-    struct qube *q;
-    enum change_kind kind;
-    char *name;
-    char *value;
-};
-
-struct changes {
-    size_t n, cap;
-    struct change *v;
-};
-
-static void add_change(struct changes *c, struct qube *q, enum change_kind kind, const char *name,
-                       const char *value)
-{
-    /* only real changes, so a pass with nothing to do fires nothing */
-    const char *old = kv_get(&q->features, name);
-    if ((kind == FEATURE_SET && old && strcmp(old, value) == 0) ||
-        (kind == FEATURE_DELETE && !old) || (kind == TAG_ADD && str_set_has(&q->tags, name)))
-        return;
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 8;
-        c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
-    }
-    c->v[c->n++] = (struct change){ q, kind, xstrdup(name), value ? xstrdup(value) : NULL };
-}
-
-static void free_changes(struct changes *c)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        free(c->v[i].name);
-        free(c->v[i].value);
-    }
-    free(c->v);
-    memset(c, 0, sizeof(*c));
-}
-
-struct changes_txn {
-    struct app *app;
-    const struct changes *c;
-};
-
-static int changes_step(void *ctx, struct qerror *err)
-{
-    struct changes_txn *t = ctx;
-    for (size_t i = 0; i < t->c->n; i++) {
-        const struct change *ch = &t->c->v[i];
-        int rc = ch->kind == TAG_ADD ? persist_tag(t->app, ch->q, ch->name, true, err)
-                                     : persist_feature(t->app, ch->q, ch->name, ch->value, err);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static void fire_feature(struct app *app, const struct qube *q, const char *prefix,
-                         const struct change *ch, const char *old)
-{
-    char event[160];
-    snprintf(event, sizeof(event), "%s%s", prefix, ch->name);
-    const char *keys[3] = { "feature" }, *values[3] = { ch->name };
-    size_t n = 1;
-    if (ch->value) {
-        keys[n] = "value";
-        values[n++] = ch->value;
-    }
-    if (old) {
-        keys[n] = "oldvalue";
-        values[n++] = old;
-    }
-    app_fire(app, q, event, n, keys, values);
-}
-
-static int apply_changes(struct app *app, struct changes *c, struct qerror *err)
-{
-    if (c->n == 0)
-        return 0;
-    struct changes_txn txn = { app, c };
-    int rc = persist_transaction(app, changes_step, &txn, err);
-    for (size_t i = 0; i < c->n && rc == 0; i++) {
-        struct change *ch = &c->v[i];
-        const char *cur = kv_get(&ch->q->features, ch->name);
-        _cleanup_free_ char *old = cur ? xstrdup(cur) : NULL;
-        switch (ch->kind) {
-        case FEATURE_SET:
-            fire_feature(app, ch->q, "domain-feature-pre-set:", ch, old);
-            kv_set(&ch->q->features, ch->name, ch->value);
-            fire_feature(app, ch->q, "domain-feature-set:", ch, old);
-            break;
-        case FEATURE_DELETE:
-            fire_feature(app, ch->q, "domain-feature-pre-delete:", ch, NULL);
-            kv_del(&ch->q->features, ch->name);
-            fire_feature(app, ch->q, "domain-feature-delete:", ch, NULL);
-            break;
-        case TAG_ADD: {
-            str_set_add(&ch->q->tags, ch->name);
-            char event[96];
-            snprintf(event, sizeof(event), "domain-tag-add:%s", ch->name);
-            const char *keys[] = { "tag" }, *values[] = { ch->name };
-            app_fire(app, ch->q, event, 1, keys, values);
-            break;
-        }
-        }
-    }
-    free_changes(c);
-    return rc;
-}
-
 /* The list of t becomes l (queued in c). */
-static void set_list(struct changes *c, struct qube *t, const struct names *l)
+static void set_list(struct change_batch *c, struct qube *t, const struct names *l)
 {
     _cleanup_free_ char *value = list_join(l);
     const char *cur = kv_get(&t->features, F_LIST);
     if (!cur && l->n == 0)
         return;
-    add_change(c, t, FEATURE_SET, F_LIST, value);
+    change_feature(c, t, F_LIST, value);
 }
 
-static void apply_or_log(struct app *app, struct changes *c, const char *what)
+static void apply_or_log(struct app *app, struct change_batch *c, const char *what)
 {
     struct qerror err = { 0 };
-    if (apply_changes(app, c, &err) < 0) {
+    if (change_apply(app, c, &err) < 0)
         log_error("op=preload-%s result=error: %s", what, err.message);
-        free_changes(c);
-    }
 }
 
 /* Takes name out of the list of t (stored at once). */
@@ -250,18 +136,18 @@ static void list_remove(struct app *app, struct qube *t, const char *name)
             snprintf(keep.v[keep.n++], sizeof(keep.v[0]), "%s", l.v[i]);
     if (keep.n == l.n)
         return;
-    struct changes c = { 0 };
+    struct change_batch c = { 0 };
     set_list(&c, t, &keep);
     apply_or_log(app, &c, "list");
 }
 
 /* Handing out marks it used: internal off (unless its template is internal
  * itself) and preload-dispvm-in-progress gone. */
-static void mark_used(struct changes *c, struct qube *d, const struct qube *t)
+static void mark_used(struct change_batch *c, struct qube *d, const struct qube *t)
 {
     if (!kv_has(&t->features, "internal"))
-        add_change(c, d, FEATURE_DELETE, "internal", NULL);
-    add_change(c, d, FEATURE_DELETE, F_IN_PROGRESS, NULL);
+        change_feature(c, d, "internal", NULL);
+    change_feature(c, d, F_IN_PROGRESS, NULL);
 }
 
 /* ---- the pass ---- */
@@ -343,7 +229,7 @@ static void retire_all(struct app *app, struct qube *t, const char *why)
     read_list(t, &l);
     if (l.n == 0)
         return;
-    struct changes c = { 0 };
+    struct change_batch c = { 0 };
     set_list(&c, t, &none);
     apply_or_log(app, &c, why);
     /* retire may remove a halted one at once: names only from here */
@@ -383,7 +269,7 @@ static void refill_template(struct dispvm_pool *pool, struct qube *t)
     struct app *app = pool->app;
     struct names l, keep = { 0 }, drop = { 0 };
     read_list(t, &l);
-    struct changes c = { 0 };
+    struct change_batch c = { 0 };
     bool busy = false;
     for (size_t i = 0; i < l.n; i++) {
         struct qube *d = app_find(app, l.v[i]);
@@ -461,9 +347,9 @@ static void preload_started(struct app *app, void *ctx, const struct qerror *err
             preload_failed(pool, t, s->dispvm, perr.message);
             retire(app, s->dispvm, "pause-failed");
         } else {
-            struct changes c = { 0 };
-            add_change(&c, d, FEATURE_SET, F_COMPLETED, "1");
-            add_change(&c, d, FEATURE_SET, F_IN_PROGRESS, ""); /* upstream's False */
+            struct change_batch c = { 0 };
+            change_feature(&c, d, F_COMPLETED, "1");
+            change_feature(&c, d, F_IN_PROGRESS, ""); /* upstream's False */
             apply_or_log(app, &c, "completed");
             kv_del(&pool->retry_after, t->name);
             struct timespec now;
@@ -496,7 +382,7 @@ static void start_one(struct dispvm_pool *pool, struct qube *t)
     read_list(t, &l);
     if (l.n < LIST_MAX)
         snprintf(l.v[l.n++], sizeof(l.v[0]), "%s", d->name);
-    struct changes c = { 0 };
+    struct change_batch c = { 0 };
     set_list(&c, t, &l);
     apply_or_log(app, &c, "list");
     log_info("qube=%s op=preload template=%s result=starting", d->name, t->name);
@@ -661,17 +547,16 @@ struct qube *dispvm_pool_take(struct dispvm_pool *pool, struct qube *dvm, const 
         return NULL;
     /* used before it runs again: a crash in between leaves a used one
      * paused, never a used one handed out twice */
-    struct changes c = { 0 };
+    struct change_batch c = { 0 };
     set_list(&c, dvm, &rest);
     mark_used(&c, d, dvm);
     _cleanup_free_ char *created_by = xasprintf("created-by-%s", src->name);
     _cleanup_free_ char *disp_created_by = xasprintf("disp-created-by-%s", src->name);
-    add_change(&c, d, TAG_ADD, created_by, NULL);
-    add_change(&c, d, TAG_ADD, disp_created_by, NULL);
+    change_tag(&c, d, created_by, true);
+    change_tag(&c, d, disp_created_by, true);
     struct qerror err = { 0 };
-    if (apply_changes(app, &c, &err) < 0) {
+    if (change_apply(app, &c, &err) < 0) {
         log_error("qube=%s op=preload-use result=error: %s", d->name, err.message);
-        free_changes(&c);
         return NULL;
     }
     if (lifecycle_pause(app, d, false, &err) < 0) {

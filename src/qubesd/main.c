@@ -22,6 +22,7 @@
 #include "qubesd/admin_services.h"
 #include "qubesd/api.h"
 #include "qubesd/app.h"
+#include "qubesd/persist.h"
 #include "qubesd/dispvm.h"
 #include "qubesd/dispvm_preload.h"
 #include "qubesd/lifecycle.h"
@@ -150,7 +151,7 @@ int main(int argc, char **argv)
     struct policy_service *policy = NULL;
     struct api_services services = { 0 };
     int status = 1;
-    if (app_load(&app, db_path, &err) < 0) {
+    if (persist_load(&app, db_path, &err) < 0) {
         log_error("cannot load the store: %s", err.message);
         goto out;
     }

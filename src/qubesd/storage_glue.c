@@ -9,7 +9,6 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
-#include "qubesd/persist.h"
 #include "qubesd/property.h"
 #include "store/store.h"
 
@@ -340,53 +339,6 @@ int storage_create_qube(struct app *app, struct qube *q, struct qerror *err)
     return rc;
 }
 
-int storage_persist_qube(struct app *app, const struct qube *q, struct qerror *err)
-{
-    char qid[16];
-    snprintf(qid, sizeof(qid), "%d", q->qid);
-    for (size_t i = 0; i < q->volume_config.n; i++) {
-        const char *k = q->volume_config.items[i].key;
-        const char *dot = strchr(k, '.');
-        if (!dot)
-            continue;
-        _cleanup_free_ char *volume = xstrndup(k, (size_t)(dot - k));
-        const char *p[] = { qid, volume, dot + 1, q->volume_config.items[i].value };
-        if (store_run(app->store,
-                      "INSERT OR REPLACE INTO volume_config (qid, volume, key, value) "
-                      "VALUES (?, ?, ?, ?)",
-                      4, p, err) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-struct set_key_txn {
-    struct app *app;
-    const struct qube *q;
-    const char *volume, *key, *value;
-};
-
-static int set_key_step(void *ctx, struct qerror *err)
-{
-    struct set_key_txn *t = ctx;
-    char qid[16];
-    snprintf(qid, sizeof(qid), "%d", t->q->qid);
-    const char *p[] = { qid, t->volume, t->key, t->value };
-    return store_run(t->app->store,
-                     "INSERT OR REPLACE INTO volume_config (qid, volume, key, value) "
-                     "VALUES (?, ?, ?, ?)",
-                     4, p, err);
-}
-
-int storage_set_volume_key(struct app *app, struct qube *q, const char *volume, const char *key,
-                           const char *value, struct qerror *err)
-{
-    struct set_key_txn t = { app, q, volume, key, value };
-    if (persist_transaction(app, set_key_step, &t, err) < 0)
-        return -1;
-    config_set(q, volume, key, value);
-    return 0;
-}
 
 int storage_remove_qube(const struct app *app, const struct qube *q, struct qerror *err)
 {

@@ -34,11 +34,6 @@ int storage_pool_open_model(const struct app *app, const struct pool *p, struct 
  * the default_pool* properties, sizes and flags of its class), then creates
  * the images; on failure nothing is left on disk. */
 int storage_create_qube(struct app *app, struct qube *q, struct qerror *err);
-/* Writes q->volume_config rows (inside the caller's transaction). */
-int storage_persist_qube(struct app *app, const struct qube *q, struct qerror *err);
-/* Sets one key of one volume, in memory and in the store (one transaction). */
-int storage_set_volume_key(struct app *app, struct qube *q, const char *volume, const char *key,
-                           const char *value, struct qerror *err);
 /* At admin.vm.Remove: removes every image of the qube. Errors are reported
  * after trying every volume. */
 int storage_remove_qube(const struct app *app, const struct qube *q, struct qerror *err);

@@ -10,6 +10,7 @@
 #include "common/root.h"
 #include "qubesd/api.h"
 #include "qubesd/app.h"
+#include "qubesd/persist.h"
 
 static struct app app;
 
@@ -27,7 +28,7 @@ static void setup(void)
     };
     qroot_set("/nonexistent-qubicle-fuzz-root");
     struct qerror err = { 0 };
-    if (app_load(&app, ":memory:", &err) < 0)
+    if (persist_load(&app, ":memory:", &err) < 0)
         abort();
     for (size_t i = 0; i < sizeof(seed) / sizeof(seed[0]); i++) {
         char *copy = malloc(seed[i].len);

@@ -16,6 +16,7 @@
 #include "common/root.h"
 #include "qubesd/api.h"
 #include "qubesd/app.h"
+#include "qubesd/persist.h"
 #include "qubesd/dispvm.h"
 
 struct fixture {
@@ -63,7 +64,7 @@ static void reload(struct fixture *f)
 {
     app_free(&f->app);
     struct qerror err = { 0 };
-    assert_int_equal(app_load(&f->app, f->db, &err), 0);
+    assert_int_equal(persist_load(&f->app, f->db, &err), 0);
 }
 
 static int setup(void **state)
@@ -74,7 +75,7 @@ static int setup(void **state)
     qroot_set(f->root);
     snprintf(f->db, sizeof(f->db), "%s/qubes.db", f->root);
     struct qerror err = { 0 };
-    assert_int_equal(app_load(&f->app, f->db, &err), 0);
+    assert_int_equal(persist_load(&f->app, f->db, &err), 0);
     ok(f, "admin.vm.Create.TemplateVM", "", "dom0", "name=tpl label=black");
     ok(f, "admin.vm.Create.AppVM", "tpl", "dom0", "name=dvm label=green");
     ok(f, "admin.vm.property.Set", "template_for_dispvms", "dvm", "True");

@@ -14,6 +14,7 @@
 #include "common/root.h"
 #include "qubesd/api.h"
 #include "qubesd/app.h"
+#include "qubesd/persist.h"
 
 struct fixture {
     char root[64];
@@ -52,7 +53,7 @@ static int setup(void **state)
     qroot_set(f->root);
     snprintf(f->db, sizeof(f->db), "%s/qubes.db", f->root);
     struct qerror err = { 0 };
-    assert_int_equal(app_load(&f->app, f->db, &err), 0);
+    assert_int_equal(persist_load(&f->app, f->db, &err), 0);
     *state = f;
     return 0;
 }
@@ -187,7 +188,7 @@ static void test_store_keeps_everything(void **state)
 
     app_free(&f->app);
     struct qerror err = { 0 };
-    assert_int_equal(app_load(&f->app, f->db, &err), 0);
+    assert_int_equal(persist_load(&f->app, f->db, &err), 0);
     assert_string_equal(call(f, "admin.vm.property.GetAll", "", "work", ""), saved);
     free(saved);
     assert_string_equal(call(f, "admin.vm.feature.Get", "gui", "work", ""), "0:1");

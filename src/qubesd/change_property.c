@@ -1,6 +1,7 @@
-/* Property set/reset with persistence and events (qubes/__init__.py:
- * property.__set__/__delete__ and the handlers that react to them). */
-#include "qubesd/property_change.h"
+/* The change layer for properties: set/reset with persistence and events
+ * (qubes/__init__.py: property.__set__/__delete__ and the handlers that
+ * react to them). */
+#include "qubesd/change.h"
 #include "qubesd/events.h"
 
 #include <stdlib.h>
@@ -89,8 +90,8 @@ static int persist_prop_step(void *ctx, struct qerror *err)
     return persist_property(c->app, c->q, c->def, c->value, err);
 }
 
-int prop_change(struct app *app, struct qube *q, const struct prop_def *def,
-                const char *new_value, struct qerror *err)
+int change_set_property(struct app *app, struct qube *q, const struct prop_def *def,
+                        const char *new_value, struct qerror *err)
 {
     if (prop_check_writable(q, def, new_value == NULL, err) < 0)
         return -1;
