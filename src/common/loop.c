@@ -2,19 +2,53 @@
 #include "common/loop.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+struct loop_deferred {
+    void (*fn)(void *ctx);
+    void *ctx;
+    struct loop_deferred *next;
+};
+
+void loop_defer(struct loop *l, void (*fn)(void *ctx), void *ctx)
+{
+    struct loop_deferred *d = malloc(sizeof(*d));
+    if (!d)
+        abort();
+    *d = (struct loop_deferred){ fn, ctx, NULL };
+    if (!l->deferred_tail)
+        l->deferred_tail = &l->deferred;
+    *l->deferred_tail = d;
+    l->deferred_tail = &d->next;
+}
+
+/* What was deferred, in order; work deferred meanwhile runs too. */
+static void run_deferred(struct loop *l)
+{
+    while (l->deferred) {
+        struct loop_deferred *d = l->deferred;
+        l->deferred = d->next;
+        if (!l->deferred)
+            l->deferred_tail = &l->deferred;
+        d->fn(d->ctx);
+        free(d);
+    }
+}
+
 int loop_init(struct loop *l)
 {
     memset(l, 0, sizeof(*l));
+    l->deferred_tail = &l->deferred;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     return l->epfd < 0 ? -1 : 0;
 }
 
 void loop_close(struct loop *l)
 {
+    run_deferred(l);
     if (l->epfd >= 0)
         close(l->epfd);
     l->epfd = -1;
@@ -43,6 +77,7 @@ void loop_del(struct loop *l, struct loop_watch *w)
 
 int loop_run_once(struct loop *l, int timeout_ms)
 {
+    run_deferred(l);
     struct epoll_event events[LOOP_BATCH];
     int n = epoll_wait(l->epfd, events, LOOP_BATCH, timeout_ms);
     if (n < 0)
@@ -54,6 +89,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
         if (e->data.ptr) {
             struct loop_watch *w = e->data.ptr;
             w->fn(w, e->events);
+            run_deferred(l);
         }
     }
     l->batch = NULL;

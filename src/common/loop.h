@@ -19,9 +19,12 @@ struct loop_watch {
     void *ctx;
 };
 
+struct loop_deferred; /* loop.c */
+
 struct loop {
     int epfd;
     bool stop;
+    struct loop_deferred *deferred, **deferred_tail; /* loop_defer's queue */
     /* the batch being dispatched: events[next..n) are still to come */
     struct epoll_event *batch;
     int next, n;
@@ -32,6 +35,12 @@ void loop_close(struct loop *l);
 int loop_add(struct loop *l, struct loop_watch *w, uint32_t events);
 int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events);
 void loop_del(struct loop *l, struct loop_watch *w);
+/* Runs fn(ctx) once the callback running now returns, before any other
+ * event is dispatched (or at the next loop_run_once, outside a callback):
+ * for work that must not happen inside the code that asked for it, yet
+ * before anyone else is served. */
+void loop_defer(struct loop *l, void (*fn)(void *ctx), void *ctx);
+
 /* Waits up to timeout_ms and runs the callbacks of what is ready. */
 int loop_run_once(struct loop *l, int timeout_ms);
 

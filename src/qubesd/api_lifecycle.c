@@ -4,6 +4,19 @@
 #include "qubesd/api.h"
 #include "qubesd/lifecycle.h"
 
+/* The lifecycle's outcome, as the deferred answer of the request. */
+static void answer(struct app *app, void *ctx, const struct qerror *err)
+{
+    (void)app;
+    api_reply_done(ctx, err);
+}
+
+/* The callback for a reply: none where nothing can wait (no connection). */
+static lifecycle_done_fn answer_fn(const struct api_reply *reply)
+{
+    return reply ? answer : NULL;
+}
+
 /* Starts an operation that answers later; a refusal at once is answered
  * now, as any error (the reply is dropped). */
 static int deferred(struct api_call *call, int rc, struct api_reply *reply)
@@ -18,7 +31,8 @@ static int deferred(struct api_call *call, int rc, struct api_reply *reply)
 static int vm_start(struct api_call *call, struct qerror *err)
 {
     struct api_reply *reply = api_call_defer(call);
-    return deferred(call, lifecycle_start(call->app, call->dest, reply, err), reply);
+    return deferred(call, lifecycle_start(call->app, call->dest, answer_fn(reply), reply, err),
+                    reply);
 }
 
 static int vm_shutdown(struct api_call *call, struct qerror *err)
@@ -35,14 +49,17 @@ static int vm_shutdown(struct api_call *call, struct qerror *err)
         return qerror_set(err, "ProtocolError", "Invalid argument: expected force, wait or "
                                                 "force+wait");
     struct api_reply *reply = api_call_defer(call);
-    return deferred(call, lifecycle_shutdown(call->app, call->dest, force, wait, reply, err),
+    return deferred(call,
+                    lifecycle_shutdown(call->app, call->dest, force, wait, answer_fn(reply), reply,
+                                       err),
                     reply);
 }
 
 static int vm_kill(struct api_call *call, struct qerror *err)
 {
     struct api_reply *reply = api_call_defer(call);
-    return deferred(call, lifecycle_kill(call->app, call->dest, reply, err), reply);
+    return deferred(call, lifecycle_kill(call->app, call->dest, answer_fn(reply), reply, err),
+                    reply);
 }
 
 static int vm_pause(struct api_call *call, struct qerror *err)

@@ -12,7 +12,9 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "qubesd/change.h"
+#include "qubesd/events.h"
 #include "qubesd/property.h"
 #include "qubesd/storage_glue.h"
 
@@ -172,6 +174,67 @@ bool dispvm_cleanup(struct app *app, struct qube *q)
     }
     log_info("qube=%s op=auto-cleanup result=ok", name);
     return true;
+}
+
+/* ---- the disposables' subscription to the event bus ---- */
+
+struct dispvm_events {
+    struct event_subscriber sub;
+    struct app *app;
+};
+
+/* Qubes' DispVM.start: its template must still be a disposable template. */
+static int check(void *ctx, const struct app *app, const struct qube_event *ev,
+                 struct qerror *err)
+{
+    (void)ctx;
+    if (!ev->subject || strcmp(ev->name, "domain-pre-start") != 0)
+        return 0;
+    return dispvm_check_start(app, ev->subject, err);
+}
+
+struct cleanup_later {
+    struct app *app;
+    char name[32];
+};
+
+static void cleanup_later(void *ctx)
+{
+    struct cleanup_later *c = ctx;
+    dispvm_cleanup(c->app, app_find(c->app, c->name));
+    free(c);
+}
+
+/* auto_cleanup: a disposable that stopped, or could not start, goes, once
+ * the code that announced it is done with it. */
+static void on_event(void *ctx, struct app *app, const struct qube_event *ev)
+{
+    (void)ctx;
+    const struct qube *q = ev->subject;
+    if (!q || !app->loop || !is_auto_cleanup(app, q) ||
+        (strcmp(ev->name, "domain-shutdown") != 0 && strcmp(ev->name, "domain-start-failed") != 0))
+        return;
+    struct cleanup_later *c = xcalloc(1, sizeof(*c));
+    c->app = app;
+    snprintf(c->name, sizeof(c->name), "%s", q->name);
+    loop_defer(app->loop, cleanup_later, c);
+}
+
+struct dispvm_events *dispvm_events_open(struct app *app)
+{
+    struct dispvm_events *d = xcalloc(1, sizeof(*d));
+    d->app = app;
+    d->sub = (struct event_subscriber){ .on_event = on_event, .check = check, .ctx = d };
+    events_subscribe(app, &d->sub);
+    return d;
+}
+
+void dispvm_events_close(struct dispvm_events *d)
+{
+    if (!d)
+        return;
+    events_unsubscribe(d->app, &d->sub);
+    free(d);
 }
 
 /* ---- after a kill -9 of qubesd ---- */

@@ -34,6 +34,14 @@ int dispvm_create(struct app *app, struct qube *dvm, const struct qube *src,
  * freed then). Called when a qube stopped or failed to start. */
 bool dispvm_cleanup(struct app *app, struct qube *q);
 
+/* The disposables' handlers on the event bus: a start of a disposable whose
+ * template is no disposable template any more is refused, and an
+ * auto_cleanup disposable that stopped or could not start is removed
+ * (dispvm_cleanup) right after the event-loop callback that announced it. */
+struct dispvm_events;
+struct dispvm_events *dispvm_events_open(struct app *app);
+void dispvm_events_close(struct dispvm_events *d);
+
 /* At qubesd start, once running qubes are reattached: removes every halted
  * auto_cleanup disposable, then image directories of disposables the store
  * no longer has (a kill -9 between the images and the store row). */

@@ -207,7 +207,7 @@ static void retire(struct app *app, const char *name, const char *why)
     log_info("qube=%s op=preload-retire reason=%s", name, why);
     struct qerror err = { 0 };
     if (d->runtime) {
-        if (lifecycle_kill(app, d, NULL, &err) < 0)
+        if (lifecycle_kill(app, d, NULL, NULL, &err) < 0)
             log_warning("qube=%s op=preload-retire result=error: %s", name, err.message);
     } else {
         dispvm_cleanup(app, d);
@@ -389,8 +389,8 @@ static void start_one(struct dispvm_pool *pool, struct qube *t)
 
     s->next = pool->starts;
     pool->starts = s;
-    if (lifecycle_start_then(app, d, preload_started, s, &err) < 0) {
-        /* refused at once: the lifecycle removed the disposable already */
+    if (lifecycle_start(app, d, preload_started, s, &err) < 0) {
+        /* refused at once: the disposable goes after this pass (its subscriber) */
         pool->starts = s->next;
         preload_failed(pool, t, s->dispvm, err.message);
         free(s);

@@ -27,3 +27,13 @@ void app_fire(struct app *app, const struct qube *subject, const char *name, siz
         if (s->on_event)
             s->on_event(s->ctx, app, &ev);
 }
+
+int app_check(const struct app *app, const struct qube *subject, const char *name, size_t n,
+              const char *const *keys, const char *const *values, struct qerror *err)
+{
+    const struct qube_event ev = { subject, name, n, keys, values };
+    for (const struct event_subscriber *s = app->subscribers; s; s = s->next)
+        if (s->check && s->check(s->ctx, app, &ev, err) < 0)
+            return -1;
+    return 0;
+}

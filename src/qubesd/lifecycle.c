@@ -1,9 +1,10 @@
 /* Power management of qubes on the daemon's loop. A start is a chain of
  * asynchronous steps (netvm first, then the driver, then qrexec-daemon until
- * the agent's HELLO); API calls wait on it through deferred replies, and
- * whoever waits is told once, with the outcome. */
+ * the agent's HELLO); whoever waits on it (an Admin API call, the preload
+ * pool, a qube that needs this one as its netvm) is told once, through its
+ * callback, with the outcome. What else happens when a qube starts or stops
+ * (a disposable's removal) subscribes to the events fired here. */
 #include "qubesd/lifecycle.h"
-#include "qubesd/events.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,15 +26,13 @@
 #include "common/root.h"
 #include "common/spawn.h"
 #include "drivers/driver.h"
-#include "qubesd/dispvm.h"
+#include "qubesd/events.h"
 #include "qubesd/property.h"
 #include "qubesd/storage_glue.h"
 
-/* Someone waiting for a qube to be up (or down): an API caller, or the
- * start of a qube that needs this one as its netvm. */
+/* Someone waiting for a qube to be up (or down). */
 struct waiter {
-    struct api_reply *reply;
-    void (*then)(struct app *app, void *ctx, const struct qerror *err);
+    lifecycle_done_fn done;
     void *ctx;
     struct waiter *next;
 };
@@ -78,14 +77,12 @@ const char *power_state_name(enum power_state s)
 
 /* ---- waiters ---- */
 
-static void add_waiter(struct waiter **list, struct api_reply *reply,
-                       void (*then)(struct app *, void *, const struct qerror *), void *ctx)
+static void add_waiter(struct waiter **list, lifecycle_done_fn done, void *ctx)
 {
-    if (!reply && !then)
+    if (!done)
         return;
     struct waiter *w = xcalloc(1, sizeof(*w));
-    w->reply = reply;
-    w->then = then;
+    w->done = done;
     w->ctx = ctx;
     w->next = *list;
     *list = w;
@@ -97,10 +94,7 @@ static void notify(struct app *app, struct waiter **list, const struct qerror *e
     *list = NULL;
     while (w) {
         struct waiter *next = w->next;
-        if (w->reply)
-            api_reply_done(w->reply, err);
-        if (w->then)
-            w->then(app, w->ctx, err);
+        w->done(app, w->ctx, err);
         free(w);
         w = next;
     }
@@ -195,11 +189,11 @@ static void on_exit_fd(struct loop_watch *w, uint32_t events)
     if (timed_out)
         qerror_set(&timeout_err, "QubesVMShutdownTimeoutError",
                    "Domain shutdown timed out: '%s'", q->name);
-    /* answered first, as Qubes' Kill answers once the domain is gone and auto-cleanup
-     * follows domain-shutdown: the caller does not wait for the removal, and the next
-     * request it sends is served after it (one loop) */
+    /* as Qubes' Kill answers once the domain is gone and auto-cleanup follows
+     * domain-shutdown: a disposable's removal is deferred to the end of this callback
+     * (its subscriber), so the caller does not wait for it, and the next request it
+     * sends is served after it */
     notify(app, &halted, timed_out ? &timeout_err : NULL);
-    dispvm_cleanup(app, q); /* auto_cleanup: q may be gone from here on */
 }
 
 /* ---- starting ---- */
@@ -400,17 +394,22 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
 
 /* Whom to tell when a start is over. */
 struct start_waiter {
-    struct api_reply *reply;
-    void (*then)(struct app *app, void *ctx, const struct qerror *err);
+    lifecycle_done_fn done;
     void *ctx;
 };
 
 static void deliver(struct app *app, struct start_waiter w, const struct qerror *err)
 {
-    if (w.reply)
-        api_reply_done(w.reply, err);
-    if (w.then)
-        w.then(app, w.ctx, err);
+    if (w.done)
+        w.done(app, w.ctx, err);
+}
+
+/* A start that failed before the qube ran: announced, logged (the
+ * subscribers may remove q: it is not used afterwards). */
+static void start_failed(struct app *app, struct qube *q, const struct qerror *err)
+{
+    log_warning("qube=%s op=start result=failed error=%s", q->name, err->message);
+    fire1(app, q, "domain-start-failed", "reason", err->message);
 }
 
 /* A start waiting for its netvm; it goes on (or fails) once that is up. */
@@ -435,10 +434,12 @@ static void start_after_netvm(struct app *app, void *ctx, const struct qerror *n
         free(a);
         return;
     }
-    /* a disposable that could not start goes (its waiters may still ask
-     * for it by name, so after they were told) */
+    /* its waiters are told first: a disposable that could not start goes
+     * (after this callback), and they may still ask for it by name */
     deliver(app, a->w, &err);
-    dispvm_cleanup(app, app_find(app, a->name));
+    q = app_find(app, a->name);
+    if (q && !q->runtime)
+        start_failed(app, q, &err);
     free(a);
 }
 
@@ -451,7 +452,7 @@ static int start_with(struct app *app, struct qube *q, struct start_waiter w, st
     struct qube_runtime *rt = q->runtime;
     if (rt) {
         if (rt->state == POWER_TRANSIENT)
-            add_waiter(&rt->on_started, w.reply, w.then, w.ctx);
+            add_waiter(&rt->on_started, w.done, w.ctx);
         else
             deliver(app, w, NULL); /* not Halted: nothing to do, as in Qubes */
         return 0;
@@ -465,7 +466,7 @@ static int start_with(struct app *app, struct qube *q, struct start_waiter w, st
         struct after_netvm *a = xcalloc(1, sizeof(*a));
         snprintf(a->name, sizeof(a->name), "%s", q->name);
         a->w = w;
-        struct start_waiter then = { .then = start_after_netvm, .ctx = a };
+        struct start_waiter then = { .done = start_after_netvm, .ctx = a };
         if (start_with(app, netvm, then, err) < 0) {
             free(a);
             qerror_prefix(err, "netvm %s: ", netvm->name);
@@ -473,41 +474,24 @@ static int start_with(struct app *app, struct qube *q, struct start_waiter w, st
         }
         return 0;
     }
-    if (start_now(app, q, err) < 0) {
-        fire1(app, q, "domain-start-failed", "reason", err->message);
-        log_warning("qube=%s op=start result=failed error=%s", q->name, err->message);
+    if (start_now(app, q, err) < 0)
         return -1;
-    }
-    add_waiter(&q->runtime->on_started, w.reply, w.then, w.ctx);
+    add_waiter(&q->runtime->on_started, w.done, w.ctx);
     return 0;
 }
 
-/* A disposable's template must still be one (dispvm.py start); a
- * disposable that fails to start goes at once. */
-static int start_checked(struct app *app, struct qube *q, struct start_waiter w,
-                         struct qerror *err)
-{
-    int rc = dispvm_check_start(app, q, err);
-    if (rc == 0)
-        rc = start_with(app, q, w, err);
-    if (rc < 0)
-        dispvm_cleanup(app, q);
-    return rc;
-}
-
-int lifecycle_start(struct app *app, struct qube *q, struct api_reply *reply,
+int lifecycle_start(struct app *app, struct qube *q, lifecycle_done_fn done, void *ctx,
                     struct qerror *err)
 {
-    struct start_waiter w = { .reply = reply };
-    return start_checked(app, q, w, err);
-}
-
-int lifecycle_start_then(struct app *app, struct qube *q,
-                         void (*then)(struct app *app, void *ctx, const struct qerror *err),
-                         void *ctx, struct qerror *err)
-{
-    struct start_waiter w = { .then = then, .ctx = ctx };
-    return start_checked(app, q, w, err);
+    /* a subscriber may refuse (a disposable whose template is one no more) */
+    struct start_waiter w = { .done = done, .ctx = ctx };
+    if (app_check(app, q, "domain-pre-start", 0, NULL, NULL, err) < 0 ||
+        start_with(app, q, w, err) < 0) {
+        if (q->cls != QUBE_ADMINVM && !q->runtime)
+            start_failed(app, q, err);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- stopping ---- */
@@ -529,7 +513,7 @@ static int not_started(const struct qube *q, struct qerror *err)
 }
 
 int lifecycle_shutdown(struct app *app, struct qube *q, bool force, bool wait,
-                       struct api_reply *reply, struct qerror *err)
+                       lifecycle_done_fn done, void *ctx, struct qerror *err)
 {
     if (q->cls == QUBE_ADMINVM)
         return qerror_set(err, "QubesVMError", "Cannot shutdown Dom0 fake domain!");
@@ -559,13 +543,14 @@ int lifecycle_shutdown(struct app *app, struct qube *q, bool force, bool wait,
                          on_shutdown_timeout, rt);
     }
     if (wait)
-        add_waiter(&rt->on_halted, reply, NULL, NULL);
-    else if (reply)
-        api_reply_done(reply, NULL);
+        add_waiter(&rt->on_halted, done, ctx);
+    else if (done)
+        done(app, ctx, NULL);
     return 0;
 }
 
-int lifecycle_kill(struct app *app, struct qube *q, struct api_reply *reply, struct qerror *err)
+int lifecycle_kill(struct app *app, struct qube *q, lifecycle_done_fn done, void *ctx,
+                   struct qerror *err)
 {
     (void)app;
     if (q->cls == QUBE_ADMINVM)
@@ -575,7 +560,7 @@ int lifecycle_kill(struct app *app, struct qube *q, struct api_reply *reply, str
         return not_started(q, err);
     if (rt->drv->kill(rt->run, err) < 0)
         return -1;
-    add_waiter(&rt->on_halted, reply, NULL, NULL);
+    add_waiter(&rt->on_halted, done, ctx);
     return 0;
 }
 

@@ -6,7 +6,8 @@
 
 #include <stdbool.h>
 
-#include "qubesd/api.h"
+#include "common/buf.h"
+#include "common/error.h"
 #include "qubesd/app.h"
 
 enum power_state {
@@ -21,21 +22,22 @@ enum power_state {
 enum power_state qube_power(const struct qube *q);
 const char *power_state_name(enum power_state s);
 
-/* Each takes the reply of the calling API request (or NULL) and answers it
- * when the operation is over; on an immediate refusal they return -1 with
- * err set and the reply untouched. An auto_cleanup disposable that stops, or
- * fails to start, is removed before its waiters are told (so after a Kill
- * answered nothing of it remains); q must not be used after a failed start. */
-int lifecycle_start(struct app *app, struct qube *q, struct api_reply *reply,
+/* Told once when an operation that waits is over: err NULL on success
+ * (the qube is up, or down). */
+typedef void (*lifecycle_done_fn)(struct app *app, void *ctx, const struct qerror *err);
+
+/* Each calls done(app, ctx, err) when the operation is over (done may be
+ * NULL); on an immediate refusal they return -1 with err set, and done is
+ * not called. A start that fails fires domain-start-failed; a qube that
+ * stops fires domain-shutdown once its waiters were told. What follows (an
+ * auto_cleanup disposable's removal) is a subscriber's, run after the
+ * current event-loop callback: callers may use q until they return. */
+int lifecycle_start(struct app *app, struct qube *q, lifecycle_done_fn done, void *ctx,
                     struct qerror *err);
-/* The same for qubesd's own starts: then(app, ctx, err) is told the outcome
- * (err NULL: running), unless this returns -1. */
-int lifecycle_start_then(struct app *app, struct qube *q,
-                         void (*then)(struct app *app, void *ctx, const struct qerror *err),
-                         void *ctx, struct qerror *err);
+/* Without wait, done is called as soon as the qube was asked to stop. */
 int lifecycle_shutdown(struct app *app, struct qube *q, bool force, bool wait,
-                       struct api_reply *reply, struct qerror *err);
-int lifecycle_kill(struct app *app, struct qube *q, struct api_reply *reply,
+                       lifecycle_done_fn done, void *ctx, struct qerror *err);
+int lifecycle_kill(struct app *app, struct qube *q, lifecycle_done_fn done, void *ctx,
                    struct qerror *err);
 int lifecycle_pause(struct app *app, struct qube *q, bool pause, struct qerror *err);
 /* "mem=... mem_static_max=... cputime=... power_state=..." */

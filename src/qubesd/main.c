@@ -150,6 +150,7 @@ int main(int argc, char **argv)
     struct server *srv = NULL;
     struct policy_service *policy = NULL;
     struct api_services services = { 0 };
+    struct dispvm_events *disposables = NULL;
     int status = 1;
     if (persist_load(&app, db_path, &err) < 0) {
         log_error("cannot load the store: %s", err.message);
@@ -169,6 +170,8 @@ int main(int argc, char **argv)
     /* what a killed qubesd left of disposables, then the preload pools */
     dispvm_startup_sweep(&app);
     services.dispvm_pool = dispvm_pool_open(&app);
+    /* last: a disposable's removal comes after everyone else heard of its end */
+    disposables = dispvm_events_open(&app);
     log_info("qubesd %s root=%s qubes=%zu listening on %s", QUBICLE_VERSION, qroot_get(),
              app.n_qubes, sock_path);
     while (!loop.stop)
@@ -178,6 +181,7 @@ int main(int argc, char **argv)
         }
     status = 0;
 out:
+    dispvm_events_close(disposables);
     dispvm_pool_close(services.dispvm_pool);
     server_close(srv);
     policy_service_close(policy);
