@@ -181,7 +181,7 @@ static int vm_create(struct api_call *call, struct qerror *err)
         set_initial(q, "template", template->name);
     }
     if (cls == QUBE_DISPVM) {
-        int dispid = app_new_dispid(app);
+        int dispid = dispvm_new_dispid(app);
         if (dispid < 0) {
             qube_free(q);
             return qerror_set(err, "QubesException", "No unused dispid left");

@@ -9,11 +9,7 @@
 
 #include "common/cleanup.h"
 #include "common/host_budget.h"
-#include "common/log.h"
 #include "common/names.h"
-#include "common/root.h"
-#include "qubesd/events.h"
-#include "qubesd/property.h"
 #include "store/store.h"
 
 static const char *const class_names[QUBE_CLASS_COUNT] = {
@@ -127,38 +123,6 @@ int app_new_qid(const struct app *app)
     return -1;
 }
 
-int app_new_dispid(const struct app *app)
-{
-    static const int max_dispid = 10000;
-    unsigned char used[10000 / 8 + 1] = { 0 };
-    int n_used = 0;
-    for (size_t i = 0; i < app->n_qubes; i++) {
-        if (app->qubes[i]->cls != QUBE_DISPVM)
-            continue;
-        long long id = prop_value_int(app, app->qubes[i], "dispid", -1);
-        if (id >= 0 && id < max_dispid && !(used[id / 8] & (1u << (id % 8)))) {
-            used[id / 8] |= (unsigned char)(1u << (id % 8));
-            n_used++;
-        }
-    }
-    if (n_used >= max_dispid)
-        return -1;
-    /* a few random draws; should all hit used ids (a crowded space), the
-     * next free one after the last draw: bounded either way */
-    int id = 0;
-    for (int attempt = 0; attempt < 16; attempt++) {
-        unsigned int r;
-        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-            abort(); /* no entropy: nothing sane to do */
-        id = (int)(r % (unsigned)max_dispid);
-        if (!(used[id / 8] & (1u << (id % 8))))
-            return id;
-    }
-    while (used[id / 8] & (1u << (id % 8)))
-        id = (id + 1) % max_dispid;
-    return id;
-}
-
 void app_new_uuid(char out[37])
 {
     unsigned char b[16];
@@ -170,28 +134,6 @@ void app_new_uuid(char out[37])
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
              b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
              b[15]);
-}
-
-bool app_find_reference(const struct app *app, const struct qube *q, const char **holder,
-                        const char **prop)
-{
-    for (size_t i = 0; i <= app->n_qubes; i++) {
-        const struct qube *h = i < app->n_qubes ? app->qubes[i] : NULL;
-        if (h == q)
-            continue;
-        size_t n;
-        const struct prop_def *const *defs = prop_list(h, &n);
-        for (size_t d = 0; d < n; d++) {
-            if (defs[d]->type != PROP_VM)
-                continue;
-            if (prop_value_qube(app, h, defs[d]->name) == q) {
-                *holder = h ? h->name : "the global properties";
-                *prop = defs[d]->name;
-                return true;
-            }
-        }
-    }
-    return false;
 }
 
 const struct label *app_label_lookup(const struct app *app, const char *untrusted_spec)

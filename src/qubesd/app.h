@@ -103,15 +103,9 @@ void app_insert(struct app *app, struct qube *q);
 void app_unlink(struct app *app, struct qube *q);
 /* Lowest unused qid in 1..9999, or -1. */
 int app_new_qid(const struct app *app);
-/* A random unused dispid in [0, 10000), as get_new_unused_dispid draws it, or -1. */
-int app_new_dispid(const struct app *app);
 /* A random (version 4) UUID in its 36-character text form. */
 void app_new_uuid(char out[37]);
 
-/* Who refers to q through a qube-valued property (effective values, so a
- * default counts): true with the first holder and property found. */
-bool app_find_reference(const struct app *app, const struct qube *q, const char **holder,
-                        const char **prop);
 
 const struct label *app_label_lookup(const struct app *app, const char *untrusted_spec);
 const struct pool *app_pool_find(const struct app *app, const char *name);

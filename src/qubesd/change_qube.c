@@ -64,7 +64,7 @@ int change_remove_qube(struct app *app, struct qube *q, struct qerror *err)
         return qerror_set(err, "QubesVMNotHaltedError", "Domain is not powered off: '%s'",
                           q->name);
     const char *holder, *prop;
-    if (app_find_reference(app, q, &holder, &prop)) {
+    if (prop_find_reference(app, q, &holder, &prop)) {
         log_info("qube=%s op=remove result=in-use by=%s property=%s", q->name, holder, prop);
         return qerror_set(err, "QubesVMInUseError", "Domain is in use: '%s' (%s of %s)", q->name,
                           prop, holder);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,6 +94,38 @@ static void set_prop(struct qube *q, const char *name, const char *value)
     q->props[def->index] = xstrdup(value);
 }
 
+int dispvm_new_dispid(const struct app *app)
+{
+    static const int max_dispid = 10000;
+    unsigned char used[10000 / 8 + 1] = { 0 };
+    int n_used = 0;
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        if (app->qubes[i]->cls != QUBE_DISPVM)
+            continue;
+        long long id = prop_value_int(app, app->qubes[i], "dispid", -1);
+        if (id >= 0 && id < max_dispid && !(used[id / 8] & (1u << (id % 8)))) {
+            used[id / 8] |= (unsigned char)(1u << (id % 8));
+            n_used++;
+        }
+    }
+    if (n_used >= max_dispid)
+        return -1;
+    /* a few random draws; should all hit used ids (a crowded space), the
+     * next free one after the last draw: bounded either way */
+    int id = 0;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        unsigned int r;
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            abort(); /* no entropy: nothing sane to do */
+        id = (int)(r % (unsigned)max_dispid);
+        if (!(used[id / 8] & (1u << (id % 8))))
+            return id;
+    }
+    while (used[id / 8] & (1u << (id % 8)))
+        id = (id + 1) % max_dispid;
+    return id;
+}
+
 /* A new disposable of dvm in memory: qid, uuid, a free disp<N>, what it
  * copies of dvm. */
 static struct qube *new_disposable(const struct app *app, const struct qube *dvm,
@@ -106,7 +139,7 @@ static struct qube *new_disposable(const struct app *app, const struct qube *dvm
     int dispid = -1;
     char name[32];
     for (int i = 0; i < NAME_ATTEMPTS && dispid < 0; i++) {
-        dispid = app_new_dispid(app);
+        dispid = dispvm_new_dispid(app);
         if (dispid < 0)
             break;
         snprintf(name, sizeof(name), "disp%d", dispid);

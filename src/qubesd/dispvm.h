@@ -16,6 +16,9 @@ int dispvm_check_template(const struct app *app, const struct qube *dvm, struct 
  * template (dispvm.py start). 0 for any other qube. */
 int dispvm_check_start(const struct app *app, const struct qube *q, struct qerror *err);
 
+/* A random unused dispid in [0, 10000), as get_new_unused_dispid draws it, or -1. */
+int dispvm_new_dispid(const struct app *app);
+
 /* What a new disposable takes over from its template, in memory, before it
  * is stored: every clonable property the template has set and q still has at
  * default, the firewall rules, the features but preload-dispvm*, the tags but

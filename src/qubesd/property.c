@@ -521,3 +521,25 @@ int prop_check_change(struct app *app, struct qube *q, const struct prop_def *de
     *slot = saved;
     return rc;
 }
+
+bool prop_find_reference(const struct app *app, const struct qube *q, const char **holder,
+                        const char **prop)
+{
+    for (size_t i = 0; i <= app->n_qubes; i++) {
+        const struct qube *h = i < app->n_qubes ? app->qubes[i] : NULL;
+        if (h == q)
+            continue;
+        size_t n;
+        const struct prop_def *const *defs = prop_list(h, &n);
+        for (size_t d = 0; d < n; d++) {
+            if (defs[d]->type != PROP_VM)
+                continue;
+            if (prop_value_qube(app, h, defs[d]->name) == q) {
+                *holder = h ? h->name : "the global properties";
+                *prop = defs[d]->name;
+                return true;
+            }
+        }
+    }
+    return false;
+}

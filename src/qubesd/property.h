@@ -102,3 +102,8 @@ char **prop_slot(struct app *app, struct qube *q, const struct prop_def *def);
 struct qube *qube_netvm(const struct app *app, const struct qube *q);
 /* The template of a qube (NULL if the class has none). */
 struct qube *qube_template(const struct app *app, const struct qube *q);
+
+/* Who refers to q through a qube-valued property (effective values, so a
+ * default counts): true with the first holder and property found. */
+bool prop_find_reference(const struct app *app, const struct qube *q, const char **holder,
+                         const char **prop);
