@@ -65,6 +65,39 @@ static struct qube *decode_qube(const struct app *app, const char *untrusted, st
     return q;
 }
 
+/* The argument against the method's syntax (the framing let through only
+ * printable ASCII without spaces). */
+static int check_arg(enum api_arg syntax, const char *untrusted_arg, struct qerror *err)
+{
+    size_t len = strlen(untrusted_arg);
+    if (syntax == ARG_NONE)
+        return len ? api_protocol_error(err, "unexpected argument") : 0;
+    if (len == 0)
+        return syntax == ARG_NAME_OPTIONAL ? 0 : api_protocol_error(err, "expected an argument");
+    if (len > API_ARG_MAX)
+        return api_protocol_error(err, "argument too long");
+    switch (syntax) {
+    case ARG_FEATURE:
+        if (!feature_name_ok(untrusted_arg))
+            return qerror_set(err, "QubesValueError", "feature name contains illegal characters");
+        return 0;
+    case ARG_TAG:
+        if (!tag_name_ok(untrusted_arg))
+            return qerror_set(err, "QubesValueError", "disallowed characters in tag '%s'",
+                              untrusted_arg);
+        return 0;
+    case ARG_NEW_LABEL:
+        if (!label_name_ok(untrusted_arg, true))
+            return qerror_set(err, "ProtocolError", "Invalid label name: '%s'", untrusted_arg);
+        return 0;
+    case ARG_NONE:
+    case ARG_NAME:
+    case ARG_NAME_OPTIONAL:
+        return 0;
+    }
+    return api_protocol_error(err, "unexpected argument");
+}
+
 static const struct api_method *find_method(const char *name, const char **endpoint)
 {
     *endpoint = NULL;
@@ -119,7 +152,7 @@ int api_execute(struct app *app, const struct api_services *services,
     if (!call->dest)
         return -1;
     call->method = req->method;
-    call->arg = req->arg;
+    call->untrusted_arg = req->arg;
     call->untrusted_payload = req->payload;
     call->payload_len = req->payload_len;
 
@@ -133,10 +166,9 @@ int api_execute(struct app *app, const struct api_services *services,
         return api_protocol_error(err, "expected payload");
     if (m->payload == WANT_NO && call->payload_len != 0)
         return api_protocol_error(err, "unexpected payload");
-    if (m->arg == WANT_YES && !*call->arg)
-        return api_protocol_error(err, "expected an argument");
-    if (m->arg == WANT_NO && *call->arg)
-        return api_protocol_error(err, "unexpected argument");
+    if (check_arg(m->arg, call->untrusted_arg, err) < 0)
+        return -1;
+    call->arg = call->untrusted_arg;
     bool dest_is_admin = call->dest->cls == QUBE_ADMINVM;
     if (m->dest_adminvm == WANT_YES && !dest_is_admin)
         return api_protocol_error(err, "expected destination to be AdminVM");

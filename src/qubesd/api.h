@@ -22,7 +22,8 @@ struct api_call {
     struct qube *src;
     struct qube *dest;
     const char *method;
-    const char *arg;
+    const char *untrusted_arg; /* the request's own text */
+    const char *arg;           /* the same, once checked against the method's api_arg */
     const char *endpoint; /* the <Class> of admin.vm.Create.<Class> */
     const char *untrusted_payload;
     size_t payload_len;
@@ -37,9 +38,22 @@ typedef int (*api_fn)(struct api_call *call, struct qerror *err);
 
 enum api_want { WANT_NO, WANT_YES, WANT_ANY };
 
+/* What a method's argument may be. The dispatcher checks it once, with the
+ * error Qubes raises, and only then hands it to the method (call->arg). */
+enum api_arg {
+    ARG_NONE,          /* none: ProtocolError "unexpected argument" */
+    ARG_NAME,          /* a name the method looks up: 1 to API_ARG_MAX characters */
+    ARG_NAME_OPTIONAL, /* the same, or none */
+    ARG_FEATURE,       /* a feature name: letters, digits and "_.-" */
+    ARG_TAG,           /* a tag: letters, digits and "_-" */
+    ARG_NEW_LABEL,     /* a label name, not all digits: letters, digits and "_.-" */
+};
+/* Longer than any name qubesd knows (a qube's is 31, a service file's 255). */
+#define API_ARG_MAX 255
+
 struct api_method {
     const char *name;
-    enum api_want arg;
+    enum api_arg arg;
     enum api_want payload;
     enum api_want dest_adminvm;
     api_fn fn;

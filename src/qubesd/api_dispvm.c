@@ -49,6 +49,6 @@ static int create_disposable(struct api_call *call, struct qerror *err)
 }
 
 const struct api_method api_dispvm_methods[] = {
-    { "admin.vm.CreateDisposable", WANT_ANY, WANT_ANY, WANT_ANY, create_disposable },
-    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+    { "admin.vm.CreateDisposable", ARG_NAME_OPTIONAL, WANT_ANY, WANT_ANY, create_disposable },
+    { NULL, ARG_NONE, WANT_NO, WANT_NO, NULL },
 };

@@ -20,7 +20,7 @@ static int stats(struct api_call *call, struct qerror *err)
 }
 
 const struct api_method api_events_methods[] = {
-    { "admin.Events", WANT_NO, WANT_NO, WANT_ANY, events },
-    { "admin.vm.Stats", WANT_NO, WANT_NO, WANT_ANY, stats },
-    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+    { "admin.Events", ARG_NONE, WANT_NO, WANT_ANY, events },
+    { "admin.vm.Stats", ARG_NONE, WANT_NO, WANT_ANY, stats },
+    { NULL, ARG_NONE, WANT_NO, WANT_NO, NULL },
 };

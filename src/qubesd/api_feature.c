@@ -84,8 +84,6 @@ static int check_with_template_and_adminvm(struct api_call *call, struct qerror 
 
 static int feature_set(struct api_call *call, struct qerror *err)
 {
-    if (!feature_name_ok(call->arg))
-        return qerror_set(err, "QubesValueError", "feature name contains illegal characters");
     if (call->payload_len > FEATURE_VALUE_MAX ||
         !all_printable_ascii(call->untrusted_payload, call->payload_len))
         return qerror_set(err, "QubesValueError", "%s value contains illegal characters",
@@ -105,14 +103,14 @@ static int feature_remove(struct api_call *call, struct qerror *err)
 }
 
 const struct api_method api_feature_methods[] = {
-    { "admin.vm.feature.List", WANT_NO, WANT_NO, WANT_ANY, feature_list },
-    { "admin.vm.feature.Get", WANT_YES, WANT_NO, WANT_ANY, feature_get },
-    { "admin.vm.feature.CheckWithTemplate", WANT_YES, WANT_NO, WANT_ANY, check_with_template },
-    { "admin.vm.feature.CheckWithNetvm", WANT_YES, WANT_NO, WANT_ANY, check_with_netvm },
-    { "admin.vm.feature.CheckWithAdminVM", WANT_YES, WANT_NO, WANT_ANY, check_with_adminvm },
-    { "admin.vm.feature.CheckWithTemplateAndAdminVM", WANT_YES, WANT_NO, WANT_ANY,
+    { "admin.vm.feature.List", ARG_NONE, WANT_NO, WANT_ANY, feature_list },
+    { "admin.vm.feature.Get", ARG_NAME, WANT_NO, WANT_ANY, feature_get },
+    { "admin.vm.feature.CheckWithTemplate", ARG_NAME, WANT_NO, WANT_ANY, check_with_template },
+    { "admin.vm.feature.CheckWithNetvm", ARG_NAME, WANT_NO, WANT_ANY, check_with_netvm },
+    { "admin.vm.feature.CheckWithAdminVM", ARG_NAME, WANT_NO, WANT_ANY, check_with_adminvm },
+    { "admin.vm.feature.CheckWithTemplateAndAdminVM", ARG_NAME, WANT_NO, WANT_ANY,
       check_with_template_and_adminvm },
-    { "admin.vm.feature.Set", WANT_YES, WANT_ANY, WANT_ANY, feature_set },
-    { "admin.vm.feature.Remove", WANT_YES, WANT_NO, WANT_ANY, feature_remove },
-    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+    { "admin.vm.feature.Set", ARG_FEATURE, WANT_ANY, WANT_ANY, feature_set },
+    { "admin.vm.feature.Remove", ARG_NAME, WANT_NO, WANT_ANY, feature_remove },
+    { NULL, ARG_NONE, WANT_NO, WANT_NO, NULL },
 };

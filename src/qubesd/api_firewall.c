@@ -56,8 +56,8 @@ static int firewall_reload(struct api_call *call, struct qerror *err)
 }
 
 const struct api_method api_firewall_methods[] = {
-    { "admin.vm.firewall.Get", WANT_NO, WANT_NO, WANT_NO, firewall_get },
-    { "admin.vm.firewall.Set", WANT_NO, WANT_ANY, WANT_NO, firewall_set },
-    { "admin.vm.firewall.Reload", WANT_NO, WANT_NO, WANT_NO, firewall_reload },
-    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+    { "admin.vm.firewall.Get", ARG_NONE, WANT_NO, WANT_NO, firewall_get },
+    { "admin.vm.firewall.Set", ARG_NONE, WANT_ANY, WANT_NO, firewall_set },
+    { "admin.vm.firewall.Reload", ARG_NONE, WANT_NO, WANT_NO, firewall_reload },
+    { NULL, ARG_NONE, WANT_NO, WANT_NO, NULL },
 };

@@ -48,8 +48,6 @@ static int label_index(struct api_call *call, struct qerror *err)
 static int label_create(struct api_call *call, struct qerror *err)
 {
     struct app *app = call->app;
-    if (!label_name_ok(call->arg, true))
-        return qerror_set(err, "ProtocolError", "Invalid label name: '%s'", call->arg);
     if (app_label_lookup(app, call->arg))
         return qerror_set(err, "QubesValueError", "label already exists");
     /* the colour, stripped of surrounding whitespace: exactly 0xRRGGBB */
@@ -82,10 +80,10 @@ static int label_remove(struct api_call *call, struct qerror *err)
 }
 
 const struct api_method api_label_methods[] = {
-    { "admin.label.List", WANT_NO, WANT_NO, WANT_YES, label_list },
-    { "admin.label.Get", WANT_YES, WANT_NO, WANT_YES, label_get },
-    { "admin.label.Index", WANT_YES, WANT_NO, WANT_YES, label_index },
-    { "admin.label.Create", WANT_YES, WANT_YES, WANT_YES, label_create },
-    { "admin.label.Remove", WANT_YES, WANT_NO, WANT_YES, label_remove },
-    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+    { "admin.label.List", ARG_NONE, WANT_NO, WANT_YES, label_list },
+    { "admin.label.Get", ARG_NAME, WANT_NO, WANT_YES, label_get },
+    { "admin.label.Index", ARG_NAME, WANT_NO, WANT_YES, label_index },
+    { "admin.label.Create", ARG_NEW_LABEL, WANT_YES, WANT_YES, label_create },
+    { "admin.label.Remove", ARG_NAME, WANT_NO, WANT_YES, label_remove },
+    { NULL, ARG_NONE, WANT_NO, WANT_NO, NULL },
 };

@@ -80,11 +80,11 @@ static int vm_current_state(struct api_call *call, struct qerror *err)
 }
 
 const struct api_method api_lifecycle_methods[] = {
-    { "admin.vm.Start", WANT_NO, WANT_NO, WANT_ANY, vm_start },
-    { "admin.vm.Shutdown", WANT_ANY, WANT_NO, WANT_ANY, vm_shutdown },
-    { "admin.vm.Kill", WANT_NO, WANT_NO, WANT_ANY, vm_kill },
-    { "admin.vm.Pause", WANT_NO, WANT_NO, WANT_ANY, vm_pause },
-    { "admin.vm.Unpause", WANT_NO, WANT_NO, WANT_ANY, vm_unpause },
-    { "admin.vm.CurrentState", WANT_NO, WANT_NO, WANT_ANY, vm_current_state },
-    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+    { "admin.vm.Start", ARG_NONE, WANT_NO, WANT_ANY, vm_start },
+    { "admin.vm.Shutdown", ARG_NAME_OPTIONAL, WANT_NO, WANT_ANY, vm_shutdown },
+    { "admin.vm.Kill", ARG_NONE, WANT_NO, WANT_ANY, vm_kill },
+    { "admin.vm.Pause", ARG_NONE, WANT_NO, WANT_ANY, vm_pause },
+    { "admin.vm.Unpause", ARG_NONE, WANT_NO, WANT_ANY, vm_unpause },
+    { "admin.vm.CurrentState", ARG_NONE, WANT_NO, WANT_ANY, vm_current_state },
+    { NULL, ARG_NONE, WANT_NO, WANT_NO, NULL },
 };

@@ -83,7 +83,7 @@ static int notes_set(struct api_call *call, struct qerror *err)
 }
 
 const struct api_method api_notes_methods[] = {
-    { "admin.vm.notes.Get", WANT_NO, WANT_NO, WANT_NO, notes_get },
-    { "admin.vm.notes.Set", WANT_NO, WANT_ANY, WANT_NO, notes_set },
-    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+    { "admin.vm.notes.Get", ARG_NONE, WANT_NO, WANT_NO, notes_get },
+    { "admin.vm.notes.Set", ARG_NONE, WANT_ANY, WANT_NO, notes_set },
+    { NULL, ARG_NONE, WANT_NO, WANT_NO, NULL },
 };

@@ -271,16 +271,16 @@ static int pool_set_ephemeral_volatile(struct api_call *call, struct qerror *err
 }
 
 const struct api_method api_pool_methods[] = {
-    { "admin.pool.List", WANT_NO, WANT_NO, WANT_YES, pool_list },
-    { "admin.pool.ListDrivers", WANT_NO, WANT_NO, WANT_YES, pool_list_drivers },
-    { "admin.pool.Info", WANT_YES, WANT_NO, WANT_YES, pool_info },
-    { "admin.pool.UsageDetails", WANT_YES, WANT_NO, WANT_YES, pool_usage_details },
-    { "admin.pool.Add", WANT_YES, WANT_YES, WANT_YES, pool_add },
-    { "admin.pool.Remove", WANT_YES, WANT_NO, WANT_YES, pool_remove },
-    { "admin.pool.volume.List", WANT_YES, WANT_NO, WANT_YES, pool_volume_list },
-    { "admin.pool.Set.revisions_to_keep", WANT_YES, WANT_YES, WANT_YES,
+    { "admin.pool.List", ARG_NONE, WANT_NO, WANT_YES, pool_list },
+    { "admin.pool.ListDrivers", ARG_NONE, WANT_NO, WANT_YES, pool_list_drivers },
+    { "admin.pool.Info", ARG_NAME, WANT_NO, WANT_YES, pool_info },
+    { "admin.pool.UsageDetails", ARG_NAME, WANT_NO, WANT_YES, pool_usage_details },
+    { "admin.pool.Add", ARG_NAME, WANT_YES, WANT_YES, pool_add },
+    { "admin.pool.Remove", ARG_NAME, WANT_NO, WANT_YES, pool_remove },
+    { "admin.pool.volume.List", ARG_NAME, WANT_NO, WANT_YES, pool_volume_list },
+    { "admin.pool.Set.revisions_to_keep", ARG_NAME, WANT_YES, WANT_YES,
       pool_set_revisions_to_keep },
-    { "admin.pool.Set.ephemeral_volatile", WANT_YES, WANT_YES, WANT_YES,
+    { "admin.pool.Set.ephemeral_volatile", ARG_NAME, WANT_YES, WANT_YES,
       pool_set_ephemeral_volatile },
-    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+    { NULL, ARG_NONE, WANT_NO, WANT_NO, NULL },
 };

@@ -2,17 +2,8 @@
 #include <string.h>
 
 #include "common/cleanup.h"
-#include "common/names.h"
 #include "qubesd/api.h"
 #include "qubesd/change.h"
-
-static int check_tag(const struct api_call *call, struct qerror *err)
-{
-    if (!tag_name_ok(call->arg))
-        return qerror_set(err, "QubesValueError", "disallowed characters in tag '%s'",
-                          call->arg);
-    return 0;
-}
 
 static int tag_list(struct api_call *call, struct qerror *err)
 {
@@ -24,8 +15,7 @@ static int tag_list(struct api_call *call, struct qerror *err)
 
 static int tag_get(struct api_call *call, struct qerror *err)
 {
-    if (check_tag(call, err) < 0)
-        return -1;
+    (void)err;
     buf_append_str(&call->out, str_set_has(&call->dest->tags, call->arg) ? "1" : "0");
     return 0;
 }
@@ -40,14 +30,14 @@ static int check_created_by(const struct api_call *call, struct qerror *err)
 
 static int tag_set(struct api_call *call, struct qerror *err)
 {
-    if (check_tag(call, err) < 0 || check_created_by(call, err) < 0)
+    if (check_created_by(call, err) < 0)
         return -1;
     return change_set_tag(call->app, call->dest, call->arg, true, err);
 }
 
 static int tag_remove(struct api_call *call, struct qerror *err)
 {
-    if (check_tag(call, err) < 0 || check_created_by(call, err) < 0)
+    if (check_created_by(call, err) < 0)
         return -1;
     if (!str_set_has(&call->dest->tags, call->arg))
         return qerror_set(err, "QubesTagNotFoundError", "Tag not set for domain %s: %s",
@@ -56,9 +46,9 @@ static int tag_remove(struct api_call *call, struct qerror *err)
 }
 
 const struct api_method api_tag_methods[] = {
-    { "admin.vm.tag.List", WANT_NO, WANT_NO, WANT_ANY, tag_list },
-    { "admin.vm.tag.Get", WANT_YES, WANT_NO, WANT_ANY, tag_get },
-    { "admin.vm.tag.Set", WANT_YES, WANT_NO, WANT_ANY, tag_set },
-    { "admin.vm.tag.Remove", WANT_YES, WANT_NO, WANT_ANY, tag_remove },
-    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+    { "admin.vm.tag.List", ARG_NONE, WANT_NO, WANT_ANY, tag_list },
+    { "admin.vm.tag.Get", ARG_TAG, WANT_NO, WANT_ANY, tag_get },
+    { "admin.vm.tag.Set", ARG_TAG, WANT_NO, WANT_ANY, tag_set },
+    { "admin.vm.tag.Remove", ARG_TAG, WANT_NO, WANT_ANY, tag_remove },
+    { NULL, ARG_NONE, WANT_NO, WANT_NO, NULL },
 };

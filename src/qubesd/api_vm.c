@@ -226,10 +226,10 @@ static int vm_remove(struct api_call *call, struct qerror *err)
 }
 
 const struct api_method api_vm_methods[] = {
-    { "admin.vmclass.List", WANT_NO, WANT_NO, WANT_YES, vmclass_list },
-    { "admin.vm.List", WANT_NO, WANT_NO, WANT_ANY, vm_list },
-    { "admin.vm.Create.", WANT_ANY, WANT_YES, WANT_YES, vm_create },
-    { "admin.vm.CreateInPool.", WANT_ANY, WANT_YES, WANT_YES, vm_create },
-    { "admin.vm.Remove", WANT_NO, WANT_NO, WANT_ANY, vm_remove },
-    { NULL, WANT_NO, WANT_NO, WANT_NO, NULL },
+    { "admin.vmclass.List", ARG_NONE, WANT_NO, WANT_YES, vmclass_list },
+    { "admin.vm.List", ARG_NONE, WANT_NO, WANT_ANY, vm_list },
+    { "admin.vm.Create.", ARG_NAME_OPTIONAL, WANT_YES, WANT_YES, vm_create },
+    { "admin.vm.CreateInPool.", ARG_NAME_OPTIONAL, WANT_YES, WANT_YES, vm_create },
+    { "admin.vm.Remove", ARG_NONE, WANT_NO, WANT_ANY, vm_remove },
+    { NULL, ARG_NONE, WANT_NO, WANT_NO, NULL },
 };
