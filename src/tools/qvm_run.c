@@ -66,7 +66,7 @@ static const char help[] =
     "  --no-shell            treat COMMAND as a simple executable, not a shell command\n"
     "  --dispvm [BASE_APPVM]\n"
     "                        start a service in new Disposable VM; optionally specify base\n"
-    "                        AppVM for DispVM (not available yet)\n"
+    "                        AppVM for DispVM\n"
     "  --all                 run command on all running qubes\n"
     "  --exclude EXCLUDE     exclude the qube from --all\n";
 
