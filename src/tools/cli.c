@@ -542,13 +542,22 @@ void table_add(struct table *t, const char *cell)
     t->cells[t->ncells++] = xstrdup(cell ? cell : "");
 }
 
+/* Columns a cell takes on a terminal: UTF-8 characters (qvm-ls --tree's "└─"), not bytes. */
+static size_t display_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
 void table_print(const struct table *t, FILE *out)
 {
     if (!t->ncols)
         return;
     _cleanup_free_ size_t *width = xcalloc(t->ncols, sizeof(size_t));
     for (size_t i = 0; i < t->ncells; i++) {
-        size_t l = strlen(t->cells[i]);
+        size_t l = display_width(t->cells[i]);
         if (l > width[i % t->ncols])
             width[i % t->ncols] = l;
     }
@@ -561,7 +570,7 @@ void table_print(const struct table *t, FILE *out)
                 b.len--;
             buf_append_char(&b, '\n');
         } else {
-            for (size_t k = strlen(t->cells[i]); k < width[col] + 2; k++)
+            for (size_t k = display_width(t->cells[i]); k < width[col] + 2; k++)
                 buf_append_char(&b, ' ');
         }
     }
