@@ -13,6 +13,7 @@
 
 #include "client/qubesd_client.h"
 #include "common/cleanup.h"
+#include "common/fd_io.h"
 #include "common/paths.h"
 #include "common/root.h"
 #include "tools/cli.h"
@@ -32,24 +33,11 @@ static char *find_service(const char *method)
     return NULL;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* The feeder: prefix, then input until its end or until the service stops reading. */
 static _Noreturn void feed(int to, const char *prefix, int input_fd)
 {
-    if (prefix && write_all(to, prefix, strlen(prefix)) < 0)
+    if (prefix && fd_write_all(to, prefix, strlen(prefix)) < 0)
         _exit(1);
     static char chunk[64 * 1024];
     for (;;) {
@@ -58,7 +46,7 @@ static _Noreturn void feed(int to, const char *prefix, int input_fd)
             continue;
         if (n <= 0)
             _exit(n < 0);
-        if (write_all(to, chunk, (size_t)n) < 0)
+        if (fd_write_all(to, chunk, (size_t)n) < 0)
             _exit(0); /* the service has its answer already */
     }
 }
