@@ -6,8 +6,8 @@
 #include <strings.h>
 
 #include "common/cleanup.h"
-#include "tools/batch_call.h"
 #include "tools/cli.h"
+#include "tools/feature_values.h"
 #include "tools/tools.h"
 
 #define SERVICE_PREFIX "service."
@@ -47,39 +47,18 @@ static const char *feature_value(const char *word)
 
 static int list_services(const struct cli *cli, const char *vm)
 {
-    struct qerror err = { 0 };
-    _cleanup_buf_ struct buf content = BUF_INIT;
-    _cleanup_free_ char **names = NULL;
-    size_t n;
-    if (qcall_lines("admin.vm.feature.List", vm, &content, &names, &n, &err) < 0)
-        return cli_qerror(cli, &err);
-    struct batch_call *calls = xcalloc(n + 1, sizeof(*calls));
-    size_t ncalls = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strncmp(names[i], SERVICE_PREFIX, strlen(SERVICE_PREFIX)) != 0)
-            continue;
-        calls[ncalls].method = "admin.vm.feature.Get";
-        calls[ncalls].arg = names[i];
-        calls[ncalls].dest = vm;
-        ncalls++;
-    }
-    batch_run(calls, ncalls);
+    _cleanup_feature_values_ struct feature_values fv;
+    int rc = feature_values_fetch(cli, vm, SERVICE_PREFIX, &fv);
+    if (rc)
+        return rc;
     _cleanup_table_ struct table t;
     table_init(&t, 2);
-    int rc = 0;
-    for (size_t i = 0; i < ncalls && !rc; i++) {
-        if (calls[i].status < 0) {
-            rc = cli_qerror(cli, &calls[i].err);
-            break;
-        }
-        table_add(&t, calls[i].arg + strlen(SERVICE_PREFIX));
-        table_add(&t, calls[i].content.len ? "on" : "off");
+    for (size_t i = 0; i < fv.n; i++) {
+        table_add(&t, fv.calls[i].arg + strlen(SERVICE_PREFIX));
+        table_add(&t, fv.calls[i].content.len ? "on" : "off");
     }
-    if (!rc)
-        table_print(&t, stdout);
-    batch_free(calls, ncalls);
-    free(calls);
-    return rc;
+    table_print(&t, stdout);
+    return 0;
 }
 
 int qvm_service_main(int argc, char **argv)
@@ -114,15 +93,10 @@ int qvm_service_main(int argc, char **argv)
             cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
-    int npos = argc - optind;
-    if (npos < 1)
-        cli_usage_error(&cli, "the following arguments are required: VMNAME");
-    if (npos > 3)
-        cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind + 3]);
-    const char *vm = argv[optind];
-    const char *service = npos > 1 ? argv[optind + 1] : NULL;
-    const char *value = npos > 2 ? argv[optind + 2] : switched;
-    cli_require_vm(&cli, vm, NULL);
+    const char *vm, *service, *value;
+    feature_args(&cli, argc, argv, &vm, &service, &value);
+    if (!value)
+        value = switched;
 
     if (!service) {
         if (del)
@@ -134,10 +108,7 @@ int qvm_service_main(int argc, char **argv)
     if (del) {
         if (value)
             cli_usage_error(&cli, "cannot both set and unset a value");
-        if (qcall("admin.vm.feature.Remove", feature, vm, "", 0, NULL, &err) < 0 &&
-            !qerror_is(&err, "QubesFeatureNotFoundError"))
-            return cli_qerror(&cli, &err);
-        return 0;
+        return feature_remove(&cli, vm, feature);
     }
     if (value) {
         const char *v = feature_value(value);
@@ -150,11 +121,8 @@ int qvm_service_main(int argc, char **argv)
         return 0;
     }
     _cleanup_buf_ struct buf content = BUF_INIT;
-    if (qcall("admin.vm.feature.Get", feature, vm, "", 0, &content, &err) < 0) {
-        if (qerror_is(&err, "QubesFeatureNotFoundError"))
-            return 1;
-        return cli_qerror(&cli, &err);
-    }
-    printf("%s\n", content.len ? "on" : "off");
-    return 0;
+    int rc = feature_get(&cli, vm, feature, &content);
+    if (!rc)
+        printf("%s\n", content.len ? "on" : "off");
+    return rc;
 }
