@@ -184,6 +184,23 @@ char *cli_repr(const char *s)
     return buf_steal(&b);
 }
 
+void cli_json_string(struct buf *b, const char *s)
+{
+    buf_append_char(b, '"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            buf_printf(b, "\\%c", ch);
+        else if (ch == '\n')
+            buf_append_str(b, "\\n");
+        else if (ch < 0x20)
+            buf_printf(b, "\\u%04x", ch);
+        else
+            buf_append_char(b, (char)ch);
+    }
+    buf_append_char(b, '"');
+}
+
 int qcall(const char *method, const char *arg, const char *dest, const void *payload,
           size_t payload_len, struct buf *content, struct qerror *err)
 {

@@ -82,6 +82,8 @@ bool cli_info_enabled(const struct cli *cli);
 int qcall(const char *method, const char *arg, const char *dest, const void *payload,
           size_t payload_len, struct buf *content, struct qerror *err);
 
+/* s as a JSON string, quotes included, as Python's json.dumps writes it for ASCII. */
+void cli_json_string(struct buf *b, const char *s);
 /* Python's '{!r}' of a string, in a static-free heap string. */
 char *cli_repr(const char *s);
 bool qerror_is(const struct qerror *err, const char *kind);

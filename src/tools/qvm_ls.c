@@ -332,23 +332,6 @@ static char *cell(const struct column *c, const struct ls_qube *q, const struct 
     return xstrdup(v && *v ? v : "-");
 }
 
-static void json_string(struct buf *b, const char *s)
-{
-    buf_append_char(b, '"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            buf_printf(b, "\\%c", ch);
-        else if (ch == '\n')
-            buf_append_str(b, "\\n");
-        else if (ch < 0x20)
-            buf_printf(b, "\\u%04x", ch);
-        else
-            buf_append_char(b, (char)ch);
-    }
-    buf_append_char(b, '"');
-}
-
 /* ---- filters ---- */
 
 /* The values of nargs='+' options; the strings belong to argv. */
@@ -643,9 +626,9 @@ static void print_json(char **cells, size_t nrows, const struct column *cols, si
                 *p = (char)tolower((unsigned char)*p);
             if (j)
                 buf_append_str(&out, ", ");
-            json_string(&out, key);
+            cli_json_string(&out, key);
             buf_append_str(&out, ": ");
-            json_string(&out, cells[i * ncols + j]);
+            cli_json_string(&out, cells[i * ncols + j]);
         }
         buf_append_char(&out, '}');
     }

@@ -137,23 +137,6 @@ static void add_managed(struct rows *rows, const struct vm_entry *vms, size_t nv
     }
 }
 
-static void json_string(struct buf *b, const char *s)
-{
-    buf_append_char(b, '"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            buf_printf(b, "\\%c", ch);
-        else if (ch == '\n')
-            buf_append_str(b, "\\n");
-        else if (ch < 0x20)
-            buf_printf(b, "\\u%04x", ch);
-        else
-            buf_append_char(b, (char)ch);
-    }
-    buf_append_char(b, '"');
-}
-
 /* The fields of one row, as upstream's list_to_machine_output / info_to_machine_output. */
 static size_t row_fields(const struct row *r, bool info, const char **keys, const char **values)
 {
@@ -216,7 +199,7 @@ static void print_machine(const struct rows *rows, bool info, bool json)
         buf_append_str(&out, first_of_state ? "{" : ", {");
         for (size_t k = 0; k < n; k++) {
             buf_printf(&out, "%s\"%s\": ", k ? ", " : "", keys[k]);
-            json_string(&out, values[k]);
+            cli_json_string(&out, values[k]);
         }
         buf_append_str(&out, last_of_state ? "}]" : "}");
     }
