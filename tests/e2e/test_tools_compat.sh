@@ -80,11 +80,13 @@ other  Halted  $disk     $((pu >> 20))          $((ps >> 20))      $(( (pu >> 20
 
 test_qvm_ls_memory_of_running_qubes() {
     running_qube run1
+    # paused, the qube's memory holds still between the two reads
+    run_tool 0 qvm-pause run1 >/dev/null
     local mem
     mem=$(call admin.vm.CurrentState run1 | sed 's/^0|mem=\([0-9]*\) .*/\1/')
-    assert_eq "NAME  STATE    MEMORY
-run1  Running  $((mem / 1024))
-tpl   Halted   -" "$(run_tool 0 qvm-ls -O name,state,memory run1 tpl)"
+    assert_eq "NAME  STATE   MEMORY
+run1  Paused  $((mem / 1024))
+tpl   Halted  -" "$(run_tool 0 qvm-ls -O name,state,memory run1 tpl)"
     run_tool 0 qvm-kill run1 >/dev/null
 }
 
