@@ -86,8 +86,13 @@ int qubesd_call(const char *method, const char *arg, const char *dest, const voi
             return qerror_set(err, "QubesDaemonCommunicationError", "Response too long");
     }
 
+    return qubesd_answer(&resp, content, err);
+}
+
+int qubesd_answer(const struct buf *resp, struct buf *content, struct qerror *err)
+{
     struct admin_response r;
-    if (admin_response_parse(resp.data ? resp.data : "", resp.len, &r, err) < 0)
+    if (admin_response_parse(resp->data ? resp->data : "", resp->len, &r, err) < 0)
         return -1;
     if (r.type == ADMIN_MSG_EXCEPTION) {
         qerror_set(err, "QubesException", "%s", r.message);

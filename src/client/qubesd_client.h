@@ -15,6 +15,10 @@
 int qubesd_call(const char *method, const char *arg, const char *dest, const void *payload,
                 size_t payload_len, struct buf *content, struct qerror *err);
 
+/* A whole answer (as read from qubesd, or a dom0 service that forwards one) taken apart as
+ * qubesd_call() does. */
+int qubesd_answer(const struct buf *resp, struct buf *content, struct qerror *err);
+
 /* The same, for a NUL-terminated string payload (or NULL for none). */
 int qubesd_call_str(const char *method, const char *arg, const char *dest, const char *payload,
                     struct buf *content, struct qerror *err);

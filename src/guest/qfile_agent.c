@@ -79,6 +79,8 @@ int main(int argc, char **argv)
     }
     if (i >= argc)
         return usage();
+    /* "sent N/M KiB" lines rewritten in place are for a terminal: in a log they pile up */
+    progress = progress && isatty(STDERR_FILENO);
 
     /* a dead receiver shows as EPIPE, and then its result says why */
     signal(SIGPIPE, SIG_IGN);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,7 @@ static bool wait_readable(int fd, const struct timespec *deadline)
         if (left <= 0)
             return false;
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        int r = poll(&p, 1, (int)left);
+        int r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
         if (r > 0)
             return true;
         if (r < 0 && errno != EINTR)
@@ -186,6 +187,7 @@ static int run_data_phase(const struct qrexec_client_opts *o, int data_fd, struc
     struct qrexec_pump_cfg cfg = {
         .remote_fd = data_fd, .version = version, .is_service = false,
         .in_fd = -1, .out_fd = -1, .err_fd = o->err_fd, .child = -1,
+        .filter_stdout = o->filter_stdout, .filter_stderr = o->filter_stderr,
     };
     if (o->local_program) {
         char *pargv[] = { "sh", "-c", (char *)o->local_program, NULL };

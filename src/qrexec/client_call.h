@@ -9,6 +9,8 @@
 #include "common/error.h"
 
 #define QREXEC_CLIENT_DEFAULT_TIMEOUT 10
+/* qrexec-client -w 0: no timeout (ten years) */
+#define QREXEC_CLIENT_NO_TIMEOUT (10L * 365 * 24 * 3600)
 
 struct qrexec_client_opts {
     const char *qube;           /* the target qube */
@@ -28,6 +30,8 @@ struct qrexec_client_opts {
     int out_fd;
     int err_fd;
     bool give_fds;              /* in_fd and out_fd are the call's to close (no copies) */
+    bool filter_stdout;         /* -t: unsafe bytes of the remote's stdout become '_' */
+    bool filter_stderr;         /* -T: the same for its stderr */
 };
 
 /* Runs the call. The caller ignores SIGPIPE (the local ends may be pipes). Returns the remote exit code (>= 0), or -1 with err set when the call could

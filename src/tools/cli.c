@@ -12,6 +12,37 @@
 #include "common/admin_wire.h"
 #include "common/cleanup.h"
 #include "common/names.h"
+#include "config.h"
+
+/* argparse's negative number: "-" then digits, with at most one '.' among them
+ * ("-1", "-1.5", "-.5"). */
+static bool negative_number_body(const char *s)
+{
+    size_t digits = strspn(s, "0123456789");
+    if (s[digits] == '\0')
+        return digits > 0;
+    if (s[digits] != '.')
+        return false;
+    size_t fraction = strspn(s + digits + 1, "0123456789");
+    return fraction > 0 && s[digits + 1 + fraction] == '\0';
+}
+
+/* getopt would take "-1" for the option '1': while it scans, the '-' of a
+ * negative number is swapped for this mark (argv strings are writable). */
+#define NEGATIVE_MARK '\x1f'
+
+static void mask_negative_numbers(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-' && negative_number_body(argv[i] + 1))
+            argv[i][0] = NEGATIVE_MARK;
+}
+
+static void unmask_negative_number(char *s)
+{
+    if (s && s[0] == NEGATIVE_MARK && negative_number_body(s + 1))
+        s[0] = '-';
+}
 
 int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
                const struct option *longopts)
@@ -20,6 +51,7 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
     char spec[128];
     snprintf(spec, sizeof(spec), ":%s", shortopts);
     opterr = 0;
+    mask_negative_numbers(argc, argv);
     for (;;) {
         int prev = optind;
         int c = getopt_long(argc, argv, spec, longopts, NULL);
@@ -27,13 +59,16 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
         case 'h':
             printf("%s\n%s", cli->usage, cli->help ? cli->help : "");
             exit(0);
+        case CLI_OPT_VERSION:
+            printf("%s %s\n", cli->prog, QUBICLE_VERSION);
+            exit(0);
         case 'v':
             cli->verbose++;
             continue;
         case 'q':
             cli->quiet++;
             continue;
-        case 0x1ff: /* --force-root: accepted and ignored, as upstream */
+        case CLI_OPT_FORCE_ROOT: /* accepted and ignored, as upstream */
             continue;
         case ':': {
             const char *opt = argv[optind - 1] ? argv[optind - 1] : argv[prev];
@@ -45,9 +80,29 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
                 cli_usage_error(cli, "unrecognized arguments: -%c", optopt);
             cli_usage_error(cli, "unrecognized arguments: %s", opt);
         }
+        case -1:
+            for (int i = 1; i < argc; i++)
+                unmask_negative_number(argv[i]);
+            return -1;
         default:
+            unmask_negative_number(optarg);
             return c;
         }
+    }
+}
+
+void cli_take_values(int argc, char **argv, char ***v, size_t *n)
+{
+    free(*v);
+    *v = NULL;
+    *n = 0;
+    cli_strv_push(v, n, optarg);
+    /* what follows, up to an option or "--"; getopt's permutation keeps working
+     * because the taken arguments sit right after the option it returned */
+    while (optind < argc &&
+           (argv[optind][0] != '-' || strcmp(argv[optind], "-") == 0)) {
+        unmask_negative_number(argv[optind]);
+        cli_strv_push(v, n, argv[optind++]);
     }
 }
 
@@ -127,6 +182,23 @@ char *cli_repr(const char *s)
     struct buf b = BUF_INIT;
     py_repr(&b, s, strlen(s));
     return buf_steal(&b);
+}
+
+void cli_json_string(struct buf *b, const char *s)
+{
+    buf_append_char(b, '"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            buf_printf(b, "\\%c", ch);
+        else if (ch == '\n')
+            buf_append_str(b, "\\n");
+        else if (ch < 0x20)
+            buf_printf(b, "\\u%04x", ch);
+        else
+            buf_append_char(b, (char)ch);
+    }
+    buf_append_char(b, '"');
 }
 
 int qcall(const char *method, const char *arg, const char *dest, const void *payload,
@@ -487,13 +559,22 @@ void table_add(struct table *t, const char *cell)
     t->cells[t->ncells++] = xstrdup(cell ? cell : "");
 }
 
+/* Columns a cell takes on a terminal: UTF-8 characters (qvm-ls --tree's "└─"), not bytes. */
+static size_t display_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
 void table_print(const struct table *t, FILE *out)
 {
     if (!t->ncols)
         return;
     _cleanup_free_ size_t *width = xcalloc(t->ncols, sizeof(size_t));
     for (size_t i = 0; i < t->ncells; i++) {
-        size_t l = strlen(t->cells[i]);
+        size_t l = display_width(t->cells[i]);
         if (l > width[i % t->ncols])
             width[i % t->ncols] = l;
     }
@@ -506,7 +587,7 @@ void table_print(const struct table *t, FILE *out)
                 b.len--;
             buf_append_char(&b, '\n');
         } else {
-            for (size_t k = strlen(t->cells[i]); k < width[col] + 2; k++)
+            for (size_t k = display_width(t->cells[i]); k < width[col] + 2; k++)
                 buf_append_char(&b, ' ');
         }
     }

@@ -26,9 +26,13 @@ struct cli {
 };
 
 /* Long options every tool accepts; end a tool's table with these. */
+#define CLI_OPT_FORCE_ROOT 0x1ff
+#define CLI_OPT_VERSION 0x1fe
 #define CLI_COMMON_LONGOPTS                                                                       \
     { "help", no_argument, NULL, 'h' }, { "verbose", no_argument, NULL, 'v' },                    \
-        { "quiet", no_argument, NULL, 'q' }, { "force-root", no_argument, NULL, 0x1ff }, {        \
+        { "quiet", no_argument, NULL, 'q' },                                                      \
+        { "force-root", no_argument, NULL, CLI_OPT_FORCE_ROOT },                                  \
+        { "version", no_argument, NULL, CLI_OPT_VERSION }, {                                      \
         NULL, 0, NULL, 0                                                                          \
     }
 #define CLI_COMMON_SHORTOPTS "hvq"
@@ -36,7 +40,8 @@ struct cli {
 #define CLI_HELP_COMMON_OPTIONS                                                                   \
     "  --verbose, -v         increase verbosity\n"                                                \
     "  --quiet, -q           decrease verbosity\n"                                                \
-    "  --help, -h            show this help message and exit\n"
+    "  --help, -h            show this help message and exit\n"                                   \
+    "  --version             show program's version number and exit\n"
 
 /* Appends s (not copied) to a growing vector of strings; the vector stays
  * NULL-terminated. The vector is heap memory; whether the strings are owned
@@ -48,11 +53,18 @@ void cli_strv_free(char **v);
 static inline void cli_strv_freep(char ***v) { cli_strv_free(*v); }
 #define _cleanup_strv_ __attribute__((cleanup(cli_strv_freep)))
 
-/* getopt_long with argparse behaviour: -h prints the help and exits 0, -v/-q
- * are counted, an unknown option or a missing argument is a usage error
- * (exit 2). Returns the option, or -1 at the end. */
+/* getopt_long with argparse behaviour: -h prints the help and exits 0,
+ * --version prints "<prog> <version>" and exits 0, -v/-q are counted, an
+ * unknown option or a missing argument is a usage error (exit 2), and a
+ * negative number ("-1", "-.5") is an argument, not an option, as argparse
+ * takes it when no option looks like one. Returns the option, or -1 at the
+ * end. */
 int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
                const struct option *longopts);
+/* argparse's nargs='+' for the option cli_getopt just returned: optarg and
+ * the arguments after it up to the next option go to a fresh vector (the
+ * option given again replaces the earlier values, as argparse's 'store'). */
+void cli_take_values(int argc, char **argv, char ***v, size_t *n);
 
 /* "usage: ...\n<prog>: error: <msg>\n" on stderr, exit 2. */
 _Noreturn void cli_usage_error(const struct cli *cli, const char *fmt, ...)
@@ -70,6 +82,8 @@ bool cli_info_enabled(const struct cli *cli);
 int qcall(const char *method, const char *arg, const char *dest, const void *payload,
           size_t payload_len, struct buf *content, struct qerror *err);
 
+/* s as a JSON string, quotes included, as Python's json.dumps writes it for ASCII. */
+void cli_json_string(struct buf *b, const char *s);
 /* Python's '{!r}' of a string, in a static-free heap string. */
 char *cli_repr(const char *s);
 bool qerror_is(const struct qerror *err, const char *kind);

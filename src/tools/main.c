@@ -20,6 +20,7 @@ static const struct tool tools[] = {
     { "qvm-prefs", qvm_prefs_main, "show or change properties of a qube" },
     { "qubes-prefs", qubes_prefs_main, "show or change global properties" },
     { "qvm-features", qvm_features_main, "manage features of a qube" },
+    { "qvm-service", qvm_service_main, "manage services of a qube" },
     { "qvm-tags", qvm_tags_main, "manage tags of a qube" },
     { "qvm-check", qvm_check_main, "check existence and state of qubes" },
     { "qvm-notes", qvm_notes_main, "show or change notes of a qube" },

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/fd_io.h"
 #include "common/root.h"
 
 #define MAX_PAYLOAD_SIZE 65536
@@ -51,19 +52,6 @@ static _Noreturn __attribute__((format(printf, 1, 2))) void usage_error(const ch
     exit(2);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* --single-line: printable ASCII up to a newline, byte by byte so that the
  * rest of stdin stays unread. */
@@ -211,7 +199,7 @@ int main(int argc, char **argv)
     if (r != 1 || data[0] < '0' || data[0] > '9')
         return 1;
     int returncode = data[0] - '0';
-    if (write_all(1, data, 1) < 0)
+    if (fd_write_all(1, data, 1) < 0)
         return 1;
     for (;;) {
         r = read(fd, data, sizeof(data));
@@ -219,12 +207,12 @@ int main(int argc, char **argv)
             continue;
         if (r <= 0)
             break;
-        if (write_all(1, data, (size_t)r) < 0)
+        if (fd_write_all(1, data, (size_t)r) < 0)
             return 1;
     }
     if (fail)
         return returncode;
-    if (null && write_all(1, "", 1) < 0)
+    if (null && fd_write_all(1, "", 1) < 0)
         return 1;
     return 0;
 }

@@ -1,4 +1,4 @@
-/* qvm-check: does a qube exist (and is it running, paused, a template,
+/* qvm-check: does a qube exist (and is it running, paused, halted, a template,
  * networked)? The answer is the exit code: 0 all, 3 some, 1 none. */
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +9,7 @@
 
 static const char usage[] =
     "usage: qvm-check [--verbose] [--quiet] [--help] [--all] [--exclude EXCLUDE]\n"
-    "                 [--running] [--paused] [--template] [--networked]\n"
+    "                 [--running] [--paused] [--halted] [--template] [--networked]\n"
     "                 [VMNAME ...]";
 
 static const char help[] =
@@ -21,11 +21,14 @@ static const char help[] =
     CLI_HELP_TARGETS
     "  --running             Determine if (any of given) VM is running\n"
     "  --paused              Determine if (any of given) VM is paused\n"
+    "  --halted              Determine if (any of given) VM is halted\n"
     "  --template            Determine if (any of given) VM is a template\n"
     "  --networked           Determine if (any of given) VM can reach network\n";
 
-enum check { CHECK_RUNNING, CHECK_PAUSED, CHECK_TEMPLATE, CHECK_NETWORKED, CHECK_COUNT };
-static const char *const check_names[] = { "running", "paused", "template", "networked" };
+enum check { CHECK_RUNNING, CHECK_PAUSED, CHECK_HALTED, CHECK_TEMPLATE, CHECK_NETWORKED,
+             CHECK_COUNT };
+static const char *const check_names[] = { "running", "paused", "halted", "template",
+                                           "networked" };
 
 static bool networked(const struct vm_entry *vm)
 {
@@ -50,6 +53,8 @@ static bool check(enum check k, const struct vm_entry *vm)
         return strcmp(vm->state, "Halted") != 0;
     case CHECK_PAUSED:
         return strcmp(vm->state, "Paused") == 0 || strcmp(vm->state, "Suspended") == 0;
+    case CHECK_HALTED:
+        return strcmp(vm->state, "Halted") == 0;
     case CHECK_TEMPLATE:
         return strcmp(vm->klass, "TemplateVM") == 0;
     case CHECK_NETWORKED:
@@ -63,11 +68,13 @@ static bool check(enum check k, const struct vm_entry *vm)
 int qvm_check_main(int argc, char **argv)
 {
     struct cli cli = { .prog = "qvm-check", .usage = usage, .help = help, .verbose = 1 };
-    enum { OPT_RUNNING = 0x100, OPT_PAUSED, OPT_TEMPLATE, OPT_NETWORKED };
+    /* in the order of enum check */
+    enum { OPT_RUNNING = 0x100, OPT_PAUSED, OPT_HALTED, OPT_TEMPLATE, OPT_NETWORKED };
     static const struct option longopts[] = {
         CLI_TARGETS_LONGOPTS,
         { "running", no_argument, NULL, OPT_RUNNING },
         { "paused", no_argument, NULL, OPT_PAUSED },
+        { "halted", no_argument, NULL, OPT_HALTED },
         { "template", no_argument, NULL, OPT_TEMPLATE },
         { "networked", no_argument, NULL, OPT_NETWORKED },
         CLI_COMMON_LONGOPTS,
@@ -83,6 +90,7 @@ int qvm_check_main(int argc, char **argv)
             break;
         case OPT_RUNNING:
         case OPT_PAUSED:
+        case OPT_HALTED:
         case OPT_TEMPLATE:
         case OPT_NETWORKED:
             want[c - OPT_RUNNING] = true;

@@ -1,11 +1,16 @@
 /* qvm-create: create a qube, then set the requested properties; a qube
  * whose property cannot be set is removed again, so nothing half-made stays. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/admin_wire.h"
 #include "common/cleanup.h"
 #include "tools/cli.h"
+#include "tools/dom0_service.h"
 #include "tools/tools.h"
 
 static const char usage[] =
@@ -13,6 +18,7 @@ static const char usage[] =
     "                  [--property NAME=VALUE] [--pool VOLUME_NAME=POOL_NAME]\n"
     "                  [-P POOL_NAME] [--template VALUE] [--label VALUE]\n"
     "                  [--standalone] [--disp] [--help-classes]\n"
+    "                  [--root-copy-from FILENAME | --root-move-from FILENAME]\n"
     "                  [VMNAME]";
 
 static const char help[] =
@@ -31,7 +37,13 @@ static const char help[] =
     "  --template, -t VALUE  specify the TemplateVM to use\n"
     "  --label, -l VALUE     specify the label to use for the new domain (e.g. red, yellow,\n"
     "                        green, ...)\n"
-    "  --help-classes        List available classes and exit\n";
+    "  --help-classes        List available classes and exit\n"
+    "  --root-copy-from, -r FILENAME\n"
+    "                        use provided root.img instead of default/empty one (file will be\n"
+    "                        COPIED)\n"
+    "  --root-move-from, -R FILENAME\n"
+    "                        use provided root.img instead of default/empty one (file will be\n"
+    "                        MOVED)\n";
 
 /* A list answer (one name per line) as an array; content keeps the strings. */
 static size_t fetch_names(const struct cli *cli, const char *method, struct buf *content,
@@ -44,10 +56,46 @@ static size_t fetch_names(const struct cli *cli, const char *method, struct buf 
     return n;
 }
 
+/* The new qube's root volume gets the image's data (admin.vm.volume.ImportWithSize through
+ * dom0's service) and keeps its own size if that is larger. */
+static int import_root(const char *name, const char *image, struct qerror *err)
+{
+    _cleanup_close_ int in = open(image, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (in < 0 || fstat(in, &st) < 0)
+        return qerror_errno(err, errno, "%s", image);
+    _cleanup_buf_ struct buf info = BUF_INIT;
+    if (qcall("admin.vm.volume.Info", "root", name, "", 0, &info, err) < 0)
+        return -1;
+    const char *size_line = info.data ? strstr(info.data, "\nsize=") : NULL;
+    unsigned long long own = size_line ? strtoull(size_line + 6, NULL, 10) : 0;
+    _cleanup_free_ char *size = xasprintf("%llu\n", (unsigned long long)st.st_size);
+    if (dom0_service_call("admin.vm.volume.ImportWithSize", "root", name, size, in, NULL, err) <
+        0)
+        return -1;
+    if (own <= (unsigned long long)st.st_size)
+        return 0;
+    _cleanup_free_ char *grow = xasprintf("%llu", own);
+    return qcall("admin.vm.volume.Resize", "root", name, grow, strlen(grow), NULL, err);
+}
+
+/* Removes the qube made by this run after a failure; the message says whether it went. */
+static int fail_created(const struct cli *cli, const char *name, const char *what,
+                        const struct qerror *err)
+{
+    struct qerror rm_err = { 0 };
+    bool removed = qcall("admin.vm.Remove", "", name, "", 0, NULL, &rm_err) == 0;
+    cli_error(cli, "%s (%s): %s", what, removed ? "qube removed" : "qube NOT removed",
+              err->message);
+    if (!removed)
+        cli_error(cli, "%s", rm_err.message);
+    return 1;
+}
+
 int qvm_create_main(int argc, char **argv)
 {
     struct cli cli = { .prog = "qvm-create", .usage = usage, .help = help, .verbose = 1 };
-    enum { OPT_PROPERTY = 0x100, OPT_STANDALONE, OPT_DISP, OPT_HELP_CLASSES };
+    enum { OPT_PROPERTY = 0x100, OPT_STANDALONE, OPT_DISP, OPT_HELP_CLASSES, OPT_NO_ROOT };
     static const struct option longopts[] = {
         { "class", required_argument, NULL, 'C' },
         { "property", required_argument, NULL, OPT_PROPERTY },
@@ -58,15 +106,20 @@ int qvm_create_main(int argc, char **argv)
         { "standalone", no_argument, NULL, OPT_STANDALONE },
         { "disp", no_argument, NULL, OPT_DISP },
         { "help-classes", no_argument, NULL, OPT_HELP_CLASSES },
+        { "root-copy-from", required_argument, NULL, 'r' },
+        { "root-move-from", required_argument, NULL, 'R' },
+        { "no-root", no_argument, NULL, OPT_NO_ROOT },
         CLI_COMMON_LONGOPTS,
     };
     const char *klass = "AppVM", *template_name = NULL, *label = NULL;
     _cleanup_pools_ struct cli_pools pools = { 0 };
     bool help_classes = false, disp = false;
+    const char *root_copy = NULL, *root_move = NULL;
     _cleanup_free_ char **props = NULL; /* items belong to argv */
     size_t nprops = 0;
     int c;
-    while ((c = cli_getopt(&cli, argc, argv, "C:p:P:t:l:" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
+    while ((c = cli_getopt(&cli, argc, argv, "C:p:P:t:l:r:R:" CLI_COMMON_SHORTOPTS, longopts)) !=
+           -1) {
         switch (c) {
         case 'C':
             klass = optarg;
@@ -101,6 +154,18 @@ int qvm_create_main(int argc, char **argv)
         case OPT_HELP_CLASSES:
             help_classes = true;
             break;
+        case 'r':
+        case 'R':
+        case OPT_NO_ROOT: /* silently ignored, as upstream */
+            if ((c == 'r' && root_move) || (c == 'R' && root_copy))
+                cli_usage_error(&cli, "argument %s: not allowed with argument %s",
+                                c == 'r' ? "--root-copy-from/-r" : "--root-move-from/-R",
+                                c == 'r' ? "--root-move-from/-R" : "--root-copy-from/-r");
+            if (c == 'r')
+                root_copy = optarg;
+            else if (c == 'R')
+                root_move = optarg;
+            break;
         default:
             cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
@@ -125,6 +190,12 @@ int qvm_create_main(int argc, char **argv)
     if (!name)
         cli_usage_error(&cli, "VMNAME is mandatory");
     cli_pools_check(&cli, &pools);
+    const char *root_image = root_copy ? root_copy : root_move;
+    if (root_image && access(root_image, F_OK) != 0)
+        cli_usage_error(&cli, "File pointed by --root-copy-from/--root-move-from does not exist");
+    if (root_image && (strcmp(klass, "AppVM") == 0 || strcmp(klass, "DispVM") == 0))
+        cli_usage_error(&cli, "--root-copy-from/--root-move-from used but this qube does not "
+                              "have own 'root' volume (uses template's one)");
 
     {
         _cleanup_buf_ struct buf content = BUF_INIT;
@@ -188,14 +259,15 @@ int qvm_create_main(int argc, char **argv)
         const char *value = eq + 1;
         if (qcall("admin.vm.property.Set", prop, name, value, strlen(value), NULL, &err) <
             0) {
-            struct qerror rm_err = { 0 };
-            bool removed = qcall("admin.vm.Remove", "", name, "", 0, NULL, &rm_err) == 0;
-            cli_error(&cli, "Error setting property %s (%s): %s", prop,
-                      removed ? "qube removed" : "qube NOT removed", err.message);
-            if (!removed)
-                cli_error(&cli, "%s", rm_err.message);
-            return 1;
+            _cleanup_free_ char *what = xasprintf("Error setting property %s", prop);
+            return fail_created(&cli, name, what, &err);
         }
+    }
+    if (root_image) {
+        if (import_root(name, root_image, &err) < 0)
+            return fail_created(&cli, name, "Error importing root volume", &err);
+        if (root_move && unlink(root_move) < 0)
+            return cli_error(&cli, "%s: %s", root_move, strerror(errno));
     }
     return 0;
 }

@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "common/cleanup.h"
-#include "tools/batch_call.h"
 #include "tools/cli.h"
+#include "tools/feature_values.h"
 #include "tools/tools.h"
 
 static const char usage[] =
@@ -24,36 +24,18 @@ static const char help[] =
 
 static int list_features(const struct cli *cli, const char *vm)
 {
-    struct qerror err = { 0 };
-    _cleanup_buf_ struct buf content = BUF_INIT;
-    _cleanup_free_ char **names = NULL;
-    size_t n;
-    if (qcall_lines("admin.vm.feature.List", vm, &content, &names, &n, &err) < 0)
-        return cli_qerror(cli, &err);
-    struct batch_call *calls = xcalloc(n + 1, sizeof(*calls));
-    for (size_t i = 0; i < n; i++) {
-        calls[i].method = "admin.vm.feature.Get";
-        calls[i].arg = names[i];
-        calls[i].dest = vm;
-    }
-    batch_run(calls, n);
-    struct table t;
+    _cleanup_feature_values_ struct feature_values fv;
+    int rc = feature_values_fetch(cli, vm, "", &fv);
+    if (rc)
+        return rc;
+    _cleanup_table_ struct table t;
     table_init(&t, 2);
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (calls[i].status < 0) {
-            rc = cli_qerror(cli, &calls[i].err);
-            break;
-        }
-        table_add(&t, names[i]);
-        table_add(&t, calls[i].content.data);
+    for (size_t i = 0; i < fv.n; i++) {
+        table_add(&t, fv.calls[i].arg);
+        table_add(&t, fv.calls[i].content.data);
     }
-    if (!rc)
-        table_print(&t, stdout);
-    table_free(&t);
-    batch_free(calls, n);
-    free(calls);
-    return rc;
+    table_print(&t, stdout);
+    return 0;
 }
 
 int qvm_features_main(int argc, char **argv)
@@ -73,15 +55,8 @@ int qvm_features_main(int argc, char **argv)
         else
             cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
     }
-    int npos = argc - optind;
-    if (npos < 1)
-        cli_usage_error(&cli, "the following arguments are required: VMNAME");
-    if (npos > 3)
-        cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind + 3]);
-    const char *vm = argv[optind];
-    const char *feature = npos > 1 ? argv[optind + 1] : NULL;
-    const char *value = npos > 2 ? argv[optind + 2] : NULL;
-    cli_require_vm(&cli, vm, NULL);
+    const char *vm, *feature, *value;
+    feature_args(&cli, argc, argv, &vm, &feature, &value);
 
     struct qerror err = { 0 };
     if (!feature) {
@@ -92,20 +67,14 @@ int qvm_features_main(int argc, char **argv)
     if (del) {
         if (value)
             cli_usage_error(&cli, "cannot both set and unset a value");
-        if (qcall("admin.vm.feature.Remove", feature, vm, "", 0, NULL, &err) < 0 &&
-            !qerror_is(&err, "QubesFeatureNotFoundError"))
-            return cli_qerror(&cli, &err);
-        return 0;
+        return feature_remove(&cli, vm, feature);
     }
     if (!value) {
         _cleanup_buf_ struct buf content = BUF_INIT;
-        if (qcall("admin.vm.feature.Get", feature, vm, "", 0, &content, &err) < 0) {
-            if (qerror_is(&err, "QubesFeatureNotFoundError"))
-                return 1;
-            return cli_qerror(&cli, &err);
-        }
-        printf("%s\n", content.data ? content.data : "");
-        return 0;
+        int rc = feature_get(&cli, vm, feature, &content);
+        if (!rc)
+            printf("%s\n", content.data ? content.data : "");
+        return rc;
     }
     if (qcall("admin.vm.feature.Set", feature, vm, value, strlen(value), NULL, &err) < 0)
         return cli_qerror(&cli, &err);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fd_io.h"
 #include "common/paths.h"
 #include "qrexec/client_call.h"
 #include "qrexec/qrexec_proto.h"
@@ -66,7 +67,7 @@ static const char help[] =
     "  --no-shell            treat COMMAND as a simple executable, not a shell command\n"
     "  --dispvm [BASE_APPVM]\n"
     "                        start a service in new Disposable VM; optionally specify base\n"
-    "                        AppVM for DispVM (not available yet)\n"
+    "                        AppVM for DispVM\n"
     "  --all                 run command on all running qubes\n"
     "  --exclude EXCLUDE     exclude the qube from --all\n";
 
@@ -271,19 +272,6 @@ struct call {
     int code;
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* The child's fds 0..2 become in/out/err (-1: /dev/null), then exec. */
 static pid_t spawn(char *const argv[], int in, int out, int err)
@@ -517,7 +505,7 @@ static int run_in_qube(const struct run_opts *o, const char *vm, bool running,
         return -1;
     }
     if (shell_cmd)
-        write_all(in[1], shell_cmd, strlen(shell_cmd)); /* a failed client tells why */
+        fd_write_all(in[1], shell_cmd, strlen(shell_cmd)); /* a failed client tells why */
 
     if (!o->passio) {
         close(in[1]);

@@ -13,11 +13,13 @@
 #include "tools/batch_call.h"
 #include "tools/cli.h"
 #include "tools/template_import.h"
+#include "tools/template_list.h"
+#include "tools/template_meta.h"
 #include "tools/tools.h"
 
 static const char usage[] =
     "usage: qvm-template [--verbose] [--quiet] [--help]\n"
-    "                    {build,import,list,remove,recipes} ...";
+    "                    {build,import,list,info,remove,recipes} ...";
 
 static const char help[] =
     "\nBuild, import, list and remove templates\n\n"
@@ -28,7 +30,10 @@ static const char help[] =
     "  import [--label LABEL] [--pool POOL] NAME DIR|TARBALL\n"
     "                        create the TemplateVM NAME (or replace the root of an\n"
     "                        existing one) from a directory or a .tar[.gz|.xz]; needs root\n"
-    "  list                  list the templates, with their root volume's size and usage\n"
+    "  list [--installed|--extras|...] [--machine-readable[-json]] [TEMPLATESPEC...]\n"
+    "                        list the templates qvm-template build made (upstream's format)\n"
+    "  info [same options]   the same with every detail: version, build and install time,\n"
+    "                        size, license, URL, summary, description\n"
     "  remove [--yes] NAME...\n"
     "                        remove templates\n"
     "  recipes               list the recipes build can use\n\n"
@@ -67,12 +72,6 @@ static const char import_help[] =
     "  --label LABEL, -l LABEL\n"
     "                        label of a new template (default: black)\n"
     "  --pool POOL, -P POOL  storage pool for a new template's volumes\n";
-
-static const char list_usage[] = "usage: qvm-template list [--verbose] [--quiet] [--help]";
-static const char list_help[] =
-    "\nList the templates with their root volume's size and usage\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS;
 
 static const char remove_usage[] =
     "usage: qvm-template remove [--verbose] [--quiet] [--help] [--yes] NAME [NAME ...]";
@@ -180,8 +179,10 @@ static int cmd_build(int argc, char **argv, const struct cli *top)
     /* the qube first: a taken name fails before a long build */
     if (qube_create("TemplateVM", name, o.label, NULL, &o.pools, &err) < 0)
         return fail_make(&cli, &w, name, false, &err);
+    time_t built = template_build_time();
     if (template_run_recipe(&w, o.recipe, script, &err) < 0 ||
-        template_import_tree(&w, name, w.tree, &err) < 0)
+        template_import_tree(&w, name, w.tree, &err) < 0 ||
+        template_meta_record(name, o.recipe, built, &err) < 0)
         return fail_make(&cli, &w, name, true, &err);
     template_work_cleanup(&w);
     cli_info(&cli, "template %s is ready", name);
@@ -252,74 +253,14 @@ static int cmd_import(int argc, char **argv, const struct cli *top)
     return 0;
 }
 
-/* "key=value" lines of volume.Info: the value of key, or NULL. */
-static const char *info_value(char **lines, size_t n, const char *key)
-{
-    size_t k = strlen(key);
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(lines[i], key, k) == 0 && lines[i][k] == '=')
-            return lines[i] + k + 1;
-    return NULL;
-}
-
-static void human_size(const char *bytes, char *out, size_t size)
-{
-    if (!bytes || !*bytes) {
-        snprintf(out, size, "-");
-        return;
-    }
-    double b = strtod(bytes, NULL);
-    if (b >= 1024.0 * 1024 * 1024)
-        snprintf(out, size, "%.1f GiB", b / (1024.0 * 1024 * 1024));
-    else
-        snprintf(out, size, "%.1f MiB", b / (1024.0 * 1024));
-}
-
 static int cmd_list(int argc, char **argv, const struct cli *top)
 {
-    struct cli cli = { .prog = "qvm-template list", .usage = list_usage, .help = list_help,
-                       .verbose = 1 };
-    cli.verbose = top->verbose;
-    cli.quiet = top->quiet;
-    static const struct option longopts[] = { CLI_COMMON_LONGOPTS };
-    while (cli_getopt(&cli, argc, argv, CLI_COMMON_SHORTOPTS, longopts) != -1)
-        cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
-    if (optind < argc)
-        cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind]);
-    _cleanup_vm_entries_ struct vm_entries all = { 0 };
-    cli_list_qubes(&cli, &all.v, &all.n);
-    struct batch_call *calls = xcalloc(all.n + 1, sizeof(*calls));
-    size_t n = 0;
-    for (size_t i = 0; i < all.n; i++) {
-        if (strcmp(all.v[i].klass, "TemplateVM") != 0)
-            continue;
-        calls[n].method = "admin.vm.volume.Info";
-        calls[n].arg = "root";
-        calls[n].dest = all.v[i].name;
-        n++;
-    }
-    batch_run(calls, n);
-    _cleanup_table_ struct table t;
-    table_init(&t, 3);
-    table_add(&t, "NAME");
-    table_add(&t, "SIZE");
-    table_add(&t, "USAGE");
-    for (size_t i = 0; i < n; i++) {
-        char size[32] = "-", used[32] = "-";
-        if (calls[i].status == 0 && calls[i].content.data) {
-            _cleanup_free_ char **lines = NULL;
-            size_t nl = split_lines(calls[i].content.data, &lines);
-            human_size(info_value(lines, nl, "size"), size, sizeof(size));
-            human_size(info_value(lines, nl, "usage"), used, sizeof(used));
-        }
-        table_add(&t, calls[i].dest);
-        table_add(&t, size);
-        table_add(&t, used);
-    }
-    table_print(&t, stdout);
-    batch_free(calls, n);
-    free(calls);
-    return 0;
+    return template_list_main(argc, argv, top, false);
+}
+
+static int cmd_info(int argc, char **argv, const struct cli *top)
+{
+    return template_list_main(argc, argv, top, true);
 }
 
 static int cmd_remove(int argc, char **argv, const struct cli *top)
@@ -418,7 +359,7 @@ int qvm_template_main(int argc, char **argv)
         int (*run)(int argc, char **argv, const struct cli *top);
     } commands[] = {
         { "build", cmd_build },   { "import", cmd_import },   { "list", cmd_list },
-        { "remove", cmd_remove }, { "recipes", cmd_recipes },
+        { "info", cmd_info },     { "remove", cmd_remove },   { "recipes", cmd_recipes },
     };
     const char *name = argv[optind];
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -431,6 +372,6 @@ int qvm_template_main(int argc, char **argv)
     }
     cli_usage_error(&cli,
                     "argument command: invalid choice: '%s' (choose from 'build', 'import', "
-                    "'list', 'remove', 'recipes')",
+                    "'list', 'info', 'remove', 'recipes')",
                     name);
 }

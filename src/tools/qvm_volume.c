@@ -12,6 +12,7 @@
 
 #include "common/cleanup.h"
 #include "tools/cli.h"
+#include "tools/dom0_service.h"
 #include "tools/tools.h"
 
 static const char usage[] =
@@ -393,92 +394,36 @@ static int cmd_revert(const struct cli *cli, const char *vm, const char *volume,
 
 /* ---- import ---- */
 
-static bool all_zero(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return false;
-    return true;
-}
-
-/* Copies in to out from offset 0, leaving all-zero blocks as holes (dd
- * conv=sparse,notrunc), then fdatasync. */
-static int write_sparse(int in, int out, struct qerror *err)
-{
-    static char block[128 * 1024];
-    off_t off = 0;
-    for (;;) {
-        size_t got = 0;
-        while (got < sizeof(block)) {
-            ssize_t n = read(in, block + got, sizeof(block) - got);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return qerror_errno(err, errno, "read input");
-            if (n == 0)
-                break;
-            got += (size_t)n;
-        }
-        if (got == 0)
-            break;
-        if (!all_zero(block, got) && pwrite(out, block, got, off) != (ssize_t)got)
-            return qerror_errno(err, errno, "write volume data");
-        off += (off_t)got;
-        if (got < sizeof(block))
-            break;
-    }
-    struct stat st;
-    if (fstat(out, &st) == 0 && st.st_size < off && ftruncate(out, off) < 0)
-        return qerror_errno(err, errno, "extend volume data");
-    if (fdatasync(out) < 0)
-        return qerror_errno(err, errno, "sync volume data");
-    return 0;
-}
-
+/* As upstream: the data goes through dom0's admin.vm.volume.ImportWithSize service (the
+ * size first: the volume takes it), or admin.vm.volume.Import with --no-resize (exactly the
+ * volume's size). */
 static int cmd_import(const struct cli *cli, const char *vm, const char *volume,
                       const char *input_path, const char *size_opt, bool no_resize)
 {
-    int in = 0;
-    if (strcmp(input_path, "-") != 0) {
-        in = open(input_path, O_RDONLY | O_CLOEXEC);
-        if (in < 0)
-            return cli_error(cli, "%s: %s", input_path, strerror(errno));
+    bool is_stdin = strcmp(input_path, "-") == 0;
+    _cleanup_close_ int in = is_stdin ? dup(0) : open(input_path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return cli_error(cli, "%s: %s", input_path, strerror(errno));
+    _cleanup_free_ char *size_line = NULL;
+    if (!no_resize) {
+        uint64_t size;
+        struct stat st;
+        if (size_opt) {
+            if (parse_human_size(size_opt, &size) < 0)
+                return cli_error(cli, "argument --size: invalid int value: '%s'", size_opt);
+        } else if (!is_stdin && fstat(in, &st) == 0) {
+            size = (uint64_t)st.st_size;
+        } else {
+            return cli_error(cli, "Failed to get %s file size, specify it explicitly with "
+                                  "--size, or use --no-resize option", input_path);
+        }
+        size_line = xasprintf("%llu\n", (unsigned long long)size);
     }
     struct qerror err = { 0 };
-    char size_text[32] = "";
-    if (!no_resize) {
-        if (size_opt) {
-            uint64_t v;
-            if (parse_human_size(size_opt, &v) < 0)
-                return cli_error(cli, "argument --size: invalid int value: '%s'", size_opt);
-            snprintf(size_text, sizeof(size_text), "%llu", (unsigned long long)v);
-        } else {
-            struct stat st;
-            if (fstat(in, &st) < 0)
-                return cli_error(cli, "Failed to get %s file size, specify it explicitly with "
-                                      "--size, or use --no-resize option", input_path);
-            snprintf(size_text, sizeof(size_text), "%lld", (long long)st.st_size);
-        }
-    }
-    _cleanup_buf_ struct buf answer = BUF_INIT;
-    if (qcall("internal.vm.volume.ImportBegin", volume, vm, size_text, strlen(size_text), &answer,
-              &err) < 0)
+    if (dom0_service_call(size_line ? "admin.vm.volume.ImportWithSize" : "admin.vm.volume.Import",
+                          volume, vm, size_line, in, NULL, &err) < 0)
         return cli_qerror(cli, &err);
-    char *space = answer.data ? strchr(answer.data, ' ') : NULL;
-    if (!space)
-        return cli_error(cli, "unexpected answer to ImportBegin");
-    const char *path = space + 1;
-    int out = open(path, O_WRONLY | O_CLOEXEC);
-    int rc = out < 0 ? qerror_errno(&err, errno, "open %s", path) : write_sparse(in, out, &err);
-    if (out >= 0)
-        close(out);
-    if (in > 0)
-        close(in);
-    _cleanup_free_ char *end = rc == 0 ? xstrdup("ok") : xasprintf("fail\n%s", err.message);
-    struct qerror end_err = { 0 };
-    if (qcall("internal.vm.volume.ImportEnd", volume, vm, end, strlen(end), NULL, &end_err) < 0)
-        return cli_qerror(cli, &end_err);
-    return rc == 0 ? 0 : cli_qerror(cli, &err);
+    return 0;
 }
 
 static int cmd_clone(const struct cli *cli, const char *src_vm, const char *src_vol,

@@ -8,6 +8,7 @@ int qvm_clone_main(int argc, char **argv);
 int qvm_prefs_main(int argc, char **argv);
 int qubes_prefs_main(int argc, char **argv);
 int qvm_features_main(int argc, char **argv);
+int qvm_service_main(int argc, char **argv);
 int qvm_tags_main(int argc, char **argv);
 int qvm_check_main(int argc, char **argv);
 int qvm_notes_main(int argc, char **argv);

@@ -6,6 +6,7 @@
 # first Debian mirror from its apt sources, else deb.debian.org.
 set -eu
 dir=$1
+templates=$(cd "$(dirname "$0")/.." && pwd)
 command -v debootstrap >/dev/null ||
     { echo "build.sh: debootstrap not found (package debootstrap)" >&2; exit 1; }
 
@@ -45,6 +46,7 @@ debootstrap --variant=minbase --include=sudo bookworm "$dir" "$mirror"
 cd "$dir"
 # the places a Qubicle qube expects (see templates/minimal/build.sh)
 mkdir -p etc/qubes-rpc etc/qubes/rpc-config rw home
+sh "$templates/guest-links.sh" .
 chroot "$dir" /usr/sbin/useradd --create-home --uid 1000 --user-group --shell /bin/bash user
 chroot "$dir" /usr/sbin/usermod --append --groups users user
 chroot "$dir" /usr/bin/passwd --lock user >/dev/null

@@ -6,6 +6,7 @@
 # from dom0 at /run/qubes-guest.
 set -eu
 dir=$1
+templates=$(cd "$(dirname "$0")/.." && pwd)
 busybox=${BUSYBOX:-/bin/busybox}
 [ -x "$busybox" ] || { echo "build.sh: $busybox not found (package busybox-static)" >&2; exit 1; }
 file -L "$busybox" 2>/dev/null | grep -q "statically linked" ||
@@ -51,3 +52,4 @@ chmod 0640 etc/shadow
 echo "minimal" >etc/hostname
 printf 'NAME="Qubicle minimal"\nID=qubicle-minimal\n' >etc/os-release
 touch etc/resolv.conf
+sh "$templates/guest-links.sh" .

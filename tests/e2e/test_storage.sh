@@ -248,7 +248,10 @@ test_import_revisions_revert_resize() {
     expect "0|1
 " admin.vm.volume.ListSnapshots fedora root
     printf 'second' | dd of="$img" bs=1 seek=$((32 << 20)) conv=notrunc status=none
-    printf 'data' | run_tool 0 qvm-volume import --size 1048576 fedora:private - >/dev/null
+    # exactly --size bytes, as upstream's admin.vm.volume.ImportWithSize wants
+    printf 'data' >"$QUBES_ROOT/private.in"
+    truncate -s 1048576 "$QUBES_ROOT/private.in"
+    run_tool 0 qvm-volume import --size 1048576 fedora:private "$QUBES_ROOT/private.in" >/dev/null
     run_tool 0 qvm-volume import fedora:root "$img" >/dev/null
     expect "0|2
 " admin.vm.volume.ListSnapshots fedora root
@@ -287,7 +290,9 @@ same_data() {
 
 test_clone_standalone_and_qvm_clone() {
     local vl="$QUBES_ROOT/var/lib/qubes"
-    printf 'payload' | run_tool 0 qvm-volume import --size 4194304 fedora:root - >/dev/null
+    printf 'payload' >"$QUBES_ROOT/root.in"
+    truncate -s 4194304 "$QUBES_ROOT/root.in"
+    run_tool 0 qvm-volume import fedora:root "$QUBES_ROOT/root.in" >/dev/null
     run_tool 0 qvm-clone fedora fedora2 >/dev/null
     cmp "$vl/vm-templates/fedora/root.img" "$vl/vm-templates/fedora2/root.img" || fail "root not cloned"
     same_data "$vl/vm-templates/fedora/private.img" "$vl/vm-templates/fedora2/private.img" || fail "private not cloned"

@@ -65,13 +65,19 @@ net
 work" "$(run_tool 0 qvm-ls --raw-list --halted)"
     assert_eq "work" "$(run_tool 0 qvm-ls --raw-list --tags special)"
     assert_eq "fedora
-work" "$(run_tool 0 qvm-ls --raw-list --tags special,other)"
+work" "$(run_tool 0 qvm-ls --raw-list --tags special other)"
     assert_eq "work" "$(run_tool 0 qvm-ls --raw-list --label blue)"
     assert_eq "" "$(run_tool 0 qvm-ls --raw-list --paused)"
-    assert_eq "work
+    # as upstream, --raw-data/--raw-list are by name whatever --sort and --reverse say
+    assert_eq "dom0
+fedora
+net
+work" "$(run_tool 0 qvm-ls --raw-list --reverse)"
+    assert_eq "NAME
+work
 net
 fedora
-dom0" "$(run_tool 0 qvm-ls --raw-list --reverse)"
+dom0" "$(run_tool 0 qvm-ls -O name --reverse)"
 }
 
 test_qvm_ls_json() {
