@@ -19,7 +19,7 @@ static int connect_qubesd(struct qerror *err)
     _cleanup_free_ char *path = qroot_path("run/qubesd.sock");
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(addr.sun_path))
-        return qerror_set(err, "QubesDaemonAccessError", "socket path too long: %s", path);
+        return qerror_set(err, ERR_QUBES_DAEMON_ACCESS_ERROR, "socket path too long: %s", path);
     strcpy(addr.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -27,7 +27,7 @@ static int connect_qubesd(struct qerror *err)
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         int e = errno;
         close(fd);
-        qerror_set(err, "QubesDaemonAccessError", "Failed to connect to qubesd service: %s: %s",
+        qerror_set(err, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to connect to qubesd service: %s: %s",
                    path, strerror(e));
         return -1;
     }
@@ -55,7 +55,7 @@ static int send_request(int fd, const char *method, const char *arg, const char 
     _cleanup_buf_ struct buf req = BUF_INIT;
     admin_request_build(&req, method, arg, dest, payload, payload_len);
     if (write_all(fd, req.data, req.len) < 0 || shutdown(fd, SHUT_WR) < 0)
-        return qerror_set(err, "QubesDaemonAccessError", "Failed to send request to qubesd: %s",
+        return qerror_set(err, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to send request to qubesd: %s",
                           strerror(errno));
     return 0;
 }
@@ -76,14 +76,14 @@ int qubesd_call(const char *method, const char *arg, const char *dest, const voi
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return qerror_set(err, "QubesDaemonAccessError", "Failed to read from qubesd: %s",
+            return qerror_set(err, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to read from qubesd: %s",
                               strerror(errno));
         if (n == 0)
             break;
         resp.len += (size_t)n;
         resp.data[resp.len] = '\0';
         if (resp.len > MAX_RESPONSE)
-            return qerror_set(err, "QubesDaemonCommunicationError", "Response too long");
+            return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Response too long");
     }
 
     return qubesd_answer(&resp, content, err);
@@ -95,7 +95,7 @@ int qubesd_answer(const struct buf *resp, struct buf *content, struct qerror *er
     if (admin_response_parse(resp->data ? resp->data : "", resp->len, &r, err) < 0)
         return -1;
     if (r.type == ADMIN_MSG_EXCEPTION) {
-        qerror_set(err, "QubesException", "%s", r.message);
+        qerror_set(err, ERR_QUBES_EXCEPTION, "%s", r.message);
         if (r.kind[0])
             qerror_set_peer_kind(err, r.kind);
         return -1;

@@ -80,7 +80,7 @@ int admin_response_parse(const char *untrusted_buf, size_t len, struct admin_res
 {
     memset(resp, 0, sizeof(*resp));
     if (len == 0)
-        return qerror_set(err, "QubesDaemonAccessError",
+        return qerror_set(err, ERR_QUBES_DAEMON_ACCESS_ERROR,
                           "Got empty response from qubesd. See %s for details.",
                           "var/log/qubes/qubesd.log");
     if (len >= 2 && untrusted_buf[0] == ADMIN_MSG_OK && untrusted_buf[1] == '\0') {
@@ -96,7 +96,7 @@ int admin_response_parse(const char *untrusted_buf, size_t len, struct admin_res
         for (int i = 0; i < 3; i++) {
             const char *nul = memchr(p, '\0', (size_t)(end - p));
             if (!nul)
-                return qerror_set(err, "QubesDaemonCommunicationError", "Invalid response format");
+                return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Invalid response format");
             fields[i] = p;
             p = nul + 1;
         }
@@ -105,7 +105,7 @@ int admin_response_parse(const char *untrusted_buf, size_t len, struct admin_res
         resp->message = fields[2];
         return 0;
     }
-    return qerror_set(err, "QubesDaemonCommunicationError", "Invalid response format");
+    return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Invalid response format");
 }
 
 long admin_event_parse(const char *untrusted_buf, size_t len, struct admin_event *ev)

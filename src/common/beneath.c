@@ -23,12 +23,12 @@ static int refused(struct qerror *err, int errnum, const char *path, int len)
 {
     switch (errnum) {
     case ELOOP:
-        return qerror_set(err, "QubesException", "%.*s is a symbolic link: refused", len, path);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "%.*s is a symbolic link: refused", len, path);
     case EXDEV:
-        return qerror_set(err, "QubesException", "%.*s leads out of the volume: refused", len,
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "%.*s leads out of the volume: refused", len,
                           path);
     case ENOTDIR:
-        return qerror_set(err, "QubesException", "%.*s is not a directory", len, path);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "%.*s is not a directory", len, path);
     default:
         return qerror_errno(err, errnum, "%.*s", len, path);
     }
@@ -66,7 +66,7 @@ static bool plain_path(const char *path)
 int beneath_open(int dirfd, const char *path, int flags, struct qerror *err)
 {
     if (!plain_path(path))
-        return qerror_set(err, "QubesException", "%s: not a plain relative path", path);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "%s: not a plain relative path", path);
     int fd = open2(dirfd, path, flags, 0);
     return fd < 0 ? refused(err, errno, *path ? path : ".", whole(path)) : fd;
 }
@@ -74,7 +74,7 @@ int beneath_open(int dirfd, const char *path, int flags, struct qerror *err)
 int beneath_open_optional(int dirfd, const char *path, struct qerror *err)
 {
     if (!plain_path(path))
-        return qerror_set(err, "QubesException", "%s: not a plain relative path", path);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "%s: not a plain relative path", path);
     int fd = open2(dirfd, path, O_PATH, 0);
     if (fd < 0 && errno != ENOENT)
         return refused(err, errno, path, whole(path));
@@ -84,7 +84,7 @@ int beneath_open_optional(int dirfd, const char *path, struct qerror *err)
 int beneath_mkdirs(int dirfd, const char *path, mode_t mode, uid_t owner, struct qerror *err)
 {
     if (!plain_path(path))
-        return qerror_set(err, "QubesException", "%s: not a plain relative path", path);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "%s: not a plain relative path", path);
     _cleanup_free_ char *copy = xstrdup(path);
     int cur = open2(dirfd, "", O_PATH | O_DIRECTORY, 0);
     if (cur < 0)
@@ -117,7 +117,7 @@ int beneath_mkdirs(int dirfd, const char *path, mode_t mode, uid_t owner, struct
 int beneath_mkfile(int dirfd, const char *path, mode_t mode, struct qerror *err)
 {
     if (!plain_path(path) || !*path)
-        return qerror_set(err, "QubesException", "%s: not a plain relative path", path);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "%s: not a plain relative path", path);
     const char *slash = strrchr(path, '/');
     _cleanup_free_ char *parent = slash ? xasprintf("%.*s", (int)(slash - path), path)
                                         : xstrdup("");

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int qerror_set(struct qerror *err, const char *kind, const char *fmt, ...)
+int qerror_set(struct qerror *err, enum qerror_kind kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -19,7 +19,7 @@ int qerror_errno(struct qerror *err, int errnum, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    err->kind = "QubesException";
+    err->kind = ERR_QUBES_EXCEPTION;
     int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
     if (n >= 0 && (size_t)n < sizeof(err->message))
@@ -49,12 +49,33 @@ void qerror_prefix(struct qerror *err, const char *fmt, ...)
 
 void qerror_clear(struct qerror *err)
 {
-    err->kind = NULL;
+    err->kind = ERR_NONE;
+    err->peer_kind[0] = '\0';
     err->message[0] = '\0';
 }
 
-void qerror_set_peer_kind(struct qerror *err, const char *kind)
+static const char *const kind_names[] = {
+    [ERR_NONE] = "",
+#define QERROR_NAME(id, name) [ERR_##id] = name,
+    QERROR_KINDS(QERROR_NAME)
+#undef QERROR_NAME
+    [ERR_PEER] = "",
+};
+
+void qerror_set_peer_kind(struct qerror *err, const char *name)
 {
-    snprintf(err->kind_copy, sizeof(err->kind_copy), "%s", kind);
-    err->kind = err->kind_copy;
+    for (int k = ERR_NONE + 1; k < ERR_PEER; k++)
+        if (strcmp(kind_names[k], name) == 0) {
+            err->kind = (enum qerror_kind)k;
+            return;
+        }
+    err->kind = ERR_PEER;
+    snprintf(err->peer_kind, sizeof(err->peer_kind), "%s", name);
+}
+
+const char *qerror_kind_name(const struct qerror *err)
+{
+    if (err->kind == ERR_PEER)
+        return err->peer_kind;
+    return err->kind <= ERR_PEER ? kind_names[err->kind] : "QubesException";
 }

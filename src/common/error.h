@@ -1,25 +1,70 @@
-/* The one error convention: functions return 0 or -1 and fill a qerror whose
- * kind is the Qubes exception class name the Admin API reports. */
+/* The one error convention: functions return 0 or -1 and fill a qerror with
+ * its kind, the Qubes exception class the Admin API reports, and a message
+ * that gains context on its way up. */
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 #define QERROR_MAX 1024
 
+/* Every exception class qubesd raises or a client handles: ERR_<NAME> and
+ * its Qubes class name. */
+#define QERROR_KINDS(X) \
+    X(QUBES_EXCEPTION, "QubesException") \
+    X(ACCESS_DENIED, "AccessDenied") \
+    X(PERMISSION_DENIED, "PermissionDenied") \
+    X(POLICY_SYNTAX_ERROR, "PolicySyntaxError") \
+    X(PROTOCOL_ERROR, "ProtocolError") \
+    X(QREXEC_ERROR, "QrexecError") \
+    X(QUBES_DAEMON_ACCESS_ERROR, "QubesDaemonAccessError") \
+    X(QUBES_DAEMON_COMMUNICATION_ERROR, "QubesDaemonCommunicationError") \
+    X(QUBES_FEATURE_NOT_FOUND_ERROR, "QubesFeatureNotFoundError") \
+    X(QUBES_LABEL_NOT_FOUND_ERROR, "QubesLabelNotFoundError") \
+    X(QUBES_MEMORY_ERROR, "QubesMemoryError") \
+    X(QUBES_NO_SUCH_PROPERTY_ERROR, "QubesNoSuchPropertyError") \
+    X(QUBES_POOL_IN_USE_ERROR, "QubesPoolInUseError") \
+    X(QUBES_PROPERTY_VALUE_ERROR, "QubesPropertyValueError") \
+    X(QUBES_TAG_NOT_FOUND_ERROR, "QubesTagNotFoundError") \
+    X(QUBES_VM_ALREADY_EXISTS_ERROR, "QubesVMAlreadyExistsError") \
+    X(QUBES_VM_ERROR, "QubesVMError") \
+    X(QUBES_VM_IN_USE_ERROR, "QubesVMInUseError") \
+    X(QUBES_VM_INVALID_UUID_ERROR, "QubesVMInvalidUUIDError") \
+    X(QUBES_VM_NOT_FOUND_ERROR, "QubesVMNotFoundError") \
+    X(QUBES_VM_NOT_HALTED_ERROR, "QubesVMNotHaltedError") \
+    X(QUBES_VM_NOT_PAUSED_ERROR, "QubesVMNotPausedError") \
+    X(QUBES_VM_NOT_RUNNING_ERROR, "QubesVMNotRunningError") \
+    X(QUBES_VM_NOT_STARTED_ERROR, "QubesVMNotStartedError") \
+    X(QUBES_VM_SHUTDOWN_TIMEOUT_ERROR, "QubesVMShutdownTimeoutError") \
+    X(QUBES_VALUE_ERROR, "QubesValueError") \
+    X(QUBES_VOLUME_REVISION_NOT_FOUND_ERROR, "QubesVolumeRevisionNotFoundError") \
+    X(STORAGE_POOL_EXCEPTION, "StoragePoolException")
+
+enum qerror_kind {
+    ERR_NONE = 0,
+#define QERROR_ENUM(id, name) ERR_##id,
+    QERROR_KINDS(QERROR_ENUM)
+#undef QERROR_ENUM
+    ERR_PEER, /* a class a peer (qubesd) named that the list lacks: in peer_kind */
+};
+
 struct qerror {
-    const char *kind; /* "QubesValueError", "ProtocolError", ...; NULL = no error */
+    enum qerror_kind kind; /* ERR_NONE: no error */
+    char peer_kind[64];    /* ERR_PEER: the class name as received */
     char message[QERROR_MAX];
-    char kind_copy[64]; /* holds a kind that came from a peer (qerror_set_peer_kind) */
 };
 
 /* Sets the error and returns -1, so `return qerror_set(err, ...)` reads well. */
-int qerror_set(struct qerror *err, const char *kind, const char *fmt, ...)
+int qerror_set(struct qerror *err, enum qerror_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Like qerror_set, with ": <strerror(errnum)>" appended. */
+/* ERR_QUBES_EXCEPTION with ": <strerror(errnum)>" appended. */
 int qerror_errno(struct qerror *err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prepends context ("load store: ") to a message already set. */
 void qerror_prefix(struct qerror *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void qerror_clear(struct qerror *err);
-/* Sets kind to a copy of a class name received from qubesd. */
-void qerror_set_peer_kind(struct qerror *err, const char *kind);
+/* The kind of a class name received from qubesd (ERR_PEER, with the name
+ * kept, for one the list lacks). */
+void qerror_set_peer_kind(struct qerror *err, const char *name);
+/* The Qubes class name of err's kind ("" for none). */
+const char *qerror_kind_name(const struct qerror *err);

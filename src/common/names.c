@@ -23,21 +23,21 @@ int validate_qube_name(const char *untrusted_name, const char *prop, struct qerr
     const char *verb = prop ? " value" : "";
     size_t len = strlen(untrusted_name);
     if (len > QUBE_NAME_MAX)
-        return qerror_set(err, "QubesValueError", "%s%s must be shorter than 32 characters",
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "%s%s must be shorter than 32 characters",
                           what, verb);
     if (strchr("0123456789_.-", untrusted_name[0]) && untrusted_name[0])
-        return qerror_set(err, "QubesValueError",
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR,
                           "%s cannot start with hyphen, underscore, dot or numbers", what);
     bool ok = len > 0 && isascii((unsigned char)untrusted_name[0]) &&
               isalpha((unsigned char)untrusted_name[0]) && in_set(untrusted_name, "_.-");
     if (!ok)
-        return qerror_set(err, "QubesValueError", "%s%s contains illegal characters", what, verb);
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "%s%s contains illegal characters", what, verb);
     if (strcmp(untrusted_name, "Domain-0") == 0)
-        return qerror_set(err, "QubesValueError", "VM name cannot be 'Domain-0'");
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "VM name cannot be 'Domain-0'");
     if (strcmp(untrusted_name, "none") == 0 || strcmp(untrusted_name, "default") == 0)
-        return qerror_set(err, "QubesValueError", "VM name cannot be 'none' nor 'default'");
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "VM name cannot be 'none' nor 'default'");
     if (len >= 3 && strcmp(untrusted_name + len - 3, "-dm") == 0)
-        return qerror_set(err, "QubesValueError", "VM name cannot end with -dm");
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "VM name cannot end with -dm");
     return 0;
 }
 

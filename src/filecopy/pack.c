@@ -17,7 +17,7 @@
 #include "filecopy/filecopy.h"
 
 #define PACK_BUF_SIZE (256 * 1024)
-#define KIND "QubesException"
+#define KIND ERR_QUBES_EXCEPTION
 
 _Static_assert(PACK_BUF_SIZE >= sizeof(struct file_header) + 2 * MAX_PATH_LENGTH,
                "a header, a name and a symlink target fit in the buffer");

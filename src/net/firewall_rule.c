@@ -10,7 +10,7 @@
 
 #include "common/cleanup.h"
 
-#define KIND "QubesValueError"
+#define KIND ERR_QUBES_VALUE_ERROR
 /* Echo at most this much of a bad value back, so messages stay short. */
 #define ECHO_MAX 64
 /* datetime.fromtimestamp fails past 9999-12-31T23:59:59Z, so upstream

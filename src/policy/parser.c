@@ -31,7 +31,7 @@ static int syntax_error(struct loader *ld, const char *file, unsigned line, cons
     va_start(ap, fmt);
     buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    return qerror_set(ld->err, "PolicySyntaxError", "%s:%u: %s", file, line, b.data);
+    return qerror_set(ld->err, ERR_POLICY_SYNTAX_ERROR, "%s:%u: %s", file, line, b.data);
 }
 
 /* Wraps a token/validation error with file:line. */
@@ -39,7 +39,7 @@ static int located(struct loader *ld, const char *file, unsigned line)
 {
     char msg[QERROR_MAX];
     snprintf(msg, sizeof(msg), "%s", ld->err->message);
-    return qerror_set(ld->err, "PolicySyntaxError", "%s:%u: %s", file, line, msg);
+    return qerror_set(ld->err, ERR_POLICY_SYNTAX_ERROR, "%s:%u: %s", file, line, msg);
 }
 
 static bool rpcname_char(char c, bool allow_plus)
@@ -395,7 +395,7 @@ static int load_body(struct loader *ld, const char *name, const char *untrusted_
                      const char *service, const char *argument, bool old_syntax)
 {
     if (++ld->p->n_files > POLICY_MAX_FILES)
-        return qerror_set(ld->err, "PolicySyntaxError", "%s: too many policy files (at most %d)",
+        return qerror_set(ld->err, ERR_POLICY_SYNTAX_ERROR, "%s: too many policy files (at most %d)",
                           name, POLICY_MAX_FILES);
     const char *p = untrusted_body, *end = untrusted_body + len;
     unsigned lineno = 0;
@@ -432,7 +432,7 @@ static int read_file(const char *path, struct buf *out, struct qerror *err)
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         buf_append(out, chunk, n);
         if (out->len > (size_t)POLICY_MAX_LINE * 64)
-            return qerror_set(err, "PolicySyntaxError", "%s: file too large", path);
+            return qerror_set(err, ERR_POLICY_SYNTAX_ERROR, "%s: file too large", path);
     }
     if (ferror(f))
         return qerror_errno(err, EIO, "failed to load %s file", path);
@@ -481,13 +481,13 @@ static int list_policy_files(struct loader *ld, const char *dir, struct policy_s
         if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
         if (!filename_ok(e->d_name)) {
-            r = qerror_set(ld->err, "AccessDenied", "invalid filename: %s", path);
+            r = qerror_set(ld->err, ERR_ACCESS_DENIED, "invalid filename: %s", path);
             break;
         }
         if (policy_strset_has(names, e->d_name))
             continue;
         if (names->n >= POLICY_MAX_FILES) {
-            r = qerror_set(ld->err, "PolicySyntaxError", "%s: too many policy files", dir);
+            r = qerror_set(ld->err, ERR_POLICY_SYNTAX_ERROR, "%s: too many policy files", dir);
             break;
         }
         policy_strset_add(names, e->d_name);

@@ -50,7 +50,7 @@ static int token_error(struct qerror *err, const char *what, const char *untrust
 {
     _cleanup_buf_ struct buf b = BUF_INIT;
     policy_py_repr(&b, untrusted_text);
-    return qerror_set(err, "PolicySyntaxError", "%s token: %s", what, b.data);
+    return qerror_set(err, ERR_POLICY_SYNTAX_ERROR, "%s token: %s", what, b.data);
 }
 
 int policy_token_parse(struct policy_token *tok, const char *untrusted_text,
@@ -87,7 +87,7 @@ int policy_token_parse(struct policy_token *tok, const char *untrusted_text,
         if (!*suffix) {
             _cleanup_buf_ struct buf b = BUF_INIT;
             policy_py_repr(&b, untrusted_text);
-            return qerror_set(err, "PolicySyntaxError", "invalid empty %s token: %s",
+            return qerror_set(err, ERR_POLICY_SYNTAX_ERROR, "invalid empty %s token: %s",
                               prefixes[i].text, b.data);
         }
         if (suffix[0] == '@')

@@ -21,7 +21,7 @@
 #include "qrexec/qrexec_proto.h"
 #include "qrexec/transport.h"
 
-#define CALL_ERROR "QrexecError"
+#define CALL_ERROR ERR_QREXEC_ERROR
 
 static long ms_left(const struct timespec *deadline)
 {

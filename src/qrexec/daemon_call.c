@@ -139,7 +139,7 @@ static int hold_disposable_slot(const struct qrexec_call_request *req, int fd)
         if (!ok)
             refusef(fd, "feature %s of %s is not a number of disposables (0-%d)",
                     QREXEC_DISPVM_CALLS_FEATURE, req->source, QREXEC_DISPVM_CALLS_LIMIT);
-    } else if (strcmp(feature_err.kind, "QubesFeatureNotFoundError") != 0) {
+    } else if (feature_err.kind != ERR_QUBES_FEATURE_NOT_FOUND_ERROR) {
         refusef(fd, "feature %s of %s: %s", QREXEC_DISPVM_CALLS_FEATURE, req->source,
                 feature_err.message);
     }
@@ -169,7 +169,7 @@ __attribute__((noreturn)) static void finish_disposable(int sock, const char *na
     }
     struct qerror err = { 0 };
     if (qubesd_call_str("admin.vm.Kill", "", name, NULL, NULL, &err) < 0 &&
-        strcmp(err.kind ? err.kind : "", "QubesVMNotStartedError") != 0)
+        err.kind != ERR_QUBES_VM_NOT_STARTED_ERROR)
         log_error("disposable=%s op=kill result=error reason=\"%s\"", name, err.message);
     _exit(0);
 }
@@ -195,7 +195,7 @@ __attribute__((noreturn)) static void run_in_qube(const struct qrexec_call_reque
         struct qerror err = { 0 };
         log_info("qube=%s op=trigger target=%s event=autostart", req->source, target);
         if (qubesd_call_str("admin.vm.Start", "", target, NULL, NULL, &err) < 0 &&
-            strcmp(err.kind ? err.kind : "", "QubesVMNotHaltedError") != 0) {
+            err.kind != ERR_QUBES_VM_NOT_HALTED_ERROR) {
             char why[QREXEC_CALL_REASON_MAX];
             reason_printf(why, "the target could not be started: %s", err.message);
             if (disposable) {

@@ -121,14 +121,14 @@ int qrexec_policy_query(const char *source, const char *intended_target,
     _cleanup_free_ char *path = qroot_path("run/qubes/policy.sock");
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(sa.sun_path))
-        return qerror_set(err, "QrexecError", "policy socket path too long");
+        return qerror_set(err, ERR_QREXEC_ERROR, "policy socket path too long");
     strcpy(sa.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         int e = errno;
         if (fd >= 0)
             close(fd);
-        return qerror_set(err, "QrexecError", "cannot connect to the policy service: %s",
+        return qerror_set(err, ERR_QREXEC_ERROR, "cannot connect to the policy service: %s",
                           strerror(e));
     }
     _cleanup_buf_ struct buf req = BUF_INIT;
@@ -157,9 +157,9 @@ int qrexec_policy_query(const char *source, const char *intended_target,
     int e = errno;
     close(fd);
     if (rc < 0)
-        return qerror_set(err, "QrexecError", "policy service: %s", strerror(e));
+        return qerror_set(err, ERR_QREXEC_ERROR, "policy service: %s", strerror(e));
     const char *why = NULL;
     if (qrexec_policy_parse_response(resp.data ? resp.data : "", resp.len, out, &why) < 0)
-        return qerror_set(err, "QrexecError", "%s", why);
+        return qerror_set(err, ERR_QREXEC_ERROR, "%s", why);
     return 0;
 }

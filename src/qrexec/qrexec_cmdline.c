@@ -46,29 +46,29 @@ static int parse_rpc(const char *untrusted_rest, struct qrexec_cmd *cmd, struct 
     const char *sp = strchr(untrusted_rest, ' ');
     size_t desc_len = sp ? (size_t)(sp - untrusted_rest) : strlen(untrusted_rest);
     if (desc_len == 0)
-        return qerror_set(err, "ProtocolError", "empty service descriptor");
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "empty service descriptor");
     if (desc_len > QREXEC_MAX_SERVICE_NAME_LEN)
-        return qerror_set(err, "ProtocolError", "service descriptor too long");
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "service descriptor too long");
     if (!sp)
-        return qerror_set(err, "ProtocolError", "no source domain in service call");
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "no source domain in service call");
     const char *plus = memchr(untrusted_rest, '+', desc_len);
     size_t name_len = plus ? (size_t)(plus - untrusted_rest) : desc_len;
     if (name_len == 0 || name_len > QREXEC_NAME_MAX ||
         !all_in_set(untrusted_rest, name_len, "._-"))
-        return qerror_set(err, "ProtocolError", "invalid service name");
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "invalid service name");
     if ((name_len == 1 && untrusted_rest[0] == '.') ||
         (name_len == 2 && untrusted_rest[0] == '.' && untrusted_rest[1] == '.'))
-        return qerror_set(err, "ProtocolError", "invalid service name");
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "invalid service name");
     const char *untrusted_arg = plus ? plus + 1 : untrusted_rest + desc_len;
     size_t arg_len = (size_t)(untrusted_rest + desc_len - untrusted_arg);
     if (!all_in_set(untrusted_arg, arg_len, "._+-"))
-        return qerror_set(err, "ProtocolError", "invalid service argument");
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "invalid service argument");
 
     const char *untrusted_src = sp + 1;
     const char *sp2 = strchr(untrusted_src, ' ');
     size_t src_len = sp2 ? (size_t)(sp2 - untrusted_src) : strlen(untrusted_src);
     if (src_len == 0 || src_len > 64 || !all_in_set(untrusted_src, src_len, "._-@:"))
-        return qerror_set(err, "ProtocolError", "invalid source domain");
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "invalid source domain");
     /* dom0's services also learn what the caller asked for: "name T" or "keyword T" */
     const char *untrusted_type = sp2 ? sp2 + 1 : NULL;
     const char *sp3 = untrusted_type ? strchr(untrusted_type, ' ') : NULL;
@@ -78,7 +78,7 @@ static int parse_rpc(const char *untrusted_rest, struct qrexec_cmd *cmd, struct 
                      (type_len == 7 && strncmp(untrusted_type, "keyword", 7) == 0);
         size_t tgt_len = sp3 ? strlen(sp3 + 1) : 0;
         if (!known || tgt_len == 0 || tgt_len > 64 || !all_in_set(sp3 + 1, tgt_len, "._-@:"))
-            return qerror_set(err, "ProtocolError", "invalid requested target");
+            return qerror_set(err, ERR_PROTOCOL_ERROR, "invalid requested target");
     }
 
     /* validated: trusted copies from here on */
@@ -99,11 +99,11 @@ int qrexec_cmd_parse(const char *untrusted_cmdline, struct qrexec_cmd *cmd, stru
     memset(cmd, 0, sizeof(*cmd));
     const char *colon = strchr(untrusted_cmdline, ':');
     if (!colon)
-        return qerror_set(err, "ProtocolError", "no user in command line");
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "no user in command line");
     size_t user_len = (size_t)(colon - untrusted_cmdline);
     if (user_len == 0 || user_len > 32 || untrusted_cmdline[0] == '-' ||
         !all_in_set(untrusted_cmdline, user_len, "._-"))
-        return qerror_set(err, "ProtocolError", "invalid user name in command line");
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "invalid user name in command line");
     const char *untrusted_rest = colon + 1;
     bool nogui = false;
     if (strncmp(untrusted_rest, QREXEC_NOGUI_PREFIX, strlen(QREXEC_NOGUI_PREFIX)) == 0) {
@@ -111,7 +111,7 @@ int qrexec_cmd_parse(const char *untrusted_cmdline, struct qrexec_cmd *cmd, stru
         untrusted_rest += strlen(QREXEC_NOGUI_PREFIX);
     }
     if (*untrusted_rest == '\0')
-        return qerror_set(err, "ProtocolError", "empty command");
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "empty command");
     if (strncmp(untrusted_rest, QREXEC_RPC_PREFIX, strlen(QREXEC_RPC_PREFIX)) == 0 &&
         parse_rpc(untrusted_rest + strlen(QREXEC_RPC_PREFIX), cmd, err) < 0) {
         qrexec_cmd_free(cmd);

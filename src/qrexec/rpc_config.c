@@ -16,7 +16,7 @@
 #include "qrexec/qrexec_cmdline.h"
 #include "qrexec/qrexec_proto.h"
 
-#define KIND "QubesException"
+#define KIND ERR_QUBES_EXCEPTION
 
 enum value_type { VALUE_BOOL, VALUE_INTEGER, VALUE_STRING };
 

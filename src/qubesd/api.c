@@ -20,7 +20,7 @@ static const char *const per_class_prefixes[] = { "admin.vm.Create.", "admin.vm.
 
 int api_protocol_error(struct qerror *err, const char *msg)
 {
-    return qerror_set(err, "ProtocolError", "%s", msg);
+    return qerror_set(err, ERR_PROTOCOL_ERROR, "%s", msg);
 }
 
 int api_payload_string(const struct api_call *call, char **out, struct qerror *err)
@@ -50,7 +50,7 @@ static struct qube *decode_qube(const struct app *app, const char *untrusted, st
     struct qube *q;
     if (strncmp(untrusted, "uuid:", 5) == 0) {
         if (!uuid_form_ok(untrusted + 5)) {
-            qerror_set(err, "QubesVMInvalidUUIDError", "VM UUID is not valid: '%s'",
+            qerror_set(err, ERR_QUBES_VM_INVALID_UUID_ERROR, "VM UUID is not valid: '%s'",
                        untrusted + 5);
             return NULL;
         }
@@ -61,7 +61,7 @@ static struct qube *decode_qube(const struct app *app, const char *untrusted, st
         q = app_find(app, untrusted);
     }
     if (!q)
-        qerror_set(err, "QubesVMNotFoundError", "No such domain: '%s'", untrusted);
+        qerror_set(err, ERR_QUBES_VM_NOT_FOUND_ERROR, "No such domain: '%s'", untrusted);
     return q;
 }
 
@@ -79,16 +79,16 @@ static int check_arg(enum api_arg syntax, const char *untrusted_arg, struct qerr
     switch (syntax) {
     case ARG_FEATURE:
         if (!feature_name_ok(untrusted_arg))
-            return qerror_set(err, "QubesValueError", "feature name contains illegal characters");
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "feature name contains illegal characters");
         return 0;
     case ARG_TAG:
         if (!tag_name_ok(untrusted_arg))
-            return qerror_set(err, "QubesValueError", "disallowed characters in tag '%s'",
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "disallowed characters in tag '%s'",
                               untrusted_arg);
         return 0;
     case ARG_NEW_LABEL:
         if (!label_name_ok(untrusted_arg, true))
-            return qerror_set(err, "ProtocolError", "Invalid label name: '%s'", untrusted_arg);
+            return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid label name: '%s'", untrusted_arg);
         return 0;
     case ARG_NONE:
     case ARG_NAME:
@@ -160,7 +160,7 @@ int api_execute(struct app *app, const struct api_services *services,
     if (!m) {
         _cleanup_buf_ struct buf r = BUF_INIT;
         py_repr(&r, req->method, strlen(req->method));
-        return qerror_set(err, "ProtocolError", "no such method: %s", r.data);
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "no such method: %s", r.data);
     }
     if (m->payload == WANT_YES && call->payload_len == 0)
         return api_protocol_error(err, "expected payload");

@@ -14,10 +14,10 @@ static int create_disposable(struct api_call *call, struct qerror *err)
     struct app *app = call->app;
     bool preload = strcmp(call->arg, "preload") == 0;
     if (*call->arg && !preload)
-        return qerror_set(err, "PermissionDenied", "Invalid argument for %s", call->method);
+        return qerror_set(err, ERR_PERMISSION_DENIED, "Invalid argument for %s", call->method);
     bool want_uuid = call->payload_len == 4 && memcmp(call->untrusted_payload, "uuid", 4) == 0;
     if (call->payload_len && !want_uuid)
-        return qerror_set(err, "QubesValueError",
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR,
                           "Invalid payload for admin.vm.CreateDisposable: expected the empty "
                           "string or 'uuid'");
 
@@ -25,7 +25,7 @@ static int create_disposable(struct api_call *call, struct qerror *err)
     if (dvm->cls == QUBE_ADMINVM) {
         dvm = prop_value_qube(app, call->src, "default_dispvm");
         if (!dvm)
-            return qerror_set(err, "QubesException",
+            return qerror_set(err, ERR_QUBES_EXCEPTION,
                               "Refusing to create disposable for %s: it has no default_dispvm",
                               call->src->name);
     }

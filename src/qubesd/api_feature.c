@@ -13,7 +13,7 @@
 
 static int not_found(const struct api_call *call, struct qerror *err)
 {
-    return qerror_set(err, "QubesFeatureNotFoundError", "Feature not set for domain %s: %s",
+    return qerror_set(err, ERR_QUBES_FEATURE_NOT_FOUND_ERROR, "Feature not set for domain %s: %s",
                       call->dest->name, call->arg);
 }
 
@@ -86,7 +86,7 @@ static int feature_set(struct api_call *call, struct qerror *err)
 {
     if (call->payload_len > FEATURE_VALUE_MAX ||
         !all_printable_ascii(call->untrusted_payload, call->payload_len))
-        return qerror_set(err, "QubesValueError", "%s value contains illegal characters",
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "%s value contains illegal characters",
                           call->arg);
     _cleanup_free_ char *value = xstrndup(call->untrusted_payload, call->payload_len);
 

@@ -15,7 +15,7 @@ static const struct label *find(const struct api_call *call, struct qerror *err)
 {
     const struct label *l = app_label_lookup(call->app, call->arg);
     if (!l)
-        qerror_set(err, "QubesValueError", "Label does not exist: %s", call->arg);
+        qerror_set(err, ERR_QUBES_VALUE_ERROR, "Label does not exist: %s", call->arg);
     return l;
 }
 
@@ -49,7 +49,7 @@ static int label_create(struct api_call *call, struct qerror *err)
 {
     struct app *app = call->app;
     if (app_label_lookup(app, call->arg))
-        return qerror_set(err, "QubesValueError", "label already exists");
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "label already exists");
     /* the colour, stripped of surrounding whitespace: exactly 0xRRGGBB */
     const char *p = call->untrusted_payload, *end = p + call->payload_len;
     while (p < end && isspace((unsigned char)*p))
@@ -58,7 +58,7 @@ static int label_create(struct api_call *call, struct qerror *err)
         end--;
     _cleanup_free_ char *color = xstrndup(p, (size_t)(end - p));
     if ((size_t)(end - p) != 8 || !label_color_ok(color))
-        return qerror_set(err, "ProtocolError", "Invalid color: expected 0xRRGGBB");
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid color: expected 0xRRGGBB");
     return change_add_label(app, call->arg, color, err);
 }
 
@@ -69,12 +69,12 @@ static int label_remove(struct api_call *call, struct qerror *err)
     if (!l)
         return -1;
     if (l->index <= DEFAULT_LABELS)
-        return qerror_set(err, "ProtocolError", "default label %s cannot be removed", l->name);
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "default label %s cannot be removed", l->name);
     for (size_t i = 0; i < app->n_qubes; i++) {
         const struct prop_def *def = prop_find(app->qubes[i]->cls, "label");
         const char *v = app->qubes[i]->props[def->index];
         if (v && strcmp(v, l->name) == 0)
-            return qerror_set(err, "QubesException", "label still in use");
+            return qerror_set(err, ERR_QUBES_EXCEPTION, "label still in use");
     }
     return change_remove_label(app, l->name, err);
 }

@@ -62,7 +62,7 @@ static int notes_get(struct api_call *call, struct qerror *err)
 static int notes_set(struct api_call *call, struct qerror *err)
 {
     if (call->payload_len > NOTES_MAX)
-        return qerror_set(err, "ProtocolError", "Maximum note size is %d bytes (%zu bytes received)",
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "Maximum note size is %d bytes (%zu bytes received)",
                           NOTES_MAX, call->payload_len);
     const unsigned char *p = (const unsigned char *)call->untrusted_payload;
     size_t len = call->payload_len;
@@ -71,7 +71,7 @@ static int notes_set(struct api_call *call, struct qerror *err)
         uint32_t cp;
         size_t n = utf8_decode(p + i, len - i, &cp);
         if (!n)
-            return qerror_set(err, "ProtocolError",
+            return qerror_set(err, ERR_PROTOCOL_ERROR,
                               "Unable to sanitise qube notes: invalid UTF-8 at byte %zu", i);
         if (cp == '\t' || cp == '\n' || safe_for_display(cp))
             buf_append(&text, p + i, n);

@@ -15,7 +15,7 @@ static const struct pool *find_pool(const struct api_call *call, struct qerror *
 {
     const struct pool *p = app_pool_find(call->app, call->arg);
     if (!p)
-        qerror_set(err, "ProtocolError", "No such pool: %s", call->arg);
+        qerror_set(err, ERR_PROTOCOL_ERROR, "No such pool: %s", call->arg);
     return p;
 }
 
@@ -86,7 +86,7 @@ static int pool_add(struct api_call *call, struct qerror *err)
     struct app *app = call->app;
     const struct pool_driver *d = storage_driver_find(call->arg);
     if (!d)
-        return qerror_set(err, "QubesException", "unexpected driver name: %s", call->arg);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "unexpected driver name: %s", call->arg);
     _cleanup_free_ char *text = NULL;
     if (api_payload_string(call, &text, err) < 0)
         return -1;
@@ -135,7 +135,7 @@ static int pool_add(struct api_call *call, struct qerror *err)
         goto out;
     }
     if (unexpected.len) {
-        qerror_set(err, "QubesException", "unexpected driver options: %s", unexpected.data);
+        qerror_set(err, ERR_QUBES_EXCEPTION, "unexpected driver options: %s", unexpected.data);
         goto out;
     }
     /* the pool as it would be, before it is in the model */
@@ -163,7 +163,7 @@ static bool pool_in_use(const struct app *app, const char *name, struct qerror *
         _cleanup_buf_ struct buf v = BUF_INIT;
         const struct prop_def *def = prop_find_global(props[i]);
         if (def && prop_value(app, NULL, def, &v) == 0 && v.data && strcmp(v.data, name) == 0) {
-            qerror_set(err, "QubesPoolInUseError", "Storage pool is in use: set as %s",
+            qerror_set(err, ERR_QUBES_POOL_IN_USE_ERROR, "Storage pool is in use: set as %s",
                        props[i]);
             return true;
         }
@@ -176,7 +176,7 @@ static bool pool_in_use(const struct app *app, const char *name, struct qerror *
             continue;
         for (size_t j = 0; j < s.n; j++) {
             if (strcmp(s.pool[j].name, name) == 0) {
-                qerror_set(err, "QubesPoolInUseError",
+                qerror_set(err, ERR_QUBES_POOL_IN_USE_ERROR,
                            "Storage pool is in use: volume %s of %s", s.vol[j].name, q->name);
                 qube_storage_close(&s);
                 return true;
@@ -231,7 +231,7 @@ static int pool_set(struct api_call *call, const char *key, const char *value, s
     for (const char *const *k = d ? d->params : NULL; k && *k; k++)
         known = known || strcmp(*k, key) == 0;
     if (!known)
-        return qerror_set(err, "StoragePoolException", "Pool %s has no option %s", p->name,
+        return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Pool %s has no option %s", p->name,
                           key);
     if (change_set_pool_option(app, p, key, value, err) < 0)
         return -1;

@@ -19,7 +19,7 @@ static const struct prop_def *lookup(const struct api_call *call, struct qerror 
     if (!def) {
         _cleanup_buf_ struct buf r = BUF_INIT;
         py_repr(&r, call->arg, strlen(call->arg));
-        qerror_set(err, "QubesNoSuchPropertyError", "Invalid property %s of %s", r.data,
+        qerror_set(err, ERR_QUBES_NO_SUCH_PROPERTY_ERROR, "Invalid property %s of %s", r.data,
                    q ? q->name : "Qubes");
     }
     return def;

@@ -24,7 +24,7 @@ static int tag_get(struct api_call *call, struct qerror *err)
 static int check_created_by(const struct api_call *call, struct qerror *err)
 {
     if (strncmp(call->arg, "created-by-", 11) == 0 && call->src->cls != QUBE_ADMINVM)
-        return qerror_set(err, "PermissionDenied", "changing tag %s is not allowed", call->arg);
+        return qerror_set(err, ERR_PERMISSION_DENIED, "changing tag %s is not allowed", call->arg);
     return 0;
 }
 
@@ -40,7 +40,7 @@ static int tag_remove(struct api_call *call, struct qerror *err)
     if (check_created_by(call, err) < 0)
         return -1;
     if (!str_set_has(&call->dest->tags, call->arg))
-        return qerror_set(err, "QubesTagNotFoundError", "Tag not set for domain %s: %s",
+        return qerror_set(err, ERR_QUBES_TAG_NOT_FOUND_ERROR, "Tag not set for domain %s: %s",
                           call->dest->name, call->arg);
     return change_set_tag(call->app, call->dest, call->arg, false, err);
 }

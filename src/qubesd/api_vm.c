@@ -77,7 +77,7 @@ static int parse_create_payload(const struct api_call *call, bool in_pool,
             *save++ = '\0';
         char *eq = strchr(part, '=');
         if (!eq)
-            return qerror_set(err, "ProtocolError", "Invalid param name: '%s'", part);
+            return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid param name: '%s'", part);
         *eq = '\0';
         const char *key = part, *value = eq + 1;
         if (strcmp(key, "name") == 0) {
@@ -90,30 +90,30 @@ static int parse_create_payload(const struct api_call *call, bool in_pool,
             if (p->label)
                 return api_protocol_error(err, "duplicated parameters");
             if (!label_name_ok(value, true))
-                return qerror_set(err, "ProtocolError", "Invalid label name: '%s'", value);
+                return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid label name: '%s'", value);
             p->label = app_label_lookup(call->app, value);
             if (!p->label)
-                return qerror_set(err, "QubesLabelNotFoundError", "Label does not exist: %s",
+                return qerror_set(err, ERR_QUBES_LABEL_NOT_FOUND_ERROR, "Label does not exist: %s",
                                   value);
         } else if (in_pool && strcmp(key, "pool") == 0) {
             if (p->pool)
                 return api_protocol_error(err, "duplicated pool parameter");
             if (!app_pool_find(call->app, value))
-                return qerror_set(err, "QubesException", "Unknown storage pool %s", value);
+                return qerror_set(err, ERR_QUBES_EXCEPTION, "Unknown storage pool %s", value);
             p->pool = (char *)value;
         } else if (in_pool && strncmp(key, "pool:", 5) == 0) {
             size_t v = 0;
             while (v < ARRAY_SIZE(volume_names) && strcmp(volume_names[v], key + 5) != 0)
                 v++;
             if (v == ARRAY_SIZE(volume_names))
-                return qerror_set(err, "ProtocolError", "Invalid volume name: '%s'", key + 5);
+                return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid volume name: '%s'", key + 5);
             if (p->vol_pools[v])
-                return qerror_set(err, "ProtocolError", "duplicated pool:%s parameter", key + 5);
+                return qerror_set(err, ERR_PROTOCOL_ERROR, "duplicated pool:%s parameter", key + 5);
             if (!app_pool_find(call->app, value))
-                return qerror_set(err, "QubesException", "Unknown storage pool %s", value);
+                return qerror_set(err, ERR_QUBES_EXCEPTION, "Unknown storage pool %s", value);
             p->vol_pools[v] = value;
         } else {
-            return qerror_set(err, "ProtocolError", "Invalid param name: '%s'", key);
+            return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid param name: '%s'", key);
         }
     }
     if (!p->name || !p->label)
@@ -141,11 +141,11 @@ static int vm_create(struct api_call *call, struct qerror *err)
     struct qube *template = NULL;
     if (*call->arg) {
         if (!has_template)
-            return qerror_set(err, "QubesValueError", "%s cannot be based on template",
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "%s cannot be based on template",
                               call->endpoint);
         template = app_find(app, call->arg);
         if (!template)
-            return qerror_set(err, "QubesVMNotFoundError", "No such domain: '%s'", call->arg);
+            return qerror_set(err, ERR_QUBES_VM_NOT_FOUND_ERROR, "No such domain: '%s'", call->arg);
     }
 
     struct create_params p = { 0 };
@@ -153,18 +153,18 @@ static int vm_create(struct api_call *call, struct qerror *err)
     if (parse_create_payload(call, in_pool, &p, &storage, err) < 0)
         return -1;
     if (app_find(app, p.name))
-        return qerror_set(err, "QubesValueError", "VM %s already exists", p.name);
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "VM %s already exists", p.name);
 
     if (has_template && !template) {
         template = prop_value_qube(app, NULL,
                                    cls == QUBE_DISPVM ? "default_dispvm" : "default_template");
         if (!template)
-            return qerror_set(err, "QubesValueError",
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR,
                               "Template for the qube not specified, nor default template set.");
     }
     int qid = app_new_qid(app);
     if (qid < 0)
-        return qerror_set(err, "QubesException", "No unused qube id left");
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "No unused qube id left");
 
     struct qube *q = xcalloc(1, sizeof(*q));
     q->qid = qid;
@@ -184,7 +184,7 @@ static int vm_create(struct api_call *call, struct qerror *err)
         int dispid = dispvm_new_dispid(app);
         if (dispid < 0) {
             qube_free(q);
-            return qerror_set(err, "QubesException", "No unused dispid left");
+            return qerror_set(err, ERR_QUBES_EXCEPTION, "No unused dispid left");
         }
         char text[16];
         snprintf(text, sizeof(text), "%d", dispid);
@@ -212,12 +212,12 @@ static int vm_remove(struct api_call *call, struct qerror *err)
     struct app *app = call->app;
     struct qube *q = call->dest;
     if (q->cls == QUBE_ADMINVM)
-        return qerror_set(err, "QubesVMInUseError", "'dom0' cannot be removed");
+        return qerror_set(err, ERR_QUBES_VM_IN_USE_ERROR, "'dom0' cannot be removed");
     if (qube_power(q) != POWER_HALTED)
-        return qerror_set(err, "QubesVMNotHaltedError", "Domain is not powered off: '%s'",
+        return qerror_set(err, ERR_QUBES_VM_NOT_HALTED_ERROR, "Domain is not powered off: '%s'",
                           q->name);
     if (prop_value_bool(app, q, "installed_by_rpm"))
-        return qerror_set(err, "QubesVMInUseError", "VM installed by package manager: %s",
+        return qerror_set(err, ERR_QUBES_VM_IN_USE_ERROR, "VM installed by package manager: %s",
                           q->name);
     if (change_remove_qube(app, q, err) < 0)
         return -1;

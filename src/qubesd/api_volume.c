@@ -45,7 +45,7 @@ static int open_volume(struct api_call *call, struct volume_call *vc, struct qer
         return -1;
     vc->v = qube_storage_find(&vc->s, call->arg);
     if (!vc->v)
-        return qerror_set(err, "ProtocolError", "No such volume: %s", call->arg);
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "No such volume: %s", call->arg);
     return 0;
 }
 
@@ -53,7 +53,7 @@ static int require_halted(const struct api_call *call, const struct volume_call 
                           struct qerror *err)
 {
     if (qube_storage_started(&vc->s))
-        return qerror_set(err, "QubesVMNotHaltedError", "Domain is powered on: '%s'",
+        return qerror_set(err, ERR_QUBES_VM_NOT_HALTED_ERROR, "Domain is powered on: '%s'",
                           call->dest->name);
     return 0;
 }
@@ -228,12 +228,12 @@ static int volume_clone_from(struct api_call *call, struct qerror *err)
     if (open_volume(call, &vc, err) < 0)
         return -1;
     if (call->app->clone_tokens.n >= MAX_PENDING_CLONES)
-        return qerror_set(err, "QubesException", "Too many pending volume clones");
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "Too many pending volume clones");
     static const char alphabet[] =
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     unsigned char rnd[32];
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        return qerror_set(err, "QubesException", "no randomness for a clone token");
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "no randomness for a clone token");
     char token[33];
     for (size_t i = 0; i < 32; i++)
         token[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
@@ -297,9 +297,9 @@ static int volume_set_revisions_to_keep(struct api_call *call, struct qerror *er
     if (parse_size(text, true, &value, err) < 0)
         return -1;
     if (value < -1)
-        return qerror_set(err, "QubesValueError", "Invalid value for revisions_to_keep");
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid value for revisions_to_keep");
     if (value == -1 && !vc.v->save_on_stop)
-        return qerror_set(err, "QubesValueError",
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR,
                           "revisions_to_keep=-1 is only possible for save_on_stop volumes");
     if ((value == -1 || vc.v->revisions_to_keep == -1) && require_halted(call, &vc, err) < 0)
         return -1;
@@ -325,7 +325,7 @@ static int volume_set_bool(struct api_call *call, const char *key, struct qerror
     const struct storage_volume *v = vc.v;
     if (strcmp(key, "ephemeral") == 0 && value &&
         (v->snap_on_start || v->save_on_stop || !v->rw))
-        return qerror_set(err, "QubesValueError",
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR,
                           "Cannot set ephemeral on a volume that is snap_on_start, "
                           "save_on_stop or read-only");
     return change_set_volume_key(call->app, call->dest, v->name, key, storage_bool_str(value),
@@ -347,7 +347,7 @@ static int volume_set_ephemeral(struct api_call *call, struct qerror *err)
 static int require_dom0_source(const struct api_call *call, struct qerror *err)
 {
     if (call->src->cls != QUBE_ADMINVM)
-        return qerror_set(err, "PermissionDenied", "internal.vm.volume.* are for dom0 only");
+        return qerror_set(err, ERR_PERMISSION_DENIED, "internal.vm.volume.* are for dom0 only");
     return 0;
 }
 
@@ -375,7 +375,7 @@ static int volume_import_begin(struct api_call *call, struct qerror *err)
     if (strchr(path, ' ')) {
         struct qerror ignored;
         v->pool->driver->import_end(v->pool, v, false, &ignored);
-        return qerror_set(err, "QubesException", "import path contains a space: %s", path);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "import path contains a space: %s", path);
     }
     char num[32];
     snprintf(num, sizeof(num), "%lld", size);
@@ -400,7 +400,7 @@ static int volume_import_end(struct api_call *call, struct qerror *err)
         if (api_payload_string(call, &reason, err) < 0)
             return -1;
         const char *r = strncmp(reason, "fail\n", 5) == 0 ? reason + 5 : reason;
-        return qerror_set(err, "QubesException", "Data import failed: %s", r);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "Data import failed: %s", r);
     }
     record_size(call, vc.v);
     log_info("qube=%s op=volume-import volume=%s result=ok", call->dest->name, vc.v->name);

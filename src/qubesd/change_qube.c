@@ -59,14 +59,14 @@ static int remove_step(void *ctx, struct qerror *err)
 int change_remove_qube(struct app *app, struct qube *q, struct qerror *err)
 {
     if (q->cls == QUBE_ADMINVM)
-        return qerror_set(err, "QubesVMInUseError", "'dom0' cannot be removed");
+        return qerror_set(err, ERR_QUBES_VM_IN_USE_ERROR, "'dom0' cannot be removed");
     if (q->runtime)
-        return qerror_set(err, "QubesVMNotHaltedError", "Domain is not powered off: '%s'",
+        return qerror_set(err, ERR_QUBES_VM_NOT_HALTED_ERROR, "Domain is not powered off: '%s'",
                           q->name);
     const char *holder, *prop;
     if (prop_find_reference(app, q, &holder, &prop)) {
         log_info("qube=%s op=remove result=in-use by=%s property=%s", q->name, holder, prop);
-        return qerror_set(err, "QubesVMInUseError", "Domain is in use: '%s' (%s of %s)", q->name,
+        return qerror_set(err, ERR_QUBES_VM_IN_USE_ERROR, "Domain is in use: '%s' (%s of %s)", q->name,
                           prop, holder);
     }
     struct qube_txn txn = { app, q };

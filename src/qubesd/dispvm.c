@@ -29,7 +29,7 @@ int dispvm_check_template(const struct app *app, const struct qube *dvm, struct 
 {
     if (!dvm || !prop_find(dvm->cls, "template_for_dispvms") ||
         !prop_value_bool(app, dvm, "template_for_dispvms"))
-        return qerror_set(err, "QubesException",
+        return qerror_set(err, ERR_QUBES_EXCEPTION,
                           "Refusing to create disposable out of this AppVM, because "
                           "template_for_dispvms=False");
     return 0;
@@ -41,7 +41,7 @@ int dispvm_check_start(const struct app *app, const struct qube *q, struct qerro
         return 0;
     const struct qube *t = qube_template(app, q);
     if (!t || !prop_value_bool(app, t, "template_for_dispvms"))
-        return qerror_set(err, "QubesException",
+        return qerror_set(err, ERR_QUBES_EXCEPTION,
                           "template for disposable (%s) needs to have template_for_dispvms=True",
                           t ? t->name : "none");
     return 0;
@@ -133,7 +133,7 @@ static struct qube *new_disposable(const struct app *app, const struct qube *dvm
 {
     int qid = app_new_qid(app);
     if (qid < 0) {
-        qerror_set(err, "QubesException", "No unused qube id left");
+        qerror_set(err, ERR_QUBES_EXCEPTION, "No unused qube id left");
         return NULL;
     }
     int dispid = -1;
@@ -147,7 +147,7 @@ static struct qube *new_disposable(const struct app *app, const struct qube *dvm
             dispid = -1;
     }
     if (dispid < 0) {
-        qerror_set(err, "QubesException", "No unused dispid left");
+        qerror_set(err, ERR_QUBES_EXCEPTION, "No unused dispid left");
         return NULL;
     }
     struct qube *q = xcalloc(1, sizeof(*q));

@@ -31,13 +31,13 @@ static int check_preload_max(const struct qube *q, const char *name, const char 
                              struct qerror *err)
 {
     if (q->cls != QUBE_ADMINVM && !prop_find(q->cls, "template_for_dispvms"))
-        return qerror_set(err, "QubesValueError",
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR,
                           "Qube %s is a %s, not a disposable template: %s is not for it",
                           q->name, qube_class_name(q->cls), name);
     if (strlen(value) > 9)
-        return qerror_set(err, "QubesValueError", "Invalid %s value: too large", name);
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid %s value: too large", name);
     if (*value && !digits_only(value, 9)) /* empty: none */
-        return qerror_set(err, "QubesValueError", "Invalid %s value: not a digit", name);
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid %s value: not a digit", name);
     return 0;
 }
 
@@ -48,7 +48,7 @@ static int check_dispvm_calls_max(const struct qube *q, const char *name, const 
 {
     (void)q;
     if (!digits_only(value, 4) || strtol(value, NULL, 10) > 1000)
-        return qerror_set(err, "QubesValueError", "Invalid %s value: a number from 0 to 1000",
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid %s value: a number from 0 to 1000",
                           name);
     return 0;
 }
@@ -67,7 +67,7 @@ int feature_check_set(const struct app *app, const struct qube *q, const char *n
     (void)app;
     for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
         if (strcmp(reserved[i], name) == 0)
-            return qerror_set(err, "PermissionDenied", "feature %s can only be set by qubesd",
+            return qerror_set(err, ERR_PERMISSION_DENIED, "feature %s can only be set by qubesd",
                               name);
     for (size_t i = 0; i < ARRAY_SIZE(valued); i++)
         if (strcmp(valued[i].name, name) == 0)

@@ -174,10 +174,10 @@ static void on_exit_fd(struct loop_watch *w, uint32_t events)
         _cleanup_free_ char *log = guest_log(q);
         struct qerror err;
         if (rc < 0)
-            qerror_set(&err, "QubesException", "Start failed: %s, see %s", reap_err.message,
+            qerror_set(&err, ERR_QUBES_EXCEPTION, "Start failed: %s, see %s", reap_err.message,
                        log);
         else
-            qerror_set(&err, "QubesException",
+            qerror_set(&err, ERR_QUBES_EXCEPTION,
                        "Start failed: qube %s stopped while starting, see %s", q->name, log);
         fire1(app, q, "domain-start-failed", "reason", err.message);
         notify(app, &started, &err);
@@ -187,7 +187,7 @@ static void on_exit_fd(struct loop_watch *w, uint32_t events)
     fire0(app, q, "domain-shutdown");
     struct qerror timeout_err;
     if (timed_out)
-        qerror_set(&timeout_err, "QubesVMShutdownTimeoutError",
+        qerror_set(&timeout_err, ERR_QUBES_VM_SHUTDOWN_TIMEOUT_ERROR,
                    "Domain shutdown timed out: '%s'", q->name);
     /* as Qubes' Kill answers once the domain is gone and auto-cleanup follows
      * domain-shutdown: a disposable's removal is deferred to the end of this callback
@@ -248,7 +248,7 @@ static void on_qrexec_ready(struct loop_watch *w, uint32_t events)
     if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
         _cleanup_free_ char *log = guest_log(q);
         struct qerror err;
-        qerror_set(&err, "QubesException",
+        qerror_set(&err, ERR_QUBES_EXCEPTION,
                    "Cannot connect to qrexec agent for %lld seconds, see %s",
                    prop_value_int(app, q, "qrexec_timeout", 60), log);
         fire1(app, q, "domain-start-failed", "reason", err.message);
@@ -309,7 +309,7 @@ static int admit_memory(const struct app *app, const struct qube *q, struct qerr
             used += prop_value_int(app, r, "memory", 0);
     }
     if (used + prop_value_int(app, q, "memory", 0) > qubes_memory_budget_mib(app->host_memory_mib))
-        return qerror_set(err, "QubesMemoryError", "Not enough memory to start domain '%s'",
+        return qerror_set(err, ERR_QUBES_MEMORY_ERROR, "Not enough memory to start domain '%s'",
                           q->name);
     return 0;
 }
@@ -320,7 +320,7 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
     prop_value(app, q, prop_find(q->cls, "virt_mode"), &mode);
     const struct driver_ops *drv = driver_for(mode.data ? mode.data : "");
     if (!drv)
-        return qerror_set(err, "QubesException",
+        return qerror_set(err, ERR_QUBES_EXCEPTION,
                           "virt_mode %s cannot run on this host yet (available: sandbox)",
                           mode.data ? mode.data : "");
     if (admit_memory(app, q, err) < 0)
@@ -429,7 +429,7 @@ static void start_after_netvm(struct app *app, void *ctx, const struct qerror *n
         err = *netvm_err;
         qerror_prefix(&err, "netvm of %s: ", a->name);
     } else if (!q) {
-        qerror_set(&err, "QubesVMNotFoundError", "No such domain: '%s'", a->name);
+        qerror_set(&err, ERR_QUBES_VM_NOT_FOUND_ERROR, "No such domain: '%s'", a->name);
     } else if (start_with(app, q, a->w, &err) == 0) {
         free(a);
         return;
@@ -448,7 +448,7 @@ static void start_after_netvm(struct app *app, void *ctx, const struct qerror *n
 static int start_with(struct app *app, struct qube *q, struct start_waiter w, struct qerror *err)
 {
     if (q->cls == QUBE_ADMINVM)
-        return qerror_set(err, "QubesVMNotHaltedError", "Cannot start Dom0 fake domain!");
+        return qerror_set(err, ERR_QUBES_VM_NOT_HALTED_ERROR, "Cannot start Dom0 fake domain!");
     struct qube_runtime *rt = q->runtime;
     if (rt) {
         if (rt->state == POWER_TRANSIENT)
@@ -461,7 +461,7 @@ static int start_with(struct app *app, struct qube *q, struct start_waiter w, st
     struct qube *netvm = qube_netvm(app, q);
     if (netvm && qube_power(netvm) != POWER_RUNNING) {
         if (netvm->runtime && netvm->runtime->state != POWER_TRANSIENT)
-            return qerror_set(err, "QubesVMNotStartedError", "netvm %s of %s is %s, not running",
+            return qerror_set(err, ERR_QUBES_VM_NOT_STARTED_ERROR, "netvm %s of %s is %s, not running",
                               netvm->name, q->name, power_state_name(qube_power(netvm)));
         struct after_netvm *a = xcalloc(1, sizeof(*a));
         snprintf(a->name, sizeof(a->name), "%s", q->name);
@@ -509,14 +509,14 @@ static void on_shutdown_timeout(struct loop_watch *w, uint32_t events)
 
 static int not_started(const struct qube *q, struct qerror *err)
 {
-    return qerror_set(err, "QubesVMNotStartedError", "Domain is powered off: '%s'", q->name);
+    return qerror_set(err, ERR_QUBES_VM_NOT_STARTED_ERROR, "Domain is powered off: '%s'", q->name);
 }
 
 int lifecycle_shutdown(struct app *app, struct qube *q, bool force, bool wait,
                        lifecycle_done_fn done, void *ctx, struct qerror *err)
 {
     if (q->cls == QUBE_ADMINVM)
-        return qerror_set(err, "QubesVMError", "Cannot shutdown Dom0 fake domain!");
+        return qerror_set(err, ERR_QUBES_VM_ERROR, "Cannot shutdown Dom0 fake domain!");
     struct qube_runtime *rt = q->runtime;
     if (!rt)
         return not_started(q, err);
@@ -528,7 +528,7 @@ int lifecycle_shutdown(struct app *app, struct qube *q, bool force, bool wait,
                 buf_printf(&users, "%s%s", users.len ? ", " : "", other->name);
         }
         if (users.len)
-            return qerror_set(err, "QubesVMInUseError",
+            return qerror_set(err, ERR_QUBES_VM_IN_USE_ERROR,
                               "There are other VMs connected to this VM: %s", users.data);
     }
     if (rt->state == POWER_PAUSED && rt->drv->unpause(rt->run, err) < 0)
@@ -554,7 +554,7 @@ int lifecycle_kill(struct app *app, struct qube *q, lifecycle_done_fn done, void
 {
     (void)app;
     if (q->cls == QUBE_ADMINVM)
-        return qerror_set(err, "QubesVMError", "Cannot kill Dom0 fake domain!");
+        return qerror_set(err, ERR_QUBES_VM_ERROR, "Cannot kill Dom0 fake domain!");
     struct qube_runtime *rt = q->runtime;
     if (!rt)
         return not_started(q, err);
@@ -568,10 +568,10 @@ int lifecycle_pause(struct app *app, struct qube *q, bool pause, struct qerror *
 {
     struct qube_runtime *rt = q->runtime;
     if (q->cls == QUBE_ADMINVM)
-        return qerror_set(err, "QubesVMError", "Cannot pause Dom0 fake domain!");
+        return qerror_set(err, ERR_QUBES_VM_ERROR, "Cannot pause Dom0 fake domain!");
     if (pause) {
         if (!rt || rt->state != POWER_RUNNING)
-            return qerror_set(err, "QubesVMNotRunningError",
+            return qerror_set(err, ERR_QUBES_VM_NOT_RUNNING_ERROR,
                               "Domain not running (either powered off or paused): '%s'",
                               q->name);
         if (rt->drv->pause(rt->run, err) < 0)
@@ -581,7 +581,7 @@ int lifecycle_pause(struct app *app, struct qube *q, bool pause, struct qerror *
         return 0;
     }
     if (!rt || rt->state != POWER_PAUSED)
-        return qerror_set(err, "QubesVMNotPausedError", "Domain is not paused: '%s'", q->name);
+        return qerror_set(err, ERR_QUBES_VM_NOT_PAUSED_ERROR, "Domain is not paused: '%s'", q->name);
     if (rt->drv->unpause(rt->run, err) < 0)
         return -1;
     rt->state = POWER_RUNNING;

@@ -473,7 +473,7 @@ int persist_load(struct app *app, const char *db_path, struct qerror *err)
     if (rc < 0)
         return -1;
     if (app->n_qubes == 0 || app->qubes[0]->cls != QUBE_ADMINVM)
-        return qerror_set(err, "QubesException", "store %s has no dom0", db_path);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "store %s has no dom0", db_path);
     app_host_init(app);
     return 0;
 }

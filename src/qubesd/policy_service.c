@@ -565,7 +565,7 @@ static int listen_at(const char *path, mode_t mode, struct qerror *err)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(sa.sun_path))
-        return qerror_set(err, "QubesException", "socket path too long: %s", path);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "socket path too long: %s", path);
     strcpy(sa.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)

@@ -191,7 +191,7 @@ static int by_stage_then_name(const void *a, const void *b)
 int prop_table_check(struct qerror *err)
 {
     if (ARRAY_SIZE(table) > PROP_MAX)
-        return qerror_set(err, "QubesException", "property table exceeds PROP_MAX");
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "property table exceeds PROP_MAX");
     memset(order_len, 0, sizeof(order_len));
     for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
         table[i].index = i;
@@ -401,7 +401,7 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
 {
     buf_reset(canonical);
     if (memchr(untrusted_value, '\0', len) || !all_printable(untrusted_value, len))
-        return qerror_set(err, "QubesValueError", "Invalid characters in property value");
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid characters in property value");
     _cleanup_free_ char *value = xstrndup(untrusted_value, len);
 
     switch (def->type) {
@@ -420,7 +420,7 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
         }
         _cleanup_buf_ struct buf r = BUF_INIT;
         py_repr(&r, value, len);
-        return qerror_set(err, "QubesValueError", "Invalid literal for boolean property: %s",
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid literal for boolean property: %s",
                           r.data);
     }
     case PROP_INT: {
@@ -435,7 +435,7 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
         if (!parse_int(s, &n) || strlen(s) > 19) {
             _cleanup_buf_ struct buf r = BUF_INIT;
             py_repr(&r, value, strlen(value));
-            return qerror_set(err, "QubesValueError",
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR,
                               "Invalid value for property %s: %s is not an integer", def->name,
                               r.data);
         }
@@ -445,7 +445,7 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
     case PROP_VM: {
         if (len == 0) {
             if (!(def->flags & PROP_ALLOW_NONE))
-                return qerror_set(err, "QubesPropertyValueError",
+                return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                                   "Property %s cannot be set to None", def->name);
             return 0;
         }
@@ -453,7 +453,7 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
             return -1;
         const struct qube *target = app_find(app, value);
         if (!target)
-            return qerror_set(err, "QubesPropertyValueError",
+            return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                               "Can't set %s to non-existing qube %s", def->name, value);
         if (def->vm_class_mask && !(def->vm_class_mask & ON(target->cls))) {
             /* name the first allowed class, as Qubes names vmclass */
@@ -463,7 +463,7 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
                     want = qube_class_name((enum qube_class)c);
                     break;
                 }
-            return qerror_set(err, "QubesPropertyValueError",
+            return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                               "wrong VM class: domains['%s'] is of type %s and not %s", value,
                               qube_class_name(target->cls), want);
         }
@@ -473,7 +473,7 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
     case PROP_LABEL: {
         const struct label *l = app_label_lookup(app, value);
         if (!l)
-            return qerror_set(err, "QubesLabelNotFoundError", "Label does not exist: %s", value);
+            return qerror_set(err, ERR_QUBES_LABEL_NOT_FOUND_ERROR, "Label does not exist: %s", value);
         buf_append_str(canonical, l->name);
         return 0;
     }
@@ -494,15 +494,15 @@ int prop_check_writable(const struct qube *q, const struct prop_def *def, bool r
     const char *holder = q ? qube_class_name(q->cls) : "Qubes";
     if ((def->flags & PROP_READONLY) || (q && q->cls == QUBE_ADMINVM && (def->flags &
                                                                           PROP_WRITE_ONCE)))
-        return qerror_set(err, "QubesPropertyValueError",
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                           "property '%s' on %s instance cannot be set", def->name, holder);
     if (def->flags & PROP_WRITE_ONCE)
-        return qerror_set(err, "QubesPropertyValueError",
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                           "property '%s' is write-once and already set", def->name);
     if (reset && (def->flags & PROP_NO_RESET))
-        return qerror_set(err, "QubesValueError", "Cannot unset %s", def->name);
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Cannot unset %s", def->name);
     if ((def->flags & PROP_HALTED_ONLY) && q && q->runtime)
-        return qerror_set(err, "QubesVMNotHaltedError", "Cannot change %s while qube is running",
+        return qerror_set(err, ERR_QUBES_VM_NOT_HALTED_ERROR, "Cannot change %s while qube is running",
                           def->name);
     return 0;
 }

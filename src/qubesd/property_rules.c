@@ -244,7 +244,7 @@ int check_positive(const struct app *app, const struct qube *q, const struct pro
     (void)app, (void)q;
     long long n;
     if (value && parse_int(value, &n) && n <= 0)
-        return qerror_set(err, "QubesPropertyValueError", "%s must be positive", def->name);
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR, "%s must be positive", def->name);
     return 0;
 }
 
@@ -254,7 +254,7 @@ int check_non_negative(const struct app *app, const struct qube *q, const struct
     (void)app, (void)q;
     long long n;
     if (value && parse_int(value, &n) && n < 0)
-        return qerror_set(err, "QubesPropertyValueError", "%s must be positive or zero",
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR, "%s must be positive or zero",
                           def->name);
     return 0;
 }
@@ -268,12 +268,12 @@ int check_template(const struct app *app, const struct qube *q, const struct pro
         return 0;
     if (q->cls == QUBE_DISPVM) {
         if (!prop_value_bool(app, t, "template_for_dispvms"))
-            return qerror_set(err, "QubesPropertyValueError",
+            return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                               "template for DispVM must have template_for_dispvms=True");
         return 0;
     }
     if (t->cls != QUBE_TEMPLATEVM)
-        return qerror_set(err, "QubesPropertyValueError",
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                           "wrong VM class: domains['%s'] is of type %s and not TemplateVM",
                           t->name, qube_class_name(t->cls));
     return 0;
@@ -301,7 +301,7 @@ int check_template_for_dispvms(const struct app *app, const struct qube *q,
     for (size_t i = 0; i < app->n_qubes; i++) {
         const struct qube *other = app->qubes[i];
         if (other->cls == QUBE_DISPVM && qube_template(app, other) == q)
-            return qerror_set(err, "QubesVMInUseError",
+            return qerror_set(err, ERR_QUBES_VM_IN_USE_ERROR,
                               "Cannot change template_for_dispvms to False while there are "
                               "some DispVMs based on this DVM template");
     }
@@ -310,7 +310,7 @@ int check_template_for_dispvms(const struct app *app, const struct qube *q,
         if (holder == q)
             continue;
         if (refers_as_dispvm_template(app, holder, q))
-            return qerror_set(err, "QubesVMInUseError",
+            return qerror_set(err, ERR_QUBES_VM_IN_USE_ERROR,
                               "Cannot change template_for_dispvms to False while %s uses it as "
                               "default_dispvm or management_dispvm",
                               holder ? holder->name : "the global default");
@@ -324,7 +324,7 @@ int check_dispvm_template(const struct app *app, const struct qube *q, const str
     (void)q, (void)def;
     const struct qube *t = value && *value ? app_find(app, value) : NULL;
     if (t && !prop_value_bool(app, t, "template_for_dispvms"))
-        return qerror_set(err, "QubesPropertyValueError",
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                           "The %s qube is not a disposable template (template_for_dispvms is "
                           "False)",
                           t->name);
@@ -365,7 +365,7 @@ static int check_provides(const struct app *app, const char *value, struct qerro
 {
     const struct qube *n = value && *value ? app_find(app, value) : NULL;
     if (n && (n->cls == QUBE_ADMINVM || !prop_value_bool(app, n, "provides_network")))
-        return qerror_set(err, "QubesValueError", "The %s qube does not provide network",
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "The %s qube does not provide network",
                           n->name);
     return 0;
 }
@@ -377,7 +377,7 @@ int check_netvm(const struct app *app, const struct qube *q, const struct prop_d
     if (check_provides(app, value, err) < 0)
         return -1;
     if (netvm_loops(app, q))
-        return qerror_set(err, "QubesValueError", "Loops in network are unsupported");
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Loops in network are unsupported");
     return 0;
 }
 
@@ -390,7 +390,7 @@ int check_default_netvm(const struct app *app, const struct qube *q, const struc
     /* name a qube that is itself on the loop, not one merely leading to it */
     for (size_t i = 0; i < app->n_qubes; i++)
         if (on_netvm_loop(app, app->qubes[i]))
-            return qerror_set(err, "QubesPropertyValueError", "Network loop on '%s'",
+            return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR, "Network loop on '%s'",
                               app->qubes[i]->name);
     return 0;
 }
@@ -403,7 +403,7 @@ int check_provides_network(const struct app *app, const struct qube *q,
         return 0;
     for (size_t i = 0; i < app->n_qubes; i++)
         if (app->qubes[i] != q && qube_netvm(app, app->qubes[i]) == q)
-            return qerror_set(err, "QubesValueError",
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR,
                               "The qube is still used by other qubes, change theirs 'netvm' "
                               "first");
     return 0;
@@ -415,7 +415,7 @@ int check_ip(const struct app *app, const struct qube *q, const struct prop_def 
     (void)app, (void)q, (void)def;
     struct in_addr addr;
     if (value && *value && inet_pton(AF_INET, value, &addr) != 1)
-        return qerror_set(err, "QubesValueError", "Invalid IPv4 address: '%s'", value);
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid IPv4 address: '%s'", value);
     return 0;
 }
 
@@ -428,7 +428,7 @@ int check_mac(const struct app *app, const struct qube *q, const struct prop_def
         ok = i % 3 == 2 ? value[i] == ':' : (isxdigit((unsigned char)value[i]) &&
                                               !isupper((unsigned char)value[i]));
     if (!ok)
-        return qerror_set(err, "QubesValueError", "Invalid MAC address value");
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid MAC address value");
     return 0;
 }
 
@@ -437,7 +437,7 @@ int check_virt_mode(const struct app *app, const struct qube *q, const struct pr
 {
     (void)app, (void)q, (void)def;
     if (value && strcmp(value, "sandbox") != 0 && strcmp(value, "vm") != 0)
-        return qerror_set(err, "QubesValueError",
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR,
                           "Invalid virtualization mode, supported values: sandbox, vm");
     return 0;
 }
@@ -449,15 +449,15 @@ int check_kernel(const struct app *app, const struct qube *q, const struct prop_
     if (!value || !*value)
         return 0;
     if (strchr(value, '/'))
-        return qerror_set(err, "QubesPropertyValueError", "Kernel name cannot contain '/'");
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR, "Kernel name cannot contain '/'");
     _cleanup_free_ char *rel = xasprintf("var/lib/qubes/vm-kernels/%s", value);
     _cleanup_free_ char *dir = qroot_path(rel);
     _cleanup_free_ char *vmlinuz = xasprintf("%s/vmlinuz", dir);
     struct stat st;
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-        return qerror_set(err, "QubesPropertyValueError", "Kernel '%s' not installed", value);
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR, "Kernel '%s' not installed", value);
     if (stat(vmlinuz, &st) < 0)
-        return qerror_set(err, "QubesPropertyValueError",
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                           "Kernel '%s' not properly installed: missing 'vmlinuz' file", value);
     return 0;
 }
@@ -467,7 +467,7 @@ int check_kernelopts(const struct app *app, const struct qube *q, const struct p
 {
     (void)app, (void)q, (void)def;
     if (value && strlen(value) > 512)
-        return qerror_set(err, "QubesPropertyValueError",
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                           "Kernelopts value too long (512 chars max)");
     return 0;
 }
@@ -479,7 +479,7 @@ int check_default_user(const struct app *app, const struct qube *q, const struct
     static const char allowed[] =
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+,.";
     if (value && strspn(value, allowed) != strlen(value))
-        return qerror_set(err, "QubesPropertyValueError",
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                           "Username can contain only those characters: %s", allowed);
     return 0;
 }
@@ -489,6 +489,6 @@ int check_pool(const struct app *app, const struct qube *q, const struct prop_de
 {
     (void)q, (void)def;
     if (value && !app_pool_find(app, value))
-        return qerror_set(err, "QubesPropertyValueError", "No such storage pool");
+        return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR, "No such storage pool");
     return 0;
 }

@@ -122,8 +122,9 @@ static void put_exception(bool debug, struct buf *out, const struct qerror *err,
 {
     _cleanup_free_ char *traceback = NULL;
     if (debug)
-        traceback = xasprintf("qubesd: %s: %s: %s\n", context, err->kind, err->message);
-    admin_response_exception(out, err->kind ? err->kind : "QubesException",
+        traceback = xasprintf("qubesd: %s: %s: %s\n", context, qerror_kind_name(err),
+                              err->message);
+    admin_response_exception(out, err->kind ? qerror_kind_name(err) : "QubesException",
                              traceback ? traceback : "", err->message);
 }
 
@@ -233,9 +234,9 @@ static void handle_request(struct server *srv, struct conn *c)
     int rc = api_execute(srv->app, srv->services, &req, &call, c, &err);
     c->in_handler = false;
     if (rc < 0) {
-        log_msg(strcmp(err.kind, "ProtocolError") == 0 ? LOG_WARNING : LOG_DEBUG,
+        log_msg(err.kind == ERR_PROTOCOL_ERROR ? LOG_WARNING : LOG_DEBUG,
                 "failed call method=%s arg=%s src=%s dest=%s payload_bytes=%zu error=%s: %s",
-                req.method, req.arg, req.src, req.dest, req.payload_len, err.kind, err.message);
+                req.method, req.arg, req.src, req.dest, req.payload_len, qerror_kind_name(&err), err.message);
         _cleanup_free_ char *context = xasprintf("%s+%s (%s -> %s)", req.method, req.arg,
                                                  req.src, req.dest);
         put_exception(srv->opts.debug, &c->out, &err, context);
@@ -401,7 +402,7 @@ int server_open(struct app *app, const struct api_services *services, struct loo
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     if (strlen(socket_path) >= sizeof(addr.sun_path))
-        return qerror_set(err, "QubesException", "socket path too long: %s", socket_path);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "socket path too long: %s", socket_path);
     strcpy(addr.sun_path, socket_path);
 
     struct server *srv = xcalloc(1, sizeof(*srv));

@@ -111,7 +111,7 @@ static int open_pool_named(const struct app *app, const char *name, struct stora
 {
     const struct pool *p = name ? app_pool_find(app, name) : NULL;
     if (!p)
-        return qerror_set(err, "QubesException", "Unknown storage pool %s", name ? name : "");
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "Unknown storage pool %s", name ? name : "");
     return storage_pool_open_model(app, p, out, err);
 }
 
@@ -159,7 +159,7 @@ static int open_depth(const struct app *app, const struct qube *q, struct qube_s
         struct qube *t = qube_template(app, q);
         if (!t || depth > 3) {
             qube_storage_close(out);
-            return qerror_set(err, "StoragePoolException", "qube %s has no template to "
+            return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "qube %s has no template to "
                               "take its volumes from", q->name);
         }
         out->tmpl = xcalloc(1, sizeof(*out->tmpl));
@@ -193,7 +193,7 @@ static int open_depth(const struct app *app, const struct qube *q, struct qube_s
                                                              : resolve_source(out->tmpl, s->name);
             if (!src) {
                 qube_storage_close(out);
-                return qerror_set(err, "StoragePoolException",
+                return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION,
                                   "volume %s of %s has no source volume", s->name, q->name);
             }
             v->source = src;
@@ -442,7 +442,7 @@ int storage_import_dir(const struct app *app, const struct qube *q, const char *
     struct storage_volume *v = qube_storage_find(&s, volume);
     _cleanup_free_ char *path = NULL;
     if (!v) {
-        qerror_set(err, "StoragePoolException", "qube %s has no volume %s", q->name, volume);
+        qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "qube %s has no volume %s", q->name, volume);
     } else {
         uint64_t size, usage;
         v->pool->driver->usage(v->pool, v, &size, &usage);

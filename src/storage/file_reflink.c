@@ -307,17 +307,17 @@ static int start_snapshot(const struct storage_pool *p, const struct storage_vol
                           struct storage_attach *out, struct qerror *err)
 {
     if (!v->source)
-        return qerror_set(err, "StoragePoolException", "volume %s has no source", v->vid);
+        return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "volume %s has no source", v->vid);
     _cleanup_free_ char *clean = img_path(p, v, IMG_CLEAN);
     _cleanup_free_ char *src = img_path(v->source->pool, v->source, IMG_CLEAN);
     if (!fileops_exists(src)) {
         _cleanup_free_ char *src_dirty = img_path(v->source->pool, v->source, IMG_DIRTY);
         if (v->source->revisions_to_keep == -1 && fileops_exists(src_dirty))
-            return qerror_set(err, "StoragePoolException",
+            return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION,
                               "Cannot start %s: its source %s is in use with snapshots "
                               "disabled (revisions_to_keep=-1)",
                               v->vid, v->source->vid);
-        return qerror_set(err, "StoragePoolException", "Missing image file '%s' for volume %s",
+        return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Missing image file '%s' for volume %s",
                           src, v->vid);
     }
     if (fileops_remove(clean, err) < 0 || fileops_hardlink(src, clean, err) < 0)
@@ -348,7 +348,7 @@ static int reflink_start(const struct storage_pool *p, const struct storage_volu
     if (v->save_on_stop) {
         if (!reflink_is_dirty(p, v)) {
             if (!fileops_exists(clean))
-                return qerror_set(err, "StoragePoolException",
+                return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION,
                                   "Missing image file '%s' for volume %s", clean, v->vid);
             /* snapshots disabled: the committed image is used in place,
              * unless a running snapshot or a revision shares its inode */
@@ -393,7 +393,7 @@ static int reflink_resize(const struct storage_pool *p, const struct storage_vol
                           uint64_t size, struct qerror *err)
 {
     if (!v->rw)
-        return qerror_set(err, "StoragePoolException", "Cannot resize: %s is read-only",
+        return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Cannot resize: %s is read-only",
                           v->vid);
     _cleanup_free_ char *dirty = img_path(p, v, IMG_DIRTY);
     if (fileops_exists(dirty))
@@ -413,7 +413,7 @@ static int reflink_revert(const struct storage_pool *p, const struct storage_vol
                           const char *revision, struct qerror *err)
 {
     if (reflink_is_dirty(p, v))
-        return qerror_set(err, "StoragePoolException", "Cannot revert: %s is not cleanly stopped",
+        return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Cannot revert: %s is not cleanly stopped",
                           v->vid);
     struct storage_revision *revs;
     size_t n;
@@ -425,7 +425,7 @@ static int reflink_revert(const struct storage_pool *p, const struct storage_vol
             r = &revs[i];
     if (!r) {
         free(revs);
-        return qerror_set(err, "QubesVolumeRevisionNotFoundError",
+        return qerror_set(err, ERR_QUBES_VOLUME_REVISION_NOT_FOUND_ERROR,
                           "Revision %s not found for volume %s", revision ? revision : "(latest)",
                           v->vid);
     }
@@ -443,7 +443,7 @@ static int require_save_on_stop(const struct storage_volume *v, const char *what
 {
     if (v->save_on_stop)
         return 0;
-    return qerror_set(err, "StoragePoolException", "Cannot %s: %s is not save_on_stop", what,
+    return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Cannot %s: %s is not save_on_stop", what,
                       v->vid);
 }
 
@@ -466,7 +466,7 @@ static int reflink_import_end(const struct storage_pool *p, const struct storage
     if (!success)
         return fileops_remove(imp, err);
     if (!fileops_exists(imp))
-        return qerror_set(err, "StoragePoolException", "No import in progress for %s", v->vid);
+        return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "No import in progress for %s", v->vid);
     return commit(p, v, imp, err);
 }
 
@@ -551,7 +551,7 @@ static int reflink_setup(const struct storage_pool *p, struct qerror *err)
             struct qerror ignored;
             fileops_rmdir_if_empty(p->dir_path, &ignored);
         }
-        return qerror_set(err, "StoragePoolException",
+        return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION,
                           "The filesystem for '%s' does not support reflinks. If you can live "
                           "with VM startup delays and wasted disk space, pass the "
                           "\"setup_check=False\" option.",

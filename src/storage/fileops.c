@@ -164,7 +164,7 @@ static void abandon_temp(int fd, char *tmp)
 int fileops_create_sparse(const char *path, uint64_t size, struct qerror *err)
 {
     if (size > (uint64_t)LLONG_MAX)
-        return qerror_set(err, "StoragePoolException", "size too large: %llu",
+        return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "size too large: %llu",
                           (unsigned long long)size);
     char *tmp;
     int fd = open_temp(path, &tmp, err);
@@ -341,8 +341,8 @@ int fileops_run(const char *const *argv, struct qerror *err)
         if (out.data[i] == '\n')
             out.data[i] = ' ';
     if (WIFEXITED(status))
-        return qerror_set(err, "StoragePoolException", "%s failed (exit status %d): %s",
+        return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "%s failed (exit status %d): %s",
                           argv[0], WEXITSTATUS(status), out.data ? out.data : "");
-    return qerror_set(err, "StoragePoolException", "%s killed by signal %d", argv[0],
+    return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "%s killed by signal %d", argv[0],
                       WTERMSIG(status));
 }

@@ -42,7 +42,7 @@ static int kernel_start(const struct storage_pool *p, const struct storage_volum
 static int kernel_unsupported(const struct storage_volume *v, const char *what,
                               struct qerror *err)
 {
-    return qerror_set(err, "StoragePoolException", "Cannot %s: %s is a kernel volume", what,
+    return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Cannot %s: %s is a kernel volume", what,
                       v->vid);
 }
 
@@ -50,7 +50,7 @@ static int kernel_resize(const struct storage_pool *p, const struct storage_volu
                          uint64_t size, struct qerror *err)
 {
     (void)p, (void)size;
-    return qerror_set(err, "StoragePoolException", "Cannot resize: %s is read-only",
+    return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Cannot resize: %s is read-only",
                       v->vid[0] ? v->vid : "kernel volume");
 }
 

@@ -73,19 +73,19 @@ int storage_pool_open(const char *name, const char *driver, size_t n, const char
     memset(out, 0, sizeof(*out));
     const struct pool_driver *d = storage_driver_find(driver);
     if (!d)
-        return qerror_set(err, "QubesException", "unexpected driver name: %s", driver);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "unexpected driver name: %s", driver);
     out->driver = d;
     out->revisions_to_keep = in_list(d->params, "revisions_to_keep") ? 1 : 0;
     out->setup_check = true;
     for (size_t i = 0; i < n; i++) {
         const char *k = keys[i], *v = values[i];
         if (!in_list(d->params, k)) {
-            qerror_set(err, "QubesException", "unexpected driver options: %s", k);
+            qerror_set(err, ERR_QUBES_EXCEPTION, "unexpected driver options: %s", k);
             goto fail;
         }
         if (strcmp(k, "dir_path") == 0) {
             if (v[0] != '/') {
-                qerror_set(err, "StoragePoolException", "dir_path must be an absolute path: %s",
+                qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "dir_path must be an absolute path: %s",
                            v);
                 goto fail;
             }
@@ -97,14 +97,14 @@ int storage_pool_open(const char *name, const char *driver, size_t n, const char
         } else if (strcmp(k, "revisions_to_keep") == 0) {
             if (storage_parse_ll(v, &out->revisions_to_keep) < 0 ||
                 out->revisions_to_keep < -1) {
-                qerror_set(err, "StoragePoolException", "Invalid revisions_to_keep value: %s",
+                qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Invalid revisions_to_keep value: %s",
                            v);
                 goto fail;
             }
         } else if (strcmp(k, "ephemeral_volatile") == 0 || strcmp(k, "setup_check") == 0) {
             bool b;
             if (storage_parse_bool(v, &b) < 0) {
-                qerror_set(err, "StoragePoolException", "Invalid %s value: %s", k, v);
+                qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Invalid %s value: %s", k, v);
                 goto fail;
             }
             if (k[0] == 'e')
@@ -115,7 +115,7 @@ int storage_pool_open(const char *name, const char *driver, size_t n, const char
     }
     for (const char *const *r = d->required; r && *r; r++) {
         if (strcmp(*r, "dir_path") == 0 && !out->dir_path) {
-            qerror_set(err, "StoragePoolException", "missing required driver option: %s", *r);
+            qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "missing required driver option: %s", *r);
             goto fail;
         }
     }

@@ -64,14 +64,14 @@ static const char schema_v2[] =
 
 static int sql_error(struct store *s, struct qerror *err, const char *what)
 {
-    return qerror_set(err, "QubesException", "store: %s: %s", what, sqlite3_errmsg(s->db));
+    return qerror_set(err, ERR_QUBES_EXCEPTION, "store: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
 static int exec_script(struct store *s, const char *sql, struct qerror *err)
 {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        qerror_set(err, "QubesException", "store: %s", msg ? msg : "error");
+        qerror_set(err, ERR_QUBES_EXCEPTION, "store: %s", msg ? msg : "error");
         sqlite3_free(msg);
         return -1;
     }
@@ -93,7 +93,7 @@ static int migrate(struct store *s, struct qerror *err)
     if (version == SCHEMA_VERSION)
         return 0;
     if (version > SCHEMA_VERSION)
-        return qerror_set(err, "QubesException",
+        return qerror_set(err, ERR_QUBES_EXCEPTION,
                           "store: schema version %d is newer than this qubesd (%d)", version,
                           SCHEMA_VERSION);
     if (store_begin(s, err) < 0)
@@ -112,7 +112,7 @@ int store_open(const char *path, struct store **out, struct qerror *err)
     struct store *s = xcalloc(1, sizeof(*s));
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
-        qerror_set(err, "QubesException", "store: open %s: %s", path,
+        qerror_set(err, ERR_QUBES_EXCEPTION, "store: open %s: %s", path,
                    s->db ? sqlite3_errmsg(s->db) : "out of memory");
         store_close(s);
         return -1;
@@ -224,7 +224,7 @@ int store_query(struct store *s, const char *sql, size_t n_params, const char *c
             continue;
         int n = sqlite3_column_count(stmt);
         if (n > STORE_MAX_COLUMNS) {
-            result = qerror_set(err, "QubesException",
+            result = qerror_set(err, ERR_QUBES_EXCEPTION,
                                 "store: a row of %d columns (at most %d are read)", n,
                                 STORE_MAX_COLUMNS);
             break;

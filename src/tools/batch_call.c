@@ -24,7 +24,7 @@ struct slot {
     struct buf resp;
 };
 
-static void fail(struct batch_call *c, const char *kind, const char *what)
+static void fail(struct batch_call *c, enum qerror_kind kind, const char *what)
 {
     c->status = -1;
     qerror_set(&c->err, kind, "%s: %s", what, strerror(errno));
@@ -35,7 +35,7 @@ static int open_slot(struct slot *s, struct batch_call *c, size_t idx, const cha
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(addr.sun_path)) {
         errno = ENAMETOOLONG;
-        fail(c, "QubesDaemonAccessError", "Failed to connect to qubesd service");
+        fail(c, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to connect to qubesd service");
         return -1;
     }
     strcpy(addr.sun_path, path);
@@ -43,7 +43,7 @@ static int open_slot(struct slot *s, struct batch_call *c, size_t idx, const cha
      * non-blocking I/O */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        fail(c, "QubesDaemonAccessError", "Failed to connect to qubesd service");
+        fail(c, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to connect to qubesd service");
         if (fd >= 0)
             close(fd);
         return -1;
@@ -59,30 +59,6 @@ static int open_slot(struct slot *s, struct batch_call *c, size_t idx, const cha
     return 0;
 }
 
-/* The exception class names outlive the answer they came in (qerror keeps a
- * pointer): known ones are static, others are kept for the process. */
-static const char *intern_kind(const char *kind)
-{
-    static const char *const known[] = {
-        "QubesException", "QubesVMNotFoundError", "QubesVMInUseError", "QubesValueError",
-        "QubesNoSuchPropertyError", "QubesFeatureNotFoundError", "QubesTagNotFoundError",
-        "QubesLabelNotFoundError", "QubesVMAlreadyExistsError", "QubesVMNotHaltedError",
-        "QubesPropertyValueError", "ProtocolError", "PermissionDenied",
-    };
-    static char *others[64];
-    static size_t nothers;
-    if (!kind[0])
-        return "QubesException";
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (strcmp(known[i], kind) == 0)
-            return known[i];
-    for (size_t i = 0; i < nothers; i++)
-        if (strcmp(others[i], kind) == 0)
-            return others[i];
-    if (nothers == sizeof(others) / sizeof(others[0]))
-        return "QubesException";
-    return others[nothers++] = xstrdup(kind);
-}
 
 static void finish(struct slot *s, struct batch_call *c)
 {
@@ -95,7 +71,8 @@ static void finish(struct slot *s, struct batch_call *c)
     }
     if (r.type == ADMIN_MSG_EXCEPTION) {
         c->status = -1;
-        qerror_set(&c->err, intern_kind(r.kind), "%s", r.message);
+        qerror_set(&c->err, ERR_QUBES_EXCEPTION, "%s", r.message);
+        qerror_set_peer_kind(&c->err, r.kind[0] ? r.kind : "QubesException");
         return;
     }
     c->status = 0;
@@ -111,7 +88,7 @@ static bool step(struct slot *s, struct batch_call *c, short revents)
     if (s->sent < s->req.len && (revents & (POLLOUT | POLLERR | POLLHUP))) {
         ssize_t n = send(s->fd, s->req.data + s->sent, s->req.len - s->sent, MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            fail(c, "QubesDaemonAccessError", "Failed to send request to qubesd");
+            fail(c, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to send request to qubesd");
             close(s->fd);
             s->fd = -1;
             return true;
@@ -131,7 +108,7 @@ static bool step(struct slot *s, struct batch_call *c, short revents)
             if (n < 0 && errno == EAGAIN)
                 return false;
             if (n < 0) {
-                fail(c, "QubesDaemonAccessError", "Failed to read from qubesd");
+                fail(c, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to read from qubesd");
                 close(s->fd);
                 s->fd = -1;
                 return true;
@@ -144,7 +121,7 @@ static bool step(struct slot *s, struct batch_call *c, short revents)
             s->resp.data[s->resp.len] = '\0';
             if (s->resp.len > MAX_RESPONSE) {
                 c->status = -1;
-                qerror_set(&c->err, "QubesDaemonCommunicationError", "Response too long");
+                qerror_set(&c->err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Response too long");
                 close(s->fd);
                 s->fd = -1;
                 return true;
@@ -184,7 +161,7 @@ void batch_run(struct batch_call *calls, size_t n)
             if (errno == EINTR)
                 continue;
             for (size_t i = 0; i < nslots; i++) {
-                fail(&calls[slots[i].call], "QubesDaemonAccessError", "poll");
+                fail(&calls[slots[i].call], ERR_QUBES_DAEMON_ACCESS_ERROR, "poll");
                 close(slots[i].fd);
             }
             break;

@@ -209,17 +209,13 @@ int qcall(const char *method, const char *arg, const char *dest, const void *pay
     for (const char *p = arg ? arg : ""; *p; p++) {
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
             _cleanup_free_ char *r = cli_repr(arg);
-            return qerror_set(err, "QubesValueError", "Invalid argument: %s", r);
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid argument: %s", r);
         }
     }
     return qubesd_call(method, arg ? arg : "", dest, payload ? payload : "",
                        payload ? payload_len : 0, content, err);
 }
 
-bool qerror_is(const struct qerror *err, const char *kind)
-{
-    return err->kind && strcmp(err->kind, kind) == 0;
-}
 
 size_t split_lines(char *s, char ***lines)
 {
@@ -332,7 +328,7 @@ void cli_require_vm(const struct cli *cli, const char *name, struct vm_entry *ou
         e = vm_list_find(vms, n, name);
     if (!e) {
         vm_list_free(vms, n);
-        if (plausible && err.kind && !qerror_is(&err, "QubesVMNotFoundError"))
+        if (plausible && err.kind && !(err.kind == ERR_QUBES_VM_NOT_FOUND_ERROR))
             exit(cli_qerror(cli, &err));
         _cleanup_free_ char *r = cli_repr(name);
         cli_usage_error(cli, "no such domain: %s", r);
@@ -457,14 +453,14 @@ int qprop_parse_value(const char *s, struct qprop *p, struct qerror *err)
         p->is_default = false;
         t = s + 14;
     } else {
-        return qerror_set(err, "QubesDaemonCommunicationError", "Invalid property format");
+        return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Invalid property format");
     }
     if (strncmp(t, "type=", 5) != 0)
-        return qerror_set(err, "QubesDaemonCommunicationError", "Invalid type prefix received");
+        return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Invalid type prefix received");
     t += 5;
     size_t tl = strcspn(t, " ");
     if (tl >= sizeof(p->type))
-        return qerror_set(err, "QubesDaemonCommunicationError", "Received invalid value type");
+        return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Received invalid value type");
     memcpy(p->type, t, tl);
     p->type[tl] = '\0';
     t += tl;
@@ -503,7 +499,7 @@ int qprops_parse(const char *s, size_t len, struct qprop **props, size_t *n, str
         char *sp = strchr(line, ' ');
         if (!sp) {
             qprops_free(v, count);
-            return qerror_set(err, "QubesDaemonCommunicationError", "Invalid GetAll line");
+            return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Invalid GetAll line");
         }
         *sp = '\0';
         if (count == cap) {
@@ -657,7 +653,7 @@ int qube_create(const char *klass, const char *name, const char *label, const ch
                 const struct cli_pools *pools, struct qerror *err)
 {
     if (strchr(name, ' '))
-        return qerror_set(err, "QubesValueError", "Invalid VM name");
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid VM name");
     _cleanup_buf_ struct buf payload = BUF_INIT;
     buf_printf(&payload, "name=%s label=%s", name, label);
     bool one_pool = pools->all && *pools->all;

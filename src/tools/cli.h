@@ -86,7 +86,6 @@ int qcall(const char *method, const char *arg, const char *dest, const void *pay
 void cli_json_string(struct buf *b, const char *s);
 /* Python's '{!r}' of a string, in a static-free heap string. */
 char *cli_repr(const char *s);
-bool qerror_is(const struct qerror *err, const char *kind);
 
 /* One line of admin.vm.List. */
 struct vm_entry {

@@ -95,7 +95,7 @@ int dom0_service_call(const char *method, const char *arg, const char *dest, con
     if (!service) {
         _cleanup_free_ char *rel = xasprintf("etc/qubes-rpc/%s", method);
         _cleanup_free_ char *where = qroot_path(rel);
-        return qerror_set(err, "QubesDaemonCommunicationError", "%s not found", where);
+        return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "%s not found", where);
     }
     int in[2], out[2];
     if (pipe2(in, O_CLOEXEC) < 0)

@@ -58,7 +58,7 @@ int feature_remove(const struct cli *cli, const char *vm, const char *feature)
 {
     struct qerror err = { 0 };
     if (qcall("admin.vm.feature.Remove", feature, vm, "", 0, NULL, &err) < 0 &&
-        !qerror_is(&err, "QubesFeatureNotFoundError"))
+        !(err.kind == ERR_QUBES_FEATURE_NOT_FOUND_ERROR))
         return cli_qerror(cli, &err);
     return 0;
 }
@@ -67,6 +67,6 @@ int feature_get(const struct cli *cli, const char *vm, const char *feature, stru
 {
     struct qerror err = { 0 };
     if (qcall("admin.vm.feature.Get", feature, vm, "", 0, value, &err) < 0)
-        return qerror_is(&err, "QubesFeatureNotFoundError") ? 1 : cli_qerror(cli, &err);
+        return err.kind == ERR_QUBES_FEATURE_NOT_FOUND_ERROR ? 1 : cli_qerror(cli, &err);
     return 0;
 }

@@ -36,15 +36,15 @@ void ls_qubes_free(struct ls_qubes *q)
 }
 
 /* Runs the calls; a failure other than a qube gone (or, when
- * absent_ok names it, an absent item) is reported once. */
+ * absent_ok is not ERR_NONE, an absent item) is reported once. */
 static int run_batch(const struct cli *cli, struct batch_call *calls, size_t n,
-                     const char *absent_ok)
+                     enum qerror_kind absent_ok)
 {
     batch_run(calls, n);
     for (size_t i = 0; i < n; i++) {
-        if (calls[i].status == 0 || qerror_is(&calls[i].err, "QubesVMNotFoundError"))
+        if (calls[i].status == 0 || (calls[i].err.kind == ERR_QUBES_VM_NOT_FOUND_ERROR))
             continue;
-        if (absent_ok && qerror_is(&calls[i].err, absent_ok))
+        if (absent_ok && calls[i].err.kind == absent_ok)
             continue;
         return cli_qerror(cli, &calls[i].err);
     }
@@ -72,7 +72,7 @@ static void calls_free(struct batch_call *calls, size_t n)
 int ls_fetch_props(const struct cli *cli, struct ls_qubes *q, const size_t *idx, size_t n)
 {
     struct batch_call *calls = calls_to(q, idx, n, "admin.vm.property.GetAll");
-    int rc = run_batch(cli, calls, n, NULL);
+    int rc = run_batch(cli, calls, n, ERR_NONE);
     for (size_t i = 0; i < n && !rc; i++) {
         struct ls_qube *e = &q->v[idx[i]];
         if (calls[i].status < 0 || e->have_props)
@@ -90,7 +90,7 @@ int ls_fetch_props(const struct cli *cli, struct ls_qubes *q, const size_t *idx,
 int ls_fetch_tags(const struct cli *cli, struct ls_qubes *q, const size_t *idx, size_t n)
 {
     struct batch_call *calls = calls_to(q, idx, n, "admin.vm.tag.List");
-    int rc = run_batch(cli, calls, n, NULL);
+    int rc = run_batch(cli, calls, n, ERR_NONE);
     for (size_t i = 0; i < n && !rc; i++) {
         struct ls_qube *e = &q->v[idx[i]];
         if (calls[i].status < 0 || e->tags)
@@ -117,7 +117,7 @@ int ls_fetch_features(const struct cli *cli, struct ls_qubes *q, const size_t *i
             calls[i * nnames + f].dest = q->v[idx[i]].vm->name;
         }
     }
-    int rc = run_batch(cli, calls, ncalls, "QubesFeatureNotFoundError");
+    int rc = run_batch(cli, calls, ncalls, ERR_QUBES_FEATURE_NOT_FOUND_ERROR);
     for (size_t i = 0; i < n && !rc; i++) {
         struct ls_qube *e = &q->v[idx[i]];
         if (e->features)
@@ -148,7 +148,7 @@ static const char *info_value(char **lines, size_t n, const char *key)
 int ls_fetch_volumes(const struct cli *cli, struct ls_qubes *q, const size_t *idx, size_t n)
 {
     struct batch_call *lists = calls_to(q, idx, n, "admin.vm.volume.List");
-    int rc = run_batch(cli, lists, n, NULL);
+    int rc = run_batch(cli, lists, n, ERR_NONE);
     /* one Info per volume of every qube */
     size_t ninfo = 0;
     _cleanup_free_ char ***names = xcalloc(n ? n : 1, sizeof(char **));
@@ -167,7 +167,7 @@ int ls_fetch_volumes(const struct cli *cli, struct ls_qubes *q, const size_t *id
         }
     }
     if (!rc)
-        rc = run_batch(cli, infos, ninfo, NULL);
+        rc = run_batch(cli, infos, ninfo, ERR_NONE);
     for (size_t i = 0, k = 0; i < n && !rc; i++) {
         struct ls_qube *e = &q->v[idx[i]];
         bool fill = !e->have_volumes;
@@ -200,7 +200,7 @@ int ls_fetch_memory(const struct cli *cli, struct ls_qubes *q, const size_t *idx
         if (strcmp(q->v[idx[i]].vm->state, "Halted") != 0)
             running[nrunning++] = idx[i];
     struct batch_call *calls = calls_to(q, running, nrunning, "admin.vm.CurrentState");
-    int rc = run_batch(cli, calls, nrunning, NULL);
+    int rc = run_batch(cli, calls, nrunning, ERR_NONE);
     for (size_t i = 0; i < nrunning && !rc; i++) {
         if (calls[i].status < 0)
             continue;

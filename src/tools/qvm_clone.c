@@ -99,7 +99,7 @@ static int copy_metadata(const struct clone_ctx *cx, const struct qprop *props, 
 
     _cleanup_buf_ struct buf notes = BUF_INIT;
     if (qcall("admin.vm.notes.Get", "", cx->src, "", 0, &notes, err) < 0) {
-        if (!qerror_is(err, "ProtocolError") && step_failed(cx, "get notes", err))
+        if (!(err->kind == ERR_PROTOCOL_ERROR) && step_failed(cx, "get notes", err))
             return -1;
     } else if (notes.len &&
                qcall("admin.vm.notes.Set", "", cx->dst, notes.data, notes.len, NULL, err) <
@@ -122,7 +122,7 @@ static int copy_metadata(const struct clone_ctx *cx, const struct qprop *props, 
 
 static bool no_such_method(const struct qerror *err)
 {
-    return qerror_is(err, "ProtocolError") && strstr(err->message, "no such method");
+    return err->kind == ERR_PROTOCOL_ERROR && strstr(err->message, "no such method");
 }
 
 /* CloneFrom/CloneTo of every save_on_stop volume; skipped while qubesd does

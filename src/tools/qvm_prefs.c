@@ -124,7 +124,7 @@ static int prop_call(const struct cli *cli, const struct prefs_target *t, const 
 {
     _cleanup_free_ char *m = method(t, verb);
     if (qcall(m, prop, t->dest, value, strlen(value), content, err) < 0) {
-        if (qerror_is(err, "QubesNoSuchPropertyError"))
+        if (err->kind == ERR_QUBES_NO_SUCH_PROPERTY_ERROR)
             no_such_property(cli, prop);
         return cli_qerror(cli, err);
     }

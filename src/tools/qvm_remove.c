@@ -113,7 +113,7 @@ int qvm_remove_main(int argc, char **argv)
     for (size_t i = 0; i < nsel; i++) {
         const char *name = vms[sel[i]].name;
         if (qcall("admin.vm.Remove", "", name, "", 0, NULL, &err) < 0) {
-            if (qerror_is(&err, "QubesVMInUseError"))
+            if (err.kind == ERR_QUBES_VM_IN_USE_ERROR)
                 print_dependencies(vms, nvms, name);
             return cli_qerror(&cli, &err);
         }

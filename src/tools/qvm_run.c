@@ -429,7 +429,7 @@ static int run_in_qube(const struct run_opts *o, const char *vm, bool running,
     /* run_service autostarts; Start of a starting (Transient) qube answers
      * once it is up, and is a no-op on a running one, so skip it there */
     if (!running && qcall("admin.vm.Start", "", vm, "", 0, NULL, &err) < 0 &&
-        !qerror_is(&err, "QubesVMNotHaltedError")) {
+        !(err.kind == ERR_QUBES_VM_NOT_HALTED_ERROR)) {
         print_qube_error(vm, "%s", err.message);
         return -1;
     }
@@ -562,7 +562,7 @@ static int run_in_disposable(struct cli *cli, const struct run_opts *o, const ch
         rc = code > rc ? code : rc;
     }
     if (qcall("admin.vm.Kill", "", name.data, "", 0, NULL, &err) < 0 &&
-        !qerror_is(&err, "QubesVMNotStartedError"))
+        !(err.kind == ERR_QUBES_VM_NOT_STARTED_ERROR))
         print_qube_error(name.data, "cannot kill the disposable: %s", err.message);
     return rc;
 }

@@ -93,7 +93,7 @@ int qvm_tags_main(int argc, char **argv)
             if (qcall("admin.vm.tag.Set", tags[i], vm, "", 0, NULL, &err) < 0)
                 return cli_qerror(&cli, &err);
         } else if (qcall("admin.vm.tag.Remove", tags[i], vm, "", 0, NULL, &err) < 0 &&
-                   !qerror_is(&err, "QubesTagNotFoundError")) {
+                   !(err.kind == ERR_QUBES_TAG_NOT_FOUND_ERROR)) {
             return cli_qerror(&cli, &err);
         }
     }

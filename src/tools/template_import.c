@@ -59,12 +59,12 @@ int template_recipe_find(const char *recipe, char **script, struct qerror *err)
     for (const char *p = recipe; *p; p++)
         ok = ok && (strchr("abcdefghijklmnopqrstuvwxyz0123456789.-_", *p) != NULL);
     if (!ok)
-        return qerror_set(err, "QubesValueError", "invalid recipe name: %s", recipe);
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "invalid recipe name: %s", recipe);
     _cleanup_free_ char *dir = template_recipes_dir();
     char *path = xasprintf("%s/%s/build.sh", dir, recipe);
     if (access(path, R_OK) < 0) {
         free(path);
-        return qerror_set(err, "QubesValueError", "no recipe %s (in %s)", recipe, dir);
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "no recipe %s (in %s)", recipe, dir);
     }
     *script = path;
     return 0;
@@ -205,7 +205,7 @@ static int run_step(struct template_work *w, const char *label, char *const argv
                     bool passthrough, progress_fn fn, const void *ctx, struct qerror *err)
 {
     if (interrupted)
-        return qerror_set(err, "QubesException", "%s: interrupted", label);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "%s: interrupted", label);
     bool logged = !(passthrough && !w->tty);
     int out = logged ? open(w->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : 2;
     if (out < 0)
@@ -277,7 +277,7 @@ static int run_step(struct template_work *w, const char *label, char *const argv
         if (tail.len && stat(w->log, &sb) == 0 && sb.st_size > log_start)
             buf_printf(&why, ":\n%s", tail.data);
     }
-    return qerror_set(err, "QubesException", "%s: %s", label, why.data);
+    return qerror_set(err, ERR_QUBES_EXCEPTION, "%s: %s", label, why.data);
 }
 
 /* ---- the work directory ---- */
@@ -436,7 +436,7 @@ int template_import_tree(struct template_work *w, const char *vm, const char *tr
         return -1;
     char *space = answer.data ? strchr(answer.data, ' ') : NULL;
     if (!space || !space[1]) {
-        qerror_set(err, "QubesException", "unexpected answer to ImportBegin: %s",
+        qerror_set(err, ERR_QUBES_EXCEPTION, "unexpected answer to ImportBegin: %s",
                    answer.data ? answer.data : "");
     } else {
         const char *path = space + 1;
@@ -445,7 +445,7 @@ int template_import_tree(struct template_work *w, const char *vm, const char *tr
             char a[32], b[32];
             human(need, a, sizeof(a));
             human(size, b, sizeof(b));
-            qerror_set(err, "QubesException",
+            qerror_set(err, ERR_QUBES_EXCEPTION,
                        "the tree (%s) does not fit in %s's root volume (%s): make it larger "
                        "with qvm-volume resize %s:root SIZE",
                        a, vm, b, vm);

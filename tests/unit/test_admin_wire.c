@@ -114,7 +114,7 @@ static void test_responses(void **state)
     assert_int_equal(r.content_len, 3);
 
     assert_int_equal(admin_response_parse("", 0, &r, &err), -1);
-    assert_string_equal(err.kind, "QubesDaemonAccessError");
+    assert_string_equal(qerror_kind_name(&err), "QubesDaemonAccessError");
     assert_int_equal(admin_response_parse("x\0", 2, &r, &err), -1);
     assert_string_equal(err.message, "Invalid response format");
     assert_int_equal(admin_response_parse("2\0Kind\0", 7, &r, &err), -1);

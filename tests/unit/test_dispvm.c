@@ -40,7 +40,7 @@ static const char *call_from(struct fixture *f, const char *src, const char *met
     struct qerror err = { 0 };
     buf_reset(&f->answer);
     if (api_execute(&f->app, NULL, &req, &c, NULL, &err) < 0)
-        buf_printf(&f->answer, "2:%s:%s", err.kind, err.message);
+        buf_printf(&f->answer, "2:%s:%s", qerror_kind_name(&err), err.message);
     else
         buf_printf(&f->answer, "0:%s", c.out.data ? c.out.data : "");
     api_call_free(&c);

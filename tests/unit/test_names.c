@@ -12,7 +12,7 @@ static void expect_name_error(const char *name, const char *message)
 {
     struct qerror err = { 0 };
     assert_int_equal(validate_qube_name(name, NULL, &err), -1);
-    assert_string_equal(err.kind, "QubesValueError");
+    assert_string_equal(qerror_kind_name(&err), "QubesValueError");
     assert_string_equal(err.message, message);
 }
 

@@ -72,7 +72,7 @@ static void expect_load_error(const char *body, const char *message)
     struct qerror err = {0};
     if (policy_load_string(&p, body, strlen(body), "test.policy", NULL, &err) == 0)
         fail_msg("no error for: %s", body);
-    assert_string_equal(err.kind, "PolicySyntaxError");
+    assert_string_equal(qerror_kind_name(&err), "PolicySyntaxError");
     assert_string_equal(err.message, message);
     assert_string_equal(p.error, message);
     /* a syntax error anywhere denies every call */

@@ -197,7 +197,7 @@ static void test_start_stop_commit_revisions(void **state)
     assert_int_equal(n, 2);
     assert_string_equal(r2[1].id, "5");
     assert_int_equal(f->pool.driver->revert(&f->pool, &v, "42", &err), -1);
-    assert_string_equal(err.kind, "QubesVolumeRevisionNotFoundError");
+    assert_string_equal(qerror_kind_name(&err), "QubesVolumeRevisionNotFoundError");
     free(r2);
     free(r);
     free(rev);

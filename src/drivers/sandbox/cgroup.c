@@ -83,7 +83,7 @@ static int limit_instance(const struct qube_cgroup *cg, struct qerror *err)
     long long memory = qubes_memory_budget_mib(host_memory_mib()) << 20;
     long long pids = qubes_pids_budget();
     if (memory <= 0 || pids <= 0)
-        return qerror_set(err, "QubesException", "cannot tell the host's memory or pid limits");
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "cannot tell the host's memory or pid limits");
     if (cg->v2) {
         _cleanup_free_ char *top = parent_of(cg->paths[0]);
         write_file(top, "cpu.weight", INSTANCE_CPU_WEIGHT, NULL);
@@ -152,7 +152,7 @@ int cgroup_create(struct qube_cgroup *cg, const char *tag, const char *name,
         if (!dir_exists(base)) {
             if (i == V1_CPUACCT)
                 continue; /* optional: only for statistics */
-            return qerror_set(err, "QubesException", "cgroup controller %s not mounted at %s",
+            return qerror_set(err, ERR_QUBES_EXCEPTION, "cgroup controller %s not mounted at %s",
                               v1_controllers[i], base);
         }
         cg->paths[i] = group_path(base, tag, name);

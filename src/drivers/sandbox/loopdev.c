@@ -41,5 +41,5 @@ int loop_attach(const char *image, bool read_only, char *path, struct qerror *er
         if (e != EBUSY)
             return qerror_errno(err, e, "LOOP_CONFIGURE %s on %s", image, path);
     }
-    return qerror_set(err, "QubesException", "no free loop device for %s", image);
+    return qerror_set(err, ERR_QUBES_EXCEPTION, "no free loop device for %s", image);
 }

@@ -80,7 +80,7 @@ static void name_lookup(enum plan_slot slot, struct qerror *err)
 static int open_at(const struct plan_exec *ex, struct plan_path p, int flags, struct qerror *err)
 {
     if (ex->slot[p.slot] < 0)
-        return qerror_set(err, "QubesException", "%s is not mounted", plan_slot_name(p.slot));
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "%s is not mounted", plan_slot_name(p.slot));
     int fd = beneath_open(ex->slot[p.slot], p.path, flags, err);
     if (fd < 0)
         name_lookup(p.slot, err);
@@ -146,7 +146,7 @@ static int new_fs(const char *fstype, const char *source, const char *options, u
         if (n > 2 && why[1] == ' ') {
             why[n] = '\0';
             why[strcspn(why, "\n")] = '\0';
-            return qerror_set(err, "QubesException", "%s: %s", fstype, why + 2);
+            return qerror_set(err, ERR_QUBES_EXCEPTION, "%s: %s", fstype, why + 2);
         }
         return qerror_errno(err, e, "create %s", fstype);
     }
@@ -333,7 +333,7 @@ static int apply_step(struct plan_exec *ex, const struct plan_step *s, struct qe
     case PLAN_MASK:
         return do_mask(ex, s, err);
     }
-    return qerror_set(err, "QubesException", "unknown plan step %d", (int)s->op);
+    return qerror_set(err, ERR_QUBES_EXCEPTION, "unknown plan step %d", (int)s->op);
 }
 
 static int enter(int root, struct qerror *err)
@@ -371,7 +371,7 @@ int rootfs_setup(const struct mount_plan *plan, const char *work, const char *st
         if (apply_step(&ex, &plan->steps[i], err) < 0)
             goto out;
     }
-    rc = ex.slot[SLOT_ROOT] < 0 ? qerror_set(err, "QubesException", "the plan made no root")
+    rc = ex.slot[SLOT_ROOT] < 0 ? qerror_set(err, ERR_QUBES_EXCEPTION, "the plan made no root")
                                 : enter(ex.slot[SLOT_ROOT], err);
 out:
     umask(old_umask);

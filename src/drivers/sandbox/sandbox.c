@@ -40,12 +40,12 @@ static char *state_dir(const char *name)
 static int sandbox_prepare(const struct qube_launch *launch, struct qerror *err)
 {
     if (access("/proc/self/ns/user", F_OK) < 0)
-        return qerror_set(err, "QubesException", "the kernel has no user namespaces");
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "the kernel has no user namespaces");
     if (!launch->root_image || access(launch->root_image, R_OK) < 0)
-        return qerror_set(err, "QubesException", "root image %s is not readable",
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "root image %s is not readable",
                           launch->root_image ? launch->root_image : "(none)");
     if (launch->private_image && access(launch->private_image, R_OK) < 0)
-        return qerror_set(err, "QubesException", "private image %s is not readable",
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "private image %s is not readable",
                           launch->private_image);
     return 0;
 }
@@ -178,7 +178,7 @@ static int freeze(struct qube_run *run, bool frozen, struct qerror *err)
     struct qube_cgroup cg;
     int rc = cgroup_open(&cg, run->tag, run->name)
                  ? cgroup_freeze(&cg, frozen, err)
-                 : qerror_set(err, "QubesException", "cgroups of %s are gone", run->name);
+                 : qerror_set(err, ERR_QUBES_EXCEPTION, "cgroups of %s are gone", run->name);
     cgroup_free(&cg);
     return rc;
 }
@@ -198,7 +198,7 @@ static int sandbox_stats(struct qube_run *run, struct driver_stats *out, struct 
     struct qube_cgroup cg;
     if (!cgroup_open(&cg, run->tag, run->name)) {
         cgroup_free(&cg);
-        return qerror_set(err, "QubesException", "cgroups of %s are gone", run->name);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "cgroups of %s are gone", run->name);
     }
     long long memory, cpu_ns;
     cgroup_usage(&cg, &memory, &cpu_ns);
@@ -221,7 +221,7 @@ static int sandbox_reap(struct qube_run *run, struct qerror *err)
         int status = 0;
         if (waitpid(run->launcher, &status, 0) == run->launcher && WIFEXITED(status) &&
             WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 2)
-            rc = qerror_set(err, "QubesException", "qube %s failed (helper exit status %d)",
+            rc = qerror_set(err, ERR_QUBES_EXCEPTION, "qube %s failed (helper exit status %d)",
                             run->name, WEXITSTATUS(status));
     }
     /* the helper's own words, when it could not start the qube */
@@ -229,7 +229,7 @@ static int sandbox_reap(struct qube_run *run, struct qerror *err)
     ssize_t n = run->status_fd >= 0 ? read(run->status_fd, why, sizeof(why) - 1) : 0;
     if (n > 0) {
         why[n] = '\0';
-        rc = qerror_set(err, "QubesException", "%s", why);
+        rc = qerror_set(err, ERR_QUBES_EXCEPTION, "%s", why);
     }
     if (run->status_fd >= 0)
         close(run->status_fd);

@@ -113,7 +113,7 @@ static int deny_all(scmp_filter_ctx ctx, const char *const *names, size_t n, int
     for (size_t i = 0; i < n && rc == 0; i++) {
         int nr = seccomp_syscall_resolve_name(names[i]);
         if (nr == __NR_SCMP_ERROR)
-            return qerror_set(err, "QubesException", "seccomp: libseccomp does not know %s",
+            return qerror_set(err, ERR_QUBES_EXCEPTION, "seccomp: libseccomp does not know %s",
                               names[i]);
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(errnum), nr, 0);
     }
@@ -124,7 +124,7 @@ int sandbox_seccomp_load(struct qerror *err)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (!ctx)
-        return qerror_set(err, "QubesException", "seccomp_init failed");
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "seccomp_init failed");
     int rc = deny_all(ctx, denied, ARRAY_SIZE(denied), EPERM, err);
     if (rc == 0)
         rc = deny_all(ctx, absent, ARRAY_SIZE(absent), ENOSYS, err);
@@ -159,6 +159,6 @@ int sandbox_seccomp_load(struct qerror *err)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);
     if (rc < 0)
-        return qerror_set(err, "QubesException", "seccomp filter: %s", strerror(-rc));
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "seccomp filter: %s", strerror(-rc));
     return 0;
 }

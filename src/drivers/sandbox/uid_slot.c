@@ -24,7 +24,7 @@ int uid_slot_acquire(int hint, uid_t *base, struct qerror *err)
     int fd = slot_lock_acquire(UID_SLOT_DIR, hint % UID_SLOT_COUNT, UID_SLOT_COUNT, &slot, err);
     if (fd < 0) {
         if (!err->kind)
-            qerror_set(err, "QubesException", "every host uid range is in use");
+            qerror_set(err, ERR_QUBES_EXCEPTION, "every host uid range is in use");
         return -1;
     }
     *base = uid_slot_base(slot);
