@@ -55,6 +55,9 @@ struct driver_ops {
     int (*pause)(struct qube_run *run, struct qerror *err);
     int (*unpause)(struct qube_run *run, struct qerror *err);
     int (*stats)(struct qube_run *run, struct driver_stats *out, struct qerror *err);
+    /* A descriptor of the running qube's network namespace, for its links to
+     * other qubes (net/vif.h); the caller closes it. */
+    int (*netns_fd)(struct qube_run *run, struct qerror *err);
     /* A descriptor that becomes readable when the qube is gone. */
     int (*exit_fd)(struct qube_run *run);
     /* After exit: collects the outcome (0 clean, else a reason in err: why

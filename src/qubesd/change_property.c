@@ -77,6 +77,26 @@ static void fire_default_followers(struct app *app, const struct qube *q,
     }
 }
 
+/* What subscribers say before the change (a netvm that cannot be attached). */
+static int check_change(struct app *app, const struct qube *q, const struct prop_def *def,
+                        const char *newvalue, const char *oldvalue, struct qerror *err)
+{
+    char event[128];
+    snprintf(event, sizeof(event), "%s%s", newvalue ? "property-pre-set:" : "property-pre-reset:",
+             def->name);
+    const char *keys[3] = { "name" }, *values[3] = { def->name };
+    size_t n = 1;
+    if (newvalue) {
+        keys[n] = "newvalue";
+        values[n++] = event_text(def, newvalue);
+    }
+    if (oldvalue) {
+        keys[n] = "oldvalue";
+        values[n++] = event_text(def, oldvalue);
+    }
+    return app_check(app, q, event, n, keys, values, err);
+}
+
 struct persist_prop_ctx {
     struct app *app;
     const struct qube *q;
@@ -101,6 +121,8 @@ int change_set_property(struct app *app, struct qube *q, const struct prop_def *
     _cleanup_buf_ struct buf old = BUF_INIT;
     bool has_old = prop_value(app, q, def, &old) == 0;
     const char *oldvalue = has_old ? (old.data ? old.data : "") : NULL;
+    if (check_change(app, q, def, new_value, oldvalue, err) < 0)
+        return -1;
 
     struct persist_prop_ctx ctx = { app, q, def, new_value };
     if (persist_transaction(app, persist_prop_step, &ctx, err) < 0)

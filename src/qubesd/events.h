@@ -2,8 +2,11 @@
  * with Qubes' event name and keyword arguments, to each subscriber in the
  * order they subscribed: the Admin API's event streams, the preload pool,
  * disposable clean-up. The model, the change layer and the lifecycle fire;
- * they name no subscriber. Before a qube starts, a subscriber may also
- * refuse (Qubes' domain-pre-start handlers that raise). */
+ * they name no subscriber. A subscriber may also refuse a change before it
+ * is made (app_check; Qubes' pre-event handlers that raise): at
+ * domain-pre-start, property-pre-set:<name>, property-pre-reset:<name>,
+ * and at qubesd's own domain-pre-running, when a qube's agent is up and
+ * before it counts as running (its network is made there). */
 #pragma once
 
 #include <stddef.h>

@@ -233,7 +233,9 @@ static void on_qrexec_ready(struct loop_watch *w, uint32_t events)
     rt->qrexec_watch.fd = -1;
     if (rt->state != POWER_TRANSIENT)
         return;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    struct qerror err = { 0 };
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+        app_check(app, q, "domain-pre-running", 0, NULL, NULL, &err) == 0) {
         rt->state = POWER_RUNNING;
         log_info("qube=%s op=start result=ok ms=%ld", q->name,
                  (long)(time(NULL) - rt->start_time) * 1000);
@@ -241,21 +243,25 @@ static void on_qrexec_ready(struct loop_watch *w, uint32_t events)
         notify(app, &rt->on_started, NULL);
         return;
     }
-    /* the agent never said HELLO: qrexec-daemon exits 3 on the timeout, and the start
-     * fails now; otherwise the channel closed, the qube stopped, and its driver's exit
-     * (on_exit_fd) tells why. Either way the qube goes. */
-    struct qerror ignored;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+    /* The start fails: the agent never said HELLO (qrexec-daemon exits 3 on the
+     * timeout), or a part of the qube (its network) could not be made. Otherwise the
+     * channel closed, the qube stopped, and its driver's exit (on_exit_fd) tells why.
+     * Either way the qube goes. */
+    if (!err.kind && WIFEXITED(status) && WEXITSTATUS(status) == 3) {
         _cleanup_free_ char *log = guest_log(q);
-        struct qerror err;
         qerror_set(&err, ERR_QUBES_EXCEPTION,
                    "Cannot connect to qrexec agent for %lld seconds, see %s",
                    prop_value_int(app, q, "qrexec_timeout", 60), log);
+    } else if (err.kind) {
+        qerror_prefix(&err, "Start failed: ");
+    }
+    if (err.kind) {
         fire1(app, q, "domain-start-failed", "reason", err.message);
         struct waiter *started = rt->on_started;
         rt->on_started = NULL;
         notify(app, &started, &err);
     }
+    struct qerror ignored;
     rt->drv->kill(rt->run, &ignored);
 }
 
@@ -562,6 +568,18 @@ int lifecycle_kill(struct app *app, struct qube *q, lifecycle_done_fn done, void
         return -1;
     add_waiter(&rt->on_halted, done, ctx);
     return 0;
+}
+
+int lifecycle_netns_fd(const struct qube *q, struct qerror *err)
+{
+    struct qube_runtime *rt = q->runtime;
+    if (!rt || !rt->run)
+        return qerror_set(err, ERR_QUBES_VM_NOT_RUNNING_ERROR, "Domain is not running: '%s'",
+                          q->name);
+    if (!rt->drv->netns_fd)
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "virt_mode %s has no network yet",
+                          rt->drv->virt_mode);
+    return rt->drv->netns_fd(rt->run, err);
 }
 
 int lifecycle_pause(struct app *app, struct qube *q, bool pause, struct qerror *err)

@@ -26,6 +26,7 @@
 #include "qubesd/dispvm.h"
 #include "qubesd/dispvm_preload.h"
 #include "qubesd/lifecycle.h"
+#include "qubesd/network.h"
 #include "qubesd/policy_service.h"
 #include "qubesd/server.h"
 
@@ -151,6 +152,7 @@ int main(int argc, char **argv)
     struct policy_service *policy = NULL;
     struct api_services services = { 0 };
     struct dispvm_events *disposables = NULL;
+    struct network *net = NULL;
     int status = 1;
     if (persist_load(&app, db_path, &err) < 0) {
         log_error("cannot load the store: %s", err.message);
@@ -170,6 +172,7 @@ int main(int argc, char **argv)
     /* what a killed qubesd left of disposables, then the preload pools */
     dispvm_startup_sweep(&app);
     services.dispvm_pool = dispvm_pool_open(&app);
+    net = network_open(&app);
     /* last: a disposable's removal comes after everyone else heard of its end */
     disposables = dispvm_events_open(&app);
     log_info("qubesd %s root=%s qubes=%zu listening on %s", QUBICLE_VERSION, qroot_get(),
@@ -182,6 +185,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     dispvm_events_close(disposables);
+    network_close(net);
     dispvm_pool_close(services.dispvm_pool);
     server_close(srv);
     policy_service_close(policy);

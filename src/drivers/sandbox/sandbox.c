@@ -209,6 +209,30 @@ static int sandbox_stats(struct qube_run *run, struct driver_stats *out, struct 
     return 0;
 }
 
+/* The init's network namespace. The pid comes from the helper's state file;
+ * a pidfd taken first, and still alive after the open, proves that the
+ * namespace opened is that init's and not a reused pid's. */
+static int sandbox_netns_fd(struct qube_run *run, struct qerror *err)
+{
+    _cleanup_free_ char *dir = state_dir(run->name);
+    _cleanup_free_ char *state = xasprintf("%s/" SANDBOX_STATE_FILE, dir);
+    _cleanup_fclose_ FILE *f = fopen(state, "re");
+    int launcher = 0, init = 0;
+    if (!f || fscanf(f, "launcher=%d\ninit=%d", &launcher, &init) != 2 || init <= 1 ||
+        launcher != run->launcher)
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "qube %s has no init yet", run->name);
+    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, init, 0);
+    _cleanup_free_ char *path = xasprintf("/proc/%d/ns/net", init);
+    int fd = pidfd < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return qerror_errno(err, e, "network namespace of %s", run->name);
+    }
+    return fd;
+}
+
 static int sandbox_exit_fd(struct qube_run *run)
 {
     return run->pidfd;
@@ -251,6 +275,7 @@ const struct driver_ops sandbox_driver = {
     .pause = sandbox_pause,
     .unpause = sandbox_unpause,
     .stats = sandbox_stats,
+    .netns_fd = sandbox_netns_fd,
     .exit_fd = sandbox_exit_fd,
     .reap = sandbox_reap,
 };

@@ -1,0 +1,179 @@
+# Qubes' network on sandbox qubes: a qube reaches the tests' own "internet"
+# (a network namespace this file makes, with a web and a DNS server) through
+# its netvm chain, and nothing else: no route without a netvm, no way to
+# another qube, no spoofed address. No packet ever leaves this machine: the
+# internet is a namespace of the test's own, joined to sys-net by a veth.
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
+
+WEB=10.200.0.1
+
+# The internet namespace; its veth's dom0 end ($UPLINK) becomes sys-net's eth0.
+make_internet() {
+    INET=qbinet$$
+    UPLINK=qbt$$
+    ip netns add "$INET" || fail "netns"
+    ip link add "$UPLINK" type veth peer name eth0 netns "$INET" || fail "veth"
+    ip -n "$INET" addr add $WEB/24 dev eth0
+    ip -n "$INET" link set eth0 up
+    ip -n "$INET" link set lo up
+    mkdir -p "$QUBES_ROOT/www"
+    echo "hello from the internet" >"$QUBES_ROOT/www/index.html"
+    ip netns exec "$INET" busybox httpd -f -p $WEB:80 -h "$QUBES_ROOT/www" &
+    WEB_PID=$!
+    ip netns exec "$INET" python3 "$E2E_DIR/dns_server.py" $WEB web.example=$WEB &
+    DNS_PID=$!
+    trap 'kill $WEB_PID $DNS_PID 2>/dev/null; cleanup_root; ip netns del $INET 2>/dev/null' EXIT
+}
+
+# sys-net on the internet's uplink, as Qubes' installer makes it.
+make_sys_net() {
+    make_internet
+    mk_appvm sys-net min red
+    ok admin.vm.property.Set sys-net provides_network True
+    ok admin.vm.property.Set sys-net netvm ""
+    qvm-features sys-net net.uplink "$UPLINK" || fail "net.uplink"
+    qvm-features sys-net net.uplink-address 10.200.0.2/24 || fail "address"
+    qvm-features sys-net net.uplink-gateway $WEB || fail "gateway"
+    qvm-features sys-net net.uplink-dns $WEB || fail "dns"
+}
+
+make_sys_firewall() {
+    mk_appvm sys-firewall min green
+    ok admin.vm.property.Set sys-firewall provides_network True
+    ok admin.vm.property.Set sys-firewall netvm sys-net
+}
+
+fetch() { qube_run "$1" "wget -q -O- http://$2/ 2>/dev/null || echo unreachable"; }
+# Where the answer is to be none: a dropped connection is given up after 5 s.
+no_fetch() { qube_run "$1" "timeout 5 wget -q -O- http://$2/ 2>/dev/null || echo unreachable"; }
+
+# The default route inside a qube.
+default_route() { qube_run "$1" root 'ip route' | sed -n 's/ *$//; /^default/p'; }
+
+# nft in a qube's network namespace, run from dom0.
+qube_nft() {
+    local init
+    init=$(sed -n 's/^init=//p' "$QUBES_ROOT/run/qubes/sandbox/$1/state")
+    shift
+    nsenter --net="/proc/$init/ns/net" nft "$@"
+}
+
+test_a_qube_reaches_the_internet_through_sys_net() {
+    make_template min
+    make_sys_net
+    mk_appvm work min blue
+    ok admin.vm.property.Set work netvm sys-net
+    assert_eq "hello from the internet" "$(fetch work $WEB)" "through sys-net"
+    assert_eq "inet 10.137.0.3/32 scope global eth0" \
+        "$(qube_run work root 'ip -4 addr show eth0' | sed -n 's/^ *\(inet .*eth0\)$/\1/p')" \
+        "a /32 address"
+    assert_eq "default via 10.137.0.2 dev eth0 onlink" "$(default_route work)" \
+        "the netvm is the gateway"
+    # IPv6 is off
+    assert_eq "1" "$(qube_run work 'cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6')" "no IPv6"
+}
+
+test_a_chain_through_sys_firewall_and_its_dns() {
+    make_template min
+    make_sys_net
+    make_sys_firewall
+    mk_appvm work min blue
+    ok admin.vm.property.Set work netvm sys-firewall
+    assert_eq "hello from the internet" "$(fetch work $WEB)" "through sys-firewall and sys-net"
+    # 10.139.1.1 reaches sys-net's upstream resolver, through both
+    assert_contains "Address: $WEB" "$(qube_run work 'nslookup web.example 10.139.1.1 2>&1')" \
+        "the qubes' DNS address"
+    assert_contains "state=Running" "$(call admin.vm.List sys-net)" "the chain started"
+}
+
+test_a_qube_without_netvm_has_only_loopback() {
+    make_template min
+    make_sys_net
+    mk_appvm offline min blue
+    ok admin.vm.property.Set offline netvm ""
+    assert_eq "lo" "$(qube_run offline 'ip -o link | cut -d: -f2 | tr -d " "')" "links"
+    assert_eq "" "$(qube_run offline root 'ip route')" "no route"
+    assert_eq "unreachable" "$(no_fetch offline $WEB)" "no internet"
+}
+
+test_no_qube_reaches_another_nor_its_netvm() {
+    make_template min
+    make_sys_net
+    mk_appvm work min blue
+    mk_appvm personal min blue
+    ok admin.vm.property.Set work netvm sys-net
+    ok admin.vm.property.Set personal netvm sys-net
+    qvm-start -q personal || fail "start personal"
+    qube_run personal root 'mkdir -p /tmp/w && echo secret > /tmp/w/index.html &&
+        httpd -p 8080 -h /tmp/w' </dev/null
+    assert_eq "secret" "$(fetch personal 127.0.0.1:8080)" "personal serves itself"
+    assert_eq "unreachable" "$(no_fetch work 10.137.0.4:8080)" "another client of the same netvm"
+    qube_run sys-net root 'mkdir -p /tmp/w && echo netvm > /tmp/w/index.html &&
+        httpd -p 8080 -h /tmp/w' </dev/null
+    assert_eq "netvm" "$(fetch sys-net 127.0.0.1:8080)" "sys-net serves itself"
+    assert_eq "unreachable" "$(no_fetch work 10.137.0.2:8080)" "the netvm itself"
+}
+
+# A qube that provides network holds CAP_NET_ADMIN in its namespace and could
+# send with any source address: its netvm drops what is not its own.
+test_spoofed_source_addresses_are_dropped() {
+    make_template min
+    make_sys_net
+    make_sys_firewall
+    qvm-start -q sys-firewall || fail "start"
+    # as a compromised sys-firewall would: its own rules (and their masquerade) gone
+    qube_nft sys-firewall delete table ip qubes || fail "delete sys-firewall's table"
+    assert_eq "hello from the internet" "$(fetch sys-firewall $WEB)" "its own address passes"
+    qube_run sys-firewall root 'ip addr add 10.137.0.99/32 dev eth0' </dev/null ||
+        fail "second address"
+    qube_run sys-firewall root 'ip route replace default via 10.137.0.2 dev eth0 onlink src 10.137.0.99' \
+        </dev/null || fail "route with a spoofed source"
+    assert_eq "unreachable" "$(no_fetch sys-firewall $WEB)" "a spoofed source"
+    assert_contains "counter packets" "$(qube_nft sys-net list chain ip qubes antispoof)" "counted"
+    [ "$(qube_nft sys-net list chain ip qubes antispoof | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')" -gt 0 ] ||
+        fail "sys-net's anti-spoofing dropped nothing"
+}
+
+test_netvm_change_while_running() {
+    make_template min
+    make_sys_net
+    make_sys_firewall
+    mk_appvm work min blue
+    ok admin.vm.property.Set work netvm sys-net
+    assert_eq "hello from the internet" "$(fetch work $WEB)" "through sys-net"
+    # the new netvm must run
+    expect "2|QubesVMNotStartedError||Cannot dynamically attach to stopped NetVM: 'sys-firewall'|" \
+        admin.vm.property.Set work netvm sys-firewall
+    qvm-start -q sys-firewall || fail "start sys-firewall"
+    ok admin.vm.property.Set work netvm sys-firewall
+    assert_eq "default via 10.137.0.3 dev eth0 onlink" "$(default_route work)" "the new gateway"
+    assert_eq "hello from the internet" "$(fetch work $WEB)" "through sys-firewall now"
+    assert_eq "vif3.0" "$(qvm-run -p -u root sys-net 'ip -o link' </dev/null | grep -o 'vif[0-9]*\.0' | sort -u)" \
+        "only sys-firewall's vif is left in sys-net"
+    ok admin.vm.property.Set work netvm ""
+    assert_eq "unreachable" "$(no_fetch work $WEB)" "no netvm, no network"
+}
+
+# Without net.uplink, sys-net's uplink is a veth to dom0 that dom0
+# masquerades (nothing is sent here: only its shape is checked).
+test_the_default_uplink_is_a_nat_veth_to_dom0() {
+    make_template min
+    mk_appvm sys-net min red
+    ok admin.vm.property.Set sys-net provides_network True
+    ok admin.vm.property.Set sys-net netvm ""
+    qvm-start -q sys-net || fail "start"
+    local slot host qube
+    slot=$(sed -n 's/.*qube=sys-net op=uplink mode=nat slot=\([0-9]*\).*/\1/p' \
+        "$QUBES_ROOT/var/log/qubes/qubesd.log")
+    [ -n "$slot" ] || fail "no uplink logged"
+    host=$((slot * 4 + 1))
+    qube=$((slot * 4 + 2))
+    assert_contains "inet 10.139.$((128 + host / 256)).$((host % 256))/30" \
+        "$(ip -4 addr show "qbu$slot")" "dom0's end"
+    assert_contains "inet 10.139.$((128 + qube / 256)).$((qube % 256))/30" \
+        "$(qvm-run -p -u root sys-net 'ip -4 addr show eth0' </dev/null)" "sys-net's end"
+    assert_contains "masquerade" "$(nft list table ip "qubicle-$slot")" "dom0 masquerades"
+    ok admin.vm.Shutdown sys-net wait
+    ! ip link show "qbu$slot" >/dev/null 2>&1 || fail "dom0's end outlived sys-net"
+    ! nft list table ip "qubicle-$slot" >/dev/null 2>&1 || fail "dom0's table outlived sys-net"
+}
