@@ -464,6 +464,10 @@ int main(int argc, char **argv)
         }
     }
     rc = r < 0 ? 1 : 0;
+    /* what clients were told before the end (answers, watch events) still reaches them */
+    for (size_t i = 0; i < io.d.nconns; i++)
+        if (!io.d.conns[i]->dead)
+            flush(io.d.conns[i]->fd, &io.d.conns[i]->out);
 out:
     if (io.socket_path)
         unlink(io.socket_path);
