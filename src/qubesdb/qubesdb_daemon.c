@@ -82,11 +82,18 @@ static int parse_uint(const char *s, int base, unsigned long max, unsigned long 
     return 0;
 }
 
+/* A socket is read and written with MSG_DONTWAIT, so that its file status flags, which a
+ * process sharing the descriptor would see change too, stay as they are; any other stream
+ * (a virtio-serial port) is switched to O_NONBLOCK. */
 static void set_nonblock(int fd)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0)
-        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    int type;
+    socklen_t len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    }
     fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
@@ -167,7 +174,9 @@ static int read_into(int fd, struct buf *b, size_t max)
         return 0;
     size_t want = max - b->len < READ_CHUNK ? max - b->len : READ_CHUNK;
     buf_reserve(b, want);
-    ssize_t r = read(fd, b->data + b->len, want);
+    ssize_t r = recv(fd, b->data + b->len, want, MSG_DONTWAIT);
+    if (r < 0 && errno == ENOTSOCK)
+        r = read(fd, b->data + b->len, want);
     if (r < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
     if (r <= 0)
