@@ -16,7 +16,7 @@
 
 struct qdb_client {
     int fd;
-    bool broken; /* the daemon broke the protocol, or the connection failed */
+    bool broken;                  /* the daemon broke the protocol, or the connection failed */
     char (*events)[QDB_MAX_PATH]; /* queued watch events, oldest first */
     size_t nevents, cap_events;
     char data[QDB_MAX_DATA]; /* the value of the last message read */
@@ -47,7 +47,7 @@ struct qdb_client *qdb_open(const char *socket_path, struct qerror *err)
 {
     char *local = socket_path ? NULL : qdb_local_socket();
     const char *path = socket_path ? socket_path : local;
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
     int fd = -1;
     if (strlen(path) >= sizeof(addr.sun_path)) {
         qerror_set(err, ERR_QUBES_EXCEPTION, "socket path too long: %s", path);
@@ -159,8 +159,7 @@ static int queue_event(struct qdb_client *c, const char *path, struct qerror *er
 
 /* The next message that is not a watch event (those are queued), and whether its type is one
  * of the two to four this request may get: wanted is a bit set of types. */
-static int response(struct qdb_client *c, struct qdb_hdr *hdr, unsigned wanted,
-                    struct qerror *err)
+static int response(struct qdb_client *c, struct qdb_hdr *hdr, unsigned wanted, struct qerror *err)
 {
     for (;;) {
         if (next_msg(c, hdr, err) < 0)
@@ -177,8 +176,8 @@ static int response(struct qdb_client *c, struct qdb_hdr *hdr, unsigned wanted,
 
 #define BIT(t) (1u << (t))
 
-static int request(struct qdb_client *c, enum qdb_msg_type type, const char *path,
-                   const char *data, size_t len, struct qerror *err)
+static int request(struct qdb_client *c, enum qdb_msg_type type, const char *path, const char *data,
+                   size_t len, struct qerror *err)
 {
     if (c->broken)
         return qerror_set(err, ERR_PROTOCOL_ERROR, "qubesdb connection unusable after an error");
@@ -202,7 +201,8 @@ int qdb_read(struct qdb_client *c, const char *path, char **value, uint32_t *len
              struct qerror *err)
 {
     struct qdb_hdr hdr;
-    if (check_path(path, qdb_prefix_ok, err) < 0 || request(c, QDB_CMD_READ, path, NULL, 0, err) < 0 ||
+    if (check_path(path, qdb_prefix_ok, err) < 0 ||
+        request(c, QDB_CMD_READ, path, NULL, 0, err) < 0 ||
         response(c, &hdr, BIT(QDB_RESP_READ) | BIT(QDB_RESP_ERROR_NOENT) | BIT(QDB_RESP_ERROR),
                  err) < 0)
         return -1;
@@ -232,7 +232,7 @@ static int read_range(struct qdb_client *c, enum qdb_msg_type cmd, const char *p
 {
     bool list = cmd == QDB_CMD_LIST;
     enum qdb_msg_type type = list ? QDB_RESP_LIST : QDB_RESP_MULTIREAD;
-    struct qdb_items items = { NULL, 0 };
+    struct qdb_items items = {NULL, 0};
     size_t cap = 0;
     out->items = NULL;
     out->n = 0;
@@ -283,8 +283,7 @@ int qdb_multiread(struct qdb_client *c, const char *prefix, struct qdb_items *ou
     return read_range(c, QDB_CMD_MULTIREAD, prefix, out, err);
 }
 
-int qdb_list(struct qdb_client *c, const char *prefix, struct qdb_items *out,
-             struct qerror *err)
+int qdb_list(struct qdb_client *c, const char *prefix, struct qdb_items *out, struct qerror *err)
 {
     return read_range(c, QDB_CMD_LIST, prefix, out, err);
 }
@@ -312,8 +311,8 @@ static int simple_cmd(struct qdb_client *c, enum qdb_msg_type cmd, const char *p
 {
     struct qdb_hdr hdr;
     if (check_path(path, qdb_key_or_dir_ok, err) < 0 || request(c, cmd, path, NULL, 0, err) < 0 ||
-        response(c, &hdr, BIT(QDB_RESP_OK) | BIT(QDB_RESP_ERROR_NOENT) | BIT(QDB_RESP_ERROR),
-                 err) < 0)
+        response(c, &hdr, BIT(QDB_RESP_OK) | BIT(QDB_RESP_ERROR_NOENT) | BIT(QDB_RESP_ERROR), err) <
+            0)
         return -1;
     if (hdr.type == QDB_RESP_ERROR)
         return qerror_set(err, ERR_QUBES_EXCEPTION, "qubesdb daemon refused %s of %s",

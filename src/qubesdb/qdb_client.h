@@ -25,7 +25,7 @@ struct qdb_client;
 
 struct qdb_item {
     char path[QDB_MAX_PATH];
-    char *value;  /* len bytes and a NUL (NULL from qdb_list) */
+    char *value; /* len bytes and a NUL (NULL from qdb_list) */
     uint32_t len;
 };
 
@@ -56,8 +56,7 @@ int qdb_read(struct qdb_client *c, const char *path, char **value, uint32_t *len
 int qdb_multiread(struct qdb_client *c, const char *prefix, struct qdb_items *out,
                   struct qerror *err);
 /* The same paths, without values. */
-int qdb_list(struct qdb_client *c, const char *prefix, struct qdb_items *out,
-             struct qerror *err);
+int qdb_list(struct qdb_client *c, const char *prefix, struct qdb_items *out, struct qerror *err);
 void qdb_items_free(struct qdb_items *items);
 
 /* Sets path to len bytes (no NUL among them, fewer than QDB_MAX_DATA). 0 or -1. */

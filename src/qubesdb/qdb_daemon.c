@@ -210,17 +210,12 @@ static int channel_message(struct qdb_daemon *d, const struct qdb_hdr *hdr, cons
     if (d->mode == QDB_MODE_QUBE && !d->synced && hdr->type != QDB_RESP_MULTIREAD)
         return channel_fail(d, "%s before the dump was complete", qdb_msg_type_name(hdr->type));
     switch ((enum qdb_msg_type)hdr->type) {
-    case QDB_CMD_MULTIREAD:
-        return send_dump(d);
-    case QDB_RESP_MULTIREAD:
-        return load_dump_entry(d, hdr, data);
-    case QDB_CMD_WRITE:
-        return channel_write(d, hdr, data);
-    case QDB_CMD_RM:
-        return channel_rm(d, hdr);
+    case QDB_CMD_MULTIREAD: return send_dump(d);
+    case QDB_RESP_MULTIREAD: return load_dump_entry(d, hdr, data);
+    case QDB_CMD_WRITE: return channel_write(d, hdr, data);
+    case QDB_CMD_RM: return channel_rm(d, hdr);
     case QDB_RESP_OK:
-    case QDB_RESP_ERROR:
-        return channel_answer(d, hdr);
+    case QDB_RESP_ERROR: return channel_answer(d, hdr);
     case QDB_CMD_READ:
     case QDB_CMD_LIST:
     case QDB_CMD_WATCH:
@@ -228,8 +223,7 @@ static int channel_message(struct qdb_daemon *d, const struct qdb_hdr *hdr, cons
     case QDB_RESP_ERROR_NOENT:
     case QDB_RESP_READ:
     case QDB_RESP_LIST:
-    case QDB_RESP_WATCH:
-        break;
+    case QDB_RESP_WATCH: break;
     }
     /* qdb_check_msg let none of these through */
     return channel_fail(d, "%s not handled on the channel", qdb_msg_type_name(hdr->type));
@@ -333,24 +327,18 @@ static void client_request(struct qdb_daemon *d, struct qdb_conn *c, const struc
             reply(&c->out, QDB_RESP_ERROR_NOENT, hdr->path);
         return;
     }
-    case QDB_CMD_WRITE:
-        client_write(d, c, hdr, data);
-        return;
+    case QDB_CMD_WRITE: client_write(d, c, hdr, data); return;
     case QDB_CMD_MULTIREAD:
-    case QDB_CMD_LIST:
-        client_range(d, c, hdr);
-        return;
-    case QDB_CMD_RM:
-        client_rm(d, c, hdr);
-        return;
+    case QDB_CMD_LIST: client_range(d, c, hdr); return;
+    case QDB_CMD_RM: client_rm(d, c, hdr); return;
     case QDB_CMD_WATCH:
-        reply(&c->out, qdb_store_watch_add(&d->store, hdr->path, c) == 0 ? QDB_RESP_OK
-                                                                           : QDB_RESP_ERROR,
+        reply(&c->out,
+              qdb_store_watch_add(&d->store, hdr->path, c) == 0 ? QDB_RESP_OK : QDB_RESP_ERROR,
               hdr->path);
         return;
     case QDB_CMD_UNWATCH:
-        reply(&c->out, qdb_store_watch_rm(&d->store, hdr->path, c) ? QDB_RESP_OK
-                                                                    : QDB_RESP_ERROR_NOENT,
+        reply(&c->out,
+              qdb_store_watch_rm(&d->store, hdr->path, c) ? QDB_RESP_OK : QDB_RESP_ERROR_NOENT,
               hdr->path);
         return;
     case QDB_RESP_OK:
@@ -359,8 +347,7 @@ static void client_request(struct qdb_daemon *d, struct qdb_conn *c, const struc
     case QDB_RESP_READ:
     case QDB_RESP_MULTIREAD:
     case QDB_RESP_LIST:
-    case QDB_RESP_WATCH:
-        break;
+    case QDB_RESP_WATCH: break;
     }
     reply(&c->out, QDB_RESP_ERROR, hdr->path); /* qdb_check_msg let none of these through */
 }

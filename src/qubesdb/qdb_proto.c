@@ -16,10 +16,8 @@ bool qdb_path_chars_ok(const char *s, size_t len)
         case '/':
         case '.':
         case ':':
-        case '@':
-            continue;
-        default:
-            return false;
+        case '@': continue;
+        default: return false;
         }
     }
     return true;
@@ -153,8 +151,7 @@ static int check_channel_common(const struct qdb_hdr *untrusted_hdr, const char 
     case QDB_RESP_READ:
     case QDB_RESP_MULTIREAD:
     case QDB_RESP_LIST:
-    case QDB_RESP_WATCH:
-        break;
+    case QDB_RESP_WATCH: break;
     }
     return refuse(why, "message type not allowed on the channel");
 }
@@ -208,8 +205,7 @@ static int check_from_client(const struct qdb_hdr *untrusted_hdr, const char **w
     case QDB_RESP_READ:
     case QDB_RESP_MULTIREAD:
     case QDB_RESP_LIST:
-    case QDB_RESP_WATCH:
-        break;
+    case QDB_RESP_WATCH: break;
     }
     return refuse(why, "not a request");
 }
@@ -220,10 +216,8 @@ static int check_from_daemon(const struct qdb_hdr *untrusted_hdr, const char **w
     switch ((enum qdb_msg_type)untrusted_hdr->type) {
     case QDB_RESP_OK:
     case QDB_RESP_ERROR_NOENT:
-    case QDB_RESP_ERROR:
-        return no_data(untrusted_hdr, why);
-    case QDB_RESP_READ:
-        return 0;
+    case QDB_RESP_ERROR: return no_data(untrusted_hdr, why);
+    case QDB_RESP_READ: return 0;
     case QDB_RESP_MULTIREAD:
         if (path[0] != '\0' && !qdb_key_ok(path))
             return refuse(why, "multiread entry with an invalid key");
@@ -244,8 +238,7 @@ static int check_from_daemon(const struct qdb_hdr *untrusted_hdr, const char **w
     case QDB_CMD_LIST:
     case QDB_CMD_RM:
     case QDB_CMD_WATCH:
-    case QDB_CMD_UNWATCH:
-        break;
+    case QDB_CMD_UNWATCH: break;
     }
     return refuse(why, "not a response");
 }
@@ -257,14 +250,10 @@ int qdb_check_msg(enum qdb_role role, const struct qdb_hdr *untrusted_hdr, const
     if (untrusted_hdr->data_len >= QDB_MAX_DATA)
         return refuse(why, "data length of 3072 bytes or more");
     switch (role) {
-    case QDB_FROM_QUBE:
-        return check_from_qube(untrusted_hdr, why);
-    case QDB_FROM_DOM0:
-        return check_from_dom0(untrusted_hdr, why);
-    case QDB_FROM_CLIENT:
-        return check_from_client(untrusted_hdr, why);
-    case QDB_FROM_DAEMON:
-        return check_from_daemon(untrusted_hdr, why);
+    case QDB_FROM_QUBE: return check_from_qube(untrusted_hdr, why);
+    case QDB_FROM_DOM0: return check_from_dom0(untrusted_hdr, why);
+    case QDB_FROM_CLIENT: return check_from_client(untrusted_hdr, why);
+    case QDB_FROM_DAEMON: return check_from_daemon(untrusted_hdr, why);
     }
     return refuse(why, "unknown role");
 }

@@ -51,24 +51,23 @@ struct io {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: qubesdb-daemon --qube NAME --channel-fd N --control-fd M [--socket PATH]\n"
-            "                      [--no-socket] [--socket-mode OCTAL] [--log FILE]\n"
-            "       qubesdb-daemon --channel-fd N [--socket PATH] [--socket-mode OCTAL]\n"
-            "                      [--ready-fd N | --background]\n"
-            "\n"
-            "  --qube NAME        dom0 mode: the database of qube NAME\n"
-            "  --channel-fd N     the stream to the other daemon (required)\n"
-            "  --control-fd M     dom0 mode: qubesd's connected descriptor (required)\n"
-            "  --socket PATH      where local clients connect (dom0 default:\n"
-            "                     $QUBES_ROOT/run/qubes/qubesdb.NAME.sock; qube default:\n"
-            "                     $QUBES_ROOT/run/qubes/qubesdb.sock)\n"
-            "  --no-socket        dom0 mode: serve the control descriptor only\n"
-            "  --socket-mode M    the socket's mode (dom0 default 0600, qube default 0666)\n"
-            "  --log FILE         log to FILE (capped, rotated) instead of stderr\n"
-            "  --ready-fd N       qube mode: write one byte to N once synced, then close it\n"
-            "  --background       qube mode: return once synced (0) or failed (1) and go on\n"
-            "                     in the background\n");
+    fprintf(f, "usage: qubesdb-daemon --qube NAME --channel-fd N --control-fd M [--socket PATH]\n"
+               "                      [--no-socket] [--socket-mode OCTAL] [--log FILE]\n"
+               "       qubesdb-daemon --channel-fd N [--socket PATH] [--socket-mode OCTAL]\n"
+               "                      [--ready-fd N | --background]\n"
+               "\n"
+               "  --qube NAME        dom0 mode: the database of qube NAME\n"
+               "  --channel-fd N     the stream to the other daemon (required)\n"
+               "  --control-fd M     dom0 mode: qubesd's connected descriptor (required)\n"
+               "  --socket PATH      where local clients connect (dom0 default:\n"
+               "                     $QUBES_ROOT/run/qubes/qubesdb.NAME.sock; qube default:\n"
+               "                     $QUBES_ROOT/run/qubes/qubesdb.sock)\n"
+               "  --no-socket        dom0 mode: serve the control descriptor only\n"
+               "  --socket-mode M    the socket's mode (dom0 default 0600, qube default 0666)\n"
+               "  --log FILE         log to FILE (capped, rotated) instead of stderr\n"
+               "  --ready-fd N       qube mode: write one byte to N once synced, then close it\n"
+               "  --background       qube mode: return once synced (0) or failed (1) and go on\n"
+               "                     in the background\n");
 }
 
 static int parse_uint(const char *s, int base, unsigned long max, unsigned long *out)
@@ -114,7 +113,7 @@ static int make_parent_dirs(const char *path)
 /* Binds the local socket; an old socket file is replaced unless a daemon still answers on it. */
 static int open_socket(struct io *io, const char *path)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(addr.sun_path)) {
         log_error("%sop=socket path=%s result=error reason=\"path too long\"", io->d.log_prefix,
                   path);
@@ -122,8 +121,8 @@ static int open_socket(struct io *io, const char *path)
     }
     memcpy(addr.sun_path, path, strlen(path) + 1);
     if (make_parent_dirs(path) < 0) {
-        log_error("%sop=socket path=%s result=error reason=\"mkdir: %s\"", io->d.log_prefix,
-                  path, strerror(errno));
+        log_error("%sop=socket path=%s result=error reason=\"mkdir: %s\"", io->d.log_prefix, path,
+                  strerror(errno));
         return -1;
     }
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -251,10 +250,10 @@ static int loop_once(struct io *io)
         chan_ev |= POLLIN;
     if (d->chan_out.len)
         chan_ev |= POLLOUT;
-    fds[0] = (struct pollfd){ .fd = io->sig_fd, .events = POLLIN };
-    fds[1] = (struct pollfd){ .fd = io->chan_fd, .events = chan_ev };
-    fds[2] = (struct pollfd){ .fd = d->nconns < QDB_MAX_CLIENTS ? io->listen_fd : -1,
-                              .events = POLLIN };
+    fds[0] = (struct pollfd){.fd = io->sig_fd, .events = POLLIN};
+    fds[1] = (struct pollfd){.fd = io->chan_fd, .events = chan_ev};
+    fds[2] =
+        (struct pollfd){.fd = d->nconns < QDB_MAX_CLIENTS ? io->listen_fd : -1, .events = POLLIN};
     size_t n = d->nconns;
     for (size_t i = 0; i < n; i++) {
         struct qdb_conn *c = d->conns[i];
@@ -264,7 +263,7 @@ static int loop_once(struct io *io)
         if (c->out.len)
             ev |= POLLOUT;
         polled[i] = c;
-        fds[3 + i] = (struct pollfd){ .fd = c->fd, .events = ev };
+        fds[3 + i] = (struct pollfd){.fd = c->fd, .events = ev};
     }
     if (poll(fds, 3 + n, -1) < 0)
         return errno == EINTR ? 1 : -1;
@@ -359,19 +358,19 @@ static int background(struct io *io)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "qube", required_argument, NULL, 'q' },
-        { "channel-fd", required_argument, NULL, 'c' },
-        { "control-fd", required_argument, NULL, 'C' },
-        { "socket", required_argument, NULL, 's' },
-        { "no-socket", no_argument, NULL, 'S' },
-        { "socket-mode", required_argument, NULL, 'm' },
-        { "log", required_argument, NULL, 'l' },
-        { "ready-fd", required_argument, NULL, 'r' },
-        { "background", no_argument, NULL, 'b' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"qube", required_argument, NULL, 'q'},
+        {"channel-fd", required_argument, NULL, 'c'},
+        {"control-fd", required_argument, NULL, 'C'},
+        {"socket", required_argument, NULL, 's'},
+        {"no-socket", no_argument, NULL, 'S'},
+        {"socket-mode", required_argument, NULL, 'm'},
+        {"log", required_argument, NULL, 'l'},
+        {"ready-fd", required_argument, NULL, 'r'},
+        {"background", no_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    struct io io = { .chan_fd = -1, .listen_fd = -1, .sig_fd = -1, .ready_fd = -1 };
+    struct io io = {.chan_fd = -1, .listen_fd = -1, .sig_fd = -1, .ready_fd = -1};
     long control_fd = -1;
     const char *socket_path = NULL, *log_path = NULL;
     bool no_socket = false, in_background = false, mode_set = false;
@@ -417,7 +416,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    struct qerror err = { 0 };
+    struct qerror err = {0};
     if (dom0 && validate_qube_name(io.qube, NULL, &err) < 0) {
         fprintf(stderr, "qubesdb-daemon: %s\n", err.message);
         return 2;

@@ -31,7 +31,7 @@ static void check_items(const struct qdb_items *items, bool values)
 
 static int one_call(struct qdb_client *c, unsigned op)
 {
-    struct qerror err = { 0 };
+    struct qerror err = {0};
     struct qdb_items items;
     char path[QDB_MAX_PATH];
     char *value = NULL;
@@ -58,14 +58,10 @@ static int one_call(struct qdb_client *c, unsigned op)
             qdb_items_free(&items);
         }
         return rc;
-    case 3:
-        return qdb_write(c, "/qubes-firewall-handled/10.137.0.3", "1", 1, &err);
-    case 4:
-        return qdb_rm(c, "/qubes-firewall/", &err);
-    case 5:
-        return qdb_watch(c, "/qubes-firewall/", &err);
-    case 6:
-        return qdb_unwatch(c, "/qubes-ip", &err);
+    case 3: return qdb_write(c, "/qubes-firewall-handled/10.137.0.3", "1", 1, &err);
+    case 4: return qdb_rm(c, "/qubes-firewall/", &err);
+    case 5: return qdb_watch(c, "/qubes-firewall/", &err);
+    case 6: return qdb_unwatch(c, "/qubes-ip", &err);
     default:
         rc = qdb_read_watch(c, path, &err);
         if (rc == 0 && (memchr(path, '\0', QDB_MAX_PATH) == NULL || !qdb_key_or_dir_ok(path)))

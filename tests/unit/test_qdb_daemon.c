@@ -50,10 +50,9 @@ static void send_msg(struct buf *to, uint8_t type, const char *path, const char 
 }
 
 /* A raw header, for what qdb_msg_encode would never produce. */
-static void send_raw(struct buf *to, uint8_t type, const char *path, size_t path_len,
-                     uint32_t len)
+static void send_raw(struct buf *to, uint8_t type, const char *path, size_t path_len, uint32_t len)
 {
-    uint8_t h[QDB_HDR_SIZE] = { type };
+    uint8_t h[QDB_HDR_SIZE] = {type};
     memcpy(h + 1, path, path_len);
     memcpy(h + 68, &len, 4);
     buf_append(to, h, sizeof(h));
@@ -219,11 +218,26 @@ static void expect_fatal(void (*hostile)(struct buf *), const char *why)
     qdb_daemon_free(&d);
 }
 
-static void second_multiread(struct buf *b) { send_msg(b, QDB_CMD_MULTIREAD, "", NULL); }
-static void partial_multiread(struct buf *b) { send_msg(b, QDB_CMD_MULTIREAD, "/", NULL); }
-static void bad_path_chars(struct buf *b) { send_msg(b, QDB_CMD_WRITE, "/name x", "evil"); }
-static void relative_path(struct buf *b) { send_msg(b, QDB_CMD_WRITE, "name", "evil"); }
-static void dir_write(struct buf *b) { send_msg(b, QDB_CMD_WRITE, "/name/", "evil"); }
+static void second_multiread(struct buf *b)
+{
+    send_msg(b, QDB_CMD_MULTIREAD, "", NULL);
+}
+static void partial_multiread(struct buf *b)
+{
+    send_msg(b, QDB_CMD_MULTIREAD, "/", NULL);
+}
+static void bad_path_chars(struct buf *b)
+{
+    send_msg(b, QDB_CMD_WRITE, "/name x", "evil");
+}
+static void relative_path(struct buf *b)
+{
+    send_msg(b, QDB_CMD_WRITE, "name", "evil");
+}
+static void dir_write(struct buf *b)
+{
+    send_msg(b, QDB_CMD_WRITE, "/name/", "evil");
+}
 static void unterminated_path(struct buf *b)
 {
     char p[64];
@@ -232,21 +246,66 @@ static void unterminated_path(struct buf *b)
     send_raw(b, QDB_CMD_WRITE, p, sizeof(p), 1);
     buf_append(b, "x", 1);
 }
-static void oversize(struct buf *b) { send_raw(b, QDB_CMD_WRITE, "/name", 5, 3072); }
-static void huge(struct buf *b) { send_raw(b, QDB_CMD_WRITE, "/name", 5, 0xfffffff0u); }
-static void unknown_type(struct buf *b) { send_raw(b, 14, "/name", 5, 0); }
-static void type_255(struct buf *b) { send_raw(b, 255, "", 0, 0); }
-static void local_only_type(struct buf *b) { send_msg(b, QDB_CMD_READ, "/name", NULL); }
-static void watch_type(struct buf *b) { send_msg(b, QDB_CMD_WATCH, "/", NULL); }
-static void noent_answer(struct buf *b) { send_msg(b, QDB_RESP_ERROR_NOENT, "/x", NULL); }
-static void dump_entry(struct buf *b) { send_msg(b, QDB_RESP_MULTIREAD, "/name", "evil"); }
-static void watch_event(struct buf *b) { send_msg(b, QDB_RESP_WATCH, "/name", NULL); }
-static void nul_in_value(struct buf *b) { qdb_msg_encode(b, QDB_CMD_WRITE, "/name", "ev\0l", 4); }
-static void rm_with_data(struct buf *b) { qdb_msg_encode(b, QDB_CMD_RM, "/name", "x", 1); }
-static void rm_missing(struct buf *b) { send_msg(b, QDB_CMD_RM, "/not-there", NULL); }
-static void rm_empty(struct buf *b) { send_msg(b, QDB_CMD_RM, "", NULL); }
-static void unsolicited_ok(struct buf *b) { send_msg(b, QDB_RESP_OK, "", NULL); }
-static void ok_with_data(struct buf *b) { qdb_msg_encode(b, QDB_RESP_OK, "", "x", 1); }
+static void oversize(struct buf *b)
+{
+    send_raw(b, QDB_CMD_WRITE, "/name", 5, 3072);
+}
+static void huge(struct buf *b)
+{
+    send_raw(b, QDB_CMD_WRITE, "/name", 5, 0xfffffff0u);
+}
+static void unknown_type(struct buf *b)
+{
+    send_raw(b, 14, "/name", 5, 0);
+}
+static void type_255(struct buf *b)
+{
+    send_raw(b, 255, "", 0, 0);
+}
+static void local_only_type(struct buf *b)
+{
+    send_msg(b, QDB_CMD_READ, "/name", NULL);
+}
+static void watch_type(struct buf *b)
+{
+    send_msg(b, QDB_CMD_WATCH, "/", NULL);
+}
+static void noent_answer(struct buf *b)
+{
+    send_msg(b, QDB_RESP_ERROR_NOENT, "/x", NULL);
+}
+static void dump_entry(struct buf *b)
+{
+    send_msg(b, QDB_RESP_MULTIREAD, "/name", "evil");
+}
+static void watch_event(struct buf *b)
+{
+    send_msg(b, QDB_RESP_WATCH, "/name", NULL);
+}
+static void nul_in_value(struct buf *b)
+{
+    qdb_msg_encode(b, QDB_CMD_WRITE, "/name", "ev\0l", 4);
+}
+static void rm_with_data(struct buf *b)
+{
+    qdb_msg_encode(b, QDB_CMD_RM, "/name", "x", 1);
+}
+static void rm_missing(struct buf *b)
+{
+    send_msg(b, QDB_CMD_RM, "/not-there", NULL);
+}
+static void rm_empty(struct buf *b)
+{
+    send_msg(b, QDB_CMD_RM, "", NULL);
+}
+static void unsolicited_ok(struct buf *b)
+{
+    send_msg(b, QDB_RESP_OK, "", NULL);
+}
+static void ok_with_data(struct buf *b)
+{
+    qdb_msg_encode(b, QDB_RESP_OK, "", "x", 1);
+}
 
 static void test_dom0_hostile_channel(void **state)
 {
