@@ -36,8 +36,8 @@ int set_oom_score_adj(int value)
     return 0;
 }
 
-pid_t spawn_helper(const char *path, char *const argv[], int log_fd, int channel_fd,
-                   int status_fd)
+pid_t spawn_helper(const char *path, char *const argv[], int log_fd, const int *fds,
+                   size_t n_fds)
 {
     pid_t pid = fork();
     if (pid != 0)
@@ -49,11 +49,19 @@ pid_t spawn_helper(const char *path, char *const argv[], int log_fd, int channel
     /* qubesd's own low value is not inherited by a qube (through qubes-sandbox) */
     if (set_oom_score_adj(OOM_SCORE_ADJ_DEFAULT) < 0)
         dprintf(log_fd, "qubesd: oom_score_adj of %s: %s\n", path, strerror(errno));
+    /* out of the way of 3.. first, so that no fd is overwritten before it is moved */
+    int high[SPAWN_MAX_FDS];
+    for (size_t i = 0; i < n_fds && i < SPAWN_MAX_FDS; i++)
+        if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + SPAWN_MAX_FDS)) < 0)
+            _exit(125);
     int null = open("/dev/null", O_RDONLY);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
-        (channel_fd >= 0 && dup2(channel_fd, 3) < 0) || (status_fd >= 0 && dup2(status_fd, 4) < 0))
+    if (n_fds > SPAWN_MAX_FDS || null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 ||
+        dup2(log_fd, 2) < 0)
         _exit(125);
-    syscall(SYS_close_range, status_fd >= 0 ? 5u : channel_fd >= 0 ? 4u : 3u, ~0u, 0);
+    for (size_t i = 0; i < n_fds; i++)
+        if (dup2(high[i], 3 + (int)i) < 0)
+            _exit(125);
+    syscall(SYS_close_range, 3u + (unsigned)n_fds, ~0u, 0);
     execv(path, argv);
     fprintf(stderr, "qubesd: exec %s: %s\n", path, strerror(errno));
     _exit(127);

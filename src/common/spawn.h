@@ -1,6 +1,6 @@
 /* Starting qubesd's helper processes (qubes-sandbox, qrexec-daemon) the one
  * way: a session of their own, no signal blocked, stdin /dev/null, stdout
- * and stderr to a log, one channel as fd 3, a status pipe as fd 4, nothing
+ * and stderr to a log, the descriptors it is given as 3, 4, ..., nothing
  * else inherited, and the kernel's default OOM score adjustment rather than
  * the daemon's. */
 #pragma once
@@ -25,7 +25,10 @@
  * so a forked child of a threaded parent may call it. */
 int set_oom_score_adj(int value);
 
-/* Returns the child's pid, or -1 with errno set. channel_fd < 0: no fd 3;
- * status_fd < 0: no fd 4. */
-pid_t spawn_helper(const char *path, char *const argv[], int log_fd, int channel_fd,
-                   int status_fd);
+/* Descriptors a helper may be given, as 3, 4, ... */
+#define SPAWN_MAX_FDS 8
+
+/* Returns the child's pid, or -1 with errno set. fds[i] becomes the child's
+ * descriptor 3 + i (a channel, a status pipe, ...). */
+pid_t spawn_helper(const char *path, char *const argv[], int log_fd, const int *fds,
+                   size_t n_fds);

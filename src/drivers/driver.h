@@ -26,6 +26,10 @@ struct qube_launch {
     int vcpus;
     int pids_max;
     bool provides_network;       /* the qube administers its own network namespace */
+    /* The qube's ends of its channels to dom0, byte streams each (DESIGN §1):
+     * qrexec's and qubesdb's. The driver takes them over. */
+    int qrexec_fd;
+    int qubesdb_fd;
 };
 
 struct driver_stats {
@@ -44,9 +48,8 @@ struct driver_ops {
     bool overlays_snapshots;
     /* Checks that this host can run the qube at all (kernel features). */
     int (*prepare)(const struct qube_launch *launch, struct qerror *err);
-    /* Starts the qube; *channel_fd receives dom0's end of its channel. */
-    int (*start)(const struct qube_launch *launch, struct qube_run **out, int *channel_fd,
-                 struct qerror *err);
+    /* Starts the qube, joined to dom0 by the launch's channels. */
+    int (*start)(const struct qube_launch *launch, struct qube_run **out, struct qerror *err);
     /* Finds a qube left running by an earlier qubesd, or returns NULL. */
     struct qube_run *(*reattach)(const char *name, const char *instance_tag);
     /* Asks the qube to shut down cleanly. */

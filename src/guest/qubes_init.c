@@ -1,6 +1,8 @@
 /* qubes-init: PID 1 of every qube. It prepares what the qube's own root may
- * prepare (the user's home on first use), starts qrexec-agent on the channel
- * dom0 handed over, runs /rw/config/rc.local, reaps orphans, and on SIGTERM
+ * prepare (the user's home on first use), starts qubesdb-daemon on the
+ * qubesdb channel dom0 handed over (fd 4) and applies what it says
+ * (guest_setup.c), starts qrexec-agent on the qrexec channel (fd 3), runs
+ * /rw/config/rc.local, reaps orphans, and on SIGTERM
  * shuts the qube down: every process gets SIGTERM, then, after a grace
  * period, SIGKILL. dom0 kills the qube if this takes longer than the qube's
  * shutdown_timeout. Built static: templates need no library of ours. */
@@ -17,8 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest/guest_setup.h"
+
 #define GUEST_DIR "/run/qubes-guest"
 #define CHANNEL_FD 3
+#define QUBESDB_FD 4
 #define USER_UID 1000
 #define SHUTDOWN_GRACE_S 5
 
@@ -60,6 +65,7 @@ static pid_t spawn(const char *path, char *const argv[], bool keep_channel)
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (!keep_channel)
             close(CHANNEL_FD);
+        close(QUBESDB_FD);
         setsid();
         char *const envp[] = {
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" GUEST_DIR "/bin",
@@ -133,6 +139,12 @@ int main(void)
     gethostname(host, sizeof(host) - 1);
     say("starting qube %s", host);
     prepare_home();
+
+    /* qubesdb first: what follows reads dom0's word from it */
+    if (fcntl(QUBESDB_FD, F_GETFD) < 0)
+        say("no qubesdb channel on fd %d: qubesdb-daemon not started", QUBESDB_FD);
+    else if (guest_qubesdb_start(QUBESDB_FD) > 0)
+        guest_write_resolv_conf();
 
     pid_t agent = -1;
     if (fcntl(CHANNEL_FD, F_GETFD) < 0) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,6 +29,7 @@
 #include "drivers/driver.h"
 #include "qubesd/events.h"
 #include "qubesd/property.h"
+#include "qubesd/qubesdb_link.h"
 #include "qubesd/storage_glue.h"
 
 /* Someone waiting for a qube to be up (or down). */
@@ -46,6 +48,7 @@ struct qube_runtime {
     struct loop_watch exit_watch;
     pid_t qrexec_pid;
     struct loop_watch qrexec_watch;
+    struct qubesdb_link qubesdb;
     struct loop_watch shutdown_timer;
     bool timed_out;
     struct waiter *on_started;
@@ -141,6 +144,7 @@ static void runtime_free(struct app *app, struct qube_runtime *rt)
         waitpid(rt->qrexec_pid, NULL, WNOHANG);
     }
     loop_timer_cancel(app->loop, &rt->shutdown_timer);
+    qubesdb_link_stop(&rt->qubesdb);
     rt->q->runtime = NULL;
     free(rt);
 }
@@ -265,6 +269,18 @@ static void on_qrexec_ready(struct loop_watch *w, uint32_t events)
     rt->drv->kill(rt->run, &ignored);
 }
 
+/* One channel between dom0 and a qube: a byte stream, each end close-on-exec
+ * until a helper is handed it. */
+static int channel_pair(int *ours, int *theirs, struct qerror *err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return qerror_errno(err, errno, "channel socketpair");
+    *ours = sv[0];
+    *theirs = sv[1];
+    return 0;
+}
+
 static pid_t spawn_qrexec_daemon(const struct app *app, const struct qube *q, int channel_fd,
                                  struct qerror *err)
 {
@@ -285,7 +301,7 @@ static pid_t spawn_qrexec_daemon(const struct app *app, const struct qube *q, in
     const char *argv[] = { "qrexec-daemon", "--qube",  q->name, "--channel-fd",   "3",
                            "--domid",       domid,     "--timeout", timeout,
                            "--default-user", user.data, NULL };
-    pid_t pid = spawn_helper(daemon, (char **)argv, log, channel_fd, -1);
+    pid_t pid = spawn_helper(daemon, (char **)argv, log, &channel_fd, 1);
     if (pid < 0) {
         close(log);
         return qerror_errno(err, errno, "fork");
@@ -367,9 +383,28 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
         .pids_max = 4096,
         .provides_network = prop_value_bool(app, q, "provides_network"),
     };
+    /* the qube's two channels to dom0: qrexec's and qubesdb's */
+    _cleanup_close_ int qrexec_ours = -1, qrexec_theirs = -1, qdb_ours = -1, qdb_theirs = -1;
+    if (channel_pair(&qrexec_ours, &qrexec_theirs, err) < 0 ||
+        channel_pair(&qdb_ours, &qdb_theirs, err) < 0) {
+        storage_attachments_free(&att);
+        struct qerror ignored;
+        storage_stop(app, q, &ignored);
+        return -1;
+    }
+    launch.qrexec_fd = qrexec_theirs;
+    launch.qubesdb_fd = qdb_theirs;
+    struct qubesdb_link qubesdb;
     struct qube_run *run = NULL;
-    int channel = -1;
-    if (drv->prepare(&launch, err) < 0 || drv->start(&launch, &run, &channel, err) < 0) {
+    if (drv->prepare(&launch, err) < 0 ||
+        qubesdb_link_start(app, q, qdb_ours, &qubesdb, err) < 0) {
+        storage_attachments_free(&att);
+        struct qerror ignored;
+        storage_stop(app, q, &ignored);
+        return -1;
+    }
+    if (drv->start(&launch, &run, err) < 0) {
+        qubesdb_link_stop(&qubesdb);
         storage_attachments_free(&att);
         struct qerror ignored;
         storage_stop(app, q, &ignored);
@@ -378,10 +413,10 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
     storage_attachments_free(&att);
 
     struct qube_runtime *rt = runtime_new(app, q, drv, run, POWER_TRANSIENT);
+    rt->qubesdb = qubesdb;
     fire0(app, q, "domain-spawn");
 
-    rt->qrexec_pid = spawn_qrexec_daemon(app, q, channel, err);
-    close(channel);
+    rt->qrexec_pid = spawn_qrexec_daemon(app, q, qrexec_ours, err);
     if (rt->qrexec_pid < 0) {
         struct qerror ignored;
         drv->kill(run, &ignored);
@@ -568,6 +603,16 @@ int lifecycle_kill(struct app *app, struct qube *q, lifecycle_done_fn done, void
         return -1;
     add_waiter(&rt->on_halted, done, ctx);
     return 0;
+}
+
+struct qdb_client *lifecycle_qubesdb(struct qube *q, struct qerror *err)
+{
+    struct qube_runtime *rt = q->runtime;
+    if (!rt || !rt->run) {
+        qerror_set(err, ERR_QUBES_VM_NOT_RUNNING_ERROR, "Domain is not running: '%s'", q->name);
+        return NULL;
+    }
+    return qubesdb_link_client(&rt->qubesdb, q->name, err);
 }
 
 int lifecycle_netns_fd(const struct qube *q, struct qerror *err)

@@ -40,6 +40,10 @@ int lifecycle_shutdown(struct app *app, struct qube *q, bool force, bool wait,
 int lifecycle_kill(struct app *app, struct qube *q, lifecycle_done_fn done, void *ctx,
                    struct qerror *err);
 int lifecycle_pause(struct app *app, struct qube *q, bool pause, struct qerror *err);
+/* qubesd's connection to a running qube's dom0 qubesdb (qubesdb_link.h);
+ * NULL with err set when it is not running or the daemon is unreachable. */
+struct qdb_client;
+struct qdb_client *lifecycle_qubesdb(struct qube *q, struct qerror *err);
 /* A descriptor of a running qube's network namespace (for its links). */
 int lifecycle_netns_fd(const struct qube *q, struct qerror *err);
 /* "mem=... mem_static_max=... cputime=... power_state=..." */

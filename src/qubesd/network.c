@@ -2,18 +2,24 @@
  * change their netvm. */
 #include "qubesd/network.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/loop.h"
+#include "common/root.h"
 #include "net/provider.h"
 #include "net/uplink.h"
 #include "net/vif.h"
 #include "qubesd/events.h"
 #include "qubesd/lifecycle.h"
+#include "qubesd/netvm_qdb.h"
 #include "qubesd/property.h"
 
 struct network {
@@ -21,6 +27,8 @@ struct network {
     struct event_subscriber sub;
     struct kv_list nat_slots; /* top qube -> its NAT uplink's slot */
     struct kv_list links;     /* client -> "<netvm> <ip>" of its link, while it has one */
+    struct loop_watch expire_timer; /* the next firewall rule to expire */
+    long long next_expire;          /* its time, 0: none armed */
 };
 
 /* The features of a network's top qube that choose its uplink (net/uplink.h):
@@ -48,6 +56,69 @@ static char *prop_text(const struct app *app, const struct qube *q, const char *
     return buf_steal(&b);
 }
 
+/* The netvm and address of client's link; false when it has none. */
+static bool link_of(const struct network *n, const char *client, char netvm[32], char ip[16])
+{
+    const char *link = kv_get(&n->links, client);
+    return link && sscanf(link, "%31s %15s", netvm, ip) == 2;
+}
+
+/* /connected-ips of netvm from the links it holds now, in qube order. */
+static void publish_connected(struct network *n, struct qube *netvm)
+{
+    _cleanup_buf_ struct buf ips = BUF_INIT;
+    buf_append(&ips, "", 0);
+    for (size_t i = 0; i < n->app->n_qubes; i++) {
+        char name[32], ip[16];
+        if (link_of(n, n->app->qubes[i]->name, name, ip) && strcmp(name, netvm->name) == 0)
+            buf_printf(&ips, "%s%s", ips.len ? " " : "", ip);
+    }
+    struct qerror err = { 0 };
+    if (netvm_qdb_connected_ips(netvm, ips.data, &err) < 0)
+        log_warning("qube=%s op=qubesdb-connected-ips result=error: %s", netvm->name,
+                    err.message);
+}
+
+static void on_expire(struct loop_watch *w, uint32_t events);
+
+/* The soonest expiry of a rule published so far arms the timer. */
+static void arm_expire(struct network *n, long long when)
+{
+    if (!when || (n->next_expire && n->next_expire <= when))
+        return;
+    n->next_expire = when;
+    long long ms = (when + 1 - (long long)time(NULL)) * 1000;
+    loop_timer_start(n->app->loop, &n->expire_timer, ms > 0 ? (long)ms : 1, on_expire, n);
+}
+
+/* client's firewall and mapping in its netvm's qubesdb (qubes-firewall reads them). */
+static void publish_firewall(struct network *n, const struct qube *client)
+{
+    char name[32], ip[16];
+    struct qube *netvm;
+    if (!link_of(n, client->name, name, ip) || !(netvm = app_find(n->app, name)))
+        return;
+    _cleanup_free_ char *gateway = prop_text(n->app, client, "visible_gateway");
+    long long next = 0;
+    struct qerror err = { 0 };
+    if (netvm_qdb_client(netvm, client, ip, gateway ? gateway : "", (long long)time(NULL), &next,
+                         &err) < 0)
+        log_warning("qube=%s op=qubesdb-firewall netvm=%s result=error: %s", client->name,
+                    netvm->name, err.message);
+    arm_expire(n, next);
+}
+
+/* A rule expired: every client's firewall again, without it. */
+static void on_expire(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct network *n = w->ctx;
+    loop_timer_cancel(n->app->loop, &n->expire_timer);
+    n->next_expire = 0;
+    for (size_t i = 0; i < n->app->n_qubes; i++)
+        publish_firewall(n, n->app->qubes[i]);
+}
+
 /* client's link to netvm: the pair, then its address admitted on its vif. */
 static int attach(struct network *n, const struct app *app, const struct qube *client,
                   const struct qube *netvm, struct qerror *err)
@@ -73,6 +144,8 @@ static int attach(struct network *n, const struct app *app, const struct qube *c
     }
     _cleanup_free_ char *link = xasprintf("%s %s", netvm->name, ip);
     kv_set(&n->links, client->name, link);
+    publish_connected(n, (struct qube *)netvm);
+    publish_firewall(n, client);
     log_info("qube=%s op=network-attach netvm=%s ip=%s vif=%s", client->name, netvm->name, ip,
              vif);
     return 0;
@@ -81,16 +154,21 @@ static int attach(struct network *n, const struct app *app, const struct qube *c
 /* The link goes with the vif; the address it had is no longer admitted. */
 static void detach(struct network *n, const struct app *app, const struct qube *client)
 {
-    const char *link = kv_get(&n->links, client->name);
     char netvm_name[32], ip[16];
-    if (!link || sscanf(link, "%31s %15s", netvm_name, ip) != 2)
+    if (!link_of(n, client->name, netvm_name, ip))
         return;
     kv_del(&n->links, client->name);
-    const struct qube *netvm = app_find(app, netvm_name);
+    struct qube *netvm = app_find(app, netvm_name);
     struct qerror err = { 0 };
     _cleanup_close_ int netvm_ns = netvm ? lifecycle_netns_fd(netvm, &err) : -1;
     if (netvm_ns < 0)
         return; /* the netvm is gone, and the link with it */
+    publish_connected(n, netvm);
+    if (netvm_qdb_client_gone(netvm, ip, &err) < 0) {
+        log_warning("qube=%s op=qubesdb-forget netvm=%s result=error: %s", client->name,
+                    netvm_name, err.message);
+        qerror_clear(&err);
+    }
     char vif[16];
     vif_name(client->qid, vif);
     vif_detach(netvm_ns, client->qid, &err); /* gone already when the client stopped */
@@ -100,6 +178,51 @@ static void detach(struct network *n, const struct app *app, const struct qube *
                     netvm_name, err.message);
     else
         log_info("qube=%s op=network-detach netvm=%s", client->name, netvm_name);
+}
+
+/* A top qube's NAT slot outlives qubesd as a file, so a later qubesd that
+ * finds the qube running frees the slot's table when it stops. */
+static char *slot_file(const struct qube *q)
+{
+    _cleanup_free_ char *rel = xasprintf("run/qubes/uplink-slot.%s", q->name);
+    return qroot_path(rel);
+}
+
+static void slot_remember(struct network *n, const struct qube *q, int slot)
+{
+    char text[16];
+    snprintf(text, sizeof(text), "%d", slot);
+    kv_set(&n->nat_slots, q->name, text);
+    _cleanup_free_ char *path = slot_file(q);
+    FILE *f = fopen(path, "we");
+    if (!f || fprintf(f, "%d\n", slot) < 0 || fclose(f) != 0)
+        log_warning("qube=%s op=uplink file=%s result=error: %s", q->name, path,
+                    strerror(errno));
+}
+
+static void slot_recall(struct network *n, const struct qube *q)
+{
+    _cleanup_free_ char *path = slot_file(q);
+    FILE *f = fopen(path, "re");
+    int slot;
+    if (f && fscanf(f, "%d", &slot) == 1 && slot >= 0 && slot < UPLINK_SLOTS) {
+        char text[16];
+        snprintf(text, sizeof(text), "%d", slot);
+        kv_set(&n->nat_slots, q->name, text);
+    }
+    if (f)
+        fclose(f);
+}
+
+static void slot_release(struct network *n, const struct qube *q)
+{
+    const char *slot = kv_get(&n->nat_slots, q->name);
+    if (!slot)
+        return;
+    uplink_nat_release(atoi(slot));
+    kv_del(&n->nat_slots, q->name);
+    _cleanup_free_ char *path = slot_file(q);
+    unlink(path);
 }
 
 /* The uplink of a top qube, and the resolvers behind it (dns). */
@@ -114,9 +237,7 @@ static int uplink_up(struct network *n, const struct qube *q, int ns, char dns[2
         int slot;
         if (uplink_nat(ns, q->qid, &slot, err) < 0)
             return -1;
-        char text[16];
-        snprintf(text, sizeof(text), "%d", slot);
-        kv_set(&n->nat_slots, q->name, text);
+        slot_remember(n, q, slot);
         host_resolvers(dns);
         log_info("qube=%s op=uplink mode=nat slot=%d", q->name, slot);
         return 0;
@@ -223,13 +344,11 @@ static void on_event(void *ctx, struct app *app, const struct qube_event *ev)
         if (netvm && qube_power(netvm) == POWER_RUNNING && attach(n, app, q, netvm, &err) < 0)
             log_warning("qube=%s op=network-attach netvm=%s result=error: %s", q->name,
                         netvm->name, err.message);
+    } else if (is_event(ev, "firewall-changed", NULL)) {
+        publish_firewall(n, q);
     } else if (is_event(ev, "domain-shutdown", NULL)) {
         detach(n, app, q);
-        const char *slot = kv_get(&n->nat_slots, q->name);
-        if (slot) {
-            uplink_nat_release(atoi(slot));
-            kv_del(&n->nat_slots, q->name);
-        }
+        slot_release(n, q);
     }
 }
 
@@ -237,8 +356,21 @@ struct network *network_open(struct app *app)
 {
     struct network *n = xcalloc(1, sizeof(*n));
     n->app = app;
+    n->expire_timer.fd = -1;
     n->sub = (struct event_subscriber){ .on_event = on_event, .check = check, .ctx = n };
     events_subscribe(app, &n->sub);
+    /* the links and uplinks of qubes an earlier qubesd left running are theirs still */
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        const struct qube *q = app->qubes[i];
+        if (qube_power(q) == POWER_RUNNING)
+            slot_recall(n, q);
+        const struct qube *netvm = qube_netvm(app, q);
+        _cleanup_free_ char *ip = prop_text(app, q, "visible_ip");
+        if (netvm && ip && qube_power(q) == POWER_RUNNING && qube_power(netvm) == POWER_RUNNING) {
+            _cleanup_free_ char *link = xasprintf("%s %s", netvm->name, ip);
+            kv_set(&n->links, q->name, link);
+        }
+    }
     return n;
 }
 
@@ -247,6 +379,7 @@ void network_close(struct network *n)
     if (!n)
         return;
     events_unsubscribe(n->app, &n->sub);
+    loop_timer_cancel(n->app->loop, &n->expire_timer);
     kv_free(&n->nat_slots);
     kv_free(&n->links);
     free(n);

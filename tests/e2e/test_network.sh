@@ -177,3 +177,19 @@ test_the_default_uplink_is_a_nat_veth_to_dom0() {
     ! ip link show "qbu$slot" >/dev/null 2>&1 || fail "dom0's end outlived sys-net"
     ! nft list table ip "qubicle-$slot" >/dev/null 2>&1 || fail "dom0's table outlived sys-net"
 }
+
+test_a_qubesd_restart_keeps_track_of_the_uplink() {
+    make_template min
+    mk_appvm sys-net min red
+    ok admin.vm.property.Set sys-net provides_network True
+    ok admin.vm.property.Set sys-net netvm ""
+    qvm-start -q sys-net || fail "start"
+    local slot
+    slot=$(sed -n 's/.*qube=sys-net op=uplink mode=nat slot=\([0-9]*\).*/\1/p' \
+        "$QUBES_ROOT/var/log/qubes/qubesd.log")
+    [ -n "$slot" ] || fail "no uplink logged"
+    restart_qubesd
+    nft list table ip "qubicle-$slot" >/dev/null || fail "the table went with qubesd"
+    ok admin.vm.Shutdown sys-net wait
+    ! nft list table ip "qubicle-$slot" >/dev/null 2>&1 || fail "dom0's table outlived sys-net"
+}

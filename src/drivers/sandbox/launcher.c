@@ -68,7 +68,6 @@ struct options {
 
 /* fd 4 from qubesd: why the qube could not start, read when we are gone;
  * closed once the qube runs. */
-#define STATUS_FD 4
 static int status_fd = -1;
 
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
@@ -278,12 +277,14 @@ static int child_main(void *arg)
     }
 
     /* init's descriptors: 0 /dev/null, 1-2 the console pipe (the helper
-     * copies it into the guest log, bounded), SANDBOX_CHANNEL_FD the
-     * channel; the sync socket closes on exec */
+     * copies it into the guest log, bounded), QUBE_CHANNEL_FD and
+     * QUBE_QUBESDB_FD the channels; the rest closes on exec */
     int null = open("/dev/null", O_RDONLY);
     if (null < 0 || dup2(null, 0) < 0 || dup2(a->console_fd, 1) < 0 ||
-        dup2(a->console_fd, 2) < 0) {
-        qerror_errno(&err, errno, "stdin");
+        dup2(a->console_fd, 2) < 0 ||
+        (fcntl(SANDBOX_QUBESDB_FD, F_GETFD) >= 0 &&
+         (dup2(SANDBOX_QUBESDB_FD, QUBE_QUBESDB_FD) < 0 || close(SANDBOX_QUBESDB_FD) < 0))) {
+        qerror_errno(&err, errno, "init's descriptors");
         child_fail(a->sync_fd, &err);
     }
     if (null > 0)
@@ -515,8 +516,8 @@ int main(int argc, char **argv)
         mount_plan_free(&plan);
         return 0;
     }
-    if (fcntl(STATUS_FD, F_GETFD) >= 0) {
-        status_fd = STATUS_FD;
+    if (fcntl(SANDBOX_STATUS_FD, F_GETFD) >= 0) {
+        status_fd = SANDBOX_STATUS_FD;
         fcntl(status_fd, F_SETFD, FD_CLOEXEC);
     }
     if (fcntl(SANDBOX_CHANNEL_FD, F_GETFD) < 0)
@@ -573,6 +574,9 @@ int main(int argc, char **argv)
     close(sync[1]);
     close(console[1]);
     close(idmap_fd);
+    /* the channels are the qube's now: dom0's ends see them close when it ends */
+    close(SANDBOX_CHANNEL_FD);
+    close(SANDBOX_QUBESDB_FD);
     fcntl(console[0], F_SETFL, O_NONBLOCK);
 
     if (cgroup_add(&cg, pid, &err) < 0) {

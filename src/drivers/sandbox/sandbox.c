@@ -65,15 +65,10 @@ static struct qube_run *new_run(pid_t pid, bool child, const char *name, const c
     return run;
 }
 
-static int sandbox_start(const struct qube_launch *l, struct qube_run **out, int *channel_fd,
-                         struct qerror *err)
+static int sandbox_start(const struct qube_launch *l, struct qube_run **out, struct qerror *err)
 {
-    _cleanup_close_ int chan_ours = -1, chan_theirs = -1, status_ours = -1, status_theirs = -1;
-    int sv[2], pipefd[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return qerror_errno(err, errno, "channel socketpair");
-    chan_ours = sv[0];
-    chan_theirs = sv[1];
+    _cleanup_close_ int status_ours = -1, status_theirs = -1;
+    int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         return qerror_errno(err, errno, "status pipe");
     status_ours = pipefd[0];
@@ -110,7 +105,8 @@ static int sandbox_start(const struct qube_launch *l, struct qube_run **out, int
         argv[n++] = "--provides-network";
     argv[n] = NULL;
 
-    pid_t pid = spawn_helper(helper, (char **)argv, log, chan_theirs, status_theirs);
+    const int fds[] = { l->qrexec_fd, status_theirs, l->qubesdb_fd };
+    pid_t pid = spawn_helper(helper, (char **)argv, log, fds, ARRAY_SIZE(fds));
     if (pid < 0)
         return qerror_errno(err, errno, "fork");
     struct qube_run *run = new_run(pid, true, l->name, l->instance_tag);
@@ -122,7 +118,6 @@ static int sandbox_start(const struct qube_launch *l, struct qube_run **out, int
     }
     run->status_fd = TAKE_FD(status_ours);
     *out = run;
-    *channel_fd = TAKE_FD(chan_ours);
     return 0;
 }
 
