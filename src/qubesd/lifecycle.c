@@ -29,6 +29,7 @@
 #include "qubesd/events.h"
 #include "qubesd/property.h"
 #include "qubesd/storage_glue.h"
+#include "qubesd/xid.h"
 
 /* Someone waiting for a qube to be up (or down). */
 struct waiter {
@@ -158,10 +159,12 @@ static void on_exit_fd(struct loop_watch *w, uint32_t events)
     struct qerror reap_err = { 0 };
     int rc = rt->drv->reap(rt->run, &reap_err);
     rt->run = NULL;
+    qube_run_end(q);
     fire0(app, q, "domain-stopped");
     struct qerror stop_err = { 0 };
     if (storage_stop(app, q, &stop_err) < 0)
         log_error("qube=%s op=storage-stop error=%s", q->name, stop_err.message);
+    qube_run_announce(app, q);
     log_info("qube=%s op=halted was=%s%s%s", q->name, power_state_name(was),
              rc < 0 ? " error=" : "", rc < 0 ? reap_err.message : "");
 
@@ -215,6 +218,7 @@ static struct qube_runtime *runtime_new(struct app *app, struct qube *q,
     rt->qrexec_watch.fd = -1;
     rt->exit_watch = (struct loop_watch){ .fd = drv->exit_fd(run), .fn = on_exit_fd, .ctx = rt };
     q->runtime = rt;
+    qube_run_begin(app, q);
     loop_add(app->loop, &rt->exit_watch, EPOLLIN);
     return rt;
 }
@@ -372,6 +376,7 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
     storage_attachments_free(&att);
 
     struct qube_runtime *rt = runtime_new(app, q, drv, run, POWER_TRANSIENT);
+    qube_run_announce(app, q);
     fire0(app, q, "domain-spawn");
 
     rt->qrexec_pid = spawn_qrexec_daemon(app, q, channel, err);

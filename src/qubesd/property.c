@@ -112,9 +112,9 @@ static struct prop_def table[] = {
     { "management_dispvm", PROP_VM, Q, PROP_ALLOW_NONE | PROP_INHERIT, 4, default_from_global,
       "management_dispvm", check_dispvm_template, 0,
       "Default DVM template for Disposable VM for managing this VM." },
-    { "xid", PROP_INT, Q, PROP_READONLY, 2, default_const, "-1", NULL, 0,
+    { "xid", PROP_INT, Q, PROP_READONLY, 2, default_xid, NULL, NULL, 0,
       "Xen ID. Or not Xen, but ID." },
-    { "start_time", PROP_STR, Q, PROP_READONLY, 2, default_const_none, NULL, NULL, 0,
+    { "start_time", PROP_STR, Q, PROP_READONLY, 2, default_start_time, NULL, NULL, 0,
       "Tell when machine was started." },
 
     /* the app (admin.property.*) */
