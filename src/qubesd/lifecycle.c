@@ -601,6 +601,9 @@ void lifecycle_current_state(const struct app *app, const struct qube *q, struct
     if (q->runtime && q->runtime->run)
         q->runtime->drv->stats(q->runtime->run, &st, &ignored);
     long long maxmem = prop_value_int(app, q, "maxmem", 0);
+    /* dom0's is what its domain has (Qubes asks libvirt): the host's memory in use */
+    if (q->cls == QUBE_ADMINVM)
+        st.memory_kib = host_memory_used_kib();
     buf_printf(out, "mem=%lld mem_static_max=%lld cputime=%lld power_state=%s", st.memory_kib,
                q->cls == QUBE_ADMINVM ? app->host_memory_mib * 1024 : maxmem * 1024,
                st.cpu_time_ms, power_state_name(qube_power(q)));
