@@ -12,7 +12,7 @@ static const struct api_method *const groups[] = {
     api_label_methods, api_firewall_methods, api_notes_methods,   api_events_methods,
     api_lifecycle_methods,
     api_volume_methods, api_pool_methods, /* storage */
-    api_dispvm_methods,
+    api_dispvm_methods,    api_device_methods,
 };
 
 /* Methods with one endpoint per qube class. */
