@@ -68,7 +68,7 @@ ephemeral=False
 " admin.vm.volume.Info work kernel
     expect "0|" admin.vm.volume.List dom0
     expect "0|" admin.vm.volume.ListSnapshots fedora root
-    expect "2|ProtocolError||No such volume: nope|" admin.vm.volume.Info work nope
+    expect "2|PermissionDenied||Argument not in 'work volumes'|" admin.vm.volume.Info work nope
     expect "0|linux-kernel
 varlibqubes
 " admin.pool.List dom0
@@ -222,8 +222,8 @@ dir_path=/tmp"
         admin.pool.Add dom0 file-reflink "name=x
 dir_path=$QUBES_ROOT/nope"
     [ -e "$QUBES_ROOT/nope" ] && fail "refused pool left its directory"
-    assert_eq "2|PermissionDenied||internal.vm.volume.* are for dom0 only|" \
-        "$(call_from fedora internal.vm.volume.ImportBegin fedora root)"
+    assert_eq "2|ProtocolError||Argument not in fedora volumes|" \
+        "$(call_from work internal.vm.volume.ImportBegin fedora nope)"
     assert_eq "$info" "$(call admin.vm.volume.Info fedora private)"
     expect "0|linux-kernel
 varlibqubes
