@@ -83,12 +83,13 @@ static int check_arg(enum api_arg syntax, const char *untrusted_arg, struct qerr
         return 0;
     case ARG_TAG:
         if (!tag_name_ok(untrusted_arg))
-            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "disallowed characters in tag '%s'",
-                              untrusted_arg);
+            return qerror_set(err, ERR_QUBES_INVALID_TAG_ERROR,
+                              "disallowed characters in tag '%s'", untrusted_arg);
         return 0;
     case ARG_NEW_LABEL:
         if (!label_name_ok(untrusted_arg, true))
-            return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid label name: '%s'", untrusted_arg);
+            return qerror_set(err, ERR_QUBES_INVALID_LABEL_ERROR, "Invalid label name: '%s'",
+                              untrusted_arg);
         return 0;
     case ARG_NONE:
     case ARG_NAME:

@@ -272,7 +272,8 @@ static int volume_clone_to(struct api_call *call, struct qerror *err)
         return -1;
     const char *target = kv_get(&call->app->clone_tokens, token);
     if (!target)
-        return api_protocol_error(err, "Invalid clone token");
+        return qerror_set(err, ERR_QUBES_VOLUME_COPY_TOKEN_NOT_FOUND_ERROR,
+                          "Token to clone volume of qube was not found");
     /* one use only, whatever happens next */
     _cleanup_free_ char *src_ref = xstrdup(target);
     kv_del(&call->app->clone_tokens, token);

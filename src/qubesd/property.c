@@ -432,13 +432,8 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
         char *e = value + strlen(value);
         while (e > s && isspace((unsigned char)e[-1]))
             *--e = '\0';
-        if (!parse_int(s, &n) || strlen(s) > 19) {
-            _cleanup_buf_ struct buf r = BUF_INIT;
-            py_repr(&r, value, strlen(value));
-            return qerror_set(err, ERR_QUBES_VALUE_ERROR,
-                              "Invalid value for property %s: %s is not an integer", def->name,
-                              r.data);
-        }
+        if (!parse_int(s, &n) || strlen(s) > 19)
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Failed to parse property value as int");
         buf_printf(canonical, "%lld", n);
         return 0;
     }
@@ -453,8 +448,7 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
             return -1;
         const struct qube *target = app_find(app, value);
         if (!target)
-            return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
-                              "Can't set %s to non-existing qube %s", def->name, value);
+            return qerror_set(err, ERR_QUBES_VM_NOT_FOUND_ERROR, "No such domain: '%s'", value);
         if (def->vm_class_mask && !(def->vm_class_mask & ON(target->cls))) {
             /* name the first allowed class, as Qubes names vmclass */
             const char *want = "TemplateVM";

@@ -89,7 +89,7 @@ test_create_disposable_answers_and_refuses_as_qubes() {
     mk_appvm plain min
     expect "2|QubesException||Refusing to create disposable out of this AppVM, because template_for_dispvms=False|" \
         admin.vm.CreateDisposable plain
-    expect "2|PermissionDenied||Invalid argument for admin.vm.CreateDisposable|" \
+    expect "2|ProtocolError||Invalid argument for admin.vm.CreateDisposable|" \
         admin.vm.CreateDisposable dvm other
     expect "2|QubesValueError||Invalid payload for admin.vm.CreateDisposable: expected the empty string or 'uuid'|" \
         admin.vm.CreateDisposable dvm "" uuidx

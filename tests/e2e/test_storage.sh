@@ -211,7 +211,7 @@ test_bad_input_changes_nothing() {
     expect "2|QubesValueError||Invalid value for revisions_to_keep|" admin.vm.volume.Set.revisions_to_keep fedora private -2
     expect "2|QubesVolumeRevisionNotFoundError||Revision 7 not found for volume vm-templates/fedora/private|" \
         admin.vm.volume.Revert fedora private 7
-    expect "2|ProtocolError||Invalid clone token|" admin.vm.volume.CloneTo fedora private nope
+    expect "2|QubesVolumeCopyTokenNotFoundError||Token to clone volume of qube was not found|" admin.vm.volume.CloneTo fedora private nope
     expect "2|QubesException||unexpected driver options: bogus|" admin.pool.Add dom0 file-reflink "name=x
 dir_path=/tmp
 bogus=1"
@@ -306,7 +306,7 @@ test_clone_standalone_and_qvm_clone() {
     # a token is good once
     tok=$(call admin.vm.volume.CloneFrom fedora root)
     ok admin.vm.volume.CloneTo sb root "${tok#0|}"
-    expect "2|ProtocolError||Invalid clone token|" admin.vm.volume.CloneTo sb root "${tok#0|}"
+    expect "2|QubesVolumeCopyTokenNotFoundError||Token to clone volume of qube was not found|" admin.vm.volume.CloneTo sb root "${tok#0|}"
     expect "2|StoragePoolException||Cannot import_volume: appvms/work/root is not save_on_stop|" \
         admin.vm.volume.CloneTo work root "$(call admin.vm.volume.CloneFrom fedora root | cut -c3-)"
 }

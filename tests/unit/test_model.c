@@ -128,7 +128,7 @@ static void test_netvm_rules(void **state)
     assert_string_equal(call(f, "admin.vm.property.Get", "visible_gateway", "work", ""),
                         "0:default=True type=str 10.137.0.3");
     assert_string_equal(call(f, "admin.vm.property.Set", "netvm", "work", "nope"),
-                        "2:QubesPropertyValueError:Can't set netvm to non-existing qube nope");
+                        "2:QubesVMNotFoundError:No such domain: 'nope'");
 }
 
 static void test_validation_changes_nothing(void **state)
