@@ -472,6 +472,11 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
         return 0;
     }
     case PROP_STR:
+        /* Python's string.printable lets tab, newline, CR, VT and FF through;
+         * a control character in a value (a kernel command line, a user name)
+         * is refused as the other unprintable ones are */
+        if (!all_printable_ascii(value, len))
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid characters in property value");
         if (def->flags & PROP_LOWERCASE)
             for (char *c = value; *c; c++)
                 *c = (char)tolower((unsigned char)*c);
