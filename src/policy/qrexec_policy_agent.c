@@ -1,10 +1,13 @@
-/* qrexec-policy-agent: answers the policy's `ask` (upstream: policy.Ask in the GUI qube).
- * It connects to qubesd's run/qubes/policy-agent.sock and, for each request, shows the
- * candidates on the terminal and reads a choice, or answers from --answer for scripts.
+/* qrexec-policy-agent: answers the policy's `ask` (upstream: policy.Ask in the GUI qube)
+ * and tells the user of calls the policy denied (policy.Notify). It connects to qubesd's
+ * run/qubes/policy-agent.sock and, for each request, shows the candidates on the terminal
+ * and reads a choice, or answers from --answer for scripts; a notification is printed as
+ * upstream's desktop notification reads ("Denied: S", "Denied S+A from Q to T").
  *
- * Requests (from qubesd), blocks of key=value lines ending with an empty line:
- *   id=N  source=Q  service=S  argument=+A  targets=T1 T2 ...  default_target=T
- * Answers:  id=N  answer=allow:TARGET | answer=deny */
+ * From qubesd, blocks of key=value lines ending with an empty line:
+ *   ask:     id=N  source=Q  service=S  argument=+A  targets=T1 T2 ...  default_target=T
+ *   notify:  resolution=deny|allow|fail  source=Q  service=S  argument=+A  target=T
+ * Answers (to asks only):  id=N  answer=allow:TARGET | answer=deny */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -30,12 +33,17 @@ struct ask {
     size_t n_targets;
 };
 
+struct notification {
+    char *resolution, *source, *service, *argument, *target;
+};
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: qrexec-policy-agent [--answer ANSWER]... [--count N]\n"
             "Answers the qrexec policy's 'ask' for the qubesd of $QUBES_ROOT: each request\n"
             "lists the targets the caller may get; choose one by number or name, or deny.\n"
+            "Calls the policy denied are shown as they happen (Qubes' notifications).\n"
             "  --answer ANSWER  answer without asking: 'allow' (the default target, or the\n"
             "                   only candidate), 'allow:TARGET' or 'deny'; given several\n"
             "                   times, one per request in order, the last one for the rest\n"
@@ -83,6 +91,67 @@ static int parse_ask(char *block, struct ask *a)
     if (a->default_target && !*a->default_target)
         a->default_target = NULL;
     return a->n_targets ? 0 : -1;
+}
+
+/* -1: malformed. Fields point into block. */
+static int parse_notification(char *block, struct notification *n)
+{
+    memset(n, 0, sizeof(*n));
+    for (char *save = NULL, *line = strtok_r(block, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq)
+            return -1;
+        *eq = '\0';
+        char **slot = strcmp(line, "resolution") == 0 ? &n->resolution
+                      : strcmp(line, "source") == 0   ? &n->source
+                      : strcmp(line, "service") == 0  ? &n->service
+                      : strcmp(line, "argument") == 0 ? &n->argument
+                      : strcmp(line, "target") == 0   ? &n->target
+                                                      : NULL;
+        if (!slot || *slot)
+            return -1;
+        *slot = eq + 1;
+    }
+    if (!n->resolution || !n->source || !n->service || !n->argument || !n->target)
+        return -1;
+    return strcmp(n->resolution, "allow") == 0 || strcmp(n->resolution, "deny") == 0 ||
+                   strcmp(n->resolution, "fail") == 0
+               ? 0
+               : -1;
+}
+
+/* Only printable ASCII reaches the terminal. */
+static void put_clean(const char *s)
+{
+    for (; *s; s++)
+        putchar(*s >= 0x20 && *s < 0x7f ? *s : '_');
+}
+
+/* Upstream's summary and body: the service alone, then the call with its argument
+ * (none shown for "+") from the source to the target. */
+static void show_notification(const struct notification *n)
+{
+    static const char *const heads[][2] = {
+        { "allow", "Allowed" }, { "deny", "Denied" }, { "fail", "Failed" }
+    };
+    const char *head = "Failed";
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
+        if (strcmp(n->resolution, heads[i][0]) == 0)
+            head = heads[i][1];
+    bool fail = strcmp(n->resolution, "fail") == 0;
+    printf("\n%s: ", head);
+    put_clean(n->service);
+    printf("\n%s ", fail ? "Failed to execute" : head);
+    put_clean(n->service);
+    if (strcmp(n->argument, "+") != 0)
+        put_clean(n->argument);
+    printf(fail ? " (from " : " from ");
+    put_clean(n->source);
+    printf(" to ");
+    put_clean(n->target);
+    printf(fail ? ")\n" : "\n");
+    fflush(stdout);
 }
 
 /* The scripted answer for this request: "allow:T" or "deny" (heap). */
@@ -221,6 +290,15 @@ int main(int argc, char **argv)
         size_t len = (size_t)(end - in.data);
         _cleanup_free_ char *block = xstrndup(in.data, len);
         buf_consume(&in, len + 2);
+        if (strncmp(block, "resolution=", 11) == 0) {
+            struct notification note;
+            if (parse_notification(block, &note) < 0) {
+                fprintf(stderr, "qrexec-policy-agent: malformed notification\n");
+                return 1;
+            }
+            show_notification(&note);
+            continue;
+        }
         struct ask a;
         if (parse_ask(block, &a) < 0) {
             fprintf(stderr, "qrexec-policy-agent: malformed request\n");
