@@ -174,6 +174,8 @@ test_disposable_runs_a_command_and_nothing_remains() {
     assert_eq "$before" "$(call admin.vm.List dom0)" "store as before"
     assert_no_trace "$d"
     assert_eq "1|$d|domain-stopped
+1|$d|property-reset:xid|name=xid
+1|$d|property-reset:start_time|name=start_time
 1|$d|domain-shutdown
 1||domain-pre-delete|vm=$d
 1||domain-delete|vm=$d" "$(events_wait | grep -v connection-established)" "events of the end"
