@@ -59,28 +59,38 @@ static bool is_candidate(const struct ask *a, const char *t)
     return false;
 }
 
-/* -1: malformed. Fields point into block. */
-static int parse_ask(char *block, struct ask *a)
+/* A block's key=value lines into the slots named by keys (slots[i] for keys[i], NULL if
+ * absent). -1: a line without '=', an unknown key or one given twice. Values point into
+ * block. */
+static int parse_fields(char *block, const char *const *keys, char **const *slots, size_t n)
 {
-    memset(a, 0, sizeof(*a));
+    for (size_t i = 0; i < n; i++)
+        *slots[i] = NULL;
     for (char *save = NULL, *line = strtok_r(block, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
         char *eq = strchr(line, '=');
         if (!eq)
             return -1;
         *eq = '\0';
-        char **slot = strcmp(line, "id") == 0               ? &a->id
-                      : strcmp(line, "source") == 0         ? &a->source
-                      : strcmp(line, "service") == 0        ? &a->service
-                      : strcmp(line, "argument") == 0       ? &a->argument
-                      : strcmp(line, "targets") == 0        ? &a->targets_text
-                      : strcmp(line, "default_target") == 0 ? &a->default_target
-                                                            : NULL;
-        if (!slot || *slot)
+        size_t i = 0;
+        while (i < n && strcmp(line, keys[i]) != 0)
+            i++;
+        if (i == n || *slots[i])
             return -1;
-        *slot = eq + 1;
+        *slots[i] = eq + 1;
     }
-    if (!a->id || !a->source || !a->service || !a->argument || !a->targets_text)
+    return 0;
+}
+
+static int parse_ask(char *block, struct ask *a)
+{
+    static const char *const keys[] = { "id",       "source",  "service",
+                                        "argument", "targets", "default_target" };
+    memset(a, 0, sizeof(*a));
+    char **const slots[] = { &a->id,       &a->source,       &a->service,
+                             &a->argument, &a->targets_text, &a->default_target };
+    if (parse_fields(block, keys, slots, 6) < 0 || !a->id || !a->source || !a->service ||
+        !a->argument || !a->targets_text)
         return -1;
     for (char *save = NULL, *t = strtok_r(a->targets_text, " ", &save); t;
          t = strtok_r(NULL, " ", &save)) {
@@ -93,27 +103,14 @@ static int parse_ask(char *block, struct ask *a)
     return a->n_targets ? 0 : -1;
 }
 
-/* -1: malformed. Fields point into block. */
 static int parse_notification(char *block, struct notification *n)
 {
-    memset(n, 0, sizeof(*n));
-    for (char *save = NULL, *line = strtok_r(block, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *eq = strchr(line, '=');
-        if (!eq)
-            return -1;
-        *eq = '\0';
-        char **slot = strcmp(line, "resolution") == 0 ? &n->resolution
-                      : strcmp(line, "source") == 0   ? &n->source
-                      : strcmp(line, "service") == 0  ? &n->service
-                      : strcmp(line, "argument") == 0 ? &n->argument
-                      : strcmp(line, "target") == 0   ? &n->target
-                                                      : NULL;
-        if (!slot || *slot)
-            return -1;
-        *slot = eq + 1;
-    }
-    if (!n->resolution || !n->source || !n->service || !n->argument || !n->target)
+    static const char *const keys[] = { "resolution", "source", "service", "argument",
+                                        "target" };
+    char **const slots[] = { &n->resolution, &n->source, &n->service, &n->argument,
+                             &n->target };
+    if (parse_fields(block, keys, slots, 5) < 0 || !n->resolution || !n->source ||
+        !n->service || !n->argument || !n->target)
         return -1;
     return strcmp(n->resolution, "allow") == 0 || strcmp(n->resolution, "deny") == 0 ||
                    strcmp(n->resolution, "fail") == 0

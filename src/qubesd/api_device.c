@@ -15,23 +15,21 @@
 
 static const char *const device_classes[] = { "pci", "block" };
 
-/* "<backend>+<port_id>[:<device_id>]", as VirtualDevice.from_qarg reads it. */
+/* "<backend>+<port_id>[:<device_id>]" as VirtualDevice.from_qarg reads it, and the
+ * class of the method. */
 struct device_ref {
+    char cls[16];
     char backend[32];
     char port_id[API_ARG_MAX + 1];
     const char *device_id; /* into call->arg; "*" when not given */
 };
 
-/* The class of admin.vm.device.<class>.<Op> (the dispatcher matched the name). */
-static void method_class(const struct api_call *call, char out[16])
-{
-    const char *cls = call->method + strlen(DEVICE_PREFIX);
-    size_t n = strcspn(cls, ".");
-    snprintf(out, 16, "%.*s", (int)n, cls);
-}
-
+/* The device a call names, and its class: admin.vm.device.<class>.<Op> (the
+ * dispatcher matched the name) with "<backend>+<port_id>[:<device_id>]". */
 static int parse_ref(const struct api_call *call, struct device_ref *ref, struct qerror *err)
 {
+    const char *cls = call->method + strlen(DEVICE_PREFIX);
+    snprintf(ref->cls, sizeof(ref->cls), "%.*s", (int)strcspn(cls, "."), cls);
     const char *plus = strchr(call->arg, '+');
     if (!plus || plus == call->arg || (size_t)(plus - call->arg) >= sizeof(ref->backend))
         return api_protocol_error(err, "Invalid device: expected <backend>+<port_id>");
@@ -89,17 +87,15 @@ static int device_list(struct api_call *call, struct qerror *err)
 static int device_attach(struct api_call *call, struct qerror *err)
 {
     struct device_ref ref;
-    char cls[16];
-    method_class(call, cls);
     if (parse_ref(call, &ref, err) < 0 || check_assignment(call, err) < 0)
         return -1;
-    if (strcmp(cls, "pci") == 0)
+    if (strcmp(ref.cls, "pci") == 0)
         return qerror_set(err, ERR_QUBES_VALUE_ERROR, "%s devices cannot be attached manually.",
-                          cls);
+                          ref.cls);
     if (qube_power(call->dest) == POWER_HALTED)
         return qerror_set(err, ERR_QUBES_VM_NOT_RUNNING_ERROR,
                           "VM not running, cannot attach device, do you mean `assign`?");
-    return qerror_set(err, ERR_PROTOCOL_ERROR, "Cannot attach ambiguous %s device.", cls);
+    return qerror_set(err, ERR_PROTOCOL_ERROR, "Cannot attach ambiguous %s device.", ref.cls);
 }
 
 /* Qubes keeps an assignment of an absent device for when it appears; qubesd
@@ -108,34 +104,28 @@ static int device_attach(struct api_call *call, struct qerror *err)
 static int device_assign(struct api_call *call, struct qerror *err)
 {
     struct device_ref ref;
-    char cls[16];
-    method_class(call, cls);
     if (parse_ref(call, &ref, err) < 0 || check_assignment(call, err) < 0)
         return -1;
-    return qerror_set(err, ERR_PROTOCOL_ERROR, "%s device not recognized in %s port.", cls,
+    return qerror_set(err, ERR_PROTOCOL_ERROR, "%s device not recognized in %s port.", ref.cls,
                       ref.port_id);
 }
 
 static int device_detach(struct api_call *call, struct qerror *err)
 {
     struct device_ref ref;
-    char cls[16];
-    method_class(call, cls);
     if (parse_ref(call, &ref, err) < 0)
         return -1;
-    return qerror_set(err, ERR_DEVICE_NOT_ASSIGNED, "%s device %s not attached to %s", cls,
+    return qerror_set(err, ERR_DEVICE_NOT_ASSIGNED, "%s device %s not attached to %s", ref.cls,
                       ref.port_id, call->dest->name);
 }
 
 static int device_unassign(struct api_call *call, struct qerror *err)
 {
     struct device_ref ref;
-    char cls[16];
-    method_class(call, cls);
     if (parse_ref(call, &ref, err) < 0)
         return -1;
-    return qerror_set(err, ERR_DEVICE_NOT_ASSIGNED, "%s device %s:%s:%s not assigned to %s", cls,
-                      ref.backend, ref.port_id, ref.device_id, call->dest->name);
+    return qerror_set(err, ERR_DEVICE_NOT_ASSIGNED, "%s device %s:%s:%s not assigned to %s",
+                      ref.cls, ref.backend, ref.port_id, ref.device_id, call->dest->name);
 }
 
 /* Set.assignment: the new mode, then the assignment it changes. */
