@@ -136,8 +136,11 @@ static int device_set_assignment(struct api_call *call, struct qerror *err)
     for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
         known = known || (call->payload_len == strlen(modes[i]) &&
                           memcmp(call->untrusted_payload, modes[i], call->payload_len) == 0);
+    /* upstream's PermissionDenied says nothing; ours says why, as every refusal does */
     if (!known)
-        return qerror_set(err, ERR_PERMISSION_DENIED, "%s", "");
+        return qerror_set(err, ERR_PERMISSION_DENIED,
+                          "Invalid assignment mode: expected required, ask-to-attach or "
+                          "auto-attach");
     struct device_ref ref;
     if (parse_ref(call, &ref, err) < 0)
         return -1;

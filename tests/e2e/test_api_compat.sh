@@ -58,7 +58,8 @@ test_device_changes_of_absent_devices() {
         admin.vm.device.pci.Unassign work dom0+00_1f.2:0x8086:0x1234
     expect "2|QubesValueError||Device dom0:sda:* not assigned to work|" \
         admin.vm.device.block.Set.assignment work dom0+sda auto-attach
-    expect "2|PermissionDenied|||" admin.vm.device.block.Set.assignment work dom0+sda manual
+    expect "2|PermissionDenied||Invalid assignment mode: expected required, ask-to-attach or auto-attach|" \
+        admin.vm.device.block.Set.assignment work dom0+sda manual
     expect "2|QubesVMNotFoundError||No such domain: 'nope'|" \
         admin.vm.device.block.Detach work nope+sda
     expect "2|ProtocolError||Invalid device: expected <backend>+<port_id>|" \
