@@ -13,6 +13,7 @@
 #define QERROR_KINDS(X) \
     X(QUBES_EXCEPTION, "QubesException") \
     X(ACCESS_DENIED, "AccessDenied") \
+    X(DEVICE_NOT_ASSIGNED, "DeviceNotAssigned") \
     X(PERMISSION_DENIED, "PermissionDenied") \
     X(POLICY_SYNTAX_ERROR, "PolicySyntaxError") \
     X(PROTOCOL_ERROR, "ProtocolError") \
@@ -20,6 +21,10 @@
     X(QUBES_DAEMON_ACCESS_ERROR, "QubesDaemonAccessError") \
     X(QUBES_DAEMON_COMMUNICATION_ERROR, "QubesDaemonCommunicationError") \
     X(QUBES_FEATURE_NOT_FOUND_ERROR, "QubesFeatureNotFoundError") \
+    X(QUBES_INVALID_LABEL_ERROR, "QubesInvalidLabelError") \
+    X(QUBES_INVALID_LABEL_VALUE_ERROR, "QubesInvalidLabelValueError") \
+    X(QUBES_INVALID_TAG_ERROR, "QubesInvalidTagError") \
+    X(QUBES_LABEL_IN_USE_ERROR, "QubesLabelInUseError") \
     X(QUBES_LABEL_NOT_FOUND_ERROR, "QubesLabelNotFoundError") \
     X(QUBES_MEMORY_ERROR, "QubesMemoryError") \
     X(QUBES_NO_SUCH_PROPERTY_ERROR, "QubesNoSuchPropertyError") \
@@ -37,6 +42,7 @@
     X(QUBES_VM_NOT_STARTED_ERROR, "QubesVMNotStartedError") \
     X(QUBES_VM_SHUTDOWN_TIMEOUT_ERROR, "QubesVMShutdownTimeoutError") \
     X(QUBES_VALUE_ERROR, "QubesValueError") \
+    X(QUBES_VOLUME_COPY_TOKEN_NOT_FOUND_ERROR, "QubesVolumeCopyTokenNotFoundError") \
     X(QUBES_VOLUME_REVISION_NOT_FOUND_ERROR, "QubesVolumeRevisionNotFoundError") \
     X(STORAGE_POOL_EXCEPTION, "StoragePoolException")
 

@@ -10,6 +10,23 @@ long long host_memory_mib(void)
     return pages > 0 && page_size > 0 ? (long long)pages * page_size >> 20 : 0;
 }
 
+long long host_memory_used_kib(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (!f)
+        return 0;
+    long long total = -1, available = -1, v;
+    char line[128];
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "MemTotal: %lld kB", &v) == 1)
+            total = v;
+        else if (sscanf(line, "MemAvailable: %lld kB", &v) == 1)
+            available = v;
+    }
+    fclose(f);
+    return total >= 0 && available >= 0 && total >= available ? total - available : 0;
+}
+
 long long qubes_memory_budget_mib(long long host_mib)
 {
     long long reserve = host_mib / 8;

@@ -10,6 +10,9 @@
 
 /* The host's memory in MiB (0 when unknown). */
 long long host_memory_mib(void);
+/* The host's memory in use in KiB: MemTotal - MemAvailable of /proc/meminfo
+ * (0 when unknown). */
+long long host_memory_used_kib(void);
 /* Memory all qubes together may have, in MiB, of a host with host_mib. */
 long long qubes_memory_budget_mib(long long host_mib);
 /* Processes and threads all qubes together may have: three quarters of the

@@ -245,6 +245,9 @@ void policy_evaluate(const struct policy *p, const struct policy_system *sys, co
 {
     memset(res, 0, sizeof(*res));
     res->result = POLICY_DENY;
+    /* a denial is notified unless the rule that decided says notify=no
+     * (qrexec's AccessDenied defaults to notify=True) */
+    res->notify = true;
     if (p->error) {
         deny(res, "%s", p->error);
         return;

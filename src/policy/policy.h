@@ -96,7 +96,7 @@ struct policy_rule {
     bool has_default_target;
     struct policy_token default_target;
     char *user; /* NULL = default */
-    bool notify;
+    bool notify;    /* tell the user (the policy agent): a deny, or a rule's notify=yes */
     bool autostart;
     char *file;
     unsigned line;
@@ -140,7 +140,7 @@ struct policy_resolution {
     char *target_uuid;      /* allow: "uuid:..." or "@dispvm:uuid:..." or NULL */
     char *user;             /* allow/ask: NULL = DEFAULT */
     bool autostart;
-    bool notify;
+    bool notify;    /* tell the user (the policy agent): a deny, or a rule's notify=yes */
     char **targets; /* ask: sorted candidates */
     size_t n_targets;
     char *default_target; /* ask: NULL = none */

@@ -1,10 +1,13 @@
-/* qrexec-policy-agent: answers the policy's `ask` (upstream: policy.Ask in the GUI qube).
- * It connects to qubesd's run/qubes/policy-agent.sock and, for each request, shows the
- * candidates on the terminal and reads a choice, or answers from --answer for scripts.
+/* qrexec-policy-agent: answers the policy's `ask` (upstream: policy.Ask in the GUI qube)
+ * and tells the user of calls the policy denied (policy.Notify). It connects to qubesd's
+ * run/qubes/policy-agent.sock and, for each request, shows the candidates on the terminal
+ * and reads a choice, or answers from --answer for scripts; a notification is printed as
+ * upstream's desktop notification reads ("Denied: S", "Denied S+A from Q to T").
  *
- * Requests (from qubesd), blocks of key=value lines ending with an empty line:
- *   id=N  source=Q  service=S  argument=+A  targets=T1 T2 ...  default_target=T
- * Answers:  id=N  answer=allow:TARGET | answer=deny */
+ * From qubesd, blocks of key=value lines ending with an empty line:
+ *   ask:     id=N  source=Q  service=S  argument=+A  targets=T1 T2 ...  default_target=T
+ *   notify:  resolution=deny|allow|fail  source=Q  service=S  argument=+A  target=T
+ * Answers (to asks only):  id=N  answer=allow:TARGET | answer=deny */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -30,12 +33,17 @@ struct ask {
     size_t n_targets;
 };
 
+struct notification {
+    char *resolution, *source, *service, *argument, *target;
+};
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: qrexec-policy-agent [--answer ANSWER]... [--count N]\n"
             "Answers the qrexec policy's 'ask' for the qubesd of $QUBES_ROOT: each request\n"
             "lists the targets the caller may get; choose one by number or name, or deny.\n"
+            "Calls the policy denied are shown as they happen (Qubes' notifications).\n"
             "  --answer ANSWER  answer without asking: 'allow' (the default target, or the\n"
             "                   only candidate), 'allow:TARGET' or 'deny'; given several\n"
             "                   times, one per request in order, the last one for the rest\n"
@@ -51,28 +59,38 @@ static bool is_candidate(const struct ask *a, const char *t)
     return false;
 }
 
-/* -1: malformed. Fields point into block. */
-static int parse_ask(char *block, struct ask *a)
+/* A block's key=value lines into the slots named by keys (slots[i] for keys[i], NULL if
+ * absent). -1: a line without '=', an unknown key or one given twice. Values point into
+ * block. */
+static int parse_fields(char *block, const char *const *keys, char **const *slots, size_t n)
 {
-    memset(a, 0, sizeof(*a));
+    for (size_t i = 0; i < n; i++)
+        *slots[i] = NULL;
     for (char *save = NULL, *line = strtok_r(block, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
         char *eq = strchr(line, '=');
         if (!eq)
             return -1;
         *eq = '\0';
-        char **slot = strcmp(line, "id") == 0               ? &a->id
-                      : strcmp(line, "source") == 0         ? &a->source
-                      : strcmp(line, "service") == 0        ? &a->service
-                      : strcmp(line, "argument") == 0       ? &a->argument
-                      : strcmp(line, "targets") == 0        ? &a->targets_text
-                      : strcmp(line, "default_target") == 0 ? &a->default_target
-                                                            : NULL;
-        if (!slot || *slot)
+        size_t i = 0;
+        while (i < n && strcmp(line, keys[i]) != 0)
+            i++;
+        if (i == n || *slots[i])
             return -1;
-        *slot = eq + 1;
+        *slots[i] = eq + 1;
     }
-    if (!a->id || !a->source || !a->service || !a->argument || !a->targets_text)
+    return 0;
+}
+
+static int parse_ask(char *block, struct ask *a)
+{
+    static const char *const keys[] = { "id",       "source",  "service",
+                                        "argument", "targets", "default_target" };
+    memset(a, 0, sizeof(*a));
+    char **const slots[] = { &a->id,       &a->source,       &a->service,
+                             &a->argument, &a->targets_text, &a->default_target };
+    if (parse_fields(block, keys, slots, 6) < 0 || !a->id || !a->source || !a->service ||
+        !a->argument || !a->targets_text)
         return -1;
     for (char *save = NULL, *t = strtok_r(a->targets_text, " ", &save); t;
          t = strtok_r(NULL, " ", &save)) {
@@ -83,6 +101,54 @@ static int parse_ask(char *block, struct ask *a)
     if (a->default_target && !*a->default_target)
         a->default_target = NULL;
     return a->n_targets ? 0 : -1;
+}
+
+static int parse_notification(char *block, struct notification *n)
+{
+    static const char *const keys[] = { "resolution", "source", "service", "argument",
+                                        "target" };
+    char **const slots[] = { &n->resolution, &n->source, &n->service, &n->argument,
+                             &n->target };
+    if (parse_fields(block, keys, slots, 5) < 0 || !n->resolution || !n->source ||
+        !n->service || !n->argument || !n->target)
+        return -1;
+    return strcmp(n->resolution, "allow") == 0 || strcmp(n->resolution, "deny") == 0 ||
+                   strcmp(n->resolution, "fail") == 0
+               ? 0
+               : -1;
+}
+
+/* Only printable ASCII reaches the terminal. */
+static void put_clean(const char *s)
+{
+    for (; *s; s++)
+        putchar(*s >= 0x20 && *s < 0x7f ? *s : '_');
+}
+
+/* Upstream's summary and body: the service alone, then the call with its argument
+ * (none shown for "+") from the source to the target. */
+static void show_notification(const struct notification *n)
+{
+    static const char *const heads[][2] = {
+        { "allow", "Allowed" }, { "deny", "Denied" }, { "fail", "Failed" }
+    };
+    const char *head = "Failed";
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
+        if (strcmp(n->resolution, heads[i][0]) == 0)
+            head = heads[i][1];
+    bool fail = strcmp(n->resolution, "fail") == 0;
+    printf("\n%s: ", head);
+    put_clean(n->service);
+    printf("\n%s ", fail ? "Failed to execute" : head);
+    put_clean(n->service);
+    if (strcmp(n->argument, "+") != 0)
+        put_clean(n->argument);
+    printf(fail ? " (from " : " from ");
+    put_clean(n->source);
+    printf(" to ");
+    put_clean(n->target);
+    printf(fail ? ")\n" : "\n");
+    fflush(stdout);
 }
 
 /* The scripted answer for this request: "allow:T" or "deny" (heap). */
@@ -221,6 +287,15 @@ int main(int argc, char **argv)
         size_t len = (size_t)(end - in.data);
         _cleanup_free_ char *block = xstrndup(in.data, len);
         buf_consume(&in, len + 2);
+        if (strncmp(block, "resolution=", 11) == 0) {
+            struct notification note;
+            if (parse_notification(block, &note) < 0) {
+                fprintf(stderr, "qrexec-policy-agent: malformed notification\n");
+                return 1;
+            }
+            show_notification(&note);
+            continue;
+        }
         struct ask a;
         if (parse_ask(block, &a) < 0) {
             fprintf(stderr, "qrexec-policy-agent: malformed request\n");

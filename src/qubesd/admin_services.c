@@ -24,6 +24,10 @@ struct link_ctx {
 static void link_method(const char *name, void *ctx)
 {
     struct link_ctx *l = ctx;
+    /* upstream's internal.* live on qubesd.internal.sock, which no qrexec
+     * service reaches: dom0's own processes only */
+    if (strncmp(name, "internal.", 9) == 0)
+        return;
     _cleanup_free_ char *path = xasprintf("%s/%s", l->dir, name);
     unlink(path);
     if (symlink(l->socket_path, path) < 0)

@@ -12,7 +12,7 @@ static const struct api_method *const groups[] = {
     api_label_methods, api_firewall_methods, api_notes_methods,   api_events_methods,
     api_lifecycle_methods,
     api_volume_methods, api_pool_methods, /* storage */
-    api_dispvm_methods,
+    api_dispvm_methods,    api_device_methods,
 };
 
 /* Methods with one endpoint per qube class. */
@@ -83,12 +83,13 @@ static int check_arg(enum api_arg syntax, const char *untrusted_arg, struct qerr
         return 0;
     case ARG_TAG:
         if (!tag_name_ok(untrusted_arg))
-            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "disallowed characters in tag '%s'",
-                              untrusted_arg);
+            return qerror_set(err, ERR_QUBES_INVALID_TAG_ERROR,
+                              "disallowed characters in tag '%s'", untrusted_arg);
         return 0;
     case ARG_NEW_LABEL:
         if (!label_name_ok(untrusted_arg, true))
-            return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid label name: '%s'", untrusted_arg);
+            return qerror_set(err, ERR_QUBES_INVALID_LABEL_ERROR, "Invalid label name: '%s'",
+                              untrusted_arg);
         return 0;
     case ARG_NONE:
     case ARG_NAME:

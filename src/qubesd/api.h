@@ -83,6 +83,7 @@ extern const struct api_method api_lifecycle_methods[];
 extern const struct api_method api_volume_methods[]; /* api_volume.c */
 extern const struct api_method api_pool_methods[];   /* api_pool.c */
 extern const struct api_method api_dispvm_methods[]; /* api_dispvm.c */
+extern const struct api_method api_device_methods[]; /* api_device.c */
 
 /* For a method that finishes later (a qube starting): the server keeps the
  * connection and answers when api_reply_done is called. The reply outlives

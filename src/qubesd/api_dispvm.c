@@ -14,7 +14,7 @@ static int create_disposable(struct api_call *call, struct qerror *err)
     struct app *app = call->app;
     bool preload = strcmp(call->arg, "preload") == 0;
     if (*call->arg && !preload)
-        return qerror_set(err, ERR_PERMISSION_DENIED, "Invalid argument for %s", call->method);
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid argument for %s", call->method);
     bool want_uuid = call->payload_len == 4 && memcmp(call->untrusted_payload, "uuid", 4) == 0;
     if (call->payload_len && !want_uuid)
         return qerror_set(err, ERR_QUBES_VALUE_ERROR,

@@ -58,7 +58,8 @@ static int label_create(struct api_call *call, struct qerror *err)
         end--;
     _cleanup_free_ char *color = xstrndup(p, (size_t)(end - p));
     if ((size_t)(end - p) != 8 || !label_color_ok(color))
-        return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid color: expected 0xRRGGBB");
+        return qerror_set(err, ERR_QUBES_INVALID_LABEL_VALUE_ERROR,
+                          "Invalid color: expected 0xRRGGBB");
     return change_add_label(app, call->arg, color, err);
 }
 
@@ -74,7 +75,8 @@ static int label_remove(struct api_call *call, struct qerror *err)
         const struct prop_def *def = prop_find(app->qubes[i]->cls, "label");
         const char *v = app->qubes[i]->props[def->index];
         if (v && strcmp(v, l->name) == 0)
-            return qerror_set(err, ERR_QUBES_EXCEPTION, "label still in use");
+            return qerror_set(err, ERR_QUBES_LABEL_IN_USE_ERROR, "Label is still in use: '%s'",
+                              l->name);
     }
     return change_remove_label(app, l->name, err);
 }

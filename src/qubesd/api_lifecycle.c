@@ -1,4 +1,5 @@
-/* admin.vm.Start, Shutdown, Kill, Pause, Unpause and CurrentState. */
+/* admin.vm.Start, Shutdown, Kill, Pause, Unpause, Suspend, Resume, Console and
+ * CurrentState. */
 #include <string.h>
 
 #include "qubesd/api.h"
@@ -72,6 +73,36 @@ static int vm_unpause(struct api_call *call, struct qerror *err)
     return lifecycle_pause(call->app, call->dest, false, err);
 }
 
+/* qubesvm.py suspend(): a qube without PCI devices is suspended as libvirt's
+ * suspend(), i.e. paused (domain-paused); one already paused stays so. No
+ * qube here has PCI devices, so none reaches the S3 "Suspended" state. */
+static int vm_suspend(struct api_call *call, struct qerror *err)
+{
+    if (call->dest->cls == QUBE_ADMINVM)
+        return qerror_set(err, ERR_QUBES_VM_ERROR, "Cannot suspend Dom0 fake domain!");
+    if (qube_power(call->dest) == POWER_PAUSED)
+        return 0;
+    return lifecycle_pause(call->app, call->dest, true, err);
+}
+
+/* qubesvm.py resume(): a qube not in "Suspended" is unpaused. */
+static int vm_resume(struct api_call *call, struct qerror *err)
+{
+    return lifecycle_pause(call->app, call->dest, false, err);
+}
+
+/* The tty of the qube's console for the admin.vm.Console script. Qubes reads it
+ * from the domain's libvirt <console tty=...>; a console that is a log file
+ * (as every console here is) has no tty, and the answer is empty. */
+static int vm_console(struct api_call *call, struct qerror *err)
+{
+    if (qube_power(call->dest) == POWER_HALTED)
+        return qerror_set(err, ERR_QUBES_VM_NOT_RUNNING_ERROR,
+                          "Domain not running (either powered off or paused): '%s'",
+                          call->dest->name);
+    return 0;
+}
+
 static int vm_current_state(struct api_call *call, struct qerror *err)
 {
     (void)err;
@@ -85,6 +116,9 @@ const struct api_method api_lifecycle_methods[] = {
     { "admin.vm.Kill", ARG_NONE, WANT_NO, WANT_ANY, vm_kill },
     { "admin.vm.Pause", ARG_NONE, WANT_NO, WANT_ANY, vm_pause },
     { "admin.vm.Unpause", ARG_NONE, WANT_NO, WANT_ANY, vm_unpause },
+    { "admin.vm.Suspend", ARG_NONE, WANT_NO, WANT_ANY, vm_suspend },
+    { "admin.vm.Resume", ARG_NONE, WANT_NO, WANT_ANY, vm_resume },
+    { "admin.vm.Console", ARG_NONE, WANT_NO, WANT_ANY, vm_console },
     { "admin.vm.CurrentState", ARG_NONE, WANT_NO, WANT_ANY, vm_current_state },
     { NULL, ARG_NONE, WANT_NO, WANT_NO, NULL },
 };

@@ -11,11 +11,13 @@
 #include "qubesd/property.h"
 #include "qubesd/storage_glue.h"
 
+/* An unknown pool: admin.py's enforce_arg, which does not tell a qube whether
+ * a name it may not see exists (PermissionDenied). */
 static const struct pool *find_pool(const struct api_call *call, struct qerror *err)
 {
     const struct pool *p = app_pool_find(call->app, call->arg);
     if (!p)
-        qerror_set(err, ERR_PROTOCOL_ERROR, "No such pool: %s", call->arg);
+        qerror_set(err, ERR_PERMISSION_DENIED, "Argument not in 'pools'");
     return p;
 }
 

@@ -90,7 +90,8 @@ static int parse_create_payload(const struct api_call *call, bool in_pool,
             if (p->label)
                 return api_protocol_error(err, "duplicated parameters");
             if (!label_name_ok(value, true))
-                return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid label name: '%s'", value);
+                return qerror_set(err, ERR_QUBES_INVALID_LABEL_ERROR, "Invalid label name: '%s'",
+                                  value);
             p->label = app_label_lookup(call->app, value);
             if (!p->label)
                 return qerror_set(err, ERR_QUBES_LABEL_NOT_FOUND_ERROR, "Label does not exist: %s",
@@ -141,7 +142,7 @@ static int vm_create(struct api_call *call, struct qerror *err)
     struct qube *template = NULL;
     if (*call->arg) {
         if (!has_template)
-            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "%s cannot be based on template",
+            return qerror_set(err, ERR_PROTOCOL_ERROR, "%s cannot be based on template",
                               call->endpoint);
         template = app_find(app, call->arg);
         if (!template)
@@ -153,7 +154,7 @@ static int vm_create(struct api_call *call, struct qerror *err)
     if (parse_create_payload(call, in_pool, &p, &storage, err) < 0)
         return -1;
     if (app_find(app, p.name))
-        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "VM %s already exists", p.name);
+        return qerror_set(err, ERR_QUBES_VM_ALREADY_EXISTS_ERROR, "VM %s already exists", p.name);
 
     if (has_template && !template) {
         template = prop_value_qube(app, NULL,

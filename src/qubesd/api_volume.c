@@ -9,8 +9,10 @@
  * sparse -import.img of that size. It writes the data there itself (sparse,
  * fdatasync), then calls internal.vm.volume.ImportEnd+<volume> with payload
  * "ok" (commit: the import becomes the volume's image, the old one a
- * revision) or "fail\n<reason>" (the import file is removed). Both methods
- * are served on qubesd.sock and refused unless the source is dom0. */
+ * revision) or "fail\n<reason>" (the import file is removed). As upstream's
+ * qubesd.internal.sock, whose input is trusted, they take any source (the
+ * dom0 service passes the calling qube); they are never qrexec services
+ * (admin_services.c), so only dom0's own processes reach them. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,22 +40,33 @@ static void volume_call_close(struct volume_call *vc)
 }
 #define _cleanup_volume_call_ __attribute__((cleanup(volume_call_close)))
 
-static int open_volume(struct api_call *call, struct volume_call *vc, struct qerror *err)
+/* A volume the destination does not have: admin.py's enforce_arg hides
+ * whether it exists (PermissionDenied); internal.py, whose caller is dom0,
+ * says so (ProtocolError). Both name it "Argument not in <qube> volumes". */
+static int find_volume(struct api_call *call, struct volume_call *vc, enum qerror_kind unknown,
+                       struct qerror *err)
 {
     memset(vc, 0, sizeof(*vc));
     if (qube_storage_open(call->app, call->dest, &vc->s, err) < 0)
         return -1;
     vc->v = qube_storage_find(&vc->s, call->arg);
     if (!vc->v)
-        return qerror_set(err, ERR_PROTOCOL_ERROR, "No such volume: %s", call->arg);
+        return unknown == ERR_PERMISSION_DENIED
+                   ? qerror_set(err, unknown, "Argument not in '%s volumes'", call->dest->name)
+                   : qerror_set(err, unknown, "Argument not in %s volumes", call->dest->name);
     return 0;
+}
+
+static int open_volume(struct api_call *call, struct volume_call *vc, struct qerror *err)
+{
+    return find_volume(call, vc, ERR_PERMISSION_DENIED, err);
 }
 
 static int require_halted(const struct api_call *call, const struct volume_call *vc,
                           struct qerror *err)
 {
     if (qube_storage_started(&vc->s))
-        return qerror_set(err, ERR_QUBES_VM_NOT_HALTED_ERROR, "Domain is powered on: '%s'",
+        return qerror_set(err, ERR_QUBES_VM_NOT_HALTED_ERROR, "Domain is not powered off: '%s'",
                           call->dest->name);
     return 0;
 }
@@ -73,25 +86,30 @@ static char *stripped_payload(const struct api_call *call, struct qerror *err)
     return s;
 }
 
-/* Upstream validate_size: decimal digits, at most 19, no leading zeros. */
-static int parse_size(const char *s, bool allow_negative, long long *out, struct qerror *err)
+/* Upstream validate_number: decimal digits, at most 19, no leading zeros;
+ * name starts its messages ("Size", "Size of new data"). */
+static int parse_number(const char *s, const char *name, bool allow_negative, long long *out,
+                        struct qerror *err)
 {
     bool negative = allow_negative && s[0] == '-';
     const char *d = negative ? s + 1 : s;
-    if (!*d)
-        return api_protocol_error(err, "Size contains non ASCII digits");
+    bool digits = *d != '\0';
     for (const char *c = d; *c; c++)
-        if (*c < '0' || *c > '9')
-            return api_protocol_error(err, "Size contains non ASCII digits");
-    if (strlen(d) >= 20)
-        return api_protocol_error(err, "Size is bigger than 19 decimal digits");
-    if (d[0] == '0' && d[1])
-        return api_protocol_error(err, "Size contains spurious leading zeros");
+        digits = digits && *c >= '0' && *c <= '9';
+    if (!digits)
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "%s contains non ASCII digits", name);
     unsigned long long v = strtoull(d, NULL, 10);
-    if (v > (unsigned long long)INT64_MAX)
-        return api_protocol_error(err, "Size is bigger than 19 decimal digits");
+    if (strlen(d) >= 20 || v > (unsigned long long)INT64_MAX)
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "%s is bigger than 19 decimal digits", name);
+    if (d[0] == '0' && d[1])
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "%s contains spurious leading zeros", name);
     *out = negative ? -(long long)v : (long long)v;
     return 0;
+}
+
+static int parse_size(const char *s, bool allow_negative, long long *out, struct qerror *err)
+{
+    return parse_number(s, "Size", allow_negative, out, err);
 }
 
 static int volume_list(struct api_call *call, struct qerror *err)
@@ -254,7 +272,8 @@ static int volume_clone_to(struct api_call *call, struct qerror *err)
         return -1;
     const char *target = kv_get(&call->app->clone_tokens, token);
     if (!target)
-        return api_protocol_error(err, "Invalid clone token");
+        return qerror_set(err, ERR_QUBES_VOLUME_COPY_TOKEN_NOT_FOUND_ERROR,
+                          "Token to clone volume of qube was not found");
     /* one use only, whatever happens next */
     _cleanup_free_ char *src_ref = xstrdup(target);
     kv_del(&call->app->clone_tokens, token);
@@ -344,38 +363,30 @@ static int volume_set_ephemeral(struct api_call *call, struct qerror *err)
 
 /* ---- import from dom0 ---- */
 
-static int require_dom0_source(const struct api_call *call, struct qerror *err)
-{
-    if (call->src->cls != QUBE_ADMINVM)
-        return qerror_set(err, ERR_PERMISSION_DENIED, "internal.vm.volume.* are for dom0 only");
-    return 0;
-}
-
+/* internal.py vm_volume_import: the volume, a halted qube, then the size. */
 static int volume_import_begin(struct api_call *call, struct qerror *err)
 {
     _cleanup_volume_call_ struct volume_call vc = { 0 };
-    if (require_dom0_source(call, err) < 0 || open_volume(call, &vc, err) < 0)
+    if (find_volume(call, &vc, ERR_PROTOCOL_ERROR, err) < 0 || require_halted(call, &vc, err) < 0)
         return -1;
     const struct storage_volume *v = vc.v;
     long long size;
     if (call->payload_len) {
         _cleanup_free_ char *text = stripped_payload(call, err);
-        if (!text || parse_size(text, false, &size, err) < 0)
+        if (!text || parse_number(text, "Size of new data", false, &size, err) < 0)
             return -1;
     } else {
         uint64_t cur, usage;
         v->pool->driver->usage(v->pool, v, &cur, &usage);
         size = (long long)cur;
     }
-    if (require_halted(call, &vc, err) < 0)
-        return -1;
     _cleanup_free_ char *path = NULL;
     if (v->pool->driver->import_begin(v->pool, v, (uint64_t)size, &path, err) < 0)
         return -1;
     if (strchr(path, ' ')) {
         struct qerror ignored;
         v->pool->driver->import_end(v->pool, v, false, &ignored);
-        return qerror_set(err, ERR_QUBES_EXCEPTION, "import path contains a space: %s", path);
+        return api_protocol_error(err, "Path contains whitespace");
     }
     char num[32];
     snprintf(num, sizeof(num), "%lld", size);
@@ -387,7 +398,7 @@ static int volume_import_begin(struct api_call *call, struct qerror *err)
 static int volume_import_end(struct api_call *call, struct qerror *err)
 {
     _cleanup_volume_call_ struct volume_call vc = { 0 };
-    if (require_dom0_source(call, err) < 0 || open_volume(call, &vc, err) < 0)
+    if (find_volume(call, &vc, ERR_PROTOCOL_ERROR, err) < 0)
         return -1;
     bool success = call->payload_len == 2 && memcmp(call->untrusted_payload, "ok", 2) == 0;
     if (vc.v->pool->driver->import_end(vc.v->pool, vc.v, success, err) < 0) {

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/error.h"
@@ -54,6 +55,8 @@ struct qube {
     struct kv_list volume_pools; /* volume name -> pool name, from CreateInPool */
     struct qube_runtime *runtime; /* NULL while halted (lifecycle.c) */
     struct kv_list volume_config; /* "<volume>.<key>" -> value (storage_glue.h) */
+    int xid;                 /* while it runs: its domain id (xid.h); 0 while halted */
+    struct timespec started; /* while it runs: when it started */
 };
 
 struct label {
@@ -84,6 +87,7 @@ struct app {
     struct event_subscriber *subscribers; /* of the event bus (events.h) */
     struct loop *loop; /* the daemon's event loop (main's), for work that waits */
     struct kv_list clone_tokens; /* admin.vm.volume.CloneFrom: token -> "<uuid>:<volume>" */
+    int last_xid; /* the domain id handed out last (xid.h) */
 };
 
 const char *qube_class_name(enum qube_class cls);

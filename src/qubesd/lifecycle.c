@@ -31,6 +31,7 @@
 #include "qubesd/property.h"
 #include "qubesd/qubesdb_link.h"
 #include "qubesd/storage_glue.h"
+#include "qubesd/xid.h"
 
 /* Someone waiting for a qube to be up (or down). */
 struct waiter {
@@ -162,10 +163,12 @@ static void on_exit_fd(struct loop_watch *w, uint32_t events)
     struct qerror reap_err = { 0 };
     int rc = rt->drv->reap(rt->run, &reap_err);
     rt->run = NULL;
+    qube_run_end(q);
     fire0(app, q, "domain-stopped");
     struct qerror stop_err = { 0 };
     if (storage_stop(app, q, &stop_err) < 0)
         log_error("qube=%s op=storage-stop error=%s", q->name, stop_err.message);
+    qube_run_announce(app, q);
     log_info("qube=%s op=halted was=%s%s%s", q->name, power_state_name(was),
              rc < 0 ? " error=" : "", rc < 0 ? reap_err.message : "");
 
@@ -219,6 +222,7 @@ static struct qube_runtime *runtime_new(struct app *app, struct qube *q,
     rt->qrexec_watch.fd = -1;
     rt->exit_watch = (struct loop_watch){ .fd = drv->exit_fd(run), .fn = on_exit_fd, .ctx = rt };
     q->runtime = rt;
+    qube_run_begin(app, q);
     loop_add(app->loop, &rt->exit_watch, EPOLLIN);
     return rt;
 }
@@ -414,6 +418,7 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
 
     struct qube_runtime *rt = runtime_new(app, q, drv, run, POWER_TRANSIENT);
     rt->qubesdb = qubesdb;
+    qube_run_announce(app, q);
     fire0(app, q, "domain-spawn");
 
     rt->qrexec_pid = spawn_qrexec_daemon(app, q, qrexec_ours, err);
@@ -659,6 +664,9 @@ void lifecycle_current_state(const struct app *app, const struct qube *q, struct
     if (q->runtime && q->runtime->run)
         q->runtime->drv->stats(q->runtime->run, &st, &ignored);
     long long maxmem = prop_value_int(app, q, "maxmem", 0);
+    /* dom0's is what its domain has (Qubes asks libvirt): the host's memory in use */
+    if (q->cls == QUBE_ADMINVM)
+        st.memory_kib = host_memory_used_kib();
     buf_printf(out, "mem=%lld mem_static_max=%lld cputime=%lld power_state=%s", st.memory_kib,
                q->cls == QUBE_ADMINVM ? app->host_memory_mib * 1024 : maxmem * 1024,
                st.cpu_time_ms, power_state_name(qube_power(q)));

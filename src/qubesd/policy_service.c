@@ -332,6 +332,27 @@ static bool send_ask(struct policy_service *ps, struct policy_request *r)
     return true;
 }
 
+/* Upstream's policy.Notify to the policy agent: a denied call the user should hear of
+ * (the caller only learns "Request refused"). Nobody to tell without an agent; like an
+ * ask, one that stops reading loses the notification, not the call. */
+static void notify_denial(struct policy_service *ps, const struct policy_request *r)
+{
+    if (ps->agent.fd < 0 || r->res.result != POLICY_DENY || !r->res.notify)
+        return;
+    const char *plus = strchr(r->service, '+');
+    _cleanup_free_ char *svc = xstrndup(r->service, plus ? (size_t)(plus - r->service)
+                                                         : strlen(r->service));
+    /* the target as the request named it, after @default for none or an unknown qube */
+    const char *target = r->res.requested_target ? r->res.requested_target
+                         : *r->target             ? r->target
+                                                  : "@default";
+    _cleanup_buf_ struct buf m = BUF_INIT;
+    buf_printf(&m, "resolution=deny\nsource=%s\nservice=%s\nargument=%s\ntarget=%s\n\n",
+               r->source, svc, plus ? plus : "+", target);
+    if (send(ps->agent.fd, m.data, m.len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)m.len)
+        log_warning("policy: the policy agent does not take notifications");
+}
+
 static void handle_request(struct policy_service *ps, struct policy_request *r)
 {
     struct request_fields f;
@@ -365,8 +386,10 @@ static void handle_request(struct policy_service *ps, struct policy_request *r)
         }
     }
     policy_system_free(&sys);
-    if (!f.just_evaluate)
+    if (!f.just_evaluate) {
         audit(ps, r->source, r->target, r->service, &r->res, r->rule, how);
+        notify_denial(ps, r);
+    }
     respond(ps, r, &r->res);
 }
 
@@ -512,6 +535,7 @@ static bool handle_answer(struct policy_service *ps, char *block)
     }
     policy_system_free(&sys);
     audit(ps, r->source, r->target, r->service, &r->res, r->rule, "asked=agent");
+    notify_denial(ps, r);
     respond(ps, r, &r->res);
     return true;
 }

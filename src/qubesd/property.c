@@ -112,9 +112,9 @@ static struct prop_def table[] = {
     { "management_dispvm", PROP_VM, Q, PROP_ALLOW_NONE | PROP_INHERIT, 4, default_from_global,
       "management_dispvm", check_dispvm_template, 0,
       "Default DVM template for Disposable VM for managing this VM." },
-    { "xid", PROP_INT, Q, PROP_READONLY, 2, default_const, "-1", NULL, 0,
+    { "xid", PROP_INT, Q, PROP_READONLY, 2, default_xid, NULL, NULL, 0,
       "Xen ID. Or not Xen, but ID." },
-    { "start_time", PROP_STR, Q, PROP_READONLY, 2, default_const_none, NULL, NULL, 0,
+    { "start_time", PROP_STR, Q, PROP_READONLY, 2, default_start_time, NULL, NULL, 0,
       "Tell when machine was started." },
 
     /* the app (admin.property.*) */
@@ -432,13 +432,8 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
         char *e = value + strlen(value);
         while (e > s && isspace((unsigned char)e[-1]))
             *--e = '\0';
-        if (!parse_int(s, &n) || strlen(s) > 19) {
-            _cleanup_buf_ struct buf r = BUF_INIT;
-            py_repr(&r, value, strlen(value));
-            return qerror_set(err, ERR_QUBES_VALUE_ERROR,
-                              "Invalid value for property %s: %s is not an integer", def->name,
-                              r.data);
-        }
+        if (!parse_int(s, &n) || strlen(s) > 19)
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Failed to parse property value as int");
         buf_printf(canonical, "%lld", n);
         return 0;
     }
@@ -453,8 +448,7 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
             return -1;
         const struct qube *target = app_find(app, value);
         if (!target)
-            return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
-                              "Can't set %s to non-existing qube %s", def->name, value);
+            return qerror_set(err, ERR_QUBES_VM_NOT_FOUND_ERROR, "No such domain: '%s'", value);
         if (def->vm_class_mask && !(def->vm_class_mask & ON(target->cls))) {
             /* name the first allowed class, as Qubes names vmclass */
             const char *want = "TemplateVM";
@@ -478,6 +472,11 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
         return 0;
     }
     case PROP_STR:
+        /* Python's string.printable lets tab, newline, CR, VT and FF through;
+         * a control character in a value (a kernel command line, a user name)
+         * is refused as the other unprintable ones are */
+        if (!all_printable_ascii(value, len))
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid characters in property value");
         if (def->flags & PROP_LOWERCASE)
             for (char *c = value; *c; c++)
                 *c = (char)tolower((unsigned char)*c);

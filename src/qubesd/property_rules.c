@@ -10,6 +10,7 @@
 #include "common/cleanup.h"
 #include "common/names.h"
 #include "common/root.h"
+#include "qubesd/xid.h"
 
 /* ---- defaults ---- */
 
@@ -233,6 +234,23 @@ int default_host_cpus(const struct app *app, const struct qube *q, const struct 
 {
     (void)q, (void)def;
     buf_printf(out, "%d", app->host_cpus);
+    return 0;
+}
+
+/* qubesvm.py's stateless xid and start_time: -1 and None while halted. */
+int default_xid(const struct app *app, const struct qube *q, const struct prop_def *def,
+                struct buf *out)
+{
+    (void)app, (void)def;
+    buf_printf(out, "%d", q->xid > 0 ? q->xid : -1);
+    return 0;
+}
+
+int default_start_time(const struct app *app, const struct qube *q, const struct prop_def *def,
+                       struct buf *out)
+{
+    (void)app, (void)def;
+    qube_start_time_text(q, out);
     return 0;
 }
 

@@ -36,6 +36,9 @@ int default_maxmem(const struct app *, const struct qube *, const struct prop_de
 int default_pool(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
 int default_host_memory(const struct app *, const struct qube *, const struct prop_def *,
                         struct buf *);
+int default_xid(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
+int default_start_time(const struct app *, const struct qube *, const struct prop_def *,
+                       struct buf *);
 int default_host_cpus(const struct app *, const struct qube *, const struct prop_def *,
                       struct buf *);
 

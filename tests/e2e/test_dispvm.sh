@@ -89,7 +89,7 @@ test_create_disposable_answers_and_refuses_as_qubes() {
     mk_appvm plain min
     expect "2|QubesException||Refusing to create disposable out of this AppVM, because template_for_dispvms=False|" \
         admin.vm.CreateDisposable plain
-    expect "2|PermissionDenied||Invalid argument for admin.vm.CreateDisposable|" \
+    expect "2|ProtocolError||Invalid argument for admin.vm.CreateDisposable|" \
         admin.vm.CreateDisposable dvm other
     expect "2|QubesValueError||Invalid payload for admin.vm.CreateDisposable: expected the empty string or 'uuid'|" \
         admin.vm.CreateDisposable dvm "" uuidx
@@ -174,6 +174,8 @@ test_disposable_runs_a_command_and_nothing_remains() {
     assert_eq "$before" "$(call admin.vm.List dom0)" "store as before"
     assert_no_trace "$d"
     assert_eq "1|$d|domain-stopped
+1|$d|property-reset:xid|name=xid
+1|$d|property-reset:start_time|name=start_time
 1|$d|domain-shutdown
 1||domain-pre-delete|vm=$d
 1||domain-delete|vm=$d" "$(events_wait | grep -v connection-established)" "events of the end"

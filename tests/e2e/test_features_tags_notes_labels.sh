@@ -150,9 +150,9 @@ zz
     expect "2|QubesTagNotFoundError||Tag not set for domain fedora: zz|" admin.vm.tag.Remove fedora zz
     expect "2|QubesTagNotFoundError||Tag not set for domain dom0: x|" admin.vm.tag.Remove dom0 x
     for bad in "bad.tag" "a/b" "a:b" "a+b"; do
-        expect "2|QubesValueError||disallowed characters in tag '$bad'|" admin.vm.tag.Set fedora "$bad"
-        expect "2|QubesValueError||disallowed characters in tag '$bad'|" admin.vm.tag.Get fedora "$bad"
-        expect "2|QubesValueError||disallowed characters in tag '$bad'|" admin.vm.tag.Remove fedora "$bad"
+        expect "2|QubesInvalidTagError||disallowed characters in tag '$bad'|" admin.vm.tag.Set fedora "$bad"
+        expect "2|QubesInvalidTagError||disallowed characters in tag '$bad'|" admin.vm.tag.Get fedora "$bad"
+        expect "2|QubesInvalidTagError||disallowed characters in tag '$bad'|" admin.vm.tag.Remove fedora "$bad"
     done
     expect "2|ProtocolError||expected an argument|" admin.vm.tag.Set fedora
     expect "2|ProtocolError||unexpected payload|" admin.vm.tag.Set fedora x y
@@ -261,16 +261,16 @@ second
     expect "2|QubesValueError||label already exists|" admin.label.Create dom0 mine 0x111111
     expect "2|QubesValueError||label already exists|" admin.label.Create dom0 red 0x111111
     # bad names and colours
-    expect "2|ProtocolError||Invalid label name: '99'|" admin.label.Create dom0 99 0x111111
-    expect "2|ProtocolError||Invalid label name: 'a/b'|" admin.label.Create dom0 a/b 0x111111
+    expect "2|QubesInvalidLabelError||Invalid label name: '99'|" admin.label.Create dom0 99 0x111111
+    expect "2|QubesInvalidLabelError||Invalid label name: 'a/b'|" admin.label.Create dom0 a/b 0x111111
     for col in 0x12345 0X123456 0x12345g 123456 0x1234567; do
-        expect "2|ProtocolError||Invalid color: expected 0xRRGGBB|" admin.label.Create dom0 bad "$col"
+        expect "2|QubesInvalidLabelValueError||Invalid color: expected 0xRRGGBB|" admin.label.Create dom0 bad "$col"
     done
     expect "2|ProtocolError||expected payload|" admin.label.Create dom0 bad ""
     # in use
     mk_template fedora
     ok admin.vm.property.Set fedora label mine
-    expect "2|QubesException||label still in use|" admin.label.Remove dom0 mine
+    expect "2|QubesLabelInUseError||Label is still in use: 'mine'|" admin.label.Remove dom0 mine
     ok admin.vm.property.Set fedora label red
     ok admin.label.Remove dom0 mine
     expect "2|QubesValueError||Label does not exist: mine|" admin.label.Get dom0 mine

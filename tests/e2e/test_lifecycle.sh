@@ -14,12 +14,16 @@ test_start_and_shutdown_events_in_order() {
     assert_eq "0|" "$(call admin.vm.Shutdown work wait)" "shutdown"
     assert_eq "1||connection-established
 1|work|domain-pre-start
+1|work|property-reset:xid|name=xid
+1|work|property-reset:start_time|name=start_time
 1|work|domain-spawn
 1|work|domain-start|start_guid=False
 1|work|domain-paused
 1|work|domain-unpaused
 1|work|domain-pre-shutdown|force=False
 1|work|domain-stopped
+1|work|property-reset:xid|name=xid
+1|work|property-reset:start_time|name=start_time
 1|work|domain-shutdown" "$(events_wait)" "events"
 }
 

@@ -255,10 +255,10 @@ test_bool_literals() {
 test_int_parse_errors() {
     mk_template fedora
     for v in abc 1.5 0x10 12a "" 1e3 "1 2"; do
-        expect "2|QubesValueError||Invalid value for property memory: '$v' is not an integer|" \
+        expect "2|QubesValueError||Failed to parse property value as int|" \
             admin.vm.property.Set fedora memory "$v"
     done
-    expect "2|QubesValueError||Invalid value for property memory: '99999999999999999999' is not an integer|" \
+    expect "2|QubesValueError||Failed to parse property value as int|" \
         admin.vm.property.Set fedora memory 99999999999999999999
     # surrounding blanks are accepted, as Python's int() does
     ok admin.vm.property.Set fedora memory " 512 "
@@ -354,7 +354,7 @@ test_template_property() {
         admin.vm.property.Set work template alone
     expect "2|QubesPropertyValueError||wrong VM class: domains['work'] is of type AppVM and not TemplateVM|" \
         admin.vm.property.Set work template work
-    expect "2|QubesPropertyValueError||Can't set template to non-existing qube nope|" \
+    expect "2|QubesVMNotFoundError||No such domain: 'nope'|" \
         admin.vm.property.Set work template nope
     expect "2|QubesPropertyValueError||Property template cannot be set to None|" \
         admin.vm.property.Set work template ""
@@ -377,7 +377,7 @@ test_netvm_chain() {
     mk_appvm net fedora
     expect "2|QubesValueError||The net qube does not provide network|" admin.vm.property.Set work netvm net
     expect "2|QubesValueError||The dom0 qube does not provide network|" admin.vm.property.Set work netvm dom0
-    expect "2|QubesPropertyValueError||Can't set netvm to non-existing qube nope|" \
+    expect "2|QubesVMNotFoundError||No such domain: 'nope'|" \
         admin.vm.property.Set work netvm nope
     ok admin.vm.property.Set net provides_network True
     ok admin.vm.property.Set fw provides_network True

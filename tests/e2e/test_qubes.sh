@@ -68,9 +68,9 @@ work class=AppVM state=Halted uuid=$(uuid_of work)
 " admin.vm.tag.List $q
     done
     # classes without a template refuse one
-    expect "2|QubesValueError||StandaloneVM cannot be based on template|" \
+    expect "2|ProtocolError||StandaloneVM cannot be based on template|" \
         admin.vm.Create.StandaloneVM dom0 fedora "name=s2 label=red"
-    expect "2|QubesValueError||TemplateVM cannot be based on template|" \
+    expect "2|ProtocolError||TemplateVM cannot be based on template|" \
         admin.vm.Create.TemplateVM dom0 fedora "name=s2 label=red"
     expect "0|$DOM0_LINE
 alone class=StandaloneVM state=Halted uuid=$(uuid_of alone)
@@ -124,11 +124,11 @@ test_create_in_pool() {
 test_create_duplicates() {
     mk_template fedora
     mk_appvm work fedora
-    expect "2|QubesValueError||VM work already exists|" \
+    expect "2|QubesVMAlreadyExistsError||VM work already exists|" \
         admin.vm.Create.AppVM dom0 fedora "name=work label=red"
-    expect "2|QubesValueError||VM fedora already exists|" \
+    expect "2|QubesVMAlreadyExistsError||VM fedora already exists|" \
         admin.vm.Create.StandaloneVM dom0 "" "name=fedora label=red"
-    expect "2|QubesValueError||VM dom0 already exists|" \
+    expect "2|QubesVMAlreadyExistsError||VM dom0 already exists|" \
         admin.vm.Create.AppVM dom0 fedora "name=dom0 label=red"
     expect "2|ProtocolError||duplicated parameters|" \
         admin.vm.Create.AppVM dom0 fedora "name=a name=b label=red"
@@ -170,9 +170,9 @@ test_create_label_and_payload_errors() {
     expect "2|QubesLabelNotFoundError||Label does not exist: nope|" \
         admin.vm.Create.AppVM dom0 fedora "name=x label=nope"
     # a label is named in Create, never given by index
-    expect "2|ProtocolError||Invalid label name: '3'|" \
+    expect "2|QubesInvalidLabelError||Invalid label name: '3'|" \
         admin.vm.Create.AppVM dom0 fedora "name=x label=3"
-    expect "2|ProtocolError||Invalid label name: 'a/b'|" \
+    expect "2|QubesInvalidLabelError||Invalid label name: 'a/b'|" \
         admin.vm.Create.AppVM dom0 fedora "name=x label=a/b"
     expect "2|ProtocolError||Missing name or label|" admin.vm.Create.AppVM dom0 fedora "name=x"
     expect "2|ProtocolError||Missing name or label|" admin.vm.Create.AppVM dom0 fedora "label=red"

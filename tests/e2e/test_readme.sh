@@ -46,9 +46,13 @@ test_readme_usage() {
     readme_start
     assert_eq "uid=1000(user) gid=1000(user) groups=5(tty),100(users),1000(user)
 work" "$(readme 0 "qvm-run -p work 'id; hostname'")"
-    local uuid mac
+    local uuid mac start xid
     uuid=$(qvm-prefs work uuid)
     mac=$(qvm-prefs work mac)
+    # qvm-run started work: it has a domain id and a start time
+    start=$(qvm-prefs work start_time)
+    xid=$(qvm-prefs work xid)
+    [[ $xid =~ ^[1-9][0-9]*$ && $start =~ ^[0-9]+\.[0-9]+$ ]] || fail "xid $xid, start_time $start"
     assert_eq "audiovm               D  dom0
 autostart             D  False
 backup_timestamp      U
@@ -76,7 +80,7 @@ provides_network      D  False
 qid                   -  2
 qrexec_timeout        D  60
 shutdown_timeout      D  60
-start_time            D  
+start_time            D  $start
 template              -  minimal
 template_for_dispvms  D  False
 updateable            D  False
@@ -85,7 +89,7 @@ vcpus                 D  2
 virt_mode             D  sandbox
 visible_gateway       D  
 visible_ip            D  
-xid                   D  -1" "$(readme 0 'qvm-prefs work')"
+xid                   D  $xid" "$(readme 0 'qvm-prefs work')"
     assert_eq "" "$(readme 0 'qvm-firewall work del accept')"
     assert_eq "" "$(readme 0 'qvm-firewall work add accept dsthost=debian.org proto=tcp dstports=443')"
     assert_eq "" "$(readme 0 'qvm-firewall work add drop')"

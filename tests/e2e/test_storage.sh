@@ -68,7 +68,7 @@ ephemeral=False
 " admin.vm.volume.Info work kernel
     expect "0|" admin.vm.volume.List dom0
     expect "0|" admin.vm.volume.ListSnapshots fedora root
-    expect "2|ProtocolError||No such volume: nope|" admin.vm.volume.Info work nope
+    expect "2|PermissionDenied||Argument not in 'work volumes'|" admin.vm.volume.Info work nope
     expect "0|linux-kernel
 varlibqubes
 " admin.pool.List dom0
@@ -211,7 +211,7 @@ test_bad_input_changes_nothing() {
     expect "2|QubesValueError||Invalid value for revisions_to_keep|" admin.vm.volume.Set.revisions_to_keep fedora private -2
     expect "2|QubesVolumeRevisionNotFoundError||Revision 7 not found for volume vm-templates/fedora/private|" \
         admin.vm.volume.Revert fedora private 7
-    expect "2|ProtocolError||Invalid clone token|" admin.vm.volume.CloneTo fedora private nope
+    expect "2|QubesVolumeCopyTokenNotFoundError||Token to clone volume of qube was not found|" admin.vm.volume.CloneTo fedora private nope
     expect "2|QubesException||unexpected driver options: bogus|" admin.pool.Add dom0 file-reflink "name=x
 dir_path=/tmp
 bogus=1"
@@ -222,8 +222,8 @@ dir_path=/tmp"
         admin.pool.Add dom0 file-reflink "name=x
 dir_path=$QUBES_ROOT/nope"
     [ -e "$QUBES_ROOT/nope" ] && fail "refused pool left its directory"
-    assert_eq "2|PermissionDenied||internal.vm.volume.* are for dom0 only|" \
-        "$(call_from fedora internal.vm.volume.ImportBegin fedora root)"
+    assert_eq "2|ProtocolError||Argument not in fedora volumes|" \
+        "$(call_from work internal.vm.volume.ImportBegin fedora nope)"
     assert_eq "$info" "$(call admin.vm.volume.Info fedora private)"
     expect "0|linux-kernel
 varlibqubes
@@ -306,7 +306,7 @@ test_clone_standalone_and_qvm_clone() {
     # a token is good once
     tok=$(call admin.vm.volume.CloneFrom fedora root)
     ok admin.vm.volume.CloneTo sb root "${tok#0|}"
-    expect "2|ProtocolError||Invalid clone token|" admin.vm.volume.CloneTo sb root "${tok#0|}"
+    expect "2|QubesVolumeCopyTokenNotFoundError||Token to clone volume of qube was not found|" admin.vm.volume.CloneTo sb root "${tok#0|}"
     expect "2|StoragePoolException||Cannot import_volume: appvms/work/root is not save_on_stop|" \
         admin.vm.volume.CloneTo work root "$(call admin.vm.volume.CloneFrom fedora root | cut -c3-)"
 }

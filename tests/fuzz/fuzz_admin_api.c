@@ -56,8 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     copy[size] = '\0';
     struct admin_request req;
     /* power changes start and stop real processes on qubesd's loop: not here */
-    static const char *const power[] = { "admin.vm.Start", "admin.vm.Shutdown", "admin.vm.Kill",
-                                         "admin.vm.Pause", "admin.vm.Unpause" };
+    static const char *const power[] = { "admin.vm.Start",   "admin.vm.Shutdown",
+                                         "admin.vm.Kill",    "admin.vm.Pause",
+                                         "admin.vm.Unpause", "admin.vm.Suspend",
+                                         "admin.vm.Resume" };
     bool skip = false;
     if (admin_request_parse(copy, size, &req) == 0)
         for (size_t i = 0; i < sizeof(power) / sizeof(power[0]); i++)

@@ -113,7 +113,7 @@ static void test_refusals(void **state)
                         "2:QubesException:Refusing to create disposable out of this AppVM, "
                         "because template_for_dispvms=False");
     assert_string_equal(call(f, "admin.vm.CreateDisposable", "x", "dvm", ""),
-                        "2:PermissionDenied:Invalid argument for admin.vm.CreateDisposable");
+                        "2:ProtocolError:Invalid argument for admin.vm.CreateDisposable");
     assert_string_equal(call(f, "admin.vm.CreateDisposable", "", "dvm", "uuid\n"),
                         "2:QubesValueError:Invalid payload for admin.vm.CreateDisposable: "
                         "expected the empty string or 'uuid'");

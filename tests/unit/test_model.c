@@ -15,6 +15,7 @@
 #include "qubesd/api.h"
 #include "qubesd/app.h"
 #include "qubesd/persist.h"
+#include "qubesd/xid.h"
 
 struct fixture {
     char root[64];
@@ -128,7 +129,7 @@ static void test_netvm_rules(void **state)
     assert_string_equal(call(f, "admin.vm.property.Get", "visible_gateway", "work", ""),
                         "0:default=True type=str 10.137.0.3");
     assert_string_equal(call(f, "admin.vm.property.Set", "netvm", "work", "nope"),
-                        "2:QubesPropertyValueError:Can't set netvm to non-existing qube nope");
+                        "2:QubesVMNotFoundError:No such domain: 'nope'");
 }
 
 static void test_validation_changes_nothing(void **state)
@@ -220,6 +221,50 @@ static void test_dispvm_rules(void **state)
                         "0:default=True type=vm work");
 }
 
+/* xids: never 0, never one a running qube holds, counting on from the last one and
+ * wrapping after XID_MAX; start_time as Python prints libxl's centiseconds. */
+static void test_xids_and_start_time(void **state)
+{
+    (void)state;
+    struct qube dom0 = { 0 }, a = { 0 }, b = { 0 }, c = { 0 };
+    struct qube *qubes[] = { &dom0, &a, &b, &c };
+    struct app app = { .qubes = qubes, .n_qubes = 4 };
+    qube_run_begin(&app, &a);
+    qube_run_begin(&app, &b);
+    assert_int_equal(a.xid, 1);
+    assert_int_equal(b.xid, 2);
+    qube_run_end(&a);
+    assert_int_equal(a.xid, 0);
+    qube_run_begin(&app, &a);
+    assert_int_equal(a.xid, 3);
+    /* at the end of the range: back to 1, skipping the ids in use */
+    app.last_xid = XID_MAX - 1;
+    qube_run_end(&a);
+    b.xid = 1;
+    qube_run_begin(&app, &c);
+    qube_run_begin(&app, &a);
+    assert_int_equal(c.xid, XID_MAX);
+    assert_int_equal(a.xid, 2);
+
+    struct buf t = BUF_INIT;
+    c.started = (struct timespec){ .tv_sec = 1700000000, .tv_nsec = 120000000 };
+    qube_start_time_text(&c, &t);
+    assert_string_equal(t.data, "1700000000.12");
+    buf_reset(&t);
+    c.started.tv_nsec = 509999999;
+    qube_start_time_text(&c, &t);
+    assert_string_equal(t.data, "1700000000.5");
+    buf_reset(&t);
+    c.started.tv_nsec = 9999999;
+    qube_start_time_text(&c, &t);
+    assert_string_equal(t.data, "1700000000.0");
+    buf_reset(&t);
+    qube_run_end(&c);
+    qube_start_time_text(&c, &t);
+    assert_true(t.len == 0);
+    buf_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_refused_while_referenced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_keeps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispvm_rules, setup, teardown),
+        cmocka_unit_test(test_xids_and_start_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

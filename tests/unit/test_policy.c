@@ -547,6 +547,11 @@ static void test_allow_resolution(void **state)
     policy_evaluate(&p, &sys, "test-vm1", "test-vm2", "n", &res);
     assert_false(res.notify);
     policy_resolution_free(&res);
+    /* no rule: denied, and the user is told */
+    policy_evaluate(&p, &sys, "test-vm1", "test-vm2", "none", &res);
+    assert_int_equal(res.result, POLICY_DENY);
+    assert_true(res.notify);
+    policy_resolution_free(&res);
     policy_free(&p);
 }
 
