@@ -24,7 +24,7 @@ $(ASAN_BUILD)/build.ninja:
 
 check: all $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
-	@sh scripts/check.sh $(BUILD) $(ASAN_BUILD)
+	@python3 scripts/check.py $(BUILD) $(ASAN_BUILD)
 
 demo: all
 	@bash scripts/demo.sh $(BUILD)
