@@ -1,7 +1,8 @@
 #!/bin/bash
-# selftest.sh BUILD: the test runner (scripts/tap_runner.py) runs on
-# deliberately broken tests and must fail each of them; a clean one passes and a skip is counted as a
-# skip. BUILD holds runner_fixture; when it is a sanitizer build,
+# selftest.sh BUILD: the test runner (scripts/tap_runner.py) and the e2e
+# harness (tests/e2e/run.sh, lib.sh) run on deliberately broken tests and
+# must fail each of them; a clean one passes and a skip is counted as a
+# skip. BUILD holds runner_fixture and qubesd; when it is a sanitizer build,
 # real sanitizer reports are tried too. Prints TAP.
 set -u
 build=$(cd "${1:?usage: selftest.sh BUILD}" && pwd)
@@ -103,4 +104,16 @@ case $sanitize in
     ;;
 esac
 
+# The e2e harness: a broken e2e test file (fixtures/e2e_broken.sh) through
+# run.sh and the runner. Each of its broken tests must fail, the clean one
+# pass, the skip be a skip. (The report run.sh shows with its test's failure is
+# one more failure: the runner finds it in run.sh's output.)
+expect 1 "1 passed, 6 failed, 1 skipped" "the e2e harness fails each broken e2e test" \
+    -- bash "$top/tests/e2e/run.sh" "$build" "$fixtures/e2e_broken.sh"
+expect_says "FAIL (cleanup): qubesd (pid" "a qubesd that died is found at cleanup"
+expect_says "FAIL: on purpose" "a failed assertion is shown"
+expect_says "/var/log/qubes/qrexec.fake.log:" "a report in a daemon log is found"
+expect_says "FAIL (cleanup): daemon agent (pid" "a daemon's bad exit status is found"
+expect_says "FAIL (cleanup): process of this root still running" "a leftover process is found"
+expect_says "e2e_broken/test_skipped # SKIP cannot run here" "an e2e skip is a TAP skip"
 echo "1..$n"
