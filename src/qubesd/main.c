@@ -138,6 +138,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     dispvm_pool_close(&app);
+    lifecycle_release_all(&app);
     app.policy = NULL;
     policy_service_close(policy);
     server_close(srv);

@@ -219,6 +219,14 @@ static int sandbox_exit_fd(struct qube_run *run)
     return run->pidfd;
 }
 
+static void sandbox_release(struct qube_run *run)
+{
+    close(run->pidfd);
+    free(run->name);
+    free(run->tag);
+    free(run);
+}
+
 static int sandbox_reap(struct qube_run *run, struct qerror *err)
 {
     int rc = 0;
@@ -229,10 +237,7 @@ static int sandbox_reap(struct qube_run *run, struct qerror *err)
             rc = qerror_set(err, "QubesException", "qube %s failed (helper exit status %d)",
                             run->name, WEXITSTATUS(status));
     }
-    close(run->pidfd);
-    free(run->name);
-    free(run->tag);
-    free(run);
+    sandbox_release(run);
     return rc;
 }
 
@@ -249,4 +254,5 @@ const struct driver_ops sandbox_driver = {
     .stats = sandbox_stats,
     .exit_fd = sandbox_exit_fd,
     .reap = sandbox_reap,
+    .release = sandbox_release,
 };
