@@ -185,8 +185,10 @@ def run(argv, label, timeout=None, logs=(), env=None):
         res.fail("planned %d tests, ran %d" % (plan, seen))
     for why in problems:
         res.fail(why)
-    for ex in sanitizer_excerpts(output):
-        res.fail("sanitizer report in the output: %s" % ex[0].strip())
+    reports = sanitizer_excerpts(output)
+    if reports:
+        res.fail("sanitizer report in the output: %s%s" % (
+            reports[0][0].strip(), " (and %d more)" % (len(reports) - 1) if len(reports) > 1 else ""))
     for path, ex in scan_files(logs):
         res.fail("sanitizer report in %s:" % path)
         for line in ex:

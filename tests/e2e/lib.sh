@@ -225,11 +225,18 @@ dom0_logs() {
     done
 }
 
+# (E2E_REPORT_DIR: where to keep a copy of the logs that hold a report.)
 check_sanitizer_logs() {
     local logs
     mapfile -t logs < <(dom0_logs)
     [ ${#logs[@]} = 0 ] && return 0
-    python3 "$TAP_RUNNER" scan "${logs[@]}" >&2
+    python3 "$TAP_RUNNER" scan "${logs[@]}" >&2 && return 0
+    if [ -n "${E2E_REPORT_DIR:-}" ]; then
+        local keep
+        keep=$(mktemp -d "$E2E_REPORT_DIR/${E2E_TEST:-test}.XXXXXX")
+        cp "${logs[@]}" "$keep/"
+    fi
+    return 1
 }
 
 # skip REASON: the test cannot run here; run.sh prints it as a TAP skip.

@@ -29,7 +29,7 @@ for file in "${files[@]}"; do
     for t in $tests; do
         n=$((n + 1))
         log=$(mktemp)
-        export E2E_SKIP_FILE="$log.skip"
+        export E2E_SKIP_FILE="$log.skip" E2E_TEST=$(basename "$file" .sh).$t
         start=$(date +%s%N)
         (
             source "$here/lib.sh"
