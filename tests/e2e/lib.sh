@@ -206,6 +206,7 @@ cleanup_root() {
         done
     fi
     check_sanitizer_logs || E2E_CLEANUP_FAILED=1
+    keep_guest_reports
     rm -rf "$QUBES_ROOT"
     [ -z "$E2E_CLEANUP_FAILED" ] || exit 1
     return $rc
@@ -237,6 +238,18 @@ check_sanitizer_logs() {
         cp "${logs[@]}" "$keep/"
     fi
     return 1
+}
+
+# Reports of programs inside the qubes (in their consoles) do not fail a
+# test; with E2E_REPORT_DIR set they are kept there, to be looked at.
+keep_guest_reports() {
+    [ -n "${E2E_REPORT_DIR:-}" ] || return 0
+    local f
+    for f in "$QUBES_ROOT"/var/log/qubes/guest-*.log; do
+        [ -f "$f" ] && ! python3 "$TAP_RUNNER" scan "$f" >/dev/null &&
+            cp "$f" "$E2E_REPORT_DIR/guest-side.${E2E_TEST:-test}.${f##*/}"
+    done
+    return 0
 }
 
 # skip REASON: the test cannot run here; run.sh prints it as a TAP skip.
