@@ -95,8 +95,11 @@ setup() {
     cp "$BIN/../../src/qrexec/services/qubes.VMShell" "$BIN/../../src/qrexec/services/qubes.VMExec" \
         "$QUBES_ROOT/rpc/" 2>/dev/null ||
         cp "$(dirname "$BASH_SOURCE")/../../src/qrexec/services/"qubes.VM* "$QUBES_ROOT/rpc/"
-    # the service runs the guest decoder from where a qube would have it
-    sed -i "s|/run/qubes-guest/|$BIN/../guest/|" "$QUBES_ROOT/rpc/qubes.VMExec"
+    # the service runs the guest decoder from where a qube would have it: a copy in
+    # the root, which "user" can reach (the build tree may be where it cannot: /root)
+    mkdir -p "$QUBES_ROOT/guest"
+    cp "$BIN/../guest/qubes-vmexec" "$QUBES_ROOT/guest/"
+    sed -i "s|/run/qubes-guest/|$QUBES_ROOT/guest/|" "$QUBES_ROOT/rpc/qubes.VMExec"
     cat >"$QUBES_ROOT/rpc/test.Env" <<'SH'
 #!/bin/sh
 echo "argv=$#:$*"
