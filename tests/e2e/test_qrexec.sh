@@ -130,15 +130,24 @@ start_pair() {
 }
 
 # SIGTERM to the daemon: it exits 0, which closes the channel, so the agent
-# exits 0 too (AGENT_END: how the agent ends where the test kills it).
+# exits 0 too (AGENT_END: how the agent ends where the test kills it). First
+# the daemon must have read the end of every call (CONNECTION_TERMINATED, sent
+# by the agent after the call's answer): a daemon that exits with it unread
+# resets the channel, and the agent then ends with status 1, "read error".
 stop_pair() {
     local got
+    [ -n "${AGENT_END:-}" ] || wait_until 10 calls_ended # (a killed agent ends no call)
     kill -TERM "$DAEMON_PID" 2>/dev/null
     wait "$PAIR_PID"
     got=$(tail -n 1 "$QUBES_ROOT/pair.out")
     PAIR_PID=
     [ "$got" = "agent=${AGENT_END:-0} daemon=0" ] ||
         cleanup_failed "qrexec pair ended: $got, expected agent=${AGENT_END:-0} daemon=0"
+}
+
+calls_ended() {
+    [ "$(grep -c 'op=call .*result=ok' "$QUBES_ROOT/daemon.log")" = \
+        "$(grep -c 'op=terminated' "$QUBES_ROOT/daemon.log")" ]
 }
 
 cleanup_extra() {
