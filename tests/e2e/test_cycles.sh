@@ -4,7 +4,7 @@
 
 # This root's share of the host: other tests may run on the machine at the same time.
 host_resources() {
-    echo "mounts=$(wc -l </proc/self/mountinfo)"
+    echo "mounts=$(grep -c "$QUBES_ROOT/" /proc/self/mountinfo)"
     echo "loops=$(losetup -a | grep -c "$QUBES_ROOT/" || true)"
     echo "cgroups=$(qube_cgroups | wc -l)"
     echo "helpers=$(pgrep -fc "qubes-sandbox .*$QUBES_ROOT/" || true)"
