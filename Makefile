@@ -9,22 +9,26 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: all deps check unit e2e demo bench fuzz install clean
 
-all: deps $(BUILD)/build.ninja
+# deps comes first for everything that runs meson or ninja: it is an
+# order-only prerequisite of each such target, so with -j no `meson setup`
+# starts before install-deps ended (it is phony, so it runs, cheaply, on
+# every make: a package removed since is installed again).
+all: $(BUILD)/build.ninja | deps
 	ninja -C $(BUILD)
 
 deps:
 	@sh scripts/install-deps.sh
 
-$(BUILD)/build.ninja:
+$(BUILD)/build.ninja: | deps
 	meson setup $(BUILD) --prefix=$(PREFIX)
 
-$(ASAN_BUILD)/build.ninja:
+$(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
 		-Dbuildtype=debug
 
-check: all $(ASAN_BUILD)/build.ninja
+check: all $(ASAN_BUILD)/build.ninja | deps
 	ninja -C $(ASAN_BUILD)
-	@sh scripts/check.sh $(BUILD) $(ASAN_BUILD)
+	@python3 scripts/check.py $(BUILD) $(ASAN_BUILD)
 
 demo: all
 	@bash scripts/demo.sh $(BUILD)
@@ -32,11 +36,11 @@ demo: all
 bench: all
 	@bash bench/run.sh $(BUILD)
 
-$(FUZZ_BUILD)/build.ninja:
+$(FUZZ_BUILD)/build.ninja: | deps
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false -Db_lundef=false \
 		-Db_sanitize=address,undefined -Dbuildtype=debug
 
-fuzz: deps $(FUZZ_BUILD)/build.ninja
+fuzz: $(FUZZ_BUILD)/build.ninja | deps
 	ninja -C $(FUZZ_BUILD)
 	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 

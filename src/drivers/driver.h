@@ -67,6 +67,9 @@ struct driver_ops {
      * the qube could not start, or how it failed) and frees the handle.
      * Every host resource is released by then. */
     int (*reap)(struct qube_run *run, struct qerror *err);
+    /* qubesd exits and the qube goes on (reattach finds it again): frees the
+     * handle, touching nothing of the qube. */
+    void (*release)(struct qube_run *run);
 };
 
 /* The driver for a virt_mode value, or NULL. */

@@ -703,6 +703,27 @@ bool lifecycle_sample(const struct app *app, struct qube *q, struct qube_sample 
     return true;
 }
 
+void lifecycle_release_all(struct app *app)
+{
+    for (size_t i = 0; i < app->n_qubes; i++) {
+        struct qube_runtime *rt = app->qubes[i]->runtime;
+        if (!rt)
+            continue;
+        /* nobody is told: their connections close with the server */
+        for (struct waiter *w = rt->on_started, *next; w; w = next) {
+            next = w->next;
+            free(w);
+        }
+        for (struct waiter *w = rt->on_halted, *next; w; w = next) {
+            next = w->next;
+            free(w);
+        }
+        rt->drv->release(rt->run);
+        qubesdb_link_release(&rt->qubesdb);
+        runtime_free(app, rt);
+    }
+}
+
 void lifecycle_reattach_all(struct app *app)
 {
     char tag[9];

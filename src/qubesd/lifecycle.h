@@ -62,3 +62,7 @@ bool lifecycle_sample(const struct app *app, struct qube *q, struct qube_sample 
 /* At qubesd start: qubes left running by an earlier qubesd are found again
  * (their helpers survive a restart). */
 void lifecycle_reattach_all(struct app *app);
+
+/* At qubesd exit: the qubes go on (as VMs outlive Qubes' qubesd); what
+ * qubesd holds of them is freed. */
+void lifecycle_release_all(struct app *app);

@@ -187,6 +187,7 @@ out:
     dispvm_events_close(disposables);
     network_close(net);
     dispvm_pool_close(services.dispvm_pool);
+    lifecycle_release_all(&app);
     server_close(srv);
     policy_service_close(policy);
     app_free(&app);

@@ -68,6 +68,13 @@ struct qdb_client *qubesdb_link_client(struct qubesdb_link *l, const char *qube,
     return l->client;
 }
 
+void qubesdb_link_release(struct qubesdb_link *l)
+{
+    if (l->client)
+        qdb_close(l->client);
+    *l = (struct qubesdb_link){ 0 };
+}
+
 void qubesdb_link_stop(struct qubesdb_link *l)
 {
     if (l->client)

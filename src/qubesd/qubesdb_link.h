@@ -26,3 +26,6 @@ struct qdb_client *qubesdb_link_client(struct qubesdb_link *l, const char *qube,
                                        struct qerror *err);
 /* Once the qube is gone: the connection closed, the daemon ended. */
 void qubesdb_link_stop(struct qubesdb_link *l);
+/* qubesd leaves, the qube runs on: the connection closed, the daemon kept
+ * (a later qubesd reaches it through its socket). */
+void qubesdb_link_release(struct qubesdb_link *l);

@@ -41,26 +41,17 @@ uuid_of() { prop "$1" uuid; }
 
 # Restarts qubesd on the same root (state must come back from the store).
 restart_qubesd() {
-    stop_qubesd
-    "$BIN/qubesd" >>"$QUBES_ROOT/qubesd.out" 2>&1 &
-    QUBESD_PID=$!
-    wait_for_socket || return 1
-    # a socket left by a killed qubesd exists before the new one listens
-    for _ in $(seq 1 200); do
-        [ "$(call admin.vm.List dom0 2>/dev/null | head -c 2)" = "0|" ] && return 0
-        kill -0 "$QUBESD_PID" 2>/dev/null || break
-        sleep 0.02
-    done
-    cat "$QUBES_ROOT/qubesd.out" >&2
-    fail "qubesd did not come back"
+    stop_qubesd || fail "qubesd did not stop cleanly"
+    launch_qubesd || fail "qubesd did not come back"
 }
 
-# events_start DEST UNTIL: a background admin.Events reader; its output goes
-# to $EVENTS_OUT once the event named UNTIL arrived (see events_wait).
+# events_start DEST UNTIL [--timeout S]: a background admin.Events reader; its
+# output goes to $EVENTS_OUT once the event UNTIL (a name, or SUBJECT/NAME)
+# arrived, or after S seconds (5) (see events_wait).
 events_start() {
     EVENTS_OUT=$QUBES_ROOT/events.$RANDOM
     rm -f "$EVENTS_OUT.ready"
-    python3 "$QRAW" events "$1" "$2" "$EVENTS_OUT.ready" >"$EVENTS_OUT" 2>&1 &
+    python3 "$QRAW" events "$1" "$2" "$EVENTS_OUT.ready" "${@:3}" >"$EVENTS_OUT" 2>&1 &
     EVENTS_PID=$!
     for _ in $(seq 1 200); do
         [ -e "$EVENTS_OUT.ready" ] && return 0
@@ -74,10 +65,7 @@ events_start() {
 # Waits for the reader and prints what it received. Polls rather than uses
 # `wait`: callers run this in $(...), a subshell the reader is no child of.
 events_wait() {
-    for _ in $(seq 1 1000); do
-        kill -0 "$EVENTS_PID" 2>/dev/null || break
-        sleep 0.01
-    done
+    wait_until 600 eval '! kill -0 "$EVENTS_PID" 2>/dev/null' # it has its own timeout
     EVENTS_PID=
     cat "$EVENTS_OUT"
 }

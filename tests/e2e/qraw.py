@@ -223,7 +223,8 @@ def cmd_events(args):
                     announced = True
                     with open(ready, "w", encoding="ascii") as f:
                         f.write("ready\n")
-                if fields[1].decode() == until:
+                # UNTIL: an event name, or SUBJECT/EVENT for one qube's
+                if until in (fields[1].decode(), fields[0].decode() + "/" + fields[1].decode()):
                     done = True
             if done:
                 break

@@ -1,6 +1,9 @@
 #!/bin/bash
 # run.sh BUILD [FILE...]: runs the end-to-end tests (tests/e2e/test_*.sh),
-# each test function in its own subshell with its own qubesd and root.
+# each test function in its own subshell with its own qubesd and root, and
+# prints TAP: "ok", "not ok" (with the test's output), or "ok ... # SKIP why"
+# for a test that called skip. A file that is missing or defines no test is
+# a failure.
 set -u
 build=$(cd "$1" && pwd)
 shift
@@ -11,10 +14,22 @@ files=("$@")
 
 n=0
 for file in "${files[@]}"; do
-    tests=$(bash -c "source '$here/lib.sh'; source '$file'; declare -F" | awk '{print $3}' | grep '^test_')
+    if ! tests=$(bash -c "source '$here/lib.sh' && source '$file' && declare -F" 2>&1); then
+        n=$((n + 1))
+        echo "not ok $n - $file: cannot be read"
+        printf '%s\n' "$tests" | sed 's/^/    /'
+        continue
+    fi
+    tests=$(printf '%s\n' "$tests" | awk '$1 == "declare" {print $3}' | grep '^test_')
+    if [ -z "$tests" ]; then
+        n=$((n + 1))
+        echo "not ok $n - $file: defines no test"
+        continue
+    fi
     for t in $tests; do
         n=$((n + 1))
         log=$(mktemp)
+        export E2E_SKIP_FILE="$log.skip" E2E_TEST=$(basename "$file" .sh).$t
         start=$(date +%s%N)
         (
             source "$here/lib.sh"
@@ -22,17 +37,27 @@ for file in "${files[@]}"; do
             trap cleanup_root EXIT
             if declare -F setup >/dev/null; then setup || exit 1; else start_qubesd || exit 1; fi
             "$t"
-        ) >"$log" 2>&1
+        ) >"$log" 2>&1 </dev/null
         rc=$?
         ms=$((($(date +%s%N) - start) / 1000000))
         name="$(basename "$file" .sh)/$t"
-        if [ $rc -eq 0 ]; then
+        if [ $rc -eq 0 ] && [ -e "$E2E_SKIP_FILE" ]; then
+            echo "ok $n - $name # SKIP $(head -n 1 "$E2E_SKIP_FILE")"
+        elif [ $rc -eq 0 ]; then
             echo "ok $n - $name (${ms} ms)"
         else
             echo "not ok $n - $name"
-            sed 's/^/#   /' "$log" | head -40 | sed 's/^#/ /'
+            # the start (the failed assertion) and the end (what cleanup found)
+            lines=$(wc -l <"$log")
+            if [ "$lines" -le 100 ]; then
+                sed 's/^/    /' "$log"
+            else
+                head -n 50 "$log" | sed 's/^/    /'
+                echo "    ... $((lines - 100)) lines ..."
+                tail -n 50 "$log" | sed 's/^/    /'
+            fi
         fi
-        rm -f "$log"
+        rm -f "$log" "$E2E_SKIP_FILE"
     done
 done
 echo "1..$n"

@@ -90,16 +90,16 @@ EOF
     assert_eq "126" "$(qube_run work 'qrexec-client-vm personal test.Echo </dev/null 2>/dev/null; echo $?')" \
         "no agent: denied"
     assert_contains "asked=no-agent" "$(audit_tail)" "audited as unanswered"
-    qrexec-policy-agent --count 3 --answer allow --answer allow:vault --answer deny >"$QUBES_ROOT/agent.out" 2>&1 &
-    agent=$!
-    for _ in $(seq 100); do grep -q waiting "$QUBES_ROOT/agent.out" && break; sleep 0.02; done
+    daemon_start agent qrexec-policy-agent --count 3 --answer allow --answer allow:vault --answer deny
+    agent=$DAEMON_PID
+    wait_until 10 grep -q waiting "$QUBES_ROOT/agent.out" || fail "the agent is not waiting"
     assert_eq "personal from=work arg= service=test.Echo+" \
         "$(qube_run work 'qrexec-client-vm personal test.Echo </dev/null')" "agent allowed"
     assert_eq "vault from=work arg= service=test.Echo+" \
         "$(qube_run work 'qrexec-client-vm personal test.Echo </dev/null')" "agent chose another target"
     assert_eq "126" "$(qube_run work 'qrexec-client-vm personal test.Echo </dev/null 2>/dev/null; echo $?')" \
         "agent denied"
-    wait $agent
+    daemon_wait $agent 0
     assert_eq "
 qrexec: work asks for test.Echo (argument none)
   1) min

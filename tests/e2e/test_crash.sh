@@ -73,15 +73,9 @@ test_kill9_during_storm_keeps_acknowledged_changes() {
         storm_pid=$!
         # the kill lands at a random instant once a few changes were
         # acknowledged (a slow build, like the ASan one, acknowledges fewer)
-        for _ in $(seq 400); do
-            [ "$(grep -c "^ack" "$log")" -ge 5 ] && break
-            sleep 0.025
-        done
+        wait_until 60 eval '[ "$(grep -c "^ack" "$log")" -ge 5 ]'
         sleep "0.0$((RANDOM % 10))"
-        kill -9 "$QUBESD_PID"
-        wait "$QUBESD_PID" 2>/dev/null
-        QUBESD_PID=
-        sleep 0.05
+        kill9_qubesd
         kill "$storm_pid"
         wait "$storm_pid" 2>/dev/null
         restart_qubesd
@@ -103,9 +97,7 @@ test_kill9_right_after_acknowledged_create() {
         mk_appvm "q$i" tpl
         ok admin.vm.property.Set "q$i" vcpus "$i"
     done
-    kill -9 "$QUBESD_PID"
-    wait "$QUBESD_PID" 2>/dev/null
-    QUBESD_PID=
+    kill9_qubesd
     restart_qubesd
     for i in 1 2 3 4 5; do
         expect "0|default=False type=int $i" admin.vm.property.Get "q$i" vcpus

@@ -56,7 +56,7 @@ EOF
     [[ "$out" =~ ^disp[0-9]+\ from=work$ ]] || fail "@dispvm: $out"
     out=$(qube_run work 'qrexec-client-vm @dispvm:dvm test.Echo </dev/null')
     [[ "$out" =~ ^disp[0-9]+\ from=work$ ]] || fail "@dispvm:dvm: $out"
-    for _ in $(seq 100); do [ -z "$(disposables)" ] && break; sleep 0.05; done
+    wait_until 60 eval '[ -z "$(disposables)" ]'
     assert_eq "" "$(disposables)" "the disposables are gone after the calls"
     # a source without a default_dispvm has no @dispvm
     qvm-prefs work default_dispvm none >/dev/null || fail "unset default_dispvm"
@@ -77,7 +77,7 @@ edited" "$(qube_run work 'cat doc.txt')" "the edit came back"
     qube_run work 'qvm-open-in-dvm --view-only doc.txt' || fail "view-only"
     assert_eq "text
 edited" "$(qube_run work 'cat doc.txt')" "view-only: unchanged"
-    for _ in $(seq 100); do [ -z "$(disposables)" ] && break; sleep 0.05; done
+    wait_until 60 eval '[ -z "$(disposables)" ]'
     assert_eq "" "$(disposables)" "the disposables are gone"
 }
 

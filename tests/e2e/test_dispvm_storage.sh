@@ -51,13 +51,11 @@ leftovers() {
     echo "sandbox=$(ls -A "$QUBES_ROOT/run/qubes/sandbox" 2>/dev/null | tr '\n' ' ')"
 }
 
-# Waits (briefly) until the loop devices of this root are down to $1: a
+# Waits until the loop devices of this root are down to $1: a
 # self-clearing loop device may take a moment after the last unmount.
 wait_loops() {
-    for _ in $(seq 100); do
-        [ "$(loops | wc -l)" = "$1" ] && return 0
-        sleep 0.02
-    done
+    local want=$1
+    wait_until 30 eval '[ "$(loops | wc -l)" = "$want" ]' && return 0
     loops >&2
     fail "loop devices of this root: expected $1"
 }

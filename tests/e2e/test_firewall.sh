@@ -95,7 +95,7 @@ action=drop
     # a rule whose time has come disappears without a change
     ok admin.vm.firewall.Set work "" "action=accept proto=tcp dstports=22 expire=$((now + 1))
 action=drop"
-    sleep 2.1
+    wait_until 10 eval '[ "$(date +%s)" -gt $((now + 1)) ]'
     expect "0|action=drop
 " admin.vm.firewall.Get work
 }

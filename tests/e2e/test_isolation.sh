@@ -1,6 +1,7 @@
 # Isolation of sandbox qubes: from inside a qube, as its root, everything a
 # qube must not do fails, each with the errno asserted (the shipped seccomp
 # filter and namespaces, measured by a probe inside a real qube).
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
 
 PROBE="$BIN/../tests/probe/qubes-probe"
 
@@ -149,15 +150,13 @@ test_files_of_root_volume_do_not_survive_restart() {
 test_killed_init_halts_and_releases_everything() {
     start_work
     init=$(sed -n 's/^init=//p' "$QUBES_ROOT/run/qubes/sandbox/work/state")
+    # the check below sees this host's cgroups: the running qube has some
+    [ -n "$(qube_cgroups work)" ] || fail "no cgroup of the running qube found"
     kill -9 "$init"
-    for _ in $(seq 100); do
-        [ "$(call admin.vm.List work | sed 's/.*state=\([A-Za-z]*\).*/\1/')" = Halted ] && break
-        sleep 0.05
-    done
+    wait_until 10 eval '[[ "$(call admin.vm.List work)" == *state=Halted* ]]'
     assert_contains "state=Halted" "$(call admin.vm.List work)" "halted after kill -9"
     [ ! -e "$QUBES_ROOT/run/qubes/sandbox/work" ] || fail "state dir left"
-    tag_dirs=$(ls -d /sys/fs/cgroup/*/qubicle-*/work 2>/dev/null | grep -c "/qubicle-$(qube_tag)/")
-    assert_eq 0 "$tag_dirs" "cgroups left"
+    assert_eq "" "$(qube_cgroups work)" "cgroups left"
     ! losetup -a | grep -q "$QUBES_ROOT" || fail "loop device left"
 }
 test_netvm_chain_starts_first() {
@@ -170,10 +169,19 @@ test_netvm_chain_starts_first() {
     call admin.vm.property.Set sys-firewall netvm sys-net >/dev/null
     call admin.vm.Create.AppVM dom0 min 'name=work label=blue' >/dev/null
     call admin.vm.property.Set work netvm sys-firewall >/dev/null
+    events_start dom0 work/domain-start --timeout 300
     assert_eq "0|" "$(call admin.vm.Start work)" "start work"
     for q in sys-net sys-firewall work; do
         assert_contains "state=Running" "$(call admin.vm.List $q)" "$q running"
     done
+    # each qube of the chain is up before the next one starts
+    assert_eq "sys-net|domain-pre-start
+sys-net|domain-start
+sys-firewall|domain-pre-start
+sys-firewall|domain-start
+work|domain-pre-start
+work|domain-start" "$(events_wait | grep -E '\|domain-(pre-)?start(\||$)' | cut -d'|' -f2,3)" \
+        "the order of the starts"
     assert_eq "2|QubesVMInUseError||There are other VMs connected to this VM: sys-firewall|" \
         "$(call admin.vm.Shutdown sys-net)" "shutdown of a netvm in use"
     assert_eq "0|" "$(call admin.vm.Shutdown sys-net force+wait)" "forced"
@@ -187,10 +195,7 @@ test_console_flood_is_capped() {
     assert_eq "0|" "$(call admin.vm.Shutdown work wait)" "shutdown"
     assert_eq "0|" "$(call admin.vm.Start work)" "start: rc.local runs"
     log="$QUBES_ROOT/var/log/qubes/guest-work.log"
-    for _ in $(seq 200); do
-        grep -q "further output dropped" "$log" && break
-        sleep 0.05
-    done
+    wait_until 60 grep -q "further output dropped" "$log"
     assert_eq "alive" "$(in_qube user 'echo alive')" "the qube goes on"
     size=$(stat -c %s "$log")
     [ "$size" -le $((16 * 1024 * 1024 + 65536)) ] || fail "guest log grew to $size bytes"

@@ -2,7 +2,8 @@
 # /etc/passwd that has "user") and a real qrexec-daemon -n on the two ends of a socketpair,
 # driven by qrexec-client; a fake agent in Python for hostile-agent cases. No qubesd.
 
-# The launcher: real mode starts agent + daemon and exits; fake mode plays a hostile agent.
+# The launcher: real mode starts agent + daemon, then waits for both and prints how each
+# ended; fake mode plays a hostile agent.
 write_launcher() {
     cat >"$QUBES_ROOT/launch.py" <<'PY'
 import fcntl, os, socket, struct, subprocess, sys, time
@@ -25,7 +26,12 @@ if mode == "real":
         stdout=open(root + "/agent.log", "w"), stderr=subprocess.STDOUT)
     daemon = subprocess.Popen(daemon_cmd, pass_fds=[4], stdin=subprocess.DEVNULL,
                               stdout=open(root + "/daemon.log", "w"), stderr=subprocess.STDOUT)
-    open(root + "/pids", "w").write("%d %d\n" % (agent.pid, daemon.pid))
+    os.close(3); os.close(4)
+    open(root + "/pids.tmp", "w").write("%d %d\n" % (agent.pid, daemon.pid))
+    os.rename(root + "/pids.tmp", root + "/pids")
+    rc = {"daemon": daemon.wait()}
+    rc["agent"] = agent.wait()
+    print("agent=%d daemon=%d" % (rc["agent"], rc["daemon"]))
     sys.exit(0)
 
 # fake agent: fd 3 is ours
@@ -67,8 +73,7 @@ else:
         s.close()
     elif scenario == "terminate-unknown":
         s.sendall(msg(0x211, struct.pack("<II", 0, 9999)))
-        time.sleep(0.2)
-        s.close()
+        s.close() # the daemon reads the message before the end of the stream
     elif scenario == "close":
         s.close()
 try:
@@ -80,8 +85,7 @@ PY
 }
 
 setup() {
-    QUBES_ROOT=$(mktemp -d /tmp/qubicle-qrexec.XXXXXX)
-    export QUBES_ROOT
+    new_root qubicle-qrexec
     chmod 755 "$QUBES_ROOT"
     mkdir -p "$QUBES_ROOT/rpc" "$QUBES_ROOT/rpc-local" "$QUBES_ROOT/home/user"
     chown 1000:1000 "$QUBES_ROOT/home/user"
@@ -91,8 +95,11 @@ setup() {
     cp "$BIN/../../src/qrexec/services/qubes.VMShell" "$BIN/../../src/qrexec/services/qubes.VMExec" \
         "$QUBES_ROOT/rpc/" 2>/dev/null ||
         cp "$(dirname "$BASH_SOURCE")/../../src/qrexec/services/"qubes.VM* "$QUBES_ROOT/rpc/"
-    # the service runs the guest decoder from where a qube would have it
-    sed -i "s|/run/qubes-guest/|$BIN/../guest/|" "$QUBES_ROOT/rpc/qubes.VMExec"
+    # the service runs the guest decoder from where a qube would have it: a copy in
+    # the root, which "user" can reach (the build tree may be where it cannot: /root)
+    mkdir -p "$QUBES_ROOT/guest"
+    cp "$BIN/../guest/qubes-vmexec" "$QUBES_ROOT/guest/"
+    sed -i "s|/run/qubes-guest/|$QUBES_ROOT/guest/|" "$QUBES_ROOT/rpc/qubes.VMExec"
     cat >"$QUBES_ROOT/rpc/test.Env" <<'SH'
 #!/bin/sh
 echo "argv=$#:$*"
@@ -111,25 +118,41 @@ SH
     write_launcher
 }
 
+# The pair runs under the launcher, which tells how each ended (stop_pair).
 start_pair() {
-    python3 "$QUBES_ROOT/launch.py" real "$QUBES_ROOT" "$BIN" || fail "launcher"
+    python3 "$QUBES_ROOT/launch.py" real "$QUBES_ROOT" "$BIN" >"$QUBES_ROOT/pair.out" 2>&1 &
+    PAIR_PID=$!
+    wait_until 10 test -e "$QUBES_ROOT/pids" || fail "launcher: $(cat "$QUBES_ROOT/pair.out")"
     read -r AGENT_PID DAEMON_PID <"$QUBES_ROOT/pids"
-    for _ in $(seq 1 200); do
-        [ -S "$QUBES_ROOT/run/qubes/qrexec.test" ] && return 0
-        sleep 0.02
-    done
+    wait_until 10 test -S "$QUBES_ROOT/run/qubes/qrexec.test" && return 0
     cat "$QUBES_ROOT/daemon.log" "$QUBES_ROOT/agent.log" >&2
     fail "daemon socket did not appear"
 }
 
+# SIGTERM to the daemon: it exits 0, which closes the channel, so the agent
+# exits 0 too (AGENT_END: how the agent ends where the test kills it). First
+# the daemon must have read the end of every call (CONNECTION_TERMINATED, sent
+# by the agent after the call's answer): a daemon that exits with it unread
+# resets the channel, and the agent then ends with status 1, "read error".
 stop_pair() {
-    kill "$AGENT_PID" "$DAEMON_PID" 2>/dev/null
-    return 0
+    local got
+    [ -n "${AGENT_END:-}" ] || wait_until 10 calls_ended # (a killed agent ends no call)
+    kill -TERM "$DAEMON_PID" 2>/dev/null
+    wait "$PAIR_PID"
+    got=$(tail -n 1 "$QUBES_ROOT/pair.out")
+    PAIR_PID=
+    [ "$got" = "agent=${AGENT_END:-0} daemon=0" ] ||
+        cleanup_failed "qrexec pair ended: $got, expected agent=${AGENT_END:-0} daemon=0"
 }
 
-cleanup_root() {
-    [ -n "${AGENT_PID:-}" ] && stop_pair
-    [ -n "${QUBES_ROOT:-}" ] && rm -rf "$QUBES_ROOT"
+calls_ended() {
+    [ "$(grep -c 'op=call .*result=ok' "$QUBES_ROOT/daemon.log")" = \
+        "$(grep -c 'op=terminated' "$QUBES_ROOT/daemon.log")" ]
+}
+
+cleanup_extra() {
+    [ -n "${PAIR_PID:-}" ] && stop_pair
+    return 0
 }
 
 fake() {
@@ -228,11 +251,7 @@ test_just_exec() {
     rc=$?
     assert_eq 0 "$rc" "-e exit"
     assert_eq "" "$out" "-e prints nothing"
-    for _ in $(seq 1 100); do
-        [ -e "$QUBES_ROOT/home/user/just-exec-ran" ] && break
-        sleep 0.02
-    done
-    [ -e "$QUBES_ROOT/home/user/just-exec-ran" ] || fail "-e service did not run"
+    wait_until 10 test -e "$QUBES_ROOT/home/user/just-exec-ran" || fail "-e service did not run"
     assert_status 0 qrexec-client -d test -e -W user:'true'
     assert_eq "x" "$(qrexec-client -d test -W user:'echo x')" "-W waits and passes output"
 }
@@ -245,10 +264,12 @@ test_local_program() {
 
 test_concurrent_50() {
     start_pair
+    local calls=()
     for i in $(seq 1 50); do
         (qrexec-client -d test user:"sleep 0.2; echo $i" >"$QUBES_ROOT/c.$i" 2>&1; echo $? >>"$QUBES_ROOT/c.$i") &
+        calls+=($!)
     done
-    wait
+    wait "${calls[@]}"
     for i in $(seq 1 50); do
         assert_eq "$i
 0" "$(cat "$QUBES_ROOT/c.$i")" "call $i"
@@ -258,17 +279,20 @@ test_concurrent_50() {
 
 test_agent_killed_mid_call() {
     start_pair
-    qrexec-client -d test user:'sleep 3' >"$QUBES_ROOT/o" 2>&1 &
+    # the call runs until its marker file goes away: it is mid-call while the file is there
+    local mark=$QUBES_ROOT/home/user/running
+    qrexec-client -d test user:"touch '$mark'; while [ -e '$mark' ]; do sleep 0.1; done" \
+        >"$QUBES_ROOT/o" 2>&1 &
     cpid=$!
-    sleep 0.5
+    wait_until 10 test -e "$mark" || fail "the call did not start"
     kill -9 "$AGENT_PID"
+    AGENT_END=-9
     wait "$cpid"
     rc=$?
+    rm -f "$mark" # the service, orphaned, ends
     assert_eq 125 "$rc" "client exit"
     assert_contains "connection closed without an exit code" "$(cat "$QUBES_ROOT/o")" "client says why"
-    for _ in $(seq 1 100); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.02; done
-    kill -0 "$DAEMON_PID" 2>/dev/null && fail "daemon still running"
-    wait "$DAEMON_PID" 2>/dev/null
+    wait_until 10 eval '! kill -0 "$DAEMON_PID" 2>/dev/null' || fail "daemon still running"
     [ -e "$QUBES_ROOT/run/qubes/qrexec.test" ] && fail "socket left behind"
     assert_contains "event=closed" "$(cat "$QUBES_ROOT/daemon.log")" "daemon log"
 }

@@ -392,9 +392,7 @@ test_sigterm_exits_cleanly() {
 }
 
 test_stale_socket_replaced() {
-    kill -9 "$QUBESD_PID"
-    wait "$QUBESD_PID" 2>/dev/null
-    QUBESD_PID=
+    kill9_qubesd
     [ -S "$QUBES_ROOT/run/qubesd.sock" ] || fail "kill -9 should leave the socket"
     restart_qubesd
     assert_serving

@@ -21,11 +21,27 @@ still_working() {
         tr '\0' '|')" "qubesd"
 }
 
+# limit_hits QUBE: how many times the qube's cgroups held it back: processes
+# the OOM killer ended (v1 memory.oom_control, v2 memory.events) and forks
+# refused at pids.max (pids.events), on whatever cgroup layout the host has.
+limit_hits() {
+    local n=0 v d
+    for d in $(qube_cgroups "$1"); do
+        for v in $(cat "$d/memory.oom_control" "$d/memory.events" "$d/pids.events" 2>/dev/null |
+            awk '$1 == "oom_kill" || $1 == "max" {print $2}'); do
+            n=$((n + v))
+        done
+    done
+    echo "$n"
+}
+
 test_fork_bomb_is_contained() {
     two_qubes
+    assert_eq 0 "$(limit_hits hog)" "limits hit before the bomb"
     qrexec-client -d hog user:'b() { b | b & }; b' >/dev/null 2>&1 &
     bomb=$!
-    sleep 2
+    # the bomb ran: it grew until a limit of its qube stopped it
+    wait_until 120 eval '[ "$(limit_hits hog)" -gt 0 ]' || fail "the bomb never reached a limit"
     still_working
     assert_eq "0|" "$(call admin.vm.Kill hog)" "kill the bomb's qube"
     wait "$bomb" 2>/dev/null

@@ -57,16 +57,16 @@ qubes.Filecopy * work @default ask default_target=personal
 qubes.Filecopy * work @anyvm   ask
 EOF
     qube_run work 'echo one > one && echo two > two'
-    qrexec-policy-agent --count 2 --answer allow --answer deny >"$QUBES_ROOT/agent.out" 2>&1 &
-    agent=$!
-    for _ in $(seq 100); do grep -q waiting "$QUBES_ROOT/agent.out" && break; sleep 0.02; done
+    daemon_start agent qrexec-policy-agent --count 2 --answer allow --answer deny
+    agent=$DAEMON_PID
+    wait_until 10 grep -q waiting "$QUBES_ROOT/agent.out" || fail "the agent is not waiting"
     assert_eq "0" "$(qube_run work 'qvm-move --without-progress one; echo $?')" "moved to @default"
     assert_eq "one" "$(qube_run personal 'cat QubesIncoming/work/one')" "arrived"
     assert_eq "gone" "$(qube_run work '[ -e one ] && echo kept || echo gone')" "source removed"
     assert_eq "126" "$(qube_run work 'qvm-move-to-vm --without-progress personal two 2>/dev/null; echo $?')" \
         "refused by the user"
     assert_eq "kept" "$(qube_run work '[ -e two ] && echo kept || echo gone')" "source kept"
-    wait $agent
+    daemon_wait $agent 0
 }
 
 # stream NAME MODE DATA [NAME MODE DATA...]: a qubes.Filecopy stream with the end marker.

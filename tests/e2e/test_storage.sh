@@ -313,16 +313,13 @@ test_clone_standalone_and_qvm_clone() {
 
 # A pool on its own btrfs: clones and revisions share extents (FICLONE).
 test_btrfs_pool_reflinks() {
-    command -v mkfs.btrfs >/dev/null || { echo "# skip: no mkfs.btrfs"; return 0; }
+    command -v mkfs.btrfs >/dev/null || skip "no mkfs.btrfs (package btrfs-progs)"
     local fs="$QUBES_ROOT/btrfs.img" mnt="$QUBES_ROOT/mnt"
     truncate -s 300M "$fs"
     mkfs.btrfs -q "$fs" >/dev/null 2>&1 || fail "mkfs.btrfs"
     mkdir -p "$mnt"
-    if ! mount -o loop "$fs" "$mnt" 2>/dev/null; then
-        echo "# skip: cannot mount a loop device here"
-        return 0
-    fi
-    trap 'umount "$mnt" 2>/dev/null; cleanup_root' EXIT
+    mount -o loop "$fs" "$mnt" || skip "cannot mount a loop device here"
+    BTRFS_MNT=$mnt
     run_tool 0 qvm-pool add bt file-reflink -o dir_path="$mnt/pool" >/dev/null
     assert_eq "NAME          DRIVER
 bt            file-reflink
@@ -348,6 +345,12 @@ varlibqubes   file-reflink" "$(run_tool 0 qvm-pool list)"
     ok admin.vm.Remove bt1
     assert_eq "" "$(cd "$mnt/pool" && find appvms vm-templates -mindepth 1)"
     run_tool 0 qvm-pool remove bt >/dev/null
-    umount "$mnt"
-    trap cleanup_root EXIT
+    umount "$mnt" || fail "umount: the pool's filesystem is still in use"
+    BTRFS_MNT=
+}
+
+# the btrfs of a test that failed half-way
+cleanup_extra() {
+    [ -n "${BTRFS_MNT:-}" ] && umount "$BTRFS_MNT"
+    return 0
 }

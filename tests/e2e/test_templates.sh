@@ -1,4 +1,5 @@
 # Templates and their qubes, with real sandboxes: what reaches whom, when.
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
 
 in_qube() {
     qrexec-client -d "$1" "$2:$3"
@@ -72,10 +73,7 @@ test_qubesd_restart_finds_running_qubes() {
     with_template_and_appvm
     assert_eq "0|" "$(call admin.vm.Start work)" "start work"
     in_qube work user 'echo before > /home/user/f'
-    stop_qubesd
-    "$BIN/qubesd" >>"$QUBES_ROOT/qubesd.out" 2>&1 &
-    QUBESD_PID=$!
-    for _ in $(seq 100); do call admin.vm.List dom0 | grep -q '^0|' && break; sleep 0.05; done
+    restart_qubesd
     assert_contains "state=Running" "$(call admin.vm.List work)" "found again"
     assert_eq "before" "$(in_qube work user 'cat /home/user/f')" "still the same qube"
     assert_eq "0|" "$(call admin.vm.Shutdown work wait)" "and it can be stopped"

@@ -367,9 +367,10 @@ test_tools_help() {
 test_tools_honour_qubes_root() {
     # a second qubesd on another root, with other content
     other=$(mktemp -d /tmp/qubicle-e2e.XXXXXX)
-    "$BIN/qubesd" --root "$other" >"$other/out" 2>&1 &
-    other_pid=$!
-    for _ in $(seq 1 200); do [ -S "$other/run/qubesd.sock" ] && break; sleep 0.02; done
+    daemon_start other-qubesd "$BIN/qubesd" --root "$other"
+    other_pid=$DAEMON_PID
+    wait_until 30 eval 'kill -0 $other_pid && QUBES_ROOT=$other qvm-check dom0 >/dev/null 2>&1' ||
+        fail "qubesd on $other did not start: $(cat "$QUBES_ROOT/other-qubesd.out")"
     (
         export QUBES_ROOT=$other
         qvm-create --class TemplateVM -l red only-there >/dev/null || exit 1
@@ -385,8 +386,8 @@ only-there" ] || exit 2
         qvm-remove -f copy-there || exit 9
     )
     rc=$?
-    kill "$other_pid"
-    wait "$other_pid"
+    kill -TERM "$other_pid"
+    daemon_wait "$other_pid" 0
     rm -rf "$other"
     assert_eq 0 "$rc" "tools on the other root"
     # this root saw none of it

@@ -233,6 +233,16 @@ static int sandbox_exit_fd(struct qube_run *run)
     return run->pidfd;
 }
 
+static void sandbox_release(struct qube_run *run)
+{
+    if (run->status_fd >= 0)
+        close(run->status_fd);
+    close(run->pidfd);
+    free(run->name);
+    free(run->tag);
+    free(run);
+}
+
 static int sandbox_reap(struct qube_run *run, struct qerror *err)
 {
     int rc = 0;
@@ -250,12 +260,7 @@ static int sandbox_reap(struct qube_run *run, struct qerror *err)
         why[n] = '\0';
         rc = qerror_set(err, ERR_QUBES_EXCEPTION, "%s", why);
     }
-    if (run->status_fd >= 0)
-        close(run->status_fd);
-    close(run->pidfd);
-    free(run->name);
-    free(run->tag);
-    free(run);
+    sandbox_release(run);
     return rc;
 }
 
@@ -273,4 +278,5 @@ const struct driver_ops sandbox_driver = {
     .netns_fd = sandbox_netns_fd,
     .exit_fd = sandbox_exit_fd,
     .reap = sandbox_reap,
+    .release = sandbox_release,
 };
