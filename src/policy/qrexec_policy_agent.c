@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 
 #define REQUEST_MAX 65536
 #define MAX_TARGETS 4096
@@ -141,18 +141,12 @@ static void show(const struct ask *a)
 static int connect_service(void)
 {
     _cleanup_free_ char *path = qroot_path("run/qubes/policy-agent.sock");
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
+    int fd = unix_connect(path, 0, NULL);
+    if (fd < 0 && errno == ENAMETOOLONG)
         fprintf(stderr, "qrexec-policy-agent: socket path too long\n");
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    else if (fd < 0)
         fprintf(stderr, "qrexec-policy-agent: cannot connect to %s: %s\n", path,
                 strerror(errno));
-        return -1;
-    }
     return fd;
 }
 

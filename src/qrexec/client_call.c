@@ -9,13 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/cleanup.h"
 #include "common/names.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 #include "qrexec/exec.h"
 #include "qrexec/pump.h"
 #include "qrexec/qrexec_proto.h"
@@ -34,24 +35,13 @@ static long ms_left(const struct timespec *deadline)
 static int connect_daemon(const char *qube, const struct timespec *deadline)
 {
     char *rel = xasprintf("run/qubes/qrexec.%s", qube);
-    char *path = qroot_path(rel);
+    _cleanup_free_ char *path = qroot_path(rel);
     free(rel);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        free(path);
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    free(path);
     for (;;) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return -1;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+        int fd = unix_connect(path, 0, NULL);
+        if (fd >= 0)
             return fd;
         int e = errno;
-        close(fd);
         if ((e != ENOENT && e != ECONNREFUSED) || ms_left(deadline) <= 0) {
             errno = e;
             return -1;

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/unix_socket.h"
 #include "qrexec/exec.h"
 #include "qrexec/pump.h"
 #include "qrexec/qrexec_proto.h"
@@ -45,22 +45,7 @@ static int connect_agent(void)
     const char *path = getenv("QREXEC_AGENT_TRIGGER_PATH");
     if (!path || !*path)
         path = TRIGGER_PATH;
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
+    return unix_connect(path, 0, NULL);
 }
 
 /* Sends the request; returns the data socket, -1 when refused (or the agent failed). */

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +27,7 @@
 #include "common/names.h"
 #include "common/root.h"
 #include "common/spawn.h"
+#include "common/unix_socket.h"
 #include "qrexec/client_call.h"
 #include "qrexec/daemon_call.h"
 #include "qrexec/ports.h"
@@ -181,20 +181,12 @@ static int create_socket(struct daemon *d)
     char *rel = xasprintf("run/qubes/qrexec.%s", d->qube);
     d->socket_path = qroot_path(rel);
     free(rel);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(d->socket_path) >= sizeof(sa.sun_path)) {
+    d->listen_fd = unix_listen(d->socket_path, 0660, 64, NULL);
+    if (d->listen_fd < 0 && errno == ENAMETOOLONG) {
         log_error("qube=%s op=socket result=error reason=\"path too long\"", d->qube);
         return -1;
     }
-    strcpy(sa.sun_path, d->socket_path);
-    d->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (d->listen_fd < 0)
-        return -1;
-    unlink(d->socket_path);
-    mode_t old = umask(0117);
-    int rc = bind(d->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
-    umask(old);
-    if (rc < 0 || chmod(d->socket_path, 0660) < 0 || listen(d->listen_fd, 64) < 0) {
+    if (d->listen_fd < 0) {
         log_error("qube=%s op=socket path=%s result=error reason=\"%s\"", d->qube,
                   d->socket_path, strerror(errno));
         return -1;

@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/fd_io.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 
 #define MAX_PAYLOAD_SIZE 65536
 
@@ -171,14 +171,12 @@ int main(int argc, char **argv)
         }
     }
 
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(sock) >= sizeof(addr.sun_path)) {
+    _cleanup_close_ int fd = unix_connect(sock, 0, NULL);
+    if (fd < 0 && errno == ENAMETOOLONG) {
         fprintf(stderr, "qubesd-query: socket path too long: %s\n", sock);
         return 1;
     }
-    strcpy(addr.sun_path, sock);
-    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+    if (fd < 0) {
         fprintf(stderr, "qubesd-query: cannot connect to %s: %s\n", sock, strerror(errno));
         return 1;
     }
