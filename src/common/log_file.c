@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/parse.h"
 
 /* How often a writer re-checks a file that other writers keep filling before it writes
  * anyway (the overshoot is then one line). */
@@ -141,11 +142,8 @@ static size_t default_max_bytes(void)
     const char *env = getenv(LOG_FILE_MAX_BYTES_ENV);
     if (!env)
         return LOG_FILE_MAX_BYTES;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(env, &end, 10);
-    if (*env < '0' || *env > '9' || *end || errno || v < LOG_FILE_MIN_BYTES ||
-        v > LOG_FILE_MAX_BYTES)
+    long long v;
+    if (parse_ll(env, LOG_FILE_MIN_BYTES, LOG_FILE_MAX_BYTES, 0, &v) < 0)
         return LOG_FILE_MAX_BYTES;
     return (size_t)v;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/parse.h"
 #include "filecopy/filecopy.h"
 #include "filecopy/pack.h"
 
@@ -90,10 +91,8 @@ int main(int argc, char **argv)
     struct progress pr = {0};
     const char *total = getenv("FILECOPY_TOTAL_SIZE");
     if (total && *total) {
-        char *end;
-        errno = 0;
-        unsigned long long t = strtoull(total, &end, 10);
-        if (errno == 0 && *end == '\0') {
+        long long t;
+        if (parse_ll(total, 0, LLONG_MAX, 0, &t) == 0) {
             pr.have_total = true;
             pr.total = t;
         }

@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/parse.h"
 #include "policy/internal.h"
 
 struct loader {
@@ -122,14 +123,10 @@ static void rule_free(struct policy_rule *r)
     free(r->file);
 }
 
-static int parse_bool(struct loader *ld, const char *file, unsigned line, const char *key,
-                      const char *value, bool *out)
+static int parse_bool_param(struct loader *ld, const char *file, unsigned line, const char *key,
+                            const char *value, bool *out)
 {
-    if (strcmp(value, "yes") == 0)
-        *out = true;
-    else if (strcmp(value, "no") == 0)
-        *out = false;
-    else {
+    if (parse_bool(value, PARSE_BOOL_YES_NO, out) < 0) {
         _cleanup_buf_ struct buf r = BUF_INIT;
         policy_py_repr(&r, value);
         return syntax_error(ld, file, line, "invalid value for %s= parameter: %s", key, r.data);
@@ -228,10 +225,10 @@ static int make_rule(struct loader *ld, const char *file, unsigned line, const c
         size_t kl = (size_t)(eq - params[i]);
         const char *v = eq + 1;
         if (KEY("notify")) {
-            if (parse_bool(ld, file, line, "notify", v, &r.notify) < 0)
+            if (parse_bool_param(ld, file, line, "notify", v, &r.notify) < 0)
                 goto fail;
         } else if (KEY("autostart")) {
-            if (parse_bool(ld, file, line, "autostart", v, &r.autostart) < 0)
+            if (parse_bool_param(ld, file, line, "autostart", v, &r.autostart) < 0)
                 goto fail;
         } else if (KEY("user")) {
             r.user = xstrdup(v);

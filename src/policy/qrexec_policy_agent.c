@@ -7,6 +7,7 @@
  * Answers:  id=N  answer=allow:TARGET | answer=deny */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/parse.h"
 #include "common/root.h"
 #include "common/unix_socket.h"
 
@@ -117,9 +119,8 @@ static char *prompt(const struct ask *a)
             return xasprintf("allow:%s", a->default_target);
         if (strcmp(line, "deny") == 0 || strcmp(line, "d") == 0)
             return xstrdup("deny");
-        char *end;
-        long n = strtol(line, &end, 10);
-        if (*line && !*end && n >= 1 && (size_t)n <= a->n_targets)
+        long long n;
+        if (parse_ll(line, 1, (long long)a->n_targets, 0, &n) == 0)
             return xasprintf("allow:%s", a->targets[n - 1]);
         if (is_candidate(a, line))
             return xasprintf("allow:%s", line);
@@ -173,12 +174,12 @@ int main(int argc, char **argv)
             answers[n_answers++] = optarg;
             break;
         case 'c': {
-            char *end;
-            count = strtol(optarg, &end, 10);
-            if (!*optarg || *end || count < 1) {
+            long long v;
+            if (parse_ll(optarg, 1, LONG_MAX, 0, &v) < 0) {
                 fprintf(stderr, "qrexec-policy-agent: invalid --count '%s'\n", optarg);
                 return 2;
             }
+            count = (long)v;
             break;
         }
         case 'h': usage(stdout); return 0;

@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "common/unix_socket.h"
 #include "qrexec/agent_call.h"
 #include "qrexec/qrexec_proto.h"
@@ -352,9 +353,8 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end || v < 0 || v > 65535) {
+            long long v;
+            if (parse_ll(optarg, 0, 65535, 0, &v) < 0) {
                 fprintf(stderr, "qrexec-agent: invalid --channel-fd '%s'\n", optarg);
                 return 2;
             }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/parse.h"
 #include "common/unix_socket.h"
 #include "qrexec/exec.h"
 #include "qrexec/pump.h"
@@ -120,9 +121,8 @@ int main(int argc, char **argv)
         case NO_FILTER_ERR: filter_err = 0; break;
         case PREFIX_DATA: prefix = optarg; break;
         case BUFFER_SIZE: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end || v <= 0 || v > (1L << 30)) {
+            long long v;
+            if (parse_ll(optarg, 1, 1L << 30, 0, &v) < 0) {
                 fprintf(stderr, "qrexec-client-vm: invalid --buffer-size '%s'\n", optarg);
                 return 2;
             }

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/log_file.h"
 #include "common/names.h"
+#include "common/parse.h"
 #include "common/root.h"
 #include "common/spawn.h"
 #include "common/unix_socket.h"
@@ -670,17 +671,6 @@ static int serve(struct daemon *d)
     return rc;
 }
 
-static int parse_nonneg(const char *s, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end || errno || v < 0 || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -695,21 +685,21 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct daemon d = { .default_user = "user", .control_fd = -1, .listen_fd = -1 };
-    long timeout = -1, fd = -1;
+    long long timeout = -1, fd = -1;
     bool quiet = false, foreground = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "qnh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'd': d.qube = optarg; break;
         case 'c':
-            if (parse_nonneg(optarg, 65535, &fd) < 0) {
+            if (parse_ll(optarg, 0, 65535, 0, &fd) < 0) {
                 fprintf(stderr, "qrexec-daemon: invalid --channel-fd '%s'\n", optarg);
                 return 2;
             }
             break;
         case 'i': {
-            long id;
-            if (parse_nonneg(optarg, 65535, &id) < 0) {
+            long long id;
+            if (parse_ll(optarg, 0, 65535, 0, &id) < 0) {
                 fprintf(stderr, "qrexec-daemon: invalid --domid '%s'\n", optarg);
                 return 2;
             }
@@ -718,7 +708,7 @@ int main(int argc, char **argv)
         }
         case 'u': d.default_user = optarg; break;
         case 't':
-            if (parse_nonneg(optarg, 86400, &timeout) < 0 || timeout == 0) {
+            if (parse_ll(optarg, 1, 86400, 0, &timeout) < 0) {
                 fprintf(stderr, "qrexec-daemon: invalid --timeout '%s'\n", optarg);
                 return 2;
             }
@@ -744,7 +734,7 @@ int main(int argc, char **argv)
     }
     if (timeout < 0) {
         const char *env = getenv("QREXEC_STARTUP_TIMEOUT");
-        if (!env || parse_nonneg(env, 86400, &timeout) < 0 || timeout == 0)
+        if (!env || parse_ll(env, 1, 86400, 0, &timeout) < 0)
             timeout = DEFAULT_STARTUP_TIMEOUT;
     }
     d.control_fd = (int)fd;
@@ -784,7 +774,7 @@ int main(int argc, char **argv)
                     return 0;
                 if (got == 1 && b == 1) {
                     fprintf(stderr,
-                            "Cannot connect to '%s' qrexec agent for %ld seconds, giving up\n",
+                            "Cannot connect to '%s' qrexec agent for %lld seconds, giving up\n",
                             d.qube, timeout);
                     return 3;
                 }
@@ -829,9 +819,9 @@ int main(int argc, char **argv)
 
     int h = agent_handshake(&d, (int)timeout);
     if (h == -2) {
-        log_error("qube=%s op=hello result=timeout seconds=%ld", d.qube, timeout);
+        log_error("qube=%s op=hello result=timeout seconds=%lld", d.qube, timeout);
         if (foreground)
-            fprintf(stderr, "Cannot connect to '%s' qrexec agent for %ld seconds, giving up\n",
+            fprintf(stderr, "Cannot connect to '%s' qrexec agent for %lld seconds, giving up\n",
                     d.qube, timeout);
         else {
             unsigned char b = 1;

@@ -12,6 +12,7 @@
  * revision) or "fail\n<reason>" (the import file is removed). Both methods
  * are served on qubesd.sock and refused unless the source is dom0. */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "qubesd/api.h"
 #include "qubesd/change.h"
 #include "qubesd/events.h"
@@ -87,10 +89,10 @@ static int parse_size(const char *s, bool allow_negative, long long *out, struct
         return api_protocol_error(err, "Size is bigger than 19 decimal digits");
     if (d[0] == '0' && d[1])
         return api_protocol_error(err, "Size contains spurious leading zeros");
-    unsigned long long v = strtoull(d, NULL, 10);
-    if (v > (unsigned long long)INT64_MAX)
+    long long v;
+    if (parse_ll(d, 0, LLONG_MAX, PARSE_NO_LEADING_ZEROS, &v) < 0)
         return api_protocol_error(err, "Size is bigger than 19 decimal digits");
-    *out = negative ? -(long long)v : (long long)v;
+    *out = negative ? -v : v;
     return 0;
 }
 
@@ -318,7 +320,7 @@ static int volume_set_bool(struct api_call *call, const char *key, struct qerror
     bool value;
     if (api_payload_string(call, &text, err) < 0)
         return -1;
-    if (storage_parse_bool(text, &value) < 0)
+    if (parse_bool(text, PARSE_BOOL_EMPTY_FALSE, &value) < 0)
         return api_protocol_error(err, "Invalid value");
     if (require_halted(call, &vc, err) < 0)
         return -1;

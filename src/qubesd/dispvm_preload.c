@@ -1,9 +1,11 @@
 /* The pools of preloaded disposables: a refill pass on the loop that
  * reconciles each template's list with the qubes that exist, retires extras
  * and outdated ones, and starts the next preload; handing a ready one out. */
+#include "common/parse.h"
 #include "qubesd/dispvm_preload.h"
 #include "qubesd/events.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -192,7 +194,7 @@ static long long effective_max(const struct app *app, const struct qube *t)
                         ? kv_get(&dom0->features, F_MAX)
                         : kv_get(&t->features, F_MAX);
     long long n;
-    if (!v || !*v || !parse_int(v, &n) || n < 0)
+    if (!v || !*v || parse_ll(v, 0, LLONG_MAX, 0, &n) < 0)
         return 0;
     return n > PRELOAD_MAX ? PRELOAD_MAX : n;
 }

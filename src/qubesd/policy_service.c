@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "common/log.h"
 #include "common/log_file.h"
 #include "common/loop.h"
+#include "common/parse.h"
 #include "common/root.h"
 #include "common/unix_socket.h"
 #include "policy/policy.h"
@@ -289,9 +291,9 @@ static const char *parse_request(char *text, struct request_fields *f)
         else
             return "unknown key";
         if (flag) {
-            if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+            bool on;
+            if (parse_bool(v, PARSE_BOOL_YES_NO, &on) < 0)
                 return "a flag must be yes or no";
-            bool on = strcmp(v, "yes") == 0;
             if (strcmp(flag, "just_evaluate") == 0)
                 f->just_evaluate = on;
             else
@@ -484,11 +486,10 @@ static bool handle_answer(struct policy_service *ps, char *block)
     for (char *save = NULL, *line = strtok_r(block, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "id=", 3) == 0) {
-            char *end;
-            errno = 0;
-            id = strtoul(line + 3, &end, 10);
-            if (errno || *end || id == 0)
+            long long v;
+            if (parse_ll(line + 3, 1, LLONG_MAX, 0, &v) < 0)
                 return false;
+            id = (unsigned long)v;
         } else if (strncmp(line, "answer=", 7) == 0 && !answer) {
             answer = line + 7;
         } else {

@@ -2,6 +2,7 @@
  * the model and the store, and the disk work at create/remove/start/stop. */
 #include "qubesd/storage_glue.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "qubesd/property.h"
 #include "store/store.h"
 
@@ -118,7 +120,7 @@ static int open_pool_named(const struct app *app, const char *name, struct stora
 static int parse_u64(const char *s, uint64_t *out)
 {
     long long v;
-    if (!s || storage_parse_ll(s, &v) < 0 || v < 0)
+    if (!s || parse_ll(s, 0, LLONG_MAX, 0, &v) < 0)
         return -1;
     *out = (uint64_t)v;
     return 0;
@@ -219,12 +221,12 @@ static int open_depth(const struct app *app, const struct qube *q, struct qube_s
             v->size = size;
         long long keep;
         if ((val = config_get(q, s->name, "revisions_to_keep")) &&
-            storage_parse_ll(val, &keep) == 0)
+            parse_ll(val, LLONG_MIN, LLONG_MAX, 0, &keep) == 0)
             v->revisions_to_keep = keep;
         bool b;
-        if ((val = config_get(q, s->name, "rw")) && storage_parse_bool(val, &b) == 0)
+        if ((val = config_get(q, s->name, "rw")) && parse_bool(val, PARSE_BOOL_EMPTY_FALSE, &b) == 0)
             v->rw = b;
-        if ((val = config_get(q, s->name, "ephemeral")) && storage_parse_bool(val, &b) == 0)
+        if ((val = config_get(q, s->name, "ephemeral")) && parse_bool(val, PARSE_BOOL_EMPTY_FALSE, &b) == 0)
             v->ephemeral = b;
         storage_volume_init(v);
     }

@@ -2,6 +2,7 @@
  * the raw answer, header included, to stdout; the low-level test tool. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/fd_io.h"
+#include "common/parse.h"
 #include "common/root.h"
 #include "common/unix_socket.h"
 
@@ -107,10 +109,10 @@ int main(int argc, char **argv)
             fail = true;
             break;
         case OPT_MAX_BYTES: {
-            char *end;
-            max_bytes = strtol(optarg, &end, 10);
-            if (!*optarg || *end)
+            long long v;
+            if (parse_ll(optarg, LONG_MIN, LONG_MAX, PARSE_PYTHON_INT, &v) < 0)
                 usage_error("argument --max-bytes: invalid int value: '%s'", optarg);
+            max_bytes = (long)v;
             has_max = true;
             break;
         }
