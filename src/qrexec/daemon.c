@@ -24,6 +24,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/log_file.h"
+#include "common/mono_time.h"
 #include "common/names.h"
 #include "common/parse.h"
 #include "common/root.h"
@@ -105,25 +106,16 @@ static void usage(FILE *f)
             "3 on timeout, 1 on other failures.\n");
 }
 
-static long deadline_left_ms(const struct timespec *deadline)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
-}
-
 /* 0 ok, -1 failure, -2 timeout. */
 static int agent_handshake(struct daemon *d, int timeout_s)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_s;
+    int64_t deadline = mono_ms() + 1000 * (int64_t)timeout_s;
     struct qrexec_reader r;
     qrexec_reader_init(&r, QREXEC_HELLO_SIZE);
     qrexec_set_nonblock(d->control_fd, true);
     int rc;
     for (;;) {
-        long left = deadline_left_ms(&deadline);
+        long left = (long)mono_ms_left(deadline);
         if (left <= 0) {
             rc = -2;
             break;

@@ -10,6 +10,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/mono_time.h"
 #include "common/parse.h"
 #include "qubesd/property.h"
 #include "store/store.h"
@@ -354,12 +355,9 @@ int storage_remove_qube(const struct app *app, const struct qube *q, struct qerr
 
 /* ---- start / stop ---- */
 
-static double elapsed_ms(const struct timespec *since)
+static double elapsed_ms(int64_t since_ns)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - since->tv_sec) * 1e3 +
-           (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+    return (double)(mono_ns() - since_ns) / 1e6;
 }
 
 static void stop_volumes(struct qube_storage *s, size_t n)
@@ -377,8 +375,7 @@ int storage_start(const struct app *app, const struct qube *q, bool snapshot_rea
                   struct storage_attachments *out, struct qerror *err)
 {
     memset(out, 0, sizeof(*out));
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = mono_ns();
     struct qube_storage s;
     if (qube_storage_open(app, q, &s, err) < 0)
         return -1;
@@ -400,7 +397,7 @@ int storage_start(const struct app *app, const struct qube *q, bool snapshot_rea
     }
     qube_storage_close(&s);
     log_info("qube=%s op=storage-start result=%s read_only_snapshots=%d ms=%.2f", q->name,
-             rc == 0 ? "ok" : "error", n_read_only, elapsed_ms(&t0));
+             rc == 0 ? "ok" : "error", n_read_only, elapsed_ms(t0));
     return rc;
 }
 
@@ -413,8 +410,7 @@ void storage_attachments_free(struct storage_attachments *a)
 
 int storage_stop(const struct app *app, const struct qube *q, struct qerror *err)
 {
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = mono_ns();
     struct qube_storage s;
     if (qube_storage_open(app, q, &s, err) < 0)
         return -1;
@@ -430,7 +426,7 @@ int storage_stop(const struct app *app, const struct qube *q, struct qerror *err
     }
     qube_storage_close(&s);
     log_info("qube=%s op=storage-stop result=%s ms=%.2f", q->name, rc == 0 ? "ok" : "error",
-             elapsed_ms(&t0));
+             elapsed_ms(t0));
     return rc;
 }
 
