@@ -28,6 +28,3 @@ bool policy_token_match(const struct policy_token *rule_tok, const struct policy
 void policy_token_expand(const struct policy_token *tok, const struct policy_system *sys,
                          struct policy_strset *out);
 
-/* Python-style repr of s (quotes chosen as Python does), appended to b. */
-struct buf;
-void policy_py_repr(struct buf *b, const char *s);

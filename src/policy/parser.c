@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/parse.h"
+#include "common/py_repr.h"
 #include "policy/internal.h"
 
 struct loader {
@@ -64,7 +65,7 @@ static void invalid_chars_repr(struct buf *b, const char *s, bool allow_plus)
         char one[2] = {(char)c, 0};
         if (n++)
             buf_append_str(b, ", ");
-        policy_py_repr(b, one);
+        py_repr(b, one, strlen(one));
     }
     buf_append_str(b, n == 1 ? ",)" : ")");
 }
@@ -87,20 +88,20 @@ static int validate_service_argument(struct loader *ld, const char *file, unsign
     _cleanup_buf_ struct buf r = BUF_INIT;
     _cleanup_buf_ struct buf c = BUF_INIT;
     if (svc && has_invalid(svc, false)) {
-        policy_py_repr(&r, svc);
+        py_repr(&r, svc, strlen(svc));
         invalid_chars_repr(&c, svc, false);
         return syntax_error(ld, file, line, "service %s contains invalid characters: %s", r.data,
                             c.data);
     }
     if (arg) {
         if (has_invalid(arg, true)) {
-            policy_py_repr(&r, arg);
+            py_repr(&r, arg, strlen(arg));
             invalid_chars_repr(&c, arg, true);
             return syntax_error(ld, file, line, "argument %s contains invalid characters: %s",
                                 r.data, c.data);
         }
         if (arg[0] != '+') {
-            policy_py_repr(&r, arg);
+            py_repr(&r, arg, strlen(arg));
             return syntax_error(ld, file, line, "argument %s does not start with +", r.data);
         }
         if (!svc)
@@ -128,7 +129,7 @@ static int parse_bool_param(struct loader *ld, const char *file, unsigned line, 
 {
     if (parse_bool(value, PARSE_BOOL_YES_NO, out) < 0) {
         _cleanup_buf_ struct buf r = BUF_INIT;
-        policy_py_repr(&r, value);
+        py_repr(&r, value, strlen(value));
         return syntax_error(ld, file, line, "invalid value for %s= parameter: %s", key, r.data);
     }
     return 0;
@@ -140,7 +141,7 @@ static void params_repr(struct buf *b, char **params, size_t n, bool tuple)
     for (size_t i = 0; i < n; i++) {
         if (i)
             buf_append_str(b, ", ");
-        policy_py_repr(b, params[i]);
+        py_repr(b, params[i], strlen(params[i]));
     }
     if (tuple && n == 1)
         buf_append_char(b, ',');
@@ -185,7 +186,7 @@ static int make_rule(struct loader *ld, const char *file, unsigned line, const c
         const char *eq = strchr(params[i], '=');
         if (!eq) {
             _cleanup_buf_ struct buf pr = BUF_INIT;
-            policy_py_repr(&pr, params[i]);
+            py_repr(&pr, params[i], strlen(params[i]));
             syntax_error(ld, file, line, "invalid action parameter syntax: %s", pr.data);
             goto fail;
         }
@@ -194,7 +195,7 @@ static int make_rule(struct loader *ld, const char *file, unsigned line, const c
             if (strncmp(params[j], params[i], kl) == 0 && params[j][kl] == '=') {
                 _cleanup_free_ char *key = xstrndup(params[i], kl);
                 _cleanup_buf_ struct buf pr = BUF_INIT;
-                policy_py_repr(&pr, key);
+                py_repr(&pr, key, strlen(key));
                 syntax_error(ld, file, line, "parameter given twice: %s", pr.data);
                 goto fail;
             }

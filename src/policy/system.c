@@ -115,23 +115,3 @@ void policy_strset_free(struct policy_strset *s)
     s->n = 0;
 }
 
-void policy_py_repr(struct buf *b, const char *s)
-{
-    char q = (strchr(s, '\'') && !strchr(s, '"')) ? '"' : '\'';
-    buf_append_char(b, q);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\\' || *p == (unsigned char)q)
-            buf_printf(b, "\\%c", *p);
-        else if (*p == '\n')
-            buf_append_str(b, "\\n");
-        else if (*p == '\t')
-            buf_append_str(b, "\\t");
-        else if (*p == '\r')
-            buf_append_str(b, "\\r");
-        else if (*p < 0x20 || *p >= 0x7f)
-            buf_printf(b, "\\x%02x", *p);
-        else
-            buf_append_char(b, (char)*p);
-    }
-    buf_append_char(b, q);
-}

@@ -5,6 +5,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/py_repr.h"
 #include "policy/internal.h"
 
 /* Bit per context in which a kind is valid. */
@@ -49,7 +50,7 @@ const char *policy_token_ctx_name(enum policy_token_ctx ctx)
 static int token_error(struct qerror *err, const char *what, const char *untrusted_text)
 {
     _cleanup_buf_ struct buf b = BUF_INIT;
-    policy_py_repr(&b, untrusted_text);
+    py_repr(&b, untrusted_text, strlen(untrusted_text));
     return qerror_set(err, ERR_POLICY_SYNTAX_ERROR, "%s token: %s", what, b.data);
 }
 
@@ -86,7 +87,7 @@ int policy_token_parse(struct policy_token *tok, const char *untrusted_text,
         const char *suffix = untrusted_text + pl;
         if (!*suffix) {
             _cleanup_buf_ struct buf b = BUF_INIT;
-            policy_py_repr(&b, untrusted_text);
+            py_repr(&b, untrusted_text, strlen(untrusted_text));
             return qerror_set(err, ERR_POLICY_SYNTAX_ERROR, "invalid empty %s token: %s",
                               prefixes[i].text, b.data);
         }

@@ -12,6 +12,7 @@
 #include "common/cleanup.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "common/py_repr.h"
 #include "qubesd/property_rules.h"
 
 #define Q ON_QUBESVM

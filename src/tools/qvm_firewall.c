@@ -8,6 +8,7 @@
 
 #include "common/cleanup.h"
 #include "common/parse.h"
+#include "common/py_repr.h"
 #include "net/firewall_rule.h"
 #include "tools/cli.h"
 #include "tools/tools.h"
@@ -209,7 +210,7 @@ int qvm_firewall_main(int argc, char **argv)
         case OPT_RULE_NO: {
             long long v;
             if (parse_ll(optarg, LLONG_MIN, LLONG_MAX, PARSE_PYTHON_INT, &v) < 0) {
-                _cleanup_free_ char *r = cli_repr(optarg);
+                _cleanup_free_ char *r = py_repr_dup(optarg);
                 cli_usage_error(&cli, "argument %s: invalid int value: %s",
                                 c == OPT_BEFORE ? "--before" : "--rule-no", r);
             }
@@ -234,7 +235,7 @@ int qvm_firewall_main(int argc, char **argv)
     bool is_add = strcmp(cmd, "add") == 0, is_del = strcmp(cmd, "del") == 0,
          is_list = strcmp(cmd, "list") == 0, is_reset = strcmp(cmd, "reset") == 0;
     if (!is_add && !is_del && !is_list && !is_reset) {
-        _cleanup_free_ char *r = cli_repr(cmd);
+        _cleanup_free_ char *r = py_repr_dup(cmd);
         cli_usage_error(&cli,
                         "argument command: invalid choice: %s (choose from 'add', 'del', "
                         "'list', 'reset')",

@@ -7,6 +7,7 @@
 
 #include "common/cleanup.h"
 #include "common/parse.h"
+#include "common/py_repr.h"
 #include "tools/cli.h"
 #include "tools/feature_values.h"
 #include "tools/tools.h"
@@ -109,7 +110,7 @@ int qvm_service_main(int argc, char **argv)
     if (value) {
         const char *v = feature_value(value);
         if (!v) {
-            _cleanup_free_ char *r = cli_repr(value);
+            _cleanup_free_ char *r = py_repr_dup(value);
             return cli_error(&cli, "Invalid literal for boolean value: %s", r);
         }
         if (qcall("admin.vm.feature.Set", feature, vm, v, strlen(v), NULL, &err) < 0)
