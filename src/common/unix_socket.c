@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -58,14 +60,28 @@ int unix_listen(const char *path, mode_t mode, int backlog, struct qerror *err)
     struct sockaddr_un sa;
     if (fill_addr(&sa, path, err) < 0)
         return -1;
+    /* Bound at PATH~ and renamed onto path once it listens with its mode: whoever waits for
+     * the path to exist finds a socket that accepts, and a stale one is replaced at once. A
+     * path too long for the suffix is bound in place. */
+    char staged[sizeof(sa.sun_path)];
+    int n = snprintf(staged, sizeof(staged), "%s~", path);
+    bool stage = n > 0 && (size_t)n < sizeof(staged);
+    if (stage)
+        strcpy(sa.sun_path, staged);
+    const char *bound = stage ? staged : path;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return fail(-1, errno, err, "socket", NULL);
-    unlink(path);
+    unlink(bound);
     mode_t old = umask(0177);
     int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
     umask(old);
-    if (rc < 0 || chmod(path, mode) < 0 || listen(fd, backlog) < 0)
+    if (rc < 0)
         return fail(fd, errno, err, "listen on", path);
+    if (listen(fd, backlog) < 0 || chmod(bound, mode) < 0 || (stage && rename(staged, path) < 0)) {
+        int e = errno;
+        unlink(bound);
+        return fail(fd, e, err, "listen on", path);
+    }
     return fd;
 }

@@ -83,6 +83,9 @@ static void test_listen_and_connect(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_true(S_ISSOCK(st.st_mode));
     assert_int_equal(st.st_mode & 07777, 0660);
+    char staged[PATH_MAX + 1];
+    snprintf(staged, sizeof(staged), "%s~", path);
+    assert_int_equal(lstat(staged, &st), -1);
     assert_true(fcntl(l, F_GETFL) & O_NONBLOCK);
     assert_true(fcntl(l, F_GETFD) & FD_CLOEXEC);
 
@@ -106,12 +109,31 @@ static void test_listen_and_connect(void **state)
     close(l);
 }
 
+/* a path that fits sun_path but leaves no room for the staging suffix is bound in place */
+static void test_listen_longest_path(void **state)
+{
+    (void)state;
+    char path[108];
+    int n = snprintf(path, sizeof(path), "%s/", dir);
+    memset(path + n, 'l', sizeof(path) - 1 - (size_t)n);
+    path[sizeof(path) - 1] = '\0';
+    assert_int_equal(strlen(path), 107);
+    int l = unix_listen(path, 0600, 1, NULL);
+    assert_true(l >= 0);
+    int c = unix_connect(path, 0, NULL);
+    assert_true(c >= 0);
+    close(c);
+    close(l);
+    assert_int_equal(unlink(path), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_path_too_long),
         cmocka_unit_test(test_connect_missing),
         cmocka_unit_test(test_listen_and_connect),
+        cmocka_unit_test(test_listen_longest_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
