@@ -463,8 +463,8 @@ static bool ends_with(const char *s, const char *suffix)
 
 /* Adds the considered *.policy names of dir (regular files, not dot-files)
  * to set, skipping names already present; an invalid name is an error. */
-static int list_policy_files(struct loader *ld, const char *dir, struct policy_strset *names,
-                             struct policy_strset *paths)
+static int list_policy_files(struct loader *ld, const char *dir, struct str_set *names,
+                             struct str_set *paths)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -482,14 +482,14 @@ static int list_policy_files(struct loader *ld, const char *dir, struct policy_s
             r = qerror_set(ld->err, ERR_ACCESS_DENIED, "invalid filename: %s", path);
             break;
         }
-        if (policy_strset_has(names, e->d_name))
+        if (str_set_has(names, e->d_name))
             continue;
         if (names->n >= POLICY_MAX_FILES) {
             r = qerror_set(ld->err, ERR_POLICY_SYNTAX_ERROR, "%s: too many policy files", dir);
             break;
         }
-        policy_strset_add(names, e->d_name);
-        policy_strset_add(paths, path);
+        str_set_add(names, e->d_name);
+        str_set_add(paths, path);
     }
     closedir(d);
     return r;
@@ -510,10 +510,11 @@ static int basename_cmp(const void *a, const void *b)
  * resolve against that file's directory (upstream's policy_path). */
 static int load_dirs(struct loader *ld, const char *const *dirs, size_t n_dirs, bool top)
 {
-    struct policy_strset names = {0}, paths = {0};
+    struct str_set names = {0}, paths = {0};
     int r = 0;
     for (size_t i = 0; i < n_dirs && r == 0; i++)
         r = list_policy_files(ld, dirs[i], &names, &paths);
+    /* from here paths is the load order, by file name, no longer a set (only freed after) */
     if (r == 0 && paths.n)
         qsort(paths.items, paths.n, sizeof(*paths.items), basename_cmp);
     for (size_t i = 0; i < paths.n && r == 0; i++) {
@@ -527,8 +528,8 @@ static int load_dirs(struct loader *ld, const char *const *dirs, size_t n_dirs, 
         r = load_file(ld, paths.items[i], NULL, NULL, false);
         ld->include_base = saved;
     }
-    policy_strset_free(&names);
-    policy_strset_free(&paths);
+    str_set_free(&names);
+    str_set_free(&paths);
     return r;
 }
 
@@ -546,7 +547,7 @@ static int load_compat(struct loader *ld, const char *file, unsigned line)
     DIR *d = opendir(ld->compat_dir);
     if (!d)
         return 0;
-    struct policy_strset names = {0};
+    struct str_set names = {0};
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *nm = e->d_name;
@@ -559,17 +560,15 @@ static int load_compat(struct loader *ld, const char *file, unsigned line)
             continue;
         if (names.n >= POLICY_MAX_FILES)
             break;
-        policy_strset_add(&names, nm);
+        str_set_add(&names, nm);
     }
     closedir(d);
     /* order: by service; within one, argument-specific files (sorted) first */
-    policy_strset_sort(&names);
-    struct policy_strset services = {0};
+    struct str_set services = {0};
     for (size_t i = 0; i < names.n; i++) {
         _cleanup_free_ char *svc = xstrndup(names.items[i], strcspn(names.items[i], "+"));
-        policy_strset_add(&services, svc);
+        str_set_add(&services, svc);
     }
-    policy_strset_sort(&services);
     const char *saved = ld->include_base;
     ld->include_base = ld->compat_dir;
     int r = 0;
@@ -590,14 +589,14 @@ static int load_compat(struct loader *ld, const char *file, unsigned line)
             if (r == 0)
                 r = make_rule(ld, path, 0, svc, arg, deny2, 3, true);
         }
-        if (r == 0 && policy_strset_has(&names, svc)) {
+        if (r == 0 && str_set_has(&names, svc)) {
             _cleanup_free_ char *path = xasprintf("%s/%s", ld->compat_dir, svc);
             r = load_file(ld, path, svc, NULL, true);
         }
     }
     ld->include_base = saved;
-    policy_strset_free(&services);
-    policy_strset_free(&names);
+    str_set_free(&services);
+    str_set_free(&names);
     return r;
 }
 

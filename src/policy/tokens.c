@@ -188,36 +188,36 @@ bool policy_token_match(const struct policy_token *rule_tok, const struct policy
     }
 }
 
-static void add_dispvm(struct policy_strset *out, const char *name)
+static void add_dispvm(struct str_set *out, const char *name)
 {
     _cleanup_free_ char *s = xasprintf("@dispvm:%s", name);
-    policy_strset_add(out, s);
+    str_set_add(out, s);
 }
 
 void policy_token_expand(const struct policy_token *tok, const struct policy_system *sys,
-                         struct policy_strset *out)
+                         struct str_set *out)
 {
     switch (tok->kind) {
     case PTOK_NAME: {
         const struct policy_qube *q = policy_system_resolve(sys, tok->text);
         if (q)
-            policy_strset_add(out, q->name);
+            str_set_add(out, q->name);
         return;
     }
-    case PTOK_ADMINVM: policy_strset_add(out, "@adminvm"); return;
+    case PTOK_ADMINVM: str_set_add(out, "@adminvm"); return;
     case PTOK_ANY:
     case PTOK_ANYVM:
         for (size_t i = 0; i < sys->n_qubes; i++) {
             const struct policy_qube *q = &sys->qubes[i];
             if (tok->kind == PTOK_ANY || strcmp(q->type, "AdminVM") != 0)
-                policy_strset_add(out, q->name);
+                str_set_add(out, q->name);
             if (q->template_for_dispvms)
                 add_dispvm(out, q->name);
         }
-        policy_strset_add(out, "@dispvm");
+        str_set_add(out, "@dispvm");
         return;
     case PTOK_DEFAULT: return;
-    case PTOK_DISPVM: policy_strset_add(out, "@dispvm"); return;
+    case PTOK_DISPVM: str_set_add(out, "@dispvm"); return;
     case PTOK_DISPVM_TEMPLATE: {
         const struct policy_qube *q = policy_system_find(sys, tok->value);
         if (q && q->template_for_dispvms)
@@ -234,7 +234,7 @@ void policy_token_expand(const struct policy_token *tok, const struct policy_sys
         for (size_t i = 0; i < sys->n_qubes; i++) {
             const struct policy_qube *q = &sys->qubes[i];
             if (tok->kind == PTOK_TAG ? has_tag(q, tok->value) : strcmp(q->type, tok->value) == 0)
-                policy_strset_add(out, q->name);
+                str_set_add(out, q->name);
         }
         return;
     default: return;
