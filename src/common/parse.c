@@ -9,8 +9,7 @@
 
 #include "common/cleanup.h"
 
-int parse_ll(const char *untrusted_s, long long min, long long max, unsigned flags,
-             long long *out)
+int parse_ll(const char *untrusted_s, long long min, long long max, unsigned flags, long long *out)
 {
     const char *p = untrusted_s;
     const char *end = p + strlen(p);

@@ -15,10 +15,10 @@
 
 /* A decimal integer in [min, max] that is the whole of untrusted_s: ASCII digits, after a '-'
  * only where min < 0; no whitespace (unless PARSE_SPACE), no '+' (unless PARSE_PLUS), no other
- * base. Leading zeros are accepted ("007" is 7) unless PARSE_NO_LEADING_ZEROS. Returns 0 with *out set, or -1 with
- * errno EINVAL (not such a literal) or ERANGE (outside [min, max]) and *out untouched. */
-int parse_ll(const char *untrusted_s, long long min, long long max, unsigned flags,
-             long long *out);
+ * base. Leading zeros are accepted ("007" is 7) unless PARSE_NO_LEADING_ZEROS. Returns 0 with
+ * *out set, or -1 with errno EINVAL (not such a literal) or ERANGE (outside [min, max]) and
+ * *out untouched. */
+int parse_ll(const char *untrusted_s, long long min, long long max, unsigned flags, long long *out);
 
 /* parse_bool: "" is false too; the storage code always took it (pool options, volume
  * config and the volume/pool Set.* bool calls), where Qubes' property.bool refuses it. */

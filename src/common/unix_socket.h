@@ -18,7 +18,7 @@ int unix_connect(const char *path, int flags, struct qerror *err);
 
 /* Listens on path with a close-on-exec, non-blocking SOCK_STREAM socket: bound owner-only
  * next to path, listening (backlog) and given mode before it replaces whatever (a stale
- * socket) was at path, so a socket found at path accepts connections. Returns the descriptor, or -1 with errno set and
- * err, when not NULL, filled ("socket path too long: PATH", "socket: ...",
- * "listen on PATH: ..."). */
+ * socket) was at path, so a socket found at path accepts connections. Returns the
+ * descriptor, or -1 with errno set and err, when not NULL, filled ("socket path too long:
+ * PATH", "socket: ..." or "listen on PATH: ..."). */
 int unix_listen(const char *path, mode_t mode, int backlog, struct qerror *err);

@@ -134,7 +134,8 @@ static int hold_disposable_slot(const struct qrexec_call_request *req, int fd)
     struct qerror feature_err = { 0 }, err = { 0 };
     if (qubesd_call_str("admin.vm.feature.Get", QREXEC_DISPVM_CALLS_FEATURE, req->source, NULL,
                         &value, &feature_err) == 0) {
-        bool ok = parse_ll(value.data ? value.data : "", 0, QREXEC_DISPVM_CALLS_LIMIT, 0, &max) == 0;
+        bool ok =
+            parse_ll(value.data ? value.data : "", 0, QREXEC_DISPVM_CALLS_LIMIT, 0, &max) == 0;
         buf_free(&value);
         if (!ok)
             refusef(fd, "feature %s of %s is not a number of disposables (0-%d)",

@@ -250,8 +250,8 @@ static int load_qube_row(void *ctx, size_t n, const char *const *c)
     struct app *app = ld->app;
     long long qid;
     int cls;
-    if (n != 4 || !c[0] || !c[1] || !c[2] || !c[3] || parse_ll(c[0], 0, QID_LIMIT - 1, 0, &qid) < 0 ||
-        ld->by_qid[qid] ||
+    if (n != 4 || !c[0] || !c[1] || !c[2] || !c[3] ||
+        parse_ll(c[0], 0, QID_LIMIT - 1, 0, &qid) < 0 || ld->by_qid[qid] ||
         (cls = qube_class_from_name(c[2])) < 0 || strlen(c[1]) > QUBE_NAME_MAX ||
         strlen(c[3]) != 36) {
         log_error("store: skipping malformed qube row qid=%s", c[0] ? c[0] : "?");

@@ -225,9 +225,11 @@ static int open_depth(const struct app *app, const struct qube *q, struct qube_s
             parse_ll(val, LLONG_MIN, LLONG_MAX, 0, &keep) == 0)
             v->revisions_to_keep = keep;
         bool b;
-        if ((val = config_get(q, s->name, "rw")) && parse_bool(val, PARSE_BOOL_EMPTY_FALSE, &b) == 0)
+        if ((val = config_get(q, s->name, "rw")) &&
+            parse_bool(val, PARSE_BOOL_EMPTY_FALSE, &b) == 0)
             v->rw = b;
-        if ((val = config_get(q, s->name, "ephemeral")) && parse_bool(val, PARSE_BOOL_EMPTY_FALSE, &b) == 0)
+        if ((val = config_get(q, s->name, "ephemeral")) &&
+            parse_bool(val, PARSE_BOOL_EMPTY_FALSE, &b) == 0)
             v->ephemeral = b;
         storage_volume_init(v);
     }

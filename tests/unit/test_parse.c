@@ -35,8 +35,8 @@ static void test_ll_plain(void **state)
     assert_int_equal(ok_ll("007", 0, 10, 0), 7);
     assert_int_equal(ok_ll("9223372036854775807", LLONG_MIN, LLONG_MAX, 0), LLONG_MAX);
     assert_true(ok_ll("-9223372036854775808", LLONG_MIN, LLONG_MAX, 0) == LLONG_MIN);
-    const char *junk[] = { "", "-", "+", "1x", "x1", " 1", "1 ", "\t1", "1\n", "+1", "0x10",
-                           "1.5", "1e3", "1_000", "--1", "-+1", "٣" };
+    const char *junk[] = { "",   "-",    "+",   "1x",  "x1",    " 1",  "1 ",  "\t1", "1\n",
+                           "+1", "0x10", "1.5", "1e3", "1_000", "--1", "-+1", "٣" };
     for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
         bad_ll(junk[i], LLONG_MIN, LLONG_MAX, 0, EINVAL);
     bad_ll("9223372036854775808", LLONG_MIN, LLONG_MAX, 0, ERANGE);
