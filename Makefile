@@ -7,7 +7,7 @@ ASAN_BUILD := build-asan
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps check unit e2e demo bench fuzz install clean
+.PHONY: all deps format-check check unit e2e demo bench fuzz install clean
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -22,7 +22,12 @@ $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
 		-Dbuildtype=debug
 
-check: all $(ASAN_BUILD)/build.ninja
+# The tree's C is laid out as .clang-format says (scripts/format.sh rewrites it); checked
+# first, before anything is built.
+format-check: deps
+	@sh scripts/format.sh --check
+
+check: format-check all $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	@sh scripts/check.sh $(BUILD) $(ASAN_BUILD)
 

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential meson ninja-build pkg-config libsqlite3-dev libcmocka-dev \
 libseccomp-dev busybox-static e2fsprogs btrfs-progs debootstrap bubblewrap \
-clang libclang-rt-14-dev zlib1g-dev"
+clang libclang-rt-14-dev zlib1g-dev clang-format"
 
 missing=""
 for p in $PACKAGES; do
