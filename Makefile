@@ -7,7 +7,7 @@ ASAN_BUILD := build-asan
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps check unit e2e demo bench fuzz install clean
+.PHONY: all deps format-check check unit e2e demo bench fuzz install clean
 
 # deps comes first for everything that runs meson or ninja: it is an
 # order-only prerequisite of each such target, so with -j no `meson setup`
@@ -26,7 +26,12 @@ $(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
 		-Dbuildtype=debug
 
-check: all $(ASAN_BUILD)/build.ninja | deps
+# The tree's C is laid out as .clang-format says (scripts/format.sh rewrites it); checked
+# first, before anything is built.
+format-check: | deps
+	@sh scripts/format.sh --check
+
+check: format-check all $(ASAN_BUILD)/build.ninja | deps
 	ninja -C $(ASAN_BUILD)
 	@python3 scripts/check.py $(BUILD) $(ASAN_BUILD)
 

@@ -2,13 +2,12 @@
 #pragma once
 
 #include <stdlib.h>
-#include <time.h>
+
+#include "common/mono_time.h"
 
 static inline double bench_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return (double)mono_ns() / 1e6;
 }
 
 static inline int bench_cmp_double(const void *a, const void *b)

@@ -16,22 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_util.h"
 
 static double pct(double *v, size_t n, double p)
 {
-    qsort(v, n, sizeof(*v), cmp);
+    qsort(v, n, sizeof(*v), bench_cmp_double);
     size_t i = (size_t)(p * (double)(n - 1) + 0.5);
     return v[i];
 }
@@ -84,15 +73,15 @@ static int calls(long n, char *target, char *service, char *program)
     run(cargv); /* warm up: the target's first call */
     for (long i = 0; i < n; i++) {
         pause_between_runs();
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         run(cargv);
-        call[i] = now_ms() - t0;
-        t0 = now_ms();
+        call[i] = bench_now_ms() - t0;
+        t0 = bench_now_ms();
         char b = 'x';
         if (write(sv[0], &b, 1) != 1 || read(sv[0], &b, 1) != 1)
             return 1;
         run(pargv);
-        floor[i] = now_ms() - t0;
+        floor[i] = bench_now_ms() - t0;
     }
     close(sv[0]);
     waitpid(echo, NULL, 0);
@@ -112,9 +101,9 @@ static int timed(long runs, char **argv)
         return 1;
     for (long i = 0; i < runs; i++) {
         pause_between_runs();
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         run(argv);
-        t[i] = now_ms() - t0;
+        t[i] = bench_now_ms() - t0;
     }
     printf("%.2f\n", pct(t, (size_t)runs, 0.5));
     return 0;

@@ -4,12 +4,12 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/admin_wire.h"
 #include "common/cleanup.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 
 /* Answers larger than this are not legitimate (1000 qubes' GetAll is ~2 MiB). */
 #define MAX_RESPONSE (256u << 20)
@@ -17,20 +17,12 @@
 static int connect_qubesd(struct qerror *err)
 {
     _cleanup_free_ char *path = qroot_path("run/qubesd.sock");
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(addr.sun_path))
+    int fd = unix_connect(path, 0, NULL);
+    if (fd < 0 && errno == ENAMETOOLONG)
         return qerror_set(err, ERR_QUBES_DAEMON_ACCESS_ERROR, "socket path too long: %s", path);
-    strcpy(addr.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return qerror_errno(err, errno, "socket");
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        int e = errno;
-        close(fd);
-        qerror_set(err, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to connect to qubesd service: %s: %s",
-                   path, strerror(e));
-        return -1;
-    }
+        return qerror_set(err, ERR_QUBES_DAEMON_ACCESS_ERROR,
+                          "Failed to connect to qubesd service: %s: %s", path, strerror(errno));
     return fd;
 }
 

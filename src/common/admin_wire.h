@@ -72,7 +72,3 @@ long admin_event_parse(const char *untrusted_buf, size_t len, struct admin_event
 /* Appends the encoding of one event. */
 void admin_event_build(struct buf *out, const char *subject, const char *name, size_t n_kwargs,
                        const char *const *keys, const char *const *values);
-
-/* Python's repr() of an ASCII string, used where Qubes messages quote a value
- * with {!r}: 'abc', "it's", '\x01'. */
-void py_repr(struct buf *out, const char *s, size_t len);

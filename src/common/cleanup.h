@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* one line each: they read as the table they are */
+/* clang-format off */
 static inline void cleanup_freep(void *p) { free(*(void **)p); }
 static inline void cleanup_closep(int *fd) { if (*fd >= 0) close(*fd); }
 static inline void cleanup_fclosep(FILE **f) { if (*f) fclose(*f); }
@@ -17,5 +19,6 @@ static inline void cleanup_fclosep(FILE **f) { if (*f) fclose(*f); }
 /* Takes the pointer out of a cleanup variable: the caller now owns it. */
 #define steal_pointer(pp) ({ __typeof__(*(pp)) _p = *(pp); *(pp) = NULL; _p; })
 #define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
+/* clang-format on */
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

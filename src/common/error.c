@@ -56,10 +56,13 @@ void qerror_clear(struct qerror *err)
 
 static const char *const kind_names[] = {
     [ERR_NONE] = "",
+/* clang-format would read the expansion as an expression continued below */
+/* clang-format off */
 #define QERROR_NAME(id, name) [ERR_##id] = name,
     QERROR_KINDS(QERROR_NAME)
 #undef QERROR_NAME
     [ERR_PEER] = "",
+    /* clang-format on */
 };
 
 void qerror_set_peer_kind(struct qerror *err, const char *name)

@@ -48,10 +48,13 @@
 
 enum qerror_kind {
     ERR_NONE = 0,
+/* clang-format would read the expansion as an expression continued below */
+/* clang-format off */
 #define QERROR_ENUM(id, name) ERR_##id,
     QERROR_KINDS(QERROR_ENUM)
 #undef QERROR_ENUM
     ERR_PEER, /* a class a peer (qubesd) named that the list lacks: in peer_kind */
+    /* clang-format on */
 };
 
 struct qerror {

@@ -12,6 +12,8 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/mono_time.h"
+#include "common/parse.h"
 
 /* How often a writer re-checks a file that other writers keep filling before it writes
  * anyway (the overshoot is then one line). */
@@ -20,7 +22,7 @@
 void log_time_now(struct log_time *t)
 {
     clock_gettime(CLOCK_REALTIME, &t->real);
-    clock_gettime(CLOCK_MONOTONIC, &t->mono);
+    t->mono_ms = mono_ms();
 }
 
 char *log_cut_n(const char *untrusted, size_t len, size_t max)
@@ -126,12 +128,7 @@ static void emit_summary(struct log_file *lf, const struct log_time *now)
     buf_printf(&body, "message repeated %lu times: [%s]", lf->repeats, lf->last);
     emit_line(lf, now, body.data, body.len);
     lf->repeats = 0;
-    lf->run_start = now->mono;
-}
-
-static long ms_between(const struct timespec *a, const struct timespec *b)
-{
-    return (long)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+    lf->run_start_ms = now->mono_ms;
 }
 
 /* LOG_FILE_MAX_BYTES, or a smaller cap from the environment (tests rotate without writing
@@ -141,11 +138,8 @@ static size_t default_max_bytes(void)
     const char *env = getenv(LOG_FILE_MAX_BYTES_ENV);
     if (!env)
         return LOG_FILE_MAX_BYTES;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(env, &end, 10);
-    if (*env < '0' || *env > '9' || *end || errno || v < LOG_FILE_MIN_BYTES ||
-        v > LOG_FILE_MAX_BYTES)
+    long long v;
+    if (parse_ll(env, LOG_FILE_MIN_BYTES, LOG_FILE_MAX_BYTES, 0, &v) < 0)
         return LOG_FILE_MAX_BYTES;
     return (size_t)v;
 }
@@ -194,7 +188,7 @@ void log_file_line_at(struct log_file *lf, const char *body, size_t len,
         len = strlen(cut);
     }
     long window_ms = LOG_REPEAT_WINDOW_S * 1000L;
-    bool window_over = ms_between(&lf->run_start, &now->mono) >= window_ms;
+    bool window_over = now->mono_ms - lf->run_start_ms >= window_ms;
     if (lf->last && strlen(lf->last) == len && memcmp(lf->last, body, len) == 0 &&
         (lf->repeats > 0 || !window_over)) {
         lf->repeats++;
@@ -207,7 +201,7 @@ void log_file_line_at(struct log_file *lf, const char *body, size_t len,
     emit_line(lf, now, body, len);
     free(lf->last);
     lf->last = xstrndup(body, len);
-    lf->run_start = now->mono;
+    lf->run_start_ms = now->mono_ms;
 }
 
 void log_file_line(struct log_file *lf, const char *body, size_t len)
@@ -221,7 +215,7 @@ long log_file_tick_at(struct log_file *lf, const struct log_time *now)
 {
     if (!lf->repeats)
         return -1;
-    long left = LOG_REPEAT_WINDOW_S * 1000L - ms_between(&lf->run_start, &now->mono);
+    long left = LOG_REPEAT_WINDOW_S * 1000L - (long)(now->mono_ms - lf->run_start_ms);
     if (left > 0)
         return left;
     emit_summary(lf, now);

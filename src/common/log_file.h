@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "common/error.h"
@@ -27,7 +28,7 @@
 
 struct log_time {
     struct timespec real; /* CLOCK_REALTIME: the stamp on the line */
-    struct timespec mono; /* CLOCK_MONOTONIC: the repeat window */
+    int64_t mono_ms;      /* mono_ms(): the repeat window */
 };
 
 struct log_file {
@@ -39,7 +40,7 @@ struct log_file {
     bool stdio_follows; /* fds 1 and 2 are kept pointing at the current file */
     char *last;       /* the body of the last line written; NULL before the first */
     unsigned long repeats;   /* lines equal to last since it (or its last summary) */
-    struct timespec run_start; /* monotonic time of last, or of its last summary */
+    int64_t run_start_ms; /* mono_ms() of last, or of its last summary */
 };
 
 struct log_file_opts {

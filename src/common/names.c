@@ -2,8 +2,6 @@
 #include "common/names.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 static bool in_set(const char *s, const char *extra)
@@ -86,21 +84,5 @@ bool all_printable_ascii(const char *s, size_t len)
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
             return false;
-    return true;
-}
-
-bool parse_int(const char *untrusted_s, long long *out)
-{
-    const char *p = untrusted_s;
-    if (*p == '-' || *p == '+')
-        p++;
-    if (!*p || strspn(p, "0123456789") != strlen(p))
-        return false;
-    errno = 0;
-    char *end;
-    long long v = strtoll(untrusted_s, &end, 10);
-    if (errno || *end)
-        return false;
-    *out = v;
     return true;
 }

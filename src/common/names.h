@@ -24,6 +24,3 @@ bool label_color_ok(const char *untrusted_color);
 bool all_printable(const char *s, size_t len);
 /* Every byte in 0x20..0x7e. */
 bool all_printable_ascii(const char *s, size_t len);
-/* A decimal integer with optional '-', no spaces; Python int() minus the
- * exotic forms. Range-checked against long long. */
-bool parse_int(const char *untrusted_s, long long *out);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/mono_time.h"
 #include "qubesdb/qdb_client.h"
 
 #define GUEST_DIR "/run/qubes-guest"
@@ -59,9 +60,10 @@ pid_t guest_qubesdb_start(int channel_fd)
     }
     /* one byte once synced; end of file if it died first */
     struct pollfd p = { .fd = ready_r, .events = POLLIN };
+    long long deadline = mono_ms() + GUEST_QUBESDB_SYNC_MS;
     char byte;
     int r;
-    while ((r = poll(&p, 1, GUEST_QUBESDB_SYNC_MS)) < 0 && errno == EINTR)
+    while ((r = poll(&p, 1, (int)mono_ms_left(deadline))) < 0 && errno == EINTR)
         ;
     ssize_t n = r > 0 ? read(ready_r, &byte, 1) : 0;
     close(ready_r);

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/mono_time.h"
+#include "common/parse.h"
 #include "filecopy/filecopy.h"
 #include "filecopy/pack.h"
 
@@ -20,7 +22,7 @@ struct progress {
     bool have_total;
     uint64_t total;
     bool shown;
-    struct timespec last;
+    int64_t last_ns; /* mono_ns() */
 };
 
 /* KiB rounded up: a small file is 1 KiB sent, not 0 */
@@ -42,12 +44,10 @@ static void print_progress(struct progress *pr, uint64_t sent, const char *end)
 static void on_progress(void *ctx, uint64_t sent)
 {
     struct progress *pr = ctx;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long long ns = (now.tv_sec - pr->last.tv_sec) * 1000000000LL + (now.tv_nsec - pr->last.tv_nsec);
-    if (pr->shown && ns < PROGRESS_INTERVAL_NS)
+    int64_t now = mono_ns();
+    if (pr->shown && now - pr->last_ns < PROGRESS_INTERVAL_NS)
         return;
-    pr->last = now;
+    pr->last_ns = now;
     print_progress(pr, sent, "\r");
 }
 
@@ -90,10 +90,8 @@ int main(int argc, char **argv)
     struct progress pr = {0};
     const char *total = getenv("FILECOPY_TOTAL_SIZE");
     if (total && *total) {
-        char *end;
-        errno = 0;
-        unsigned long long t = strtoull(total, &end, 10);
-        if (errno == 0 && *end == '\0') {
+        long long t;
+        if (parse_ll(total, 0, LLONG_MAX, 0, &t) == 0) {
             pr.have_total = true;
             pr.total = t;
         }

@@ -7,6 +7,7 @@
 #include <linux/landlock.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/parse.h"
 #include "filecopy/filecopy.h"
 #include "filecopy/path_check.h"
 #include "filecopy/unpack.h"
@@ -49,13 +51,11 @@ static bool lookup_passwd(uid_t uid, gid_t *gid, char *home, size_t home_size)
         }
         if (n < 6)
             continue;
-        char *end;
-        errno = 0;
-        unsigned long u = strtoul(fields[2], &end, 10);
-        if (errno || *end || fields[2][0] == '\0' || u != uid)
+        long long u, g;
+        if (parse_ll(fields[2], 0, UINT32_MAX, 0, &u) < 0 || u != uid)
             continue;
-        unsigned long g = strtoul(fields[3], &end, 10);
-        if (*end || fields[3][0] == '\0' || fields[5][0] != '/' || strlen(fields[5]) >= home_size)
+        if (parse_ll(fields[3], 0, UINT32_MAX, 0, &g) < 0 || fields[5][0] != '/' ||
+            strlen(fields[5]) >= home_size)
             continue;
         *gid = (gid_t)g;
         strcpy(home, fields[5]);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/mono_time.h"
 #include "guest/guest_setup.h"
 
 #define GUEST_DIR "/run/qubes-guest"
@@ -99,14 +100,12 @@ static void __attribute__((noreturn)) shutdown_qube(void)
 {
     say("shutting down");
     kill(-1, SIGTERM);
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    int64_t start = mono_ms();
     for (;;) {
         pid_t pid = waitpid(-1, NULL, WNOHANG);
         if (pid < 0 && errno == ECHILD)
             break;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec >= SHUTDOWN_GRACE_S) {
+        if (mono_ms() - start >= SHUTDOWN_GRACE_S * 1000) {
             say("processes still running after %d s: killing them", SHUTDOWN_GRACE_S);
             kill(-1, SIGKILL);
             while (waitpid(-1, NULL, 0) > 0)

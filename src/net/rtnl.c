@@ -18,6 +18,7 @@
 
 #include "common/buf.h"
 #include "common/names.h"
+#include "common/parse.h"
 
 /* A request or its acknowledgement: these are small. */
 #define RTNL_BUF 8192
@@ -240,7 +241,7 @@ int parse_ipv4(const char *untrusted_text, struct in_addr *addr, int *prefix,
     long long n = 32;
     if (slash) {
         *slash = '\0';
-        if (!prefix || !parse_int(slash + 1, &n) || n < 0 || n > 32)
+        if (!prefix || parse_ll(slash + 1, 0, 32, 0, &n) < 0)
             return qerror_set(err, ERR_QUBES_VALUE_ERROR, "not an IPv4 prefix: %s",
                               untrusted_text);
     }

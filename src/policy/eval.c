@@ -45,37 +45,36 @@ static const char *source_default_dispvm(const struct policy_system *sys, const 
 
 /* @dispvm -> @dispvm:<default>, dom0 aliases -> dom0, source and internal
  * qubes removed, not-running ones too with autostart=no. */
-static void finish_candidates(struct policy_strset *t, const struct policy_system *sys,
+static void finish_candidates(struct str_set *t, const struct policy_system *sys,
                               const char *source, bool autostart)
 {
-    if (policy_strset_has(t, "@dispvm")) {
-        policy_strset_remove(t, "@dispvm");
+    if (str_set_has(t, "@dispvm")) {
+        str_set_del(t, "@dispvm");
         const char *dvm = source_default_dispvm(sys, source);
         if (dvm) {
             _cleanup_free_ char *s = xasprintf("@dispvm:%s", dvm);
-            policy_strset_add(t, s);
+            str_set_add(t, s);
         }
     }
-    if (policy_strset_has(t, "@adminvm")) {
-        policy_strset_remove(t, "@adminvm");
-        policy_strset_add(t, "dom0");
+    if (str_set_has(t, "@adminvm")) {
+        str_set_del(t, "@adminvm");
+        str_set_add(t, "dom0");
     }
-    policy_strset_remove(t, source);
+    str_set_del(t, source);
     for (size_t i = 0; i < t->n;) {
         const struct policy_qube *q = policy_system_find(sys, t->items[i]);
         bool drop = q && q->internal;
         if (!autostart && strcmp(t->items[i], "dom0") != 0)
             drop = drop || !q || !q->power_state || strcmp(q->power_state, "Running") != 0;
         if (drop)
-            policy_strset_remove(t, t->items[i]);
+            str_set_del(t, t->items[i]);
         else
             i++;
     }
-    policy_strset_sort(t);
 }
 
 static void collect_targets_for_ask(const struct policy *p, const struct request *rq,
-                                    const struct policy_system *sys, struct policy_strset *out)
+                                    const struct policy_system *sys, struct str_set *out)
 {
     for (size_t i = p->n_rules; i-- > 0;) {
         const struct policy_rule *r = &p->rules[i];
@@ -83,15 +82,15 @@ static void collect_targets_for_ask(const struct policy *p, const struct request
             continue;
         const struct policy_token *t =
             r->action != POLICY_ACTION_DENY && r->has_redirect ? &r->redirect : &r->target;
-        struct policy_strset exp = {0};
+        struct str_set exp = {0};
         policy_token_expand(t, sys, &exp);
         for (size_t k = 0; k < exp.n; k++) {
             if (r->action == POLICY_ACTION_DENY)
-                policy_strset_remove(out, exp.items[k]);
+                str_set_del(out, exp.items[k]);
             else
-                policy_strset_add(out, exp.items[k]);
+                str_set_add(out, exp.items[k]);
         }
-        policy_strset_free(&exp);
+        str_set_free(&exp);
     }
 }
 
@@ -183,20 +182,20 @@ static void evaluate_ask(const struct policy *p, const struct policy_rule *r,
                          const struct request *rq, const struct policy_system *sys,
                          struct policy_resolution *res)
 {
-    struct policy_strset t = {0};
+    struct str_set t = {0};
     if (r->has_redirect) {
         if (r->redirect.kind == PTOK_NAME) {
             const struct policy_qube *q = policy_system_resolve(sys, r->redirect.text);
-            policy_strset_add(&t, q ? q->name : r->redirect.text);
+            str_set_add(&t, q ? q->name : r->redirect.text);
         } else {
-            policy_strset_add(&t, r->redirect.kind == PTOK_ADMINVM ? "dom0" : r->redirect.text);
+            str_set_add(&t, r->redirect.kind == PTOK_ADMINVM ? "dom0" : r->redirect.text);
         }
     } else {
         collect_targets_for_ask(p, rq, sys, &t);
     }
     finish_candidates(&t, sys, rq->source, r->autostart);
     if (t.n == 0) {
-        policy_strset_free(&t);
+        str_set_free(&t);
         deny(res, "policy define 'ask' action at %s:%u but no target is available to choose from",
              r->file, r->line);
         return;
@@ -231,7 +230,7 @@ static void evaluate_ask(const struct policy *p, const struct policy_rule *r,
         default: d = xstrdup(r->default_target.text); break;
         }
         /* not among the candidates: dropped (HEAD warns) */
-        if (d && !policy_strset_has(&t, d)) {
+        if (d && !str_set_has(&t, d)) {
             free(d);
             d = NULL;
         }

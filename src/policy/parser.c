@@ -9,6 +9,8 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/parse.h"
+#include "common/py_repr.h"
 #include "policy/internal.h"
 
 struct loader {
@@ -63,7 +65,7 @@ static void invalid_chars_repr(struct buf *b, const char *s, bool allow_plus)
         char one[2] = {(char)c, 0};
         if (n++)
             buf_append_str(b, ", ");
-        policy_py_repr(b, one);
+        py_repr(b, one, strlen(one));
     }
     buf_append_str(b, n == 1 ? ",)" : ")");
 }
@@ -86,20 +88,20 @@ static int validate_service_argument(struct loader *ld, const char *file, unsign
     _cleanup_buf_ struct buf r = BUF_INIT;
     _cleanup_buf_ struct buf c = BUF_INIT;
     if (svc && has_invalid(svc, false)) {
-        policy_py_repr(&r, svc);
+        py_repr(&r, svc, strlen(svc));
         invalid_chars_repr(&c, svc, false);
         return syntax_error(ld, file, line, "service %s contains invalid characters: %s", r.data,
                             c.data);
     }
     if (arg) {
         if (has_invalid(arg, true)) {
-            policy_py_repr(&r, arg);
+            py_repr(&r, arg, strlen(arg));
             invalid_chars_repr(&c, arg, true);
             return syntax_error(ld, file, line, "argument %s contains invalid characters: %s",
                                 r.data, c.data);
         }
         if (arg[0] != '+') {
-            policy_py_repr(&r, arg);
+            py_repr(&r, arg, strlen(arg));
             return syntax_error(ld, file, line, "argument %s does not start with +", r.data);
         }
         if (!svc)
@@ -122,16 +124,12 @@ static void rule_free(struct policy_rule *r)
     free(r->file);
 }
 
-static int parse_bool(struct loader *ld, const char *file, unsigned line, const char *key,
-                      const char *value, bool *out)
+static int parse_bool_param(struct loader *ld, const char *file, unsigned line, const char *key,
+                            const char *value, bool *out)
 {
-    if (strcmp(value, "yes") == 0)
-        *out = true;
-    else if (strcmp(value, "no") == 0)
-        *out = false;
-    else {
+    if (parse_bool(value, PARSE_BOOL_YES_NO, out) < 0) {
         _cleanup_buf_ struct buf r = BUF_INIT;
-        policy_py_repr(&r, value);
+        py_repr(&r, value, strlen(value));
         return syntax_error(ld, file, line, "invalid value for %s= parameter: %s", key, r.data);
     }
     return 0;
@@ -143,7 +141,7 @@ static void params_repr(struct buf *b, char **params, size_t n, bool tuple)
     for (size_t i = 0; i < n; i++) {
         if (i)
             buf_append_str(b, ", ");
-        policy_py_repr(b, params[i]);
+        py_repr(b, params[i], strlen(params[i]));
     }
     if (tuple && n == 1)
         buf_append_char(b, ',');
@@ -188,7 +186,7 @@ static int make_rule(struct loader *ld, const char *file, unsigned line, const c
         const char *eq = strchr(params[i], '=');
         if (!eq) {
             _cleanup_buf_ struct buf pr = BUF_INIT;
-            policy_py_repr(&pr, params[i]);
+            py_repr(&pr, params[i], strlen(params[i]));
             syntax_error(ld, file, line, "invalid action parameter syntax: %s", pr.data);
             goto fail;
         }
@@ -197,7 +195,7 @@ static int make_rule(struct loader *ld, const char *file, unsigned line, const c
             if (strncmp(params[j], params[i], kl) == 0 && params[j][kl] == '=') {
                 _cleanup_free_ char *key = xstrndup(params[i], kl);
                 _cleanup_buf_ struct buf pr = BUF_INIT;
-                policy_py_repr(&pr, key);
+                py_repr(&pr, key, strlen(key));
                 syntax_error(ld, file, line, "parameter given twice: %s", pr.data);
                 goto fail;
             }
@@ -228,10 +226,10 @@ static int make_rule(struct loader *ld, const char *file, unsigned line, const c
         size_t kl = (size_t)(eq - params[i]);
         const char *v = eq + 1;
         if (KEY("notify")) {
-            if (parse_bool(ld, file, line, "notify", v, &r.notify) < 0)
+            if (parse_bool_param(ld, file, line, "notify", v, &r.notify) < 0)
                 goto fail;
         } else if (KEY("autostart")) {
-            if (parse_bool(ld, file, line, "autostart", v, &r.autostart) < 0)
+            if (parse_bool_param(ld, file, line, "autostart", v, &r.autostart) < 0)
                 goto fail;
         } else if (KEY("user")) {
             r.user = xstrdup(v);
@@ -465,8 +463,8 @@ static bool ends_with(const char *s, const char *suffix)
 
 /* Adds the considered *.policy names of dir (regular files, not dot-files)
  * to set, skipping names already present; an invalid name is an error. */
-static int list_policy_files(struct loader *ld, const char *dir, struct policy_strset *names,
-                             struct policy_strset *paths)
+static int list_policy_files(struct loader *ld, const char *dir, struct str_set *names,
+                             struct str_set *paths)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -484,14 +482,14 @@ static int list_policy_files(struct loader *ld, const char *dir, struct policy_s
             r = qerror_set(ld->err, ERR_ACCESS_DENIED, "invalid filename: %s", path);
             break;
         }
-        if (policy_strset_has(names, e->d_name))
+        if (str_set_has(names, e->d_name))
             continue;
         if (names->n >= POLICY_MAX_FILES) {
             r = qerror_set(ld->err, ERR_POLICY_SYNTAX_ERROR, "%s: too many policy files", dir);
             break;
         }
-        policy_strset_add(names, e->d_name);
-        policy_strset_add(paths, path);
+        str_set_add(names, e->d_name);
+        str_set_add(paths, path);
     }
     closedir(d);
     return r;
@@ -512,10 +510,11 @@ static int basename_cmp(const void *a, const void *b)
  * resolve against that file's directory (upstream's policy_path). */
 static int load_dirs(struct loader *ld, const char *const *dirs, size_t n_dirs, bool top)
 {
-    struct policy_strset names = {0}, paths = {0};
+    struct str_set names = {0}, paths = {0};
     int r = 0;
     for (size_t i = 0; i < n_dirs && r == 0; i++)
         r = list_policy_files(ld, dirs[i], &names, &paths);
+    /* from here paths is the load order, by file name, no longer a set (only freed after) */
     if (r == 0 && paths.n)
         qsort(paths.items, paths.n, sizeof(*paths.items), basename_cmp);
     for (size_t i = 0; i < paths.n && r == 0; i++) {
@@ -529,8 +528,8 @@ static int load_dirs(struct loader *ld, const char *const *dirs, size_t n_dirs, 
         r = load_file(ld, paths.items[i], NULL, NULL, false);
         ld->include_base = saved;
     }
-    policy_strset_free(&names);
-    policy_strset_free(&paths);
+    str_set_free(&names);
+    str_set_free(&paths);
     return r;
 }
 
@@ -548,7 +547,7 @@ static int load_compat(struct loader *ld, const char *file, unsigned line)
     DIR *d = opendir(ld->compat_dir);
     if (!d)
         return 0;
-    struct policy_strset names = {0};
+    struct str_set names = {0};
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *nm = e->d_name;
@@ -561,17 +560,15 @@ static int load_compat(struct loader *ld, const char *file, unsigned line)
             continue;
         if (names.n >= POLICY_MAX_FILES)
             break;
-        policy_strset_add(&names, nm);
+        str_set_add(&names, nm);
     }
     closedir(d);
     /* order: by service; within one, argument-specific files (sorted) first */
-    policy_strset_sort(&names);
-    struct policy_strset services = {0};
+    struct str_set services = {0};
     for (size_t i = 0; i < names.n; i++) {
         _cleanup_free_ char *svc = xstrndup(names.items[i], strcspn(names.items[i], "+"));
-        policy_strset_add(&services, svc);
+        str_set_add(&services, svc);
     }
-    policy_strset_sort(&services);
     const char *saved = ld->include_base;
     ld->include_base = ld->compat_dir;
     int r = 0;
@@ -592,14 +589,14 @@ static int load_compat(struct loader *ld, const char *file, unsigned line)
             if (r == 0)
                 r = make_rule(ld, path, 0, svc, arg, deny2, 3, true);
         }
-        if (r == 0 && policy_strset_has(&names, svc)) {
+        if (r == 0 && str_set_has(&names, svc)) {
             _cleanup_free_ char *path = xasprintf("%s/%s", ld->compat_dir, svc);
             r = load_file(ld, path, svc, NULL, true);
         }
     }
     ld->include_base = saved;
-    policy_strset_free(&services);
-    policy_strset_free(&names);
+    str_set_free(&services);
+    str_set_free(&names);
     return r;
 }
 

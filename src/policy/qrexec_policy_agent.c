@@ -10,18 +10,20 @@
  * Answers (to asks only):  id=N  answer=allow:TARGET | answer=deny */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/parse.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 
 #define REQUEST_MAX 65536
 #define MAX_TARGETS 4096
@@ -183,9 +185,8 @@ static char *prompt(const struct ask *a)
             return xasprintf("allow:%s", a->default_target);
         if (strcmp(line, "deny") == 0 || strcmp(line, "d") == 0)
             return xstrdup("deny");
-        char *end;
-        long n = strtol(line, &end, 10);
-        if (*line && !*end && n >= 1 && (size_t)n <= a->n_targets)
+        long long n;
+        if (parse_ll(line, 1, (long long)a->n_targets, 0, &n) == 0)
             return xasprintf("allow:%s", a->targets[n - 1]);
         if (is_candidate(a, line))
             return xasprintf("allow:%s", line);
@@ -207,18 +208,12 @@ static void show(const struct ask *a)
 static int connect_service(void)
 {
     _cleanup_free_ char *path = qroot_path("run/qubes/policy-agent.sock");
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
+    int fd = unix_connect(path, 0, NULL);
+    if (fd < 0 && errno == ENAMETOOLONG)
         fprintf(stderr, "qrexec-policy-agent: socket path too long\n");
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    else if (fd < 0)
         fprintf(stderr, "qrexec-policy-agent: cannot connect to %s: %s\n", path,
                 strerror(errno));
-        return -1;
-    }
     return fd;
 }
 
@@ -245,12 +240,12 @@ int main(int argc, char **argv)
             answers[n_answers++] = optarg;
             break;
         case 'c': {
-            char *end;
-            count = strtol(optarg, &end, 10);
-            if (!*optarg || *end || count < 1) {
+            long long v;
+            if (parse_ll(optarg, 1, LONG_MAX, 0, &v) < 0) {
                 fprintf(stderr, "qrexec-policy-agent: invalid --count '%s'\n", optarg);
                 return 2;
             }
+            count = (long)v;
             break;
         }
         case 'h': usage(stdout); return 0;

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 #include "policy/policy.h"
 
 static void usage(FILE *f)
@@ -26,14 +26,12 @@ static void usage(FILE *f)
 static int via_service(const char *source, const char *target, const char *svc, bool assume_yes)
 {
     _cleanup_free_ char *path = qroot_path("run/qubes/policy.sock");
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sa.sun_path)) {
+    int fd = unix_connect(path, 0, NULL);
+    if (fd < 0 && errno == ENAMETOOLONG) {
         fprintf(stderr, "qrexec-policy-exec: socket path too long\n");
         return 1;
     }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    if (fd < 0) {
         fprintf(stderr, "qrexec-policy-exec: cannot reach the policy service %s: %s\n", path,
                 strerror(errno));
         printf("result=deny\n");

@@ -5,6 +5,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/py_repr.h"
 #include "policy/internal.h"
 
 /* Bit per context in which a kind is valid. */
@@ -49,7 +50,7 @@ const char *policy_token_ctx_name(enum policy_token_ctx ctx)
 static int token_error(struct qerror *err, const char *what, const char *untrusted_text)
 {
     _cleanup_buf_ struct buf b = BUF_INIT;
-    policy_py_repr(&b, untrusted_text);
+    py_repr(&b, untrusted_text, strlen(untrusted_text));
     return qerror_set(err, ERR_POLICY_SYNTAX_ERROR, "%s token: %s", what, b.data);
 }
 
@@ -86,7 +87,7 @@ int policy_token_parse(struct policy_token *tok, const char *untrusted_text,
         const char *suffix = untrusted_text + pl;
         if (!*suffix) {
             _cleanup_buf_ struct buf b = BUF_INIT;
-            policy_py_repr(&b, untrusted_text);
+            py_repr(&b, untrusted_text, strlen(untrusted_text));
             return qerror_set(err, ERR_POLICY_SYNTAX_ERROR, "invalid empty %s token: %s",
                               prefixes[i].text, b.data);
         }
@@ -187,36 +188,36 @@ bool policy_token_match(const struct policy_token *rule_tok, const struct policy
     }
 }
 
-static void add_dispvm(struct policy_strset *out, const char *name)
+static void add_dispvm(struct str_set *out, const char *name)
 {
     _cleanup_free_ char *s = xasprintf("@dispvm:%s", name);
-    policy_strset_add(out, s);
+    str_set_add(out, s);
 }
 
 void policy_token_expand(const struct policy_token *tok, const struct policy_system *sys,
-                         struct policy_strset *out)
+                         struct str_set *out)
 {
     switch (tok->kind) {
     case PTOK_NAME: {
         const struct policy_qube *q = policy_system_resolve(sys, tok->text);
         if (q)
-            policy_strset_add(out, q->name);
+            str_set_add(out, q->name);
         return;
     }
-    case PTOK_ADMINVM: policy_strset_add(out, "@adminvm"); return;
+    case PTOK_ADMINVM: str_set_add(out, "@adminvm"); return;
     case PTOK_ANY:
     case PTOK_ANYVM:
         for (size_t i = 0; i < sys->n_qubes; i++) {
             const struct policy_qube *q = &sys->qubes[i];
             if (tok->kind == PTOK_ANY || strcmp(q->type, "AdminVM") != 0)
-                policy_strset_add(out, q->name);
+                str_set_add(out, q->name);
             if (q->template_for_dispvms)
                 add_dispvm(out, q->name);
         }
-        policy_strset_add(out, "@dispvm");
+        str_set_add(out, "@dispvm");
         return;
     case PTOK_DEFAULT: return;
-    case PTOK_DISPVM: policy_strset_add(out, "@dispvm"); return;
+    case PTOK_DISPVM: str_set_add(out, "@dispvm"); return;
     case PTOK_DISPVM_TEMPLATE: {
         const struct policy_qube *q = policy_system_find(sys, tok->value);
         if (q && q->template_for_dispvms)
@@ -233,7 +234,7 @@ void policy_token_expand(const struct policy_token *tok, const struct policy_sys
         for (size_t i = 0; i < sys->n_qubes; i++) {
             const struct policy_qube *q = &sys->qubes[i];
             if (tok->kind == PTOK_TAG ? has_tag(q, tok->value) : strcmp(q->type, tok->value) == 0)
-                policy_strset_add(out, q->name);
+                str_set_add(out, q->name);
         }
         return;
     default: return;

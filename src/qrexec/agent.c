@@ -15,12 +15,13 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/parse.h"
+#include "common/unix_socket.h"
 #include "qrexec/agent_call.h"
 #include "qrexec/qrexec_proto.h"
 #include "qrexec/transport.h"
@@ -152,12 +153,6 @@ static void start_call(struct agent *a, uint32_t type, const struct qrexec_exec_
 
 static int open_trigger_socket(const char *path)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        log_error("op=trigger-socket result=error reason=\"path too long\"");
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
@@ -165,18 +160,13 @@ static int open_trigger_socket(const char *path)
         mkdir(dir, 0755);
     }
     free(dir);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    unlink(path);
     /* every user of the qube may ask for a call, as upstream; policy decides in dom0 */
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
-        listen(fd, 64) < 0) {
+    int fd = unix_listen(path, 0666, 64, NULL);
+    if (fd < 0 && errno == ENAMETOOLONG)
+        log_error("op=trigger-socket result=error reason=\"path too long\"");
+    else if (fd < 0)
         log_error("op=trigger-socket path=%s result=error reason=\"%s\"", path,
                   strerror(errno));
-        close(fd);
-        return -1;
-    }
     return fd;
 }
 
@@ -363,9 +353,8 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end || v < 0 || v > 65535) {
+            long long v;
+            if (parse_ll(optarg, 0, 65535, 0, &v) < 0) {
                 fprintf(stderr, "qrexec-agent: invalid --channel-fd '%s'\n", optarg);
                 return 2;
             }

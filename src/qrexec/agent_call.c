@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/log_file.h"
+#include "common/unix_socket.h"
 #include "qrexec/exec.h"
 #include "qrexec/pump.h"
 #include "qrexec/qrexec_cmdline.h"
@@ -49,19 +49,12 @@ static void send_exit_code(int fd, int code)
 static int run_socket_service(int data_fd, uint32_t version, const char *path,
                               const struct qrexec_cmd *cmd, const struct qrexec_rpc_config *conf)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int sock = -1;
-    if (strlen(path) < sizeof(sa.sun_path)) {
-        strcpy(sa.sun_path, path);
-        sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    }
-    if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    int sock = unix_connect(path, 0, NULL);
+    if (sock < 0) {
         int e = errno;
         _cleanup_free_ char *svc = log_cut(cmd->service_full, QREXEC_LOG_SERVICE_MAX);
         log_error("op=call service=%s event=socket-connect-failed reason=\"%s\"", svc,
                   strerror(e));
-        if (sock >= 0)
-            close(sock);
         send_failure(data_fd, QREXEC_EXIT_PROBLEM);
         return 1;
     }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "client/qubesd_client.h"
+#include "common/parse.h"
 #include "qrexec/client_call.h"
 #include "qrexec/qrexec_proto.h"
 
@@ -69,9 +70,8 @@ static void check_connect(const char *arg)
 
 static long parse_timeout(const char *arg)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end || v < 0 || v > INT_MAX) {
+    long long v;
+    if (parse_ll(arg, 0, INT_MAX, 0, &v) < 0) {
         fprintf(stderr, "qrexec-client: Invalid connection timeout: %s\n", arg);
         exit(USAGE_EXIT);
     }

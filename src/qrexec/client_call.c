@@ -9,13 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/mono_time.h"
 #include "common/names.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 #include "qrexec/exec.h"
 #include "qrexec/pump.h"
 #include "qrexec/qrexec_proto.h"
@@ -23,36 +25,18 @@
 
 #define CALL_ERROR ERR_QREXEC_ERROR
 
-static long ms_left(const struct timespec *deadline)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
-}
-
 /* Connects to the daemon's socket, retrying while it is not there yet. */
-static int connect_daemon(const char *qube, const struct timespec *deadline)
+static int connect_daemon(const char *qube, int64_t deadline)
 {
     char *rel = xasprintf("run/qubes/qrexec.%s", qube);
-    char *path = qroot_path(rel);
+    _cleanup_free_ char *path = qroot_path(rel);
     free(rel);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        free(path);
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    free(path);
     for (;;) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return -1;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+        int fd = unix_connect(path, 0, NULL);
+        if (fd >= 0)
             return fd;
         int e = errno;
-        close(fd);
-        if ((e != ENOENT && e != ECONNREFUSED) || ms_left(deadline) <= 0) {
+        if ((e != ENOENT && e != ECONNREFUSED) || mono_ms_left(deadline) <= 0) {
             errno = e;
             return -1;
         }
@@ -60,10 +44,10 @@ static int connect_daemon(const char *qube, const struct timespec *deadline)
     }
 }
 
-static bool wait_readable(int fd, const struct timespec *deadline)
+static bool wait_readable(int fd, int64_t deadline)
 {
     for (;;) {
-        long left = ms_left(deadline);
+        long left = (long)mono_ms_left(deadline);
         if (left <= 0)
             return false;
         struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -76,7 +60,7 @@ static bool wait_readable(int fd, const struct timespec *deadline)
 }
 
 /* Reads one message from the daemon within the deadline. */
-static int recv_daemon(int fd, const struct timespec *deadline, struct msg_header *hdr,
+static int recv_daemon(int fd, int64_t deadline, struct msg_header *hdr,
                        uint8_t **payload, struct qrexec_fds *fds, const char **why)
 {
     if (!wait_readable(fd, deadline)) {
@@ -129,10 +113,9 @@ int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline,
                           uint32_t source_domid, long timeout, int *sock, uint32_t *domain,
                           uint32_t *port, struct qerror *err)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout > 0 ? timeout : QREXEC_CLIENT_DEFAULT_TIMEOUT;
-    *sock = connect_daemon(qube, &deadline);
+    long timeout_s = timeout > 0 ? timeout : QREXEC_CLIENT_DEFAULT_TIMEOUT;
+    int64_t deadline = mono_ms() + 1000 * (int64_t)timeout_s;
+    *sock = connect_daemon(qube, deadline);
     if (*sock < 0)
         return fail(err, "cannot connect to the qrexec daemon", strerror(errno));
 
@@ -141,7 +124,7 @@ int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline,
     uint8_t *payload = NULL;
     struct qrexec_fds fds = { .n = 0 };
     uint32_t v;
-    if (recv_daemon(*sock, &deadline, &hdr, &payload, &fds, &why) < 0 ||
+    if (recv_daemon(*sock, deadline, &hdr, &payload, &fds, &why) < 0 ||
         qrexec_hello_decode(&hdr, payload, QREXEC_CLIENT_PROTOCOL_VERSION,
                             QREXEC_CLIENT_PROTOCOL_VERSION, &v, &why) < 0 ||
         qrexec_fds_any(&fds)) {
@@ -159,7 +142,7 @@ int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline,
     if (rc < 0)
         return fail(err, "cannot send the request", strerror(errno));
 
-    if (recv_daemon(*sock, &deadline, &hdr, &payload, &fds, &why) < 0 || hdr.type != type ||
+    if (recv_daemon(*sock, deadline, &hdr, &payload, &fds, &why) < 0 || hdr.type != type ||
         qrexec_params_decode(payload, hdr.len, domain, port, &why) < 0 || fds.n != 1 ||
         fds.overflow) {
         qrexec_fds_close(&fds);

@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/parse.h"
+#include "common/unix_socket.h"
 #include "qrexec/exec.h"
 #include "qrexec/pump.h"
 #include "qrexec/qrexec_proto.h"
@@ -45,22 +46,7 @@ static int connect_agent(void)
     const char *path = getenv("QREXEC_AGENT_TRIGGER_PATH");
     if (!path || !*path)
         path = TRIGGER_PATH;
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
+    return unix_connect(path, 0, NULL);
 }
 
 /* Sends the request; returns the data socket, -1 when refused (or the agent failed). */
@@ -135,9 +121,8 @@ int main(int argc, char **argv)
         case NO_FILTER_ERR: filter_err = 0; break;
         case PREFIX_DATA: prefix = optarg; break;
         case BUFFER_SIZE: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end || v <= 0 || v > (1L << 30)) {
+            long long v;
+            if (parse_ll(optarg, 1, 1L << 30, 0, &v) < 0) {
                 fprintf(stderr, "qrexec-client-vm: invalid --buffer-size '%s'\n", optarg);
                 return 2;
             }

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,9 +24,12 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/log_file.h"
+#include "common/mono_time.h"
 #include "common/names.h"
+#include "common/parse.h"
 #include "common/root.h"
 #include "common/spawn.h"
+#include "common/unix_socket.h"
 #include "qrexec/client_call.h"
 #include "qrexec/daemon_call.h"
 #include "qrexec/ports.h"
@@ -104,25 +106,16 @@ static void usage(FILE *f)
             "3 on timeout, 1 on other failures.\n");
 }
 
-static long deadline_left_ms(const struct timespec *deadline)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
-}
-
 /* 0 ok, -1 failure, -2 timeout. */
 static int agent_handshake(struct daemon *d, int timeout_s)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_s;
+    int64_t deadline = mono_ms() + 1000 * (int64_t)timeout_s;
     struct qrexec_reader r;
     qrexec_reader_init(&r, QREXEC_HELLO_SIZE);
     qrexec_set_nonblock(d->control_fd, true);
     int rc;
     for (;;) {
-        long left = deadline_left_ms(&deadline);
+        long left = (long)mono_ms_left(deadline);
         if (left <= 0) {
             rc = -2;
             break;
@@ -181,20 +174,12 @@ static int create_socket(struct daemon *d)
     char *rel = xasprintf("run/qubes/qrexec.%s", d->qube);
     d->socket_path = qroot_path(rel);
     free(rel);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(d->socket_path) >= sizeof(sa.sun_path)) {
+    d->listen_fd = unix_listen(d->socket_path, 0660, 64, NULL);
+    if (d->listen_fd < 0 && errno == ENAMETOOLONG) {
         log_error("qube=%s op=socket result=error reason=\"path too long\"", d->qube);
         return -1;
     }
-    strcpy(sa.sun_path, d->socket_path);
-    d->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (d->listen_fd < 0)
-        return -1;
-    unlink(d->socket_path);
-    mode_t old = umask(0117);
-    int rc = bind(d->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
-    umask(old);
-    if (rc < 0 || chmod(d->socket_path, 0660) < 0 || listen(d->listen_fd, 64) < 0) {
+    if (d->listen_fd < 0) {
         log_error("qube=%s op=socket path=%s result=error reason=\"%s\"", d->qube,
                   d->socket_path, strerror(errno));
         return -1;
@@ -678,17 +663,6 @@ static int serve(struct daemon *d)
     return rc;
 }
 
-static int parse_nonneg(const char *s, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end || errno || v < 0 || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -703,21 +677,21 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct daemon d = { .default_user = "user", .control_fd = -1, .listen_fd = -1 };
-    long timeout = -1, fd = -1;
+    long long timeout = -1, fd = -1;
     bool quiet = false, foreground = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "qnh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'd': d.qube = optarg; break;
         case 'c':
-            if (parse_nonneg(optarg, 65535, &fd) < 0) {
+            if (parse_ll(optarg, 0, 65535, 0, &fd) < 0) {
                 fprintf(stderr, "qrexec-daemon: invalid --channel-fd '%s'\n", optarg);
                 return 2;
             }
             break;
         case 'i': {
-            long id;
-            if (parse_nonneg(optarg, 65535, &id) < 0) {
+            long long id;
+            if (parse_ll(optarg, 0, 65535, 0, &id) < 0) {
                 fprintf(stderr, "qrexec-daemon: invalid --domid '%s'\n", optarg);
                 return 2;
             }
@@ -726,7 +700,7 @@ int main(int argc, char **argv)
         }
         case 'u': d.default_user = optarg; break;
         case 't':
-            if (parse_nonneg(optarg, 86400, &timeout) < 0 || timeout == 0) {
+            if (parse_ll(optarg, 1, 86400, 0, &timeout) < 0) {
                 fprintf(stderr, "qrexec-daemon: invalid --timeout '%s'\n", optarg);
                 return 2;
             }
@@ -752,7 +726,7 @@ int main(int argc, char **argv)
     }
     if (timeout < 0) {
         const char *env = getenv("QREXEC_STARTUP_TIMEOUT");
-        if (!env || parse_nonneg(env, 86400, &timeout) < 0 || timeout == 0)
+        if (!env || parse_ll(env, 1, 86400, 0, &timeout) < 0)
             timeout = DEFAULT_STARTUP_TIMEOUT;
     }
     d.control_fd = (int)fd;
@@ -792,7 +766,7 @@ int main(int argc, char **argv)
                     return 0;
                 if (got == 1 && b == 1) {
                     fprintf(stderr,
-                            "Cannot connect to '%s' qrexec agent for %ld seconds, giving up\n",
+                            "Cannot connect to '%s' qrexec agent for %lld seconds, giving up\n",
                             d.qube, timeout);
                     return 3;
                 }
@@ -837,9 +811,9 @@ int main(int argc, char **argv)
 
     int h = agent_handshake(&d, (int)timeout);
     if (h == -2) {
-        log_error("qube=%s op=hello result=timeout seconds=%ld", d.qube, timeout);
+        log_error("qube=%s op=hello result=timeout seconds=%lld", d.qube, timeout);
         if (foreground)
-            fprintf(stderr, "Cannot connect to '%s' qrexec agent for %ld seconds, giving up\n",
+            fprintf(stderr, "Cannot connect to '%s' qrexec agent for %lld seconds, giving up\n",
                     d.qube, timeout);
         else {
             unsigned char b = 1;

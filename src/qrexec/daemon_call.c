@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/log_file.h"
 #include "common/names.h"
+#include "common/parse.h"
 #include "common/paths.h"
 #include "common/root.h"
 #include "common/slot_lock.h"
@@ -133,8 +134,8 @@ static int hold_disposable_slot(const struct qrexec_call_request *req, int fd)
     struct qerror feature_err = { 0 }, err = { 0 };
     if (qubesd_call_str("admin.vm.feature.Get", QREXEC_DISPVM_CALLS_FEATURE, req->source, NULL,
                         &value, &feature_err) == 0) {
-        bool ok = parse_int(value.data ? value.data : "", &max) && max >= 0 &&
-                  max <= QREXEC_DISPVM_CALLS_LIMIT;
+        bool ok =
+            parse_ll(value.data ? value.data : "", 0, QREXEC_DISPVM_CALLS_LIMIT, 0, &max) == 0;
         buf_free(&value);
         if (!ok)
             refusef(fd, "feature %s of %s is not a number of disposables (0-%d)",

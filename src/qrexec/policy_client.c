@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 #include "qrexec/transport.h"
 
 void qrexec_policy_answer_free(struct qrexec_policy_answer *a)
@@ -119,18 +119,12 @@ int qrexec_policy_query(const char *source, const char *intended_target,
 {
     memset(out, 0, sizeof(*out));
     _cleanup_free_ char *path = qroot_path("run/qubes/policy.sock");
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path))
+    int fd = unix_connect(path, 0, NULL);
+    if (fd < 0 && errno == ENAMETOOLONG)
         return qerror_set(err, ERR_QREXEC_ERROR, "policy socket path too long");
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
+    if (fd < 0)
         return qerror_set(err, ERR_QREXEC_ERROR, "cannot connect to the policy service: %s",
-                          strerror(e));
-    }
+                          strerror(errno));
     _cleanup_buf_ struct buf req = BUF_INIT;
     buf_printf(&req, "source=%s\nintended_target=%s\nservice_and_arg=%s\n\n", source,
                intended_target, service_and_arg);

@@ -6,6 +6,7 @@
 
 #include "common/cleanup.h"
 #include "common/names.h"
+#include "common/py_repr.h"
 
 static const struct api_method *const groups[] = {
     api_vm_methods,    api_property_methods, api_feature_methods, api_tag_methods,

@@ -1,11 +1,13 @@
 /* admin.pool.* (reference §2.1, upstream qubes/api/admin.py pool_*): the
  * pools of the model, their drivers, configuration and space. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "qubesd/api.h"
 #include "qubesd/change.h"
 #include "qubesd/property.h"
@@ -254,7 +256,7 @@ static int pool_set_revisions_to_keep(struct api_call *call, struct qerror *err)
     if (d[0] == '0' && d[1])
         return api_protocol_error(err, "Size contains spurious leading zeros");
     long long v;
-    if (storage_parse_ll(text, &v) < 0 || v < -1)
+    if (parse_ll(text, -1, LLONG_MAX, 0, &v) < 0)
         return api_protocol_error(err, "Invalid value for revisions_to_keep");
     char num[32];
     snprintf(num, sizeof(num), "%lld", v);
@@ -267,7 +269,7 @@ static int pool_set_ephemeral_volatile(struct api_call *call, struct qerror *err
     bool b;
     if (api_payload_string(call, &text, err) < 0)
         return -1;
-    if (storage_parse_bool(text, &b) < 0)
+    if (parse_bool(text, PARSE_BOOL_EMPTY_FALSE, &b) < 0)
         return api_protocol_error(err, "Invalid value");
     return pool_set(call, "ephemeral_volatile", storage_bool_str(b), err);
 }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/py_repr.h"
 #include "qubesd/api.h"
 #include "qubesd/property.h"
 #include "qubesd/change.h"

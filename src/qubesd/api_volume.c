@@ -14,6 +14,7 @@
  * dom0 service passes the calling qube); they are never qrexec services
  * (admin_services.c), so only dom0's own processes reach them. */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "qubesd/api.h"
 #include "qubesd/change.h"
 #include "qubesd/events.h"
@@ -98,12 +100,14 @@ static int parse_number(const char *s, const char *name, bool allow_negative, lo
         digits = digits && *c >= '0' && *c <= '9';
     if (!digits)
         return qerror_set(err, ERR_PROTOCOL_ERROR, "%s contains non ASCII digits", name);
-    unsigned long long v = strtoull(d, NULL, 10);
-    if (strlen(d) >= 20 || v > (unsigned long long)INT64_MAX)
+    if (strlen(d) >= 20)
         return qerror_set(err, ERR_PROTOCOL_ERROR, "%s is bigger than 19 decimal digits", name);
     if (d[0] == '0' && d[1])
         return qerror_set(err, ERR_PROTOCOL_ERROR, "%s contains spurious leading zeros", name);
-    *out = negative ? -(long long)v : (long long)v;
+    long long v;
+    if (parse_ll(d, 0, LLONG_MAX, PARSE_NO_LEADING_ZEROS, &v) < 0)
+        return qerror_set(err, ERR_PROTOCOL_ERROR, "%s is bigger than 19 decimal digits", name);
+    *out = negative ? -v : v;
     return 0;
 }
 
@@ -337,7 +341,7 @@ static int volume_set_bool(struct api_call *call, const char *key, struct qerror
     bool value;
     if (api_payload_string(call, &text, err) < 0)
         return -1;
-    if (storage_parse_bool(text, &value) < 0)
+    if (parse_bool(text, PARSE_BOOL_EMPTY_FALSE, &value) < 0)
         return api_protocol_error(err, "Invalid value");
     if (require_halted(call, &vc, err) < 0)
         return -1;

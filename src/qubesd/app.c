@@ -2,6 +2,7 @@
  * qubes. Data only: storing it is persist.c's, changing it change.c's. */
 #include "qubesd/app.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -10,6 +11,7 @@
 #include "common/cleanup.h"
 #include "common/host_budget.h"
 #include "common/names.h"
+#include "common/parse.h"
 #include "store/store.h"
 
 static const char *const class_names[QUBE_CLASS_COUNT] = {
@@ -138,12 +140,13 @@ void app_new_uuid(char out[37])
 
 const struct label *app_label_lookup(const struct app *app, const char *untrusted_spec)
 {
-    /* Qubes' get_label: index first, then name, then int(name) */
+    /* Qubes' get_label: index first, then name, then int(name), whose '+' is taken */
     long long index = -1;
     const char *spec = untrusted_spec;
-    if (strncmp(spec, "label-", 6) == 0 && parse_int(spec + 6, &index)) {
+    if (strncmp(spec, "label-", 6) == 0 &&
+        parse_ll(spec + 6, LLONG_MIN, LLONG_MAX, PARSE_PLUS, &index) == 0) {
         /* "label-<n>" names the index */
-    } else if (!parse_int(spec, &index)) {
+    } else if (parse_ll(spec, LLONG_MIN, LLONG_MAX, PARSE_PLUS, &index) < 0) {
         index = -1;
     }
     for (size_t i = 0; i < app->n_labels; i++)

@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/str_set.h"
 
 struct store;
 struct loop;
@@ -33,12 +34,6 @@ struct kv {
 /* A small map kept sorted by key (features, volume pools). */
 struct kv_list {
     struct kv *items;
-    size_t n, cap;
-};
-
-/* A sorted set of strings (tags). */
-struct str_set {
-    char **items;
     size_t n, cap;
 };
 
@@ -117,17 +112,9 @@ const struct pool *app_pool_find(const struct app *app, const char *name);
 void qube_free(struct qube *q);
 
 
-/* Binary search of key among entries [lo, hi) sorted by key_at(array, i). */
-size_t sorted_lower_bound(const void *array, size_t lo, size_t hi, const char *key,
-                          const char *(*key_at)(const void *array, size_t i), bool *found);
-
-/* kv_list / str_set helpers. */
+/* kv_list helpers (str_set's are in common/str_set.h). */
 const char *kv_get(const struct kv_list *l, const char *key);
 bool kv_has(const struct kv_list *l, const char *key);
 void kv_set(struct kv_list *l, const char *key, const char *value);
 bool kv_del(struct kv_list *l, const char *key);
 void kv_free(struct kv_list *l);
-bool str_set_has(const struct str_set *s, const char *item);
-bool str_set_add(struct str_set *s, const char *item);
-bool str_set_del(struct str_set *s, const char *item);
-void str_set_free(struct str_set *s);

@@ -1,9 +1,12 @@
 /* The pools of preloaded disposables: a refill pass on the loop that
  * reconciles each template's list with the qubes that exist, retires extras
  * and outdated ones, and starts the next preload; handing a ready one out. */
+#include "common/mono_time.h"
+#include "common/parse.h"
 #include "qubesd/dispvm_preload.h"
 #include "qubesd/events.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,7 +37,7 @@ struct preload_start {
     struct dispvm_pool *pool;
     char template[32];
     char dispvm[32];
-    struct timespec began;
+    int64_t began_ms; /* mono_ms() */
     struct preload_start *next;
 };
 
@@ -53,13 +56,6 @@ struct names {
     size_t n;
     char v[LIST_MAX][32];
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool preloaded(const struct qube *d)
 {
@@ -156,7 +152,7 @@ static void refill_pass(struct loop_watch *w, uint32_t events);
 
 static void arm(struct dispvm_pool *pool, long ms)
 {
-    long long due = now_ms() + ms;
+    long long due = mono_ms() + ms;
     if (pool->due_ms && pool->due_ms <= due)
         return;
     loop_timer_cancel(pool->app->loop, &pool->timer);
@@ -177,7 +173,7 @@ void dispvm_pool_handed_out(struct dispvm_pool *pool)
 {
     if (!pool)
         return;
-    pool->quiet_until_ms = now_ms() + QUIET_MS;
+    pool->quiet_until_ms = mono_ms() + QUIET_MS;
     arm(pool, 0);
 }
 
@@ -192,7 +188,7 @@ static long long effective_max(const struct app *app, const struct qube *t)
                         ? kv_get(&dom0->features, F_MAX)
                         : kv_get(&t->features, F_MAX);
     long long n;
-    if (!v || !*v || !parse_int(v, &n) || n < 0)
+    if (!v || !*v || parse_ll(v, 0, LLONG_MAX, 0, &n) < 0)
         return 0;
     return n > PRELOAD_MAX ? PRELOAD_MAX : n;
 }
@@ -300,9 +296,9 @@ static void refill_template(struct dispvm_pool *pool, struct qube *t)
     if ((long long)keep.n >= max || busy)
         return;
     const char *retry = kv_get(&pool->retry_after, t->name);
-    long long wait = retry ? atoll(retry) - now_ms() : 0;
-    if (pool->quiet_until_ms - now_ms() > wait)
-        wait = pool->quiet_until_ms - now_ms();
+    long long wait = retry ? atoll(retry) - mono_ms() : 0;
+    if (pool->quiet_until_ms - mono_ms() > wait)
+        wait = pool->quiet_until_ms - mono_ms();
     if (wait > 0) {
         arm(pool, (long)wait);
         return;
@@ -318,7 +314,7 @@ static void preload_failed(struct dispvm_pool *pool, struct qube *t, const char 
     log_warning("qube=%s op=preload template=%s result=error: %s", name, t->name, why);
     list_remove(pool->app, t, name);
     char due[32];
-    snprintf(due, sizeof(due), "%lld", now_ms() + RETRY_MS);
+    snprintf(due, sizeof(due), "%lld", (long long)(mono_ms() + RETRY_MS));
     kv_set(&pool->retry_after, t->name, due);
 }
 
@@ -352,11 +348,8 @@ static void preload_started(struct app *app, void *ctx, const struct qerror *err
             change_feature(&c, d, F_IN_PROGRESS, ""); /* upstream's False */
             apply_or_log(app, &c, "completed");
             kv_del(&pool->retry_after, t->name);
-            struct timespec now;
-            clock_gettime(CLOCK_MONOTONIC, &now);
             log_info("qube=%s op=preload template=%s result=ready ms=%lld", s->dispvm, t->name,
-                     (long long)(now.tv_sec - s->began.tv_sec) * 1000 +
-                         (now.tv_nsec - s->began.tv_nsec) / 1000000);
+                     (long long)(mono_ms() - s->began_ms));
         }
     }
     free(s);
@@ -377,7 +370,7 @@ static void start_one(struct dispvm_pool *pool, struct qube *t)
     s->pool = pool;
     snprintf(s->template, sizeof(s->template), "%s", t->name);
     snprintf(s->dispvm, sizeof(s->dispvm), "%s", d->name);
-    clock_gettime(CLOCK_MONOTONIC, &s->began);
+    s->began_ms = mono_ms();
     struct names l;
     read_list(t, &l);
     if (l.n < LIST_MAX)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/parse.h"
 #include "qubesd/property.h"
 
 /* Set and removed only by qubesd: the preload pool's bookkeeping. */
@@ -47,7 +48,8 @@ static int check_dispvm_calls_max(const struct qube *q, const char *name, const 
                                   struct qerror *err)
 {
     (void)q;
-    if (!digits_only(value, 4) || strtol(value, NULL, 10) > 1000)
+    long long n;
+    if (!digits_only(value, 4) || parse_ll(value, 0, 1000, 0, &n) < 0)
         return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid %s value: a number from 0 to 1000",
                           name);
     return 0;

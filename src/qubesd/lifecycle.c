@@ -23,6 +23,7 @@
 #include "common/host_budget.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/mono_time.h"
 #include "common/paths.h"
 #include "common/root.h"
 #include "common/spawn.h"
@@ -672,13 +673,6 @@ void lifecycle_current_state(const struct app *app, const struct qube *q, struct
                st.cpu_time_ms, power_state_name(qube_power(q)));
 }
 
-static double monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 bool lifecycle_sample(const struct app *app, struct qube *q, struct qube_sample *out)
 {
     struct qube_runtime *rt = q->runtime;
@@ -688,7 +682,7 @@ bool lifecycle_sample(const struct app *app, struct qube *q, struct qube_sample 
     struct qerror ignored;
     if (rt->drv->stats(rt->run, &st, &ignored) < 0)
         return false;
-    double now = monotonic_ms();
+    double now = (double)mono_ns() / 1e6;
     int vcpus = (int)prop_value_int(app, q, "vcpus", 1);
     double elapsed = now - rt->last_sample_ms;
     out->memory_kb = st.memory_kib;

@@ -13,6 +13,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/parse.h"
 #include "common/root.h"
 #include "net/provider.h"
 #include "net/uplink.h"
@@ -204,11 +205,12 @@ static void slot_recall(struct network *n, const struct qube *q)
 {
     _cleanup_free_ char *path = slot_file(q);
     FILE *f = fopen(path, "re");
-    int slot;
-    if (f && fscanf(f, "%d", &slot) == 1 && slot >= 0 && slot < UPLINK_SLOTS) {
-        char text[16];
-        snprintf(text, sizeof(text), "%d", slot);
-        kv_set(&n->nat_slots, q->name, text);
+    char text[16];
+    long long slot;
+    if (f && fgets(text, sizeof(text), f)) {
+        text[strcspn(text, "\n")] = '\0';
+        if (parse_ll(text, 0, UPLINK_SLOTS - 1, 0, &slot) == 0)
+            kv_set(&n->nat_slots, q->name, text);
     }
     if (f)
         fclose(f);
@@ -216,10 +218,11 @@ static void slot_recall(struct network *n, const struct qube *q)
 
 static void slot_release(struct network *n, const struct qube *q)
 {
-    const char *slot = kv_get(&n->nat_slots, q->name);
-    if (!slot)
+    const char *text = kv_get(&n->nat_slots, q->name);
+    long long slot;
+    if (!text || parse_ll(text, 0, UPLINK_SLOTS - 1, 0, &slot) < 0)
         return;
-    uplink_nat_release(atoi(slot));
+    uplink_nat_release((int)slot);
     kv_del(&n->nat_slots, q->name);
     _cleanup_free_ char *path = slot_file(q);
     unlink(path);

@@ -2,6 +2,7 @@
  * starts with, and the rows of every change. */
 #include "qubesd/persist.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/parse.h"
 #include "common/root.h"
 #include "store/store.h"
 
@@ -237,7 +239,7 @@ static struct qube *qube_by_qid(void *ctx, const char *qid_text)
 {
     struct loader *ld = ctx;
     long long qid;
-    if (!qid_text || !parse_int(qid_text, &qid) || qid < 0 || qid >= QID_LIMIT)
+    if (!qid_text || parse_ll(qid_text, 0, QID_LIMIT - 1, 0, &qid) < 0)
         return NULL;
     return ld->by_qid[qid];
 }
@@ -248,8 +250,8 @@ static int load_qube_row(void *ctx, size_t n, const char *const *c)
     struct app *app = ld->app;
     long long qid;
     int cls;
-    if (n != 4 || !c[0] || !c[1] || !c[2] || !c[3] || !parse_int(c[0], &qid) || qid < 0 ||
-        qid >= QID_LIMIT || ld->by_qid[qid] ||
+    if (n != 4 || !c[0] || !c[1] || !c[2] || !c[3] ||
+        parse_ll(c[0], 0, QID_LIMIT - 1, 0, &qid) < 0 || ld->by_qid[qid] ||
         (cls = qube_class_from_name(c[2])) < 0 || strlen(c[1]) > QUBE_NAME_MAX ||
         strlen(c[3]) != 36) {
         log_error("store: skipping malformed qube row qid=%s", c[0] ? c[0] : "?");
@@ -349,7 +351,7 @@ static int load_label_row(void *ctx, size_t n, const char *const *c)
 {
     struct app *app = ((struct loader *)ctx)->app;
     long long index;
-    if (n != 3 || !c[0] || !c[1] || !c[2] || !parse_int(c[0], &index))
+    if (n != 3 || !c[0] || !c[1] || !c[2] || parse_ll(c[0], INT_MIN, INT_MAX, 0, &index) < 0)
         return 0;
     app->labels = xrealloc(app->labels, (app->n_labels + 1) * sizeof(*app->labels));
     app->labels[app->n_labels++] =

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,6 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +24,9 @@
 #include "common/log.h"
 #include "common/log_file.h"
 #include "common/loop.h"
+#include "common/parse.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 #include "policy/policy.h"
 #include "qrexec/qrexec_proto.h"
 #include "qubesd/lifecycle.h"
@@ -289,9 +291,9 @@ static const char *parse_request(char *text, struct request_fields *f)
         else
             return "unknown key";
         if (flag) {
-            if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+            bool on;
+            if (parse_bool(v, PARSE_BOOL_YES_NO, &on) < 0)
                 return "a flag must be yes or no";
-            bool on = strcmp(v, "yes") == 0;
             if (strcmp(flag, "just_evaluate") == 0)
                 f->just_evaluate = on;
             else
@@ -507,11 +509,10 @@ static bool handle_answer(struct policy_service *ps, char *block)
     for (char *save = NULL, *line = strtok_r(block, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "id=", 3) == 0) {
-            char *end;
-            errno = 0;
-            id = strtoul(line + 3, &end, 10);
-            if (errno || *end || id == 0)
+            long long v;
+            if (parse_ll(line + 3, 1, LLONG_MAX, 0, &v) < 0)
                 return false;
+            id = (unsigned long)v;
         } else if (strncmp(line, "answer=", 7) == 0 && !answer) {
             answer = line + 7;
         } else {
@@ -585,27 +586,6 @@ static void on_agent_listen(struct loop_watch *w, uint32_t events)
 
 /* ---- set-up ---- */
 
-static int listen_at(const char *path, mode_t mode, struct qerror *err)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return qerror_set(err, ERR_QUBES_EXCEPTION, "socket path too long: %s", path);
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return qerror_errno(err, errno, "socket");
-    unlink(path);
-    mode_t old = umask(0177);
-    int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    umask(old);
-    if (rc < 0 || chmod(path, mode) < 0 || listen(fd, 256) < 0) {
-        int e = errno;
-        close(fd);
-        return qerror_errno(err, e, "listen on %s", path);
-    }
-    return fd;
-}
-
 int policy_service_open(struct app *app, struct policy_service **out, struct qerror *err)
 {
     struct policy_service *ps = xcalloc(1, sizeof(*ps));
@@ -619,9 +599,9 @@ int policy_service_open(struct app *app, struct policy_service **out, struct qer
         qroot_mkdirs(policy_dirs[i], 0755);
     ps->socket_path = qroot_path("run/qubes/policy.sock");
     ps->agent_path = qroot_path("run/qubes/policy-agent.sock");
-    ps->listen.fd = listen_at(ps->socket_path, 0600, err);
+    ps->listen.fd = unix_listen(ps->socket_path, 0600, 256, err);
     if (ps->listen.fd >= 0)
-        ps->agent_listen.fd = listen_at(ps->agent_path, 0600, err);
+        ps->agent_listen.fd = unix_listen(ps->agent_path, 0600, 256, err);
     ps->inotify.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (ps->listen.fd < 0 || ps->agent_listen.fd < 0 || ps->inotify.fd < 0 ||
         loop_add(app->loop, &ps->listen, EPOLLIN) < 0 ||

@@ -4,12 +4,15 @@
 #include "qubesd/property.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/admin_wire.h"
 #include "common/cleanup.h"
 #include "common/names.h"
+#include "common/parse.h"
+#include "common/py_repr.h"
 #include "qubesd/property_rules.h"
 
 #define Q ON_QUBESVM
@@ -344,7 +347,8 @@ long long prop_value_int(const struct app *app, const struct qube *q, const char
     const struct prop_def *def = find_for(q, name);
     _cleanup_buf_ struct buf v = BUF_INIT;
     long long n;
-    if (!def || prop_value(app, q, def, &v) != 0 || !parse_int(v.data ? v.data : "", &n))
+    if (!def || prop_value(app, q, def, &v) != 0 ||
+        parse_ll(v.data ? v.data : "", LLONG_MIN, LLONG_MAX, 0, &n) < 0)
         return fallback;
     return n;
 }
@@ -406,17 +410,10 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
 
     switch (def->type) {
     case PROP_BOOL: {
-        static const char *const yes[] = { "1", "yes", "true", "on" };
-        static const char *const no[] = { "0", "no", "false", "off" };
-        for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
-            if (strcasecmp(value, yes[i]) == 0) {
-                buf_append_str(canonical, "True");
-                return 0;
-            }
-            if (strcasecmp(value, no[i]) == 0) {
-                buf_append_str(canonical, "False");
-                return 0;
-            }
+        bool b;
+        if (parse_bool(value, 0, &b) == 0) {
+            buf_append_str(canonical, b ? "True" : "False");
+            return 0;
         }
         _cleanup_buf_ struct buf r = BUF_INIT;
         py_repr(&r, value, len);
@@ -425,14 +422,14 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
     }
     case PROP_INT: {
         long long n;
-        /* Python's int() accepts surrounding whitespace */
+        /* Python's int() accepts surrounding whitespace and a '+' */
         const char *s = value;
         while (isspace((unsigned char)*s))
             s++;
         char *e = value + strlen(value);
         while (e > s && isspace((unsigned char)e[-1]))
             *--e = '\0';
-        if (!parse_int(s, &n) || strlen(s) > 19)
+        if (parse_ll(s, LLONG_MIN, LLONG_MAX, PARSE_PLUS, &n) < 0 || strlen(s) > 19)
             return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Failed to parse property value as int");
         buf_printf(canonical, "%lld", n);
         return 0;

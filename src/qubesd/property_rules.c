@@ -4,11 +4,13 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "common/cleanup.h"
 #include "common/names.h"
+#include "common/parse.h"
 #include "common/root.h"
 #include "qubesd/xid.h"
 
@@ -261,7 +263,7 @@ int check_positive(const struct app *app, const struct qube *q, const struct pro
 {
     (void)app, (void)q;
     long long n;
-    if (value && parse_int(value, &n) && n <= 0)
+    if (value && parse_ll(value, LLONG_MIN, LLONG_MAX, 0, &n) == 0 && n <= 0)
         return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR, "%s must be positive", def->name);
     return 0;
 }
@@ -271,7 +273,7 @@ int check_non_negative(const struct app *app, const struct qube *q, const struct
 {
     (void)app, (void)q;
     long long n;
-    if (value && parse_int(value, &n) && n < 0)
+    if (value && parse_ll(value, LLONG_MIN, LLONG_MAX, 0, &n) == 0 && n < 0)
         return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR, "%s must be positive or zero",
                           def->name);
     return 0;

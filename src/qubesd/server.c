@@ -12,7 +12,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/unix_socket.h"
 #include "qubesd/api.h"
 #include "qubesd/events.h"
 #include "qubesd/lifecycle.h"
@@ -400,35 +400,23 @@ int server_open(struct app *app, const struct api_services *services, struct loo
                 const char *socket_path, const struct server_options *opts,
                 struct server **out, struct qerror *err)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(socket_path) >= sizeof(addr.sun_path))
-        return qerror_set(err, ERR_QUBES_EXCEPTION, "socket path too long: %s", socket_path);
-    strcpy(addr.sun_path, socket_path);
+    int fd = unix_listen(socket_path, 0660, 512, err);
+    if (fd < 0)
+        return -1;
 
     struct server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
     srv->services = services;
     srv->loop = loop;
     srv->opts = *opts;
-    srv->listen_watch = (struct loop_watch){ .fd = -1, .fn = on_listen, .ctx = srv };
+    srv->listen_watch = (struct loop_watch){ .fd = fd, .fn = on_listen, .ctx = srv };
     srv->stats_timer.fd = -1;
     srv->silent_timer.fd = -1;
     srv->socket_path = xstrdup(socket_path);
 
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    srv->listen_watch.fd = fd;
-    if (fd < 0)
-        goto fail_errno;
-    unlink(socket_path);
-    mode_t old_umask = umask(0117);
-    int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
-    umask(old_umask);
-    if (rc < 0 || listen(fd, 512) < 0)
-        goto fail_errno;
     struct group *g = getgrnam("qubes");
     if (g && chown(socket_path, (uid_t)-1, g->gr_gid) < 0)
         log_warning("chown %s to group qubes: %s", socket_path, strerror(errno));
-    chmod(socket_path, 0660);
     if (loop_add(srv->loop, &srv->listen_watch, EPOLLIN) < 0 ||
         loop_timer_start(srv->loop, &srv->silent_timer, SILENT_CHECK_MS, drop_silent_clients,
                          srv) < 0)

@@ -2,6 +2,7 @@
  * the model and the store, and the disk work at create/remove/start/stop. */
 #include "qubesd/storage_glue.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/mono_time.h"
+#include "common/parse.h"
 #include "qubesd/property.h"
 #include "store/store.h"
 
@@ -118,7 +121,7 @@ static int open_pool_named(const struct app *app, const char *name, struct stora
 static int parse_u64(const char *s, uint64_t *out)
 {
     long long v;
-    if (!s || storage_parse_ll(s, &v) < 0 || v < 0)
+    if (!s || parse_ll(s, 0, LLONG_MAX, 0, &v) < 0)
         return -1;
     *out = (uint64_t)v;
     return 0;
@@ -219,12 +222,14 @@ static int open_depth(const struct app *app, const struct qube *q, struct qube_s
             v->size = size;
         long long keep;
         if ((val = config_get(q, s->name, "revisions_to_keep")) &&
-            storage_parse_ll(val, &keep) == 0)
+            parse_ll(val, LLONG_MIN, LLONG_MAX, 0, &keep) == 0)
             v->revisions_to_keep = keep;
         bool b;
-        if ((val = config_get(q, s->name, "rw")) && storage_parse_bool(val, &b) == 0)
+        if ((val = config_get(q, s->name, "rw")) &&
+            parse_bool(val, PARSE_BOOL_EMPTY_FALSE, &b) == 0)
             v->rw = b;
-        if ((val = config_get(q, s->name, "ephemeral")) && storage_parse_bool(val, &b) == 0)
+        if ((val = config_get(q, s->name, "ephemeral")) &&
+            parse_bool(val, PARSE_BOOL_EMPTY_FALSE, &b) == 0)
             v->ephemeral = b;
         storage_volume_init(v);
     }
@@ -352,12 +357,9 @@ int storage_remove_qube(const struct app *app, const struct qube *q, struct qerr
 
 /* ---- start / stop ---- */
 
-static double elapsed_ms(const struct timespec *since)
+static double elapsed_ms(int64_t since_ns)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - since->tv_sec) * 1e3 +
-           (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+    return (double)(mono_ns() - since_ns) / 1e6;
 }
 
 static void stop_volumes(struct qube_storage *s, size_t n)
@@ -375,8 +377,7 @@ int storage_start(const struct app *app, const struct qube *q, bool snapshot_rea
                   struct storage_attachments *out, struct qerror *err)
 {
     memset(out, 0, sizeof(*out));
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = mono_ns();
     struct qube_storage s;
     if (qube_storage_open(app, q, &s, err) < 0)
         return -1;
@@ -398,7 +399,7 @@ int storage_start(const struct app *app, const struct qube *q, bool snapshot_rea
     }
     qube_storage_close(&s);
     log_info("qube=%s op=storage-start result=%s read_only_snapshots=%d ms=%.2f", q->name,
-             rc == 0 ? "ok" : "error", n_read_only, elapsed_ms(&t0));
+             rc == 0 ? "ok" : "error", n_read_only, elapsed_ms(t0));
     return rc;
 }
 
@@ -411,8 +412,7 @@ void storage_attachments_free(struct storage_attachments *a)
 
 int storage_stop(const struct app *app, const struct qube *q, struct qerror *err)
 {
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = mono_ns();
     struct qube_storage s;
     if (qube_storage_open(app, q, &s, err) < 0)
         return -1;
@@ -428,7 +428,7 @@ int storage_stop(const struct app *app, const struct qube *q, struct qerror *err
     }
     qube_storage_close(&s);
     log_info("qube=%s op=storage-stop result=%s ms=%.2f", q->name, rc == 0 ? "ok" : "error",
-             elapsed_ms(&t0));
+             elapsed_ms(t0));
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/names.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 
 struct qdb_client {
     int fd;
@@ -46,30 +47,9 @@ struct qdb_client *qdb_open_fd(int fd)
 struct qdb_client *qdb_open(const char *socket_path, struct qerror *err)
 {
     char *local = socket_path ? NULL : qdb_local_socket();
-    const char *path = socket_path ? socket_path : local;
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    int fd = -1;
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        qerror_set(err, ERR_QUBES_EXCEPTION, "socket path too long: %s", path);
-        goto fail;
-    }
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        qerror_errno(err, errno, "socket");
-        goto fail;
-    }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        qerror_errno(err, errno, "connect to %s", path);
-        goto fail;
-    }
+    int fd = unix_connect(socket_path ? socket_path : local, 0, err);
     free(local);
-    return qdb_open_fd(fd);
-fail:
-    if (fd >= 0)
-        close(fd);
-    free(local);
-    return NULL;
+    return fd < 0 ? NULL : qdb_open_fd(fd);
 }
 
 void qdb_close(struct qdb_client *c)

@@ -28,6 +28,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/unix_socket.h"
 #include "qubesdb/qdb_client.h"
 #include "qubesdb/qdb_daemon.h"
 
@@ -110,41 +111,27 @@ static int make_parent_dirs(const char *path)
     return 0;
 }
 
-/* Binds the local socket; an old socket file is replaced unless a daemon still answers on it. */
+/* Listens on the local socket; an old socket file is replaced unless a daemon still answers
+ * on it. */
 static int open_socket(struct io *io, const char *path)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        log_error("%sop=socket path=%s result=error reason=\"path too long\"", io->d.log_prefix,
-                  path);
-        return -1;
-    }
-    memcpy(addr.sun_path, path, strlen(path) + 1);
     if (make_parent_dirs(path) < 0) {
         log_error("%sop=socket path=%s result=error reason=\"mkdir: %s\"", io->d.log_prefix, path,
                   strerror(errno));
         return -1;
     }
-    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+    int probe = unix_connect(path, 0, NULL);
+    if (probe >= 0) {
         close(probe);
         log_error("%sop=socket path=%s result=error reason=\"another daemon serves it\"",
                   io->d.log_prefix, path);
         return -1;
     }
-    if (probe >= 0)
-        close(probe);
-    unlink(path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    mode_t old = umask(0777 & ~io->socket_mode);
-    int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
-    umask(old);
-    if (rc < 0 || listen(fd, 64) < 0) {
+    struct qerror err = { 0 };
+    int fd = unix_listen(path, io->socket_mode, 64, &err);
+    if (fd < 0) {
         log_error("%sop=socket path=%s result=error reason=\"%s\"", io->d.log_prefix, path,
-                  strerror(errno));
-        close(fd);
+                  err.message);
         return -1;
     }
     io->listen_fd = fd;

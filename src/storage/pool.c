@@ -1,13 +1,13 @@
 /* The driver registry, pool configuration, and what every driver shares. */
 #include "storage/pool.h"
 
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/cleanup.h"
+#include "common/parse.h"
 #include "storage/drivers.h"
 #include "storage/fileops.h"
 
@@ -41,32 +41,6 @@ const char *storage_bool_str(bool b)
     return b ? "True" : "False";
 }
 
-int storage_parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = { "1", "true", "yes", "on" };
-    static const char *const no[] = { "0", "false", "no", "off", "" };
-    for (size_t i = 0; i < ARRAY_SIZE(yes); i++)
-        if (strcasecmp(s, yes[i]) == 0)
-            return *out = true, 0;
-    for (size_t i = 0; i < ARRAY_SIZE(no); i++)
-        if (strcasecmp(s, no[i]) == 0)
-            return *out = false, 0;
-    return -1;
-}
-
-int storage_parse_ll(const char *s, long long *out)
-{
-    if (!*s)
-        return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || (s[0] != '-' && (s[0] < '0' || s[0] > '9')))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int storage_pool_open(const char *name, const char *driver, size_t n, const char *const *keys,
                       const char *const *values, struct storage_pool *out, struct qerror *err)
 {
@@ -95,15 +69,14 @@ int storage_pool_open(const char *name, const char *driver, size_t n, const char
             free(out->dir_path);
             out->dir_path = xstrndup(v, len);
         } else if (strcmp(k, "revisions_to_keep") == 0) {
-            if (storage_parse_ll(v, &out->revisions_to_keep) < 0 ||
-                out->revisions_to_keep < -1) {
+            if (parse_ll(v, -1, LLONG_MAX, 0, &out->revisions_to_keep) < 0) {
                 qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Invalid revisions_to_keep value: %s",
                            v);
                 goto fail;
             }
         } else if (strcmp(k, "ephemeral_volatile") == 0 || strcmp(k, "setup_check") == 0) {
             bool b;
-            if (storage_parse_bool(v, &b) < 0) {
+            if (parse_bool(v, PARSE_BOOL_EMPTY_FALSE, &b) < 0) {
                 qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Invalid %s value: %s", k, v);
                 goto fail;
             }

@@ -129,11 +129,8 @@ void storage_volume_init(struct storage_volume *v);
 void storage_volume_clear(struct storage_volume *v);
 void storage_attach_clear(struct storage_attach *a);
 
-/* "True"/"False" and Qubes' bool parsing ("1", "true", "on", "yes", ...). */
+/* "True"/"False"; read back with parse_bool(s, PARSE_BOOL_EMPTY_FALSE, ...) (common/parse.h). */
 const char *storage_bool_str(bool b);
-int storage_parse_bool(const char *s, bool *out);
-/* A decimal integer (optional leading '-'), whole string. */
-int storage_parse_ll(const char *s, long long *out);
 
 /* Formats an image as ext4 (sparse-friendly: lazy inode tables). owner_uid/gid
  * set the root directory's owner (a private volume's /rw belongs to the

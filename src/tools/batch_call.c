@@ -7,12 +7,12 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/admin_wire.h"
 #include "common/cleanup.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 
 #define MAX_RESPONSE (64u << 20)
 
@@ -32,23 +32,11 @@ static void fail(struct batch_call *c, enum qerror_kind kind, const char *what)
 
 static int open_slot(struct slot *s, struct batch_call *c, size_t idx, const char *path)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        errno = ENAMETOOLONG;
+    int fd = unix_connect(path, UNIX_NONBLOCK, NULL);
+    if (fd < 0) {
         fail(c, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to connect to qubesd service");
         return -1;
     }
-    strcpy(addr.sun_path, path);
-    /* blocking connect (local, immediate unless the backlog is full), then
-     * non-blocking I/O */
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        fail(c, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to connect to qubesd service");
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     s->fd = fd;
     s->call = idx;
     s->sent = 0;

@@ -12,6 +12,7 @@
 #include "common/admin_wire.h"
 #include "common/cleanup.h"
 #include "common/names.h"
+#include "common/py_repr.h"
 #include "config.h"
 
 /* argparse's negative number: "-" then digits, with at most one '.' among them
@@ -177,13 +178,6 @@ bool cli_strv_contains(char *const *v, size_t n, const char *s)
     return false;
 }
 
-char *cli_repr(const char *s)
-{
-    struct buf b = BUF_INIT;
-    py_repr(&b, s, strlen(s));
-    return buf_steal(&b);
-}
-
 void cli_json_string(struct buf *b, const char *s)
 {
     buf_append_char(b, '"');
@@ -208,7 +202,7 @@ int qcall(const char *method, const char *arg, const char *dest, const void *pay
      * request header; refuse it with the argument named */
     for (const char *p = arg ? arg : ""; *p; p++) {
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
-            _cleanup_free_ char *r = cli_repr(arg);
+            _cleanup_free_ char *r = py_repr_dup(arg);
             return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid argument: %s", r);
         }
     }
@@ -330,7 +324,7 @@ void cli_require_vm(const struct cli *cli, const char *name, struct vm_entry *ou
         vm_list_free(vms, n);
         if (plausible && err.kind && !(err.kind == ERR_QUBES_VM_NOT_FOUND_ERROR))
             exit(cli_qerror(cli, &err));
-        _cleanup_free_ char *r = cli_repr(name);
+        _cleanup_free_ char *r = py_repr_dup(name);
         cli_usage_error(cli, "no such domain: %s", r);
     }
     if (out) {
@@ -361,7 +355,7 @@ size_t *cli_select_vms(const struct cli *cli, const struct vm_entry *vms, size_t
             cli_strv_push(missing, nmissing, xstrdup(names[i]));
         } else {
             free(picked);
-            _cleanup_free_ char *r = cli_repr(names[i]);
+            _cleanup_free_ char *r = py_repr_dup(names[i]);
             cli_usage_error(cli, "no such domain: %s", r);
         }
     }

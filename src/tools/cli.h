@@ -84,8 +84,6 @@ int qcall(const char *method, const char *arg, const char *dest, const void *pay
 
 /* s as a JSON string, quotes included, as Python's json.dumps writes it for ASCII. */
 void cli_json_string(struct buf *b, const char *s);
-/* Python's '{!r}' of a string, in a static-free heap string. */
-char *cli_repr(const char *s);
 
 /* One line of admin.vm.List. */
 struct vm_entry {

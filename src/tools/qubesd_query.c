@@ -2,19 +2,21 @@
  * the raw answer, header included, to stdout; the low-level test tool. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/fd_io.h"
+#include "common/parse.h"
 #include "common/root.h"
+#include "common/unix_socket.h"
 
 #define MAX_PAYLOAD_SIZE 65536
 
@@ -107,10 +109,10 @@ int main(int argc, char **argv)
             fail = true;
             break;
         case OPT_MAX_BYTES: {
-            char *end;
-            max_bytes = strtol(optarg, &end, 10);
-            if (!*optarg || *end)
+            long long v;
+            if (parse_ll(optarg, LONG_MIN, LONG_MAX, PARSE_PYTHON_INT, &v) < 0)
                 usage_error("argument --max-bytes: invalid int value: '%s'", optarg);
+            max_bytes = (long)v;
             has_max = true;
             break;
         }
@@ -171,14 +173,12 @@ int main(int argc, char **argv)
         }
     }
 
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(sock) >= sizeof(addr.sun_path)) {
+    _cleanup_close_ int fd = unix_connect(sock, 0, NULL);
+    if (fd < 0 && errno == ENAMETOOLONG) {
         fprintf(stderr, "qubesd-query: socket path too long: %s\n", sock);
         return 1;
     }
-    strcpy(addr.sun_path, sock);
-    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+    if (fd < 0) {
         fprintf(stderr, "qubesd-query: cannot connect to %s: %s\n", sock, strerror(errno));
         return 1;
     }

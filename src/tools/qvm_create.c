@@ -9,6 +9,7 @@
 
 #include "common/admin_wire.h"
 #include "common/cleanup.h"
+#include "common/py_repr.h"
 #include "tools/cli.h"
 #include "tools/dom0_service.h"
 #include "tools/tools.h"
@@ -133,7 +134,7 @@ int qvm_create_main(int argc, char **argv)
             break;
         case OPT_PROPERTY: {
             if (!strchr(optarg, '=')) {
-                _cleanup_free_ char *r = cli_repr(optarg);
+                _cleanup_free_ char *r = py_repr_dup(optarg);
                 cli_usage_error(&cli, "invalid property token: %s", r);
             }
             cli_strv_push(&props, &nprops, optarg);
@@ -208,7 +209,7 @@ int qvm_create_main(int argc, char **argv)
                     buf_append_str(&avail, ", ");
                 py_repr(&avail, labels[i], strlen(labels[i]));
             }
-            _cleanup_free_ char *r = cli_repr(label);
+            _cleanup_free_ char *r = py_repr_dup(label);
             cli_usage_error(&cli, "no such label: %s; available: %s", r, avail.data ? avail.data : "");
         }
     }
@@ -217,7 +218,7 @@ int qvm_create_main(int argc, char **argv)
         _cleanup_free_ char **classes = NULL;
         size_t n = fetch_names(&cli, "admin.vmclass.List", &content, &classes);
         if (!cli_strv_contains(classes, n, klass)) {
-            _cleanup_free_ char *r = cli_repr(klass);
+            _cleanup_free_ char *r = py_repr_dup(klass);
             cli_usage_error(&cli, "no such domain class: %s", r);
         }
     }

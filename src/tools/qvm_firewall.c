@@ -1,11 +1,14 @@
 /* qvm-firewall: list, add, delete and reset the firewall rules of a qube.
  * Rules typed on the command line are validated with the shared rule model
  * (net/firewall_rule.h) before the whole list is sent back with Set. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/cleanup.h"
+#include "common/parse.h"
+#include "common/py_repr.h"
 #include "net/firewall_rule.h"
 #include "tools/cli.h"
 #include "tools/tools.h"
@@ -196,7 +199,6 @@ int qvm_firewall_main(int argc, char **argv)
     long long before = 0, rule_no = 0;
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "r" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
-        char *end;
         switch (c) {
         case 'r':
             reload = true;
@@ -206,9 +208,9 @@ int qvm_firewall_main(int argc, char **argv)
             break;
         case OPT_BEFORE:
         case OPT_RULE_NO: {
-            long long v = strtoll(optarg, &end, 10);
-            if (!*optarg || *end) {
-                _cleanup_free_ char *r = cli_repr(optarg);
+            long long v;
+            if (parse_ll(optarg, LLONG_MIN, LLONG_MAX, PARSE_PYTHON_INT, &v) < 0) {
+                _cleanup_free_ char *r = py_repr_dup(optarg);
                 cli_usage_error(&cli, "argument %s: invalid int value: %s",
                                 c == OPT_BEFORE ? "--before" : "--rule-no", r);
             }
@@ -233,7 +235,7 @@ int qvm_firewall_main(int argc, char **argv)
     bool is_add = strcmp(cmd, "add") == 0, is_del = strcmp(cmd, "del") == 0,
          is_list = strcmp(cmd, "list") == 0, is_reset = strcmp(cmd, "reset") == 0;
     if (!is_add && !is_del && !is_list && !is_reset) {
-        _cleanup_free_ char *r = cli_repr(cmd);
+        _cleanup_free_ char *r = py_repr_dup(cmd);
         cli_usage_error(&cli,
                         "argument command: invalid choice: %s (choose from 'add', 'del', "
                         "'list', 'reset')",

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "common/cleanup.h"
+#include "common/py_repr.h"
 #include "tools/cli.h"
 #include "tools/ls_data.h"
 #include "tools/tools.h"
@@ -365,7 +366,7 @@ static int yes_no(const struct cli *cli, const char *opt, const char *value)
         return 1;
     if (strcmp(value, "n") == 0 || strcmp(value, "no") == 0)
         return 0;
-    _cleanup_free_ char *r = cli_repr(value);
+    _cleanup_free_ char *r = py_repr_dup(value);
     cli_usage_error(cli, "argument %s: invalid choice: %s (choose from 'y', 'yes', 'n', 'no')",
                     opt, r);
 }
@@ -846,7 +847,7 @@ int qvm_ls_main(int argc, char **argv)
             if (strcmp(formats[i].name, name) == 0)
                 colspec = formats[i].columns;
         if (!colspec) {
-            _cleanup_free_ char *r = cli_repr(name);
+            _cleanup_free_ char *r = py_repr_dup(name);
             cli_usage_error(&cli,
                             "argument --format/-o: invalid choice: %s (choose from 'simple', "
                             "'network', 'kernel', 'full', 'prefs', 'disk')",

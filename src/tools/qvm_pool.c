@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/py_repr.h"
 #include "tools/cli.h"
 #include "tools/tools.h"
 
@@ -128,7 +129,7 @@ static void require_pools(const struct cli *cli, char **pools, size_t n)
     size_t npools = fetch_pools(cli, &content, &names);
     for (size_t i = 0; i < n; i++) {
         if (!cli_strv_contains(names, npools, pools[i])) {
-            _cleanup_free_ char *r = cli_repr(pools[i]);
+            _cleanup_free_ char *r = py_repr_dup(pools[i]);
             cli_usage_error(cli, "no such pool: %s", r);
         }
     }
@@ -401,7 +402,7 @@ int qvm_pool_main(int argc, char **argv)
             cli_usage_error(&cli, "unrecognized arguments: %s", args[1]);
         return set_pool(&cli, args[0], options, nopts);
     }
-    _cleanup_free_ char *r = cli_repr(cmd);
+    _cleanup_free_ char *r = py_repr_dup(cmd);
     cli_usage_error(&cli,
                     "argument command: invalid choice: %s (choose from 'drivers', 'd', 'list', "
                     "'l', 'ls', 'info', 'i', 'add', 'a', 'remove', 'r', 'rm', 'set', 's')",

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "common/cleanup.h"
+#include "common/py_repr.h"
 #include "tools/batch_call.h"
 #include "tools/cli.h"
 #include "tools/tools.h"
@@ -113,7 +114,7 @@ static int list_all(const struct cli *cli, const struct prefs_target *t, bool hi
 
 static _Noreturn void no_such_property(const struct cli *cli, const char *prop)
 {
-    _cleanup_free_ char *r = cli_repr(prop);
+    _cleanup_free_ char *r = py_repr_dup(prop);
     cli_usage_error(cli, "no such property: %s", r);
 }
 

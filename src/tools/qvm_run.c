@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/fd_io.h"
 #include "common/paths.h"
+#include "common/py_repr.h"
 #include "qrexec/client_call.h"
 #include "qrexec/qrexec_proto.h"
 #include "tools/cli.h"
@@ -451,7 +452,7 @@ static int run_in_qube(const struct run_opts *o, const char *vm, bool running,
         shell_cmd = xasprintf("%.*s; exit\n", (int)len, o->cmd);
     }
     if (!valid_service(service.data)) {
-        _cleanup_free_ char *r = cli_repr(service.data);
+        _cleanup_free_ char *r = py_repr_dup(service.data);
         print_qube_error(vm, "Invalid service name: %s", r);
         return -1;
     }

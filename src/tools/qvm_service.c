@@ -6,6 +6,8 @@
 #include <strings.h>
 
 #include "common/cleanup.h"
+#include "common/parse.h"
+#include "common/py_repr.h"
 #include "tools/cli.h"
 #include "tools/feature_values.h"
 #include "tools/tools.h"
@@ -34,15 +36,10 @@ static const char help[] =
 /* The feature value of a boolean word (upstream parse_bool); NULL when it is none. */
 static const char *feature_value(const char *word)
 {
-    static const char *const off[] = { "0", "no", "false", "off" };
-    static const char *const on[] = { "1", "yes", "true", "on" };
-    for (size_t i = 0; i < ARRAY_SIZE(off); i++) {
-        if (strcasecmp(word, off[i]) == 0)
-            return "";
-        if (strcasecmp(word, on[i]) == 0)
-            return "1";
-    }
-    return NULL;
+    bool b;
+    if (parse_bool(word, 0, &b) < 0)
+        return NULL;
+    return b ? "1" : "";
 }
 
 static int list_services(const struct cli *cli, const char *vm)
@@ -113,7 +110,7 @@ int qvm_service_main(int argc, char **argv)
     if (value) {
         const char *v = feature_value(value);
         if (!v) {
-            _cleanup_free_ char *r = cli_repr(value);
+            _cleanup_free_ char *r = py_repr_dup(value);
             return cli_error(&cli, "Invalid literal for boolean value: %s", r);
         }
         if (qcall("admin.vm.feature.Set", feature, vm, v, strlen(v), NULL, &err) < 0)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/cleanup.h"
+#include "common/mono_time.h"
 #include "tools/batch_call.h"
 #include "tools/cli.h"
 #include "tools/lifecycle_util.h"
@@ -31,13 +32,6 @@ static const char help[] =
     "  --force               force shutdown regardless of connected domains; use with\n"
     "                        caution\n"
     "  --dry-run             don't really shutdown or kill the domains; useful with --wait\n";
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_s(double s)
 {
@@ -65,7 +59,7 @@ static void mark_halted(char **names, size_t n, bool *halted)
  * true when all are. halted[] tells which. */
 static bool wait_halted(char **names, size_t n, double timeout, bool *halted)
 {
-    double deadline = now_s() + timeout, pause = 0.02;
+    double deadline = (double)mono_ns() / 1e9 + timeout, pause = 0.02;
     for (;;) {
         mark_halted(names, n, halted);
         bool all = true;
@@ -73,7 +67,7 @@ static bool wait_halted(char **names, size_t n, double timeout, bool *halted)
             all = all && halted[i];
         if (all)
             return true;
-        double left = deadline - now_s();
+        double left = deadline - (double)mono_ns() / 1e9;
         if (left <= 0)
             return false;
         sleep_s(pause < left ? pause : left);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/py_repr.h"
 #include "tools/cli.h"
 #include "tools/tools.h"
 
@@ -55,7 +56,7 @@ int qvm_tags_main(int argc, char **argv)
     bool is_list = is_one_of(cmd, list_names), is_add = is_one_of(cmd, add_names),
          is_del = is_one_of(cmd, del_names);
     if (!is_list && !is_add && !is_del) {
-        _cleanup_free_ char *r = cli_repr(cmd);
+        _cleanup_free_ char *r = py_repr_dup(cmd);
         cli_usage_error(&cli,
                         "argument command: invalid choice: %s (choose from 'list', 'ls', 'l', "
                         "'add', 'a', 'set', 'del', 'd', 'unset', 'u')",

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/py_repr.h"
 #include "tools/cli.h"
 #include "tools/dom0_service.h"
 #include "tools/tools.h"
@@ -106,7 +107,7 @@ static void parse_vm_volume(const struct cli *cli, const char *arg, char **vm, c
 {
     const char *colon = strchr(arg, ':');
     if (!colon) {
-        _cleanup_free_ char *r = cli_repr(arg);
+        _cleanup_free_ char *r = py_repr_dup(arg);
         cli_usage_error(cli, "expected a domain & volume pair VM:VOLUME, got %s", r);
     }
     *vm = xstrndup(arg, (size_t)(colon - arg));
@@ -119,7 +120,7 @@ static void parse_vm_volume(const struct cli *cli, const char *arg, char **vm, c
     if (qcall_lines("admin.vm.volume.List", *vm, &content, &names, &n, &err) < 0)
         exit(cli_qerror(cli, &err));
     if (!cli_strv_contains(names, n, *volume)) {
-        _cleanup_free_ char *rv = cli_repr(*volume), *rd = cli_repr(*vm);
+        _cleanup_free_ char *rv = py_repr_dup(*volume), *rd = py_repr_dup(*vm);
         cli_usage_error(cli, "no volume %s in domain %s", rv, rd);
     }
 }
@@ -561,7 +562,7 @@ int qvm_volume_main(int argc, char **argv)
         parse_vm_volume(&cli, args[0], &vm, &volume);
         return cmd_clear(&cli, vm, volume);
     }
-    _cleanup_free_ char *r = cli_repr(cmd);
+    _cleanup_free_ char *r = py_repr_dup(cmd);
     cli_usage_error(&cli,
                     "argument command: invalid choice: %s (choose from 'list', 'ls', 'l', "
                     "'info', 'i', 'config', 'c', 'set', 's', 'resize', 'extend', 'revert', "

@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/mono_time.h"
 #include "common/root.h"
 #include "tools/cli.h"
 
@@ -95,23 +96,16 @@ void template_catch_signals(void)
 
 /* ---- progress ---- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 struct progress {
     bool tty;
     const char *label;
-    double start;
+    int64_t start_ms; /* mono_ms() */
     unsigned tick;
 };
 
 static void progress_begin(struct progress *p, bool tty, const char *label)
 {
-    *p = (struct progress){ .tty = tty, .label = label, .start = now_s() };
+    *p = (struct progress){ .tty = tty, .label = label, .start_ms = mono_ms() };
     if (!tty)
         fprintf(stderr, "%s...\n", label);
 }
@@ -124,7 +118,7 @@ static void progress_update(struct progress *p, double fraction, const char *det
         return;
     struct winsize ws;
     int width = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
-    int secs = (int)(now_s() - p->start);
+    int secs = (int)((mono_ms() - p->start_ms) / 1000);
     _cleanup_buf_ struct buf line = BUF_INIT;
     buf_printf(&line, "%s ", p->label);
     if (fraction >= 0) {
@@ -151,7 +145,7 @@ static void progress_update(struct progress *p, double fraction, const char *det
 
 static void progress_end(struct progress *p, bool ok)
 {
-    int secs = (int)(now_s() - p->start);
+    int secs = (int)((mono_ms() - p->start_ms) / 1000);
     fprintf(stderr, "%s%s: %s (%d s)\n", p->tty ? "\r\033[K" : "", p->label,
             ok ? "done" : "failed", secs);
 }

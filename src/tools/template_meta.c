@@ -1,11 +1,13 @@
 /* The template-* features of templates made by qvm-template build (template_meta.h). */
 #include "tools/template_meta.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/parse.h"
 #include "config.h"
 #include "tools/batch_call.h"
 #include "tools/cli.h"
@@ -41,9 +43,8 @@ time_t template_build_time(void)
 {
     const char *epoch = getenv("SOURCE_DATE_EPOCH");
     if (epoch && *epoch) {
-        char *end;
-        long long v = strtoll(epoch, &end, 10);
-        if (!*end && v >= 0)
+        long long v;
+        if (parse_ll(epoch, 0, LLONG_MAX, 0, &v) == 0)
             return (time_t)v;
     }
     return time(NULL);

@@ -1,4 +1,4 @@
-/* Admin API framing: request splitting, answers and events, Python repr. */
+/* Admin API framing: request splitting, answers and events. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,21 +152,6 @@ static void test_events(void **state)
     buf_free(&b);
 }
 
-static void test_py_repr(void **state)
-{
-    (void)state;
-    struct buf b = BUF_INIT;
-    py_repr(&b, "abc", 3);
-    assert_string_equal(b.data, "'abc'");
-    buf_reset(&b);
-    py_repr(&b, "it's", 4);
-    assert_string_equal(b.data, "\"it's\"");
-    buf_reset(&b);
-    py_repr(&b, "a'\"\\\x01\n", 6);
-    assert_string_equal(b.data, "'a\\'\"\\\\\\x01\\n'");
-    buf_free(&b);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,7 +163,6 @@ int main(void)
         cmocka_unit_test(test_build_request),
         cmocka_unit_test(test_responses),
         cmocka_unit_test(test_events),
-        cmocka_unit_test(test_py_repr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

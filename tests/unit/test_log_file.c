@@ -82,7 +82,7 @@ static long long file_size(const char *path)
 
 static struct log_time at(long sec)
 {
-    struct log_time t = { .real = { .tv_sec = 1700000000 + sec }, .mono = { .tv_sec = sec } };
+    struct log_time t = { .real = { .tv_sec = 1700000000 + sec }, .mono_ms = sec * 1000LL };
     return t;
 }
 

@@ -56,26 +56,11 @@ static void test_tags_features_labels(void **state)
     assert_false(label_color_ok("0x12abeg"));
 }
 
-static void test_parse_int(void **state)
-{
-    (void)state;
-    long long v;
-    assert_true(parse_int("400", &v));
-    assert_int_equal(v, 400);
-    assert_true(parse_int("-1", &v));
-    assert_int_equal(v, -1);
-    assert_false(parse_int("", &v));
-    assert_false(parse_int("1x", &v));
-    assert_false(parse_int("99999999999999999999", &v));
-    assert_false(parse_int(" 1", &v));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_qube_names),
         cmocka_unit_test(test_tags_features_labels),
-        cmocka_unit_test(test_parse_int),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

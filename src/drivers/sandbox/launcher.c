@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <poll.h>
@@ -39,6 +40,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/names.h"
+#include "common/parse.h"
 #include "common/spawn.h"
 #include "drivers/sandbox/cgroup.h"
 #include "drivers/sandbox/mount_plan.h"
@@ -447,7 +449,7 @@ static void usage(FILE *f)
 static long number(const char *s, const char *what)
 {
     long long v;
-    if (!parse_int(s, &v) || v < 0)
+    if (parse_ll(s, 0, LONG_MAX, 0, &v) < 0)
         die("%s must be a non-negative number: %s", what, s);
     return (long)v;
 }

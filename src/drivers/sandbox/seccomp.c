@@ -27,6 +27,8 @@
  * without it. */
 static const char *const absent[] = { "io_uring_setup", "io_uring_enter", "io_uring_register" };
 
+/* grouped by what the calls reach, several to a line */
+/* clang-format off */
 static const char *const denied[] = {
     /* kernel, modules, boot */
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
@@ -55,6 +57,7 @@ static const char *const denied[] = {
     "mbind", "migrate_pages", "move_pages", "set_mempolicy", "set_mempolicy_home_node",
     "personality",
 };
+/* clang-format on */
 
 /* Calls newer than the libseccomp we build with, by their x86_64 number. */
 static const struct {
