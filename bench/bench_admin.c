@@ -92,8 +92,7 @@ static void start_floor(void)
 
 /* ---- measurements ---- */
 
-static double time_call(const char *method, const char *arg, const char *dest,
-                        const char *payload)
+static double time_call(const char *method, const char *arg, const char *dest, const char *payload)
 {
     struct qerror err = { 0 };
     struct buf out = BUF_INIT;
@@ -131,8 +130,9 @@ static double sqlite_baseline_per_s(int n)
     sqlite3 *db;
     if (sqlite3_open(path, &db) != SQLITE_OK)
         die("sqlite open", NULL);
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                     "CREATE TABLE p (qid INTEGER, name TEXT, value TEXT, PRIMARY KEY (qid, name));",
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                 "CREATE TABLE p (qid INTEGER, name TEXT, value TEXT, PRIMARY KEY (qid, name));",
                  NULL, NULL, NULL);
     double t0 = (bench_now_ms() * 1e3);
     for (int i = 0; i < n; i++) {
@@ -199,8 +199,8 @@ int main(int argc, char **argv)
 
     t0 = (bench_now_ms() * 1e3);
     for (int i = 0; i < SETS; i++)
-        if (qubesd_call_str("admin.vm.property.Set", "memory", "q0000", i % 2 ? "401" : "400",
-                            NULL, &err) < 0)
+        if (qubesd_call_str("admin.vm.property.Set", "memory", "q0000", i % 2 ? "401" : "400", NULL,
+                            &err) < 0)
             die("set", &err);
     double sets_per_s = SETS / (((bench_now_ms() * 1e3) - t0) / 1e6);
     double sql_per_s = sqlite_baseline_per_s(SETS);
@@ -217,7 +217,8 @@ int main(int argc, char **argv)
         b[i] = time_process(query_argv);
     }
     snprintf(what, sizeof(what), "qvm-ls (default columns), %d qubes, p50", count);
-    report(what, bench_median(a, LS) / 1e3, "ms", "(qubesd-query admin.vm.List)", bench_median(b, LS) / 1e3);
+    report(what, bench_median(a, LS) / 1e3, "ms", "(qubesd-query admin.vm.List)",
+           bench_median(b, LS) / 1e3);
     unlink(floor_path);
     return 0;
 }

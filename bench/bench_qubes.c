@@ -54,8 +54,8 @@ static double run_ms(char *const argv[])
 static void report(const char *what, double value, const char *unit, const char *base_what,
                    double base)
 {
-    printf("%-46s %9.2f %-4s baseline %-30s %9.2f %-4s ratio %.2f\n", what, value, unit,
-           base_what, base, unit, value / base);
+    printf("%-46s %9.2f %-4s baseline %-30s %9.2f %-4s ratio %.2f\n", what, value, unit, base_what,
+           base, unit, value / base);
 }
 
 /* Proportional set size of a process, KiB. */
@@ -115,8 +115,8 @@ int main(int argc, char **argv)
         call("admin.vm.Shutdown", "wait", "bench", NULL);
     }
     char *bwrap[] = { "/usr/bin/bwrap", "--unshare-all", "--ro-bind", (char *)tree, "/",
-                      "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                      "--tmpfs", "/run", "/bin/true", NULL };
+                      "--proc",         "/proc",         "--dev",     "/dev",       "--tmpfs",
+                      "/tmp",           "--tmpfs",       "/run",      "/bin/true",  NULL };
     for (int i = 0; i < RUNS; i++)
         b[i] = run_ms(bwrap);
     report("start-to-ready of an AppVM, p50", bench_median(a, RUNS), "ms",
@@ -159,10 +159,11 @@ int main(int argc, char **argv)
         pclose(q);
     printf("%d qubes started one after another in %.0f ms (%.1f ms each)\n", MANY, total,
            total / MANY);
-    report("dom0 memory per running qube (helpers' PSS)", (double)helper_pss / MANY / 1024.0,
-           "MiB", "(qubesd's own PSS)", (double)pss_kib(qubesd_pid) / 1024.0);
+    report("dom0 memory per running qube (helpers' PSS)", (double)helper_pss / MANY / 1024.0, "MiB",
+           "(qubesd's own PSS)", (double)pss_kib(qubesd_pid) / 1024.0);
     printf("  (%d helper processes for %d qubes; memory inside qubes is charged to their "
-           "cgroups)\n", helpers, MANY);
+           "cgroups)\n",
+           helpers, MANY);
     for (int i = 0; i < MANY; i++) {
         snprintf(name, sizeof(name), "many%03d", i);
         call("admin.vm.Kill", "", name, NULL);

@@ -47,8 +47,8 @@ static int send_request(int fd, const char *method, const char *arg, const char 
     _cleanup_buf_ struct buf req = BUF_INIT;
     admin_request_build(&req, method, arg, dest, payload, payload_len);
     if (write_all(fd, req.data, req.len) < 0 || shutdown(fd, SHUT_WR) < 0)
-        return qerror_set(err, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to send request to qubesd: %s",
-                          strerror(errno));
+        return qerror_set(err, ERR_QUBES_DAEMON_ACCESS_ERROR,
+                          "Failed to send request to qubesd: %s", strerror(errno));
     return 0;
 }
 

@@ -96,7 +96,8 @@ int admin_response_parse(const char *untrusted_buf, size_t len, struct admin_res
         for (int i = 0; i < 3; i++) {
             const char *nul = memchr(p, '\0', (size_t)(end - p));
             if (!nul)
-                return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Invalid response format");
+                return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR,
+                                  "Invalid response format");
             fields[i] = p;
             p = nul + 1;
         }

@@ -15,7 +15,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 
-#define BENEATH_RESOLVE                                                                     \
+#define BENEATH_RESOLVE \
     (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 
 /* Why a lookup of the first len bytes of path failed, in words. */
@@ -27,10 +27,8 @@ static int refused(struct qerror *err, int errnum, const char *path, int len)
     case EXDEV:
         return qerror_set(err, ERR_QUBES_EXCEPTION, "%.*s leads out of the volume: refused", len,
                           path);
-    case ENOTDIR:
-        return qerror_set(err, ERR_QUBES_EXCEPTION, "%.*s is not a directory", len, path);
-    default:
-        return qerror_errno(err, errnum, "%.*s", len, path);
+    case ENOTDIR: return qerror_set(err, ERR_QUBES_EXCEPTION, "%.*s is not a directory", len, path);
+    default: return qerror_errno(err, errnum, "%.*s", len, path);
     }
 }
 
@@ -41,7 +39,8 @@ static int whole(const char *path)
 
 static int open2(int dirfd, const char *path, int flags, mode_t mode)
 {
-    struct open_how how = { .flags = (unsigned)(flags | O_CLOEXEC), .mode = mode,
+    struct open_how how = { .flags = (unsigned)(flags | O_CLOEXEC),
+                            .mode = mode,
                             .resolve = BENEATH_RESOLVE };
     int fd;
     do
@@ -119,8 +118,8 @@ int beneath_mkfile(int dirfd, const char *path, mode_t mode, struct qerror *err)
     if (!plain_path(path) || !*path)
         return qerror_set(err, ERR_QUBES_EXCEPTION, "%s: not a plain relative path", path);
     const char *slash = strrchr(path, '/');
-    _cleanup_free_ char *parent = slash ? xasprintf("%.*s", (int)(slash - path), path)
-                                        : xstrdup("");
+    _cleanup_free_ char *parent =
+        slash ? xasprintf("%.*s", (int)(slash - path), path) : xstrdup("");
     const char *name = slash ? slash + 1 : path;
     _cleanup_close_ int dir = beneath_open(dirfd, parent, O_PATH | O_DIRECTORY, err);
     if (dir < 0)

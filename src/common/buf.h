@@ -11,7 +11,10 @@ struct buf {
     size_t cap;
 };
 
-#define BUF_INIT { NULL, 0, 0 }
+#define BUF_INIT \
+    { \
+        NULL, 0, 0 \
+    }
 
 void buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *data, size_t len);
@@ -26,7 +29,10 @@ void buf_consume(struct buf *b, size_t n);
 /* Returns the data as a heap string the caller owns and empties the buffer. */
 char *buf_steal(struct buf *b);
 
-static inline void cleanup_bufp(struct buf *b) { buf_free(b); }
+static inline void cleanup_bufp(struct buf *b)
+{
+    buf_free(b);
+}
 #define _cleanup_buf_ __attribute__((cleanup(cleanup_bufp)))
 
 void *xmalloc(size_t n);

@@ -68,8 +68,7 @@ static int reopen(struct log_file *lf)
 static bool still_current(const struct log_file *lf, const struct stat *open_st)
 {
     struct stat st;
-    return stat(lf->path, &st) == 0 && st.st_ino == open_st->st_ino &&
-           st.st_dev == open_st->st_dev;
+    return stat(lf->path, &st) == 0 && st.st_ino == open_st->st_ino && st.st_dev == open_st->st_dev;
 }
 
 /* Appends data to the current file, rotating it first if data would take it past the cap. */
@@ -106,8 +105,7 @@ static void emit(struct log_file *lf, const char *data, size_t len)
     write_all(lf->fd, data, len);
 }
 
-static void emit_line(struct log_file *lf, const struct log_time *now, const char *body,
-                      size_t len)
+static void emit_line(struct log_file *lf, const struct log_time *now, const char *body, size_t len)
 {
     char stamp[32];
     struct tm tm;
@@ -178,8 +176,7 @@ void log_file_close(struct log_file *lf)
     lf->mirror_fd = -1;
 }
 
-void log_file_line_at(struct log_file *lf, const char *body, size_t len,
-                      const struct log_time *now)
+void log_file_line_at(struct log_file *lf, const char *body, size_t len, const struct log_time *now)
 {
     _cleanup_free_ char *cut = NULL;
     if (len > LOG_LINE_MAX) {

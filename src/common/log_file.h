@@ -33,14 +33,14 @@ struct log_time {
 
 struct log_file {
     char *path;
-    char *rotated;    /* PATH.1 */
-    int fd;           /* -1 while it cannot be opened (retried at each line) */
+    char *rotated; /* PATH.1 */
+    int fd;        /* -1 while it cannot be opened (retried at each line) */
     size_t max_bytes;
-    int mirror_fd;    /* every line also goes here, uncapped (-1: nowhere) */
-    bool stdio_follows; /* fds 1 and 2 are kept pointing at the current file */
-    char *last;       /* the body of the last line written; NULL before the first */
-    unsigned long repeats;   /* lines equal to last since it (or its last summary) */
-    int64_t run_start_ms; /* mono_ms() of last, or of its last summary */
+    int mirror_fd;         /* every line also goes here, uncapped (-1: nowhere) */
+    bool stdio_follows;    /* fds 1 and 2 are kept pointing at the current file */
+    char *last;            /* the body of the last line written; NULL before the first */
+    unsigned long repeats; /* lines equal to last since it (or its last summary) */
+    int64_t run_start_ms;  /* mono_ms() of last, or of its last summary */
 };
 
 struct log_file_opts {

@@ -104,7 +104,8 @@ int loop_timer_start(struct loop *l, struct loop_watch *w, long ms, loop_fn fn, 
         return -1;
     w->fn = fn;
     w->ctx = ctx;
-    struct itimerspec its = { .it_value = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 } };
+    struct itimerspec its = { .it_value = { .tv_sec = ms / 1000,
+                                            .tv_nsec = (ms % 1000) * 1000000 } };
     if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
         its.it_value.tv_nsec = 1;
     if (timerfd_settime(w->fd, 0, &its, NULL) < 0 || loop_add(l, w, EPOLLIN) < 0) {

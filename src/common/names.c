@@ -29,7 +29,8 @@ int validate_qube_name(const char *untrusted_name, const char *prop, struct qerr
     bool ok = len > 0 && isascii((unsigned char)untrusted_name[0]) &&
               isalpha((unsigned char)untrusted_name[0]) && in_set(untrusted_name, "_.-");
     if (!ok)
-        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "%s%s contains illegal characters", what, verb);
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "%s%s contains illegal characters", what,
+                          verb);
     if (strcmp(untrusted_name, "Domain-0") == 0)
         return qerror_set(err, ERR_QUBES_VALUE_ERROR, "VM name cannot be 'Domain-0'");
     if (strcmp(untrusted_name, "none") == 0 || strcmp(untrusted_name, "default") == 0)

@@ -36,8 +36,7 @@ int set_oom_score_adj(int value)
     return 0;
 }
 
-pid_t spawn_helper(const char *path, char *const argv[], int log_fd, const int *fds,
-                   size_t n_fds)
+pid_t spawn_helper(const char *path, char *const argv[], int log_fd, const int *fds, size_t n_fds)
 {
     pid_t pid = fork();
     if (pid != 0)

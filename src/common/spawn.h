@@ -30,5 +30,4 @@ int set_oom_score_adj(int value);
 
 /* Returns the child's pid, or -1 with errno set. fds[i] becomes the child's
  * descriptor 3 + i (a channel, a status pipe, ...). */
-pid_t spawn_helper(const char *path, char *const argv[], int log_fd, const int *fds,
-                   size_t n_fds);
+pid_t spawn_helper(const char *path, char *const argv[], int log_fd, const int *fds, size_t n_fds);

@@ -13,19 +13,19 @@
 struct qube_launch {
     const char *name;
     int qid;
-    const char *instance_tag;    /* keeps host-global names of two roots apart */
-    const char *root_image;      /* ext4 image of the root filesystem */
-    bool root_snapshot;          /* root_image is the template's: read-only + writable layer */
-    const char *private_image;   /* ext4 image mounted at /rw; NULL = none */
-    bool private_snapshot;       /* private_image is the DVM template's: likewise */
-    long volatile_mib;           /* size of the discarded writable layers, together */
-    const char *guest_dir;       /* dom0's guest programs, mounted read-only */
-    const char *log_path;        /* where init and the agent print */
-    long memory_mib;             /* initial memory (sandbox: soft limit) */
-    long maxmem_mib;             /* hard memory limit; 0 = memory_mib */
+    const char *instance_tag;  /* keeps host-global names of two roots apart */
+    const char *root_image;    /* ext4 image of the root filesystem */
+    bool root_snapshot;        /* root_image is the template's: read-only + writable layer */
+    const char *private_image; /* ext4 image mounted at /rw; NULL = none */
+    bool private_snapshot;     /* private_image is the DVM template's: likewise */
+    long volatile_mib;         /* size of the discarded writable layers, together */
+    const char *guest_dir;     /* dom0's guest programs, mounted read-only */
+    const char *log_path;      /* where init and the agent print */
+    long memory_mib;           /* initial memory (sandbox: soft limit) */
+    long maxmem_mib;           /* hard memory limit; 0 = memory_mib */
     int vcpus;
     int pids_max;
-    bool provides_network;       /* the qube administers its own network namespace */
+    bool provides_network; /* the qube administers its own network namespace */
     /* The qube's ends of its channels to dom0, byte streams each (DESIGN §1):
      * qrexec's and qubesdb's. The driver takes them over. */
     int qrexec_fd;

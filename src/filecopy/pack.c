@@ -49,7 +49,7 @@ void filecopy_pack_free(struct filecopy_pack *p)
 
 static void wait_for(int fd, short events)
 {
-    struct pollfd pfd = {.fd = fd, .events = events};
+    struct pollfd pfd = { .fd = fd, .events = events };
     while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
         ;
 }
@@ -173,7 +173,7 @@ static int send_bytes(struct filecopy_pack *p, const void *data, size_t n, struc
 /* A receiver only answers before the end marker when it stopped on an error. */
 static int check_early_result(struct filecopy_pack *p, struct qerror *err)
 {
-    struct pollfd pfd = {.fd = p->in_fd, .events = POLLIN};
+    struct pollfd pfd = { .fd = p->in_fd, .events = POLLIN };
     if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
         return 0;
     if (filecopy_pack_wait_result(p, err) < 0)
@@ -384,6 +384,6 @@ int filecopy_pack_arg(struct filecopy_pack *p, int cwd_fd, const char *arg, stru
 
 int filecopy_pack_end(struct filecopy_pack *p, struct qerror *err)
 {
-    const struct file_header end = {0};
+    const struct file_header end = { 0 };
     return send_bytes(p, &end, sizeof(end), err);
 }

@@ -25,7 +25,7 @@
  * buffer in L2. */
 #define UNPACK_BUF_SIZE (256 * 1024)
 
-#define RESOLVE_STRICT                                                                             \
+#define RESOLVE_STRICT \
     (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 
 struct unpacker {
@@ -56,7 +56,7 @@ struct unpacker {
 
 static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode)
 {
-    struct open_how how = {.flags = flags, .mode = mode, .resolve = RESOLVE_STRICT};
+    struct open_how how = { .flags = flags, .mode = mode, .resolve = RESOLVE_STRICT };
     long fd;
     do
         fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
@@ -241,7 +241,7 @@ static uint32_t enter_parent(struct unpacker *u, const char *name, int *dirfd, c
 
 static struct timespec header_time(uint32_t sec, uint32_t nsec)
 {
-    return (struct timespec){.tv_sec = (time_t)sec, .tv_nsec = (long)nsec};
+    return (struct timespec){ .tv_sec = (time_t)sec, .tv_nsec = (long)nsec };
 }
 
 static uint32_t apply_metadata(int fd, const struct file_header *untrusted_hdr)
@@ -407,13 +407,13 @@ static uint32_t unpack_entry(struct unpacker *u, const struct file_header *untru
 
 static void send_result(int out_fd, uint32_t code, uLong crc, const char *last_name)
 {
-    struct result_header hdr = {.error_code = code, ._pad = 0, .crc32 = (uint64_t)crc};
-    struct result_header_ext ext = {.last_namelen = (uint32_t)strlen(last_name)};
+    struct result_header hdr = { .error_code = code, ._pad = 0, .crc32 = (uint64_t)crc };
+    struct result_header_ext ext = { .last_namelen = (uint32_t)strlen(last_name) };
     /* one write where it fits: header, extension and name arrive together */
     struct iovec iov[3] = {
-        {.iov_base = &hdr, .iov_len = sizeof(hdr)},
-        {.iov_base = &ext, .iov_len = sizeof(ext)},
-        {.iov_base = (void *)last_name, .iov_len = ext.last_namelen},
+        { .iov_base = &hdr, .iov_len = sizeof(hdr) },
+        { .iov_base = &ext, .iov_len = sizeof(ext) },
+        { .iov_base = (void *)last_name, .iov_len = ext.last_namelen },
     };
     size_t total = sizeof(hdr) + sizeof(ext) + ext.last_namelen;
     ssize_t w;

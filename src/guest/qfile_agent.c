@@ -87,7 +87,7 @@ int main(int argc, char **argv)
     /* fewer, larger pipe transfers (best effort: stdout may not be a pipe) */
     fcntl(1, F_SETPIPE_SZ, PIPE_SIZE);
 
-    struct progress pr = {0};
+    struct progress pr = { 0 };
     const char *total = getenv("FILECOPY_TOTAL_SIZE");
     if (total && *total) {
         long long t;
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
         p->progress_ctx = &pr;
     }
 
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     int rc = 0;
     for (; i < argc && rc == 0; i++)
         rc = filecopy_pack_arg(p, AT_FDCWD, argv[i], &err);

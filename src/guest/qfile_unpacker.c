@@ -84,7 +84,7 @@ static void confine_beneath(int dest_fd)
         handled |= LANDLOCK_ACCESS_FS_REFER;
     if (abi >= 3)
         handled |= LANDLOCK_ACCESS_FS_TRUNCATE;
-    struct landlock_ruleset_attr attr = {.handled_access_fs = handled};
+    struct landlock_ruleset_attr attr = { .handled_access_fs = handled };
     int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
     if (ruleset < 0)
         return;
@@ -108,8 +108,8 @@ static int fail(int errnum, const char *what)
     fprintf(stderr, "qfile-unpacker: %s: %s\n", what, strerror(errnum));
     if (errnum == EINVAL)
         return 1; /* the sender would read it as "Corrupted data from packer" */
-    struct result_header hdr = {.error_code = (uint32_t)errnum};
-    struct result_header_ext ext = {.last_namelen = 0};
+    struct result_header hdr = { .error_code = (uint32_t)errnum };
+    struct result_header_ext ext = { .last_namelen = 0 };
     if (write(1, &hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr))
         (void)!write(1, &ext, sizeof(ext));
     return 1;

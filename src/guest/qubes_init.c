@@ -72,7 +72,8 @@ static pid_t spawn(const char *path, char *const argv[], bool keep_channel)
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" GUEST_DIR "/bin",
             "HOME=/root",
             "QREXEC_SERVICE_PATH=/usr/local/etc/qubes-rpc:/etc/qubes-rpc:" GUEST_DIR "/qubes-rpc",
-            NULL };
+            NULL
+        };
         execve(path, argv, envp);
         fprintf(stderr, "qubes-init: exec %s: %s\n", path, strerror(errno));
         _exit(127);

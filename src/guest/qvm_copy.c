@@ -26,10 +26,10 @@ struct mode {
 };
 
 static const struct mode modes[] = {
-    {"qvm-copy", false, false},
-    {"qvm-move", true, false},
-    {"qvm-copy-to-vm", false, true},
-    {"qvm-move-to-vm", true, true},
+    { "qvm-copy", false, false },
+    { "qvm-move", true, false },
+    { "qvm-copy-to-vm", false, true },
+    { "qvm-move-to-vm", true, true },
 };
 
 static void print_usage(FILE *f, const struct mode *m)

@@ -11,26 +11,25 @@
 
 void fwnft_init(const char *const *dns, size_t n_dns, struct buf *out)
 {
-    buf_append_str(out,
-        "table ip qubes-firewall {\n"
-        "    set dns-addr {\n"
-        "        type ipv4_addr\n"
-        "    }\n"
-        "    chain qubes-forward {\n"
-        "    }\n"
-        "    chain forward {\n"
-        "        type filter hook forward priority 0; policy drop;\n"
-        "    }\n"
-        "}\n"
-        "flush chain ip qubes-firewall forward\n"
-        "table ip qubes-firewall {\n"
-        "    chain forward {\n"
-        "        ct state established,related accept\n"
-        "        meta iifname != \"vif*\" accept\n"
-        "        jump qubes-forward\n"
-        "    }\n"
-        "}\n"
-        "flush set ip qubes-firewall dns-addr\n");
+    buf_append_str(out, "table ip qubes-firewall {\n"
+                        "    set dns-addr {\n"
+                        "        type ipv4_addr\n"
+                        "    }\n"
+                        "    chain qubes-forward {\n"
+                        "    }\n"
+                        "    chain forward {\n"
+                        "        type filter hook forward priority 0; policy drop;\n"
+                        "    }\n"
+                        "}\n"
+                        "flush chain ip qubes-firewall forward\n"
+                        "table ip qubes-firewall {\n"
+                        "    chain forward {\n"
+                        "        ct state established,related accept\n"
+                        "        meta iifname != \"vif*\" accept\n"
+                        "        jump qubes-forward\n"
+                        "    }\n"
+                        "}\n"
+                        "flush set ip qubes-firewall dns-addr\n");
     for (size_t i = 0; i < n_dns; i++)
         buf_printf(out, "add element ip qubes-firewall dns-addr { %s }\n", dns[i]);
 }
@@ -78,8 +77,8 @@ static const char *proto_name(enum fw_proto p)
 /* The nft rules of one firewall rule: DNS without a protocol stands for
  * both tcp and udp, as do ports without one (which the Admin API refuses,
  * but firewall.py takes). */
-static int translate(const struct fw_rule *r, fwnft_resolve_fn resolve, void *ctx,
-                     struct buf *out, struct qerror *err)
+static int translate(const struct fw_rule *r, fwnft_resolve_fn resolve, void *ctx, struct buf *out,
+                     struct qerror *err)
 {
     if (r->dst_kind == FW_DST_IPV6)
         return 0;
@@ -129,8 +128,8 @@ static void open_chain(const char *ip, struct buf *out)
                chain, chain, chain);
 }
 
-int fwnft_client(const char *ip, const struct fw_rule *rules, size_t n,
-                 fwnft_resolve_fn resolve, void *ctx, struct buf *out, struct qerror *err)
+int fwnft_client(const char *ip, const struct fw_rule *rules, size_t n, fwnft_resolve_fn resolve,
+                 void *ctx, struct buf *out, struct qerror *err)
 {
     open_chain(ip, out);
     for (size_t i = 0; i < n; i++)

@@ -14,19 +14,18 @@
 
 /* Resolves a dsthost inside the firewall qube: appends "a.b.c.d/32"
  * elements, comma-separated, to out; -1 with err when it cannot. */
-typedef int (*fwnft_resolve_fn)(void *ctx, const char *host, struct buf *out,
-                                struct qerror *err);
+typedef int (*fwnft_resolve_fn)(void *ctx, const char *host, struct buf *out, struct qerror *err);
 
 /* Creates the table and its base chains if they are missing, and sets the
  * firewall qube's resolvers (specialtarget=dns) in set dns-addr. */
 void fwnft_init(const char *const *dns, size_t n_dns, struct buf *out);
 
 /* The part of a transaction that makes client ip's chain hold its rules
- * (the jumps to it are fwnft_forward's). A rule whose dsthost does not resolve fails the whole: the caller
- * then applies fwnft_client_drop, as Qubes drops all of a client's traffic
- * when its rules cannot be applied. */
-int fwnft_client(const char *ip, const struct fw_rule *rules, size_t n,
-                 fwnft_resolve_fn resolve, void *ctx, struct buf *out, struct qerror *err);
+ * (the jumps to it are fwnft_forward's). A rule whose dsthost does not resolve fails the whole: the
+ * caller then applies fwnft_client_drop, as Qubes drops all of a client's traffic when its rules
+ * cannot be applied. */
+int fwnft_client(const char *ip, const struct fw_rule *rules, size_t n, fwnft_resolve_fn resolve,
+                 void *ctx, struct buf *out, struct qerror *err);
 /* The client's chain holds one rule: reject everything. */
 void fwnft_client_drop(const char *ip, struct buf *out);
 /* The jumps of chain qubes-forward: one per client address, as listed (the

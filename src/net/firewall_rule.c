@@ -31,18 +31,18 @@ static const struct {
     const char *name;
     enum fw_key key;
 } option_names[] = {
-    {"action", KEY_ACTION},
-    {"expire", KEY_EXPIRE},
+    { "action", KEY_ACTION },
+    { "expire", KEY_EXPIRE },
     /* upstream takes dst4, dst6 and dstname as spellings of dsthost; the
      * value, not the key, decides which kind of destination it is */
-    {"dsthost", KEY_DSTHOST},
-    {"dst4", KEY_DSTHOST},
-    {"dst6", KEY_DSTHOST},
-    {"dstname", KEY_DSTHOST},
-    {"proto", KEY_PROTO},
-    {"specialtarget", KEY_SPECIALTARGET},
-    {"dstports", KEY_DSTPORTS},
-    {"icmptype", KEY_ICMPTYPE},
+    { "dsthost", KEY_DSTHOST },
+    { "dst4", KEY_DSTHOST },
+    { "dst6", KEY_DSTHOST },
+    { "dstname", KEY_DSTHOST },
+    { "proto", KEY_PROTO },
+    { "specialtarget", KEY_SPECIALTARGET },
+    { "dstports", KEY_DSTPORTS },
+    { "icmptype", KEY_ICMPTYPE },
 };
 
 static int echo_len(size_t len)

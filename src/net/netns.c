@@ -12,8 +12,7 @@
 
 #include "common/cleanup.h"
 
-int netns_run(int netns_fd, int (*fn)(void *ctx, struct qerror *err), void *ctx,
-              struct qerror *err)
+int netns_run(int netns_fd, int (*fn)(void *ctx, struct qerror *err), void *ctx, struct qerror *err)
 {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)

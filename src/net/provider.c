@@ -14,27 +14,26 @@ void provider_ruleset(const struct provider_config *c, struct buf *out)
 {
     /* "add table" first: the delete that follows must find it, and the
      * whole script is one transaction, so the old table never half-exists */
-    buf_append_str(out,
-        "add table ip qubes\n"
-        "delete table ip qubes\n"
-        "table ip qubes {\n"
-        "    set downstream {\n"
-        "        type ipv4_addr\n"
-        "    }\n"
-        "    set allowed {\n"
-        "        type ifname . ipv4_addr\n"
-        "    }\n"
-        "    chain prerouting {\n"
-        "        type filter hook prerouting priority raw; policy accept;\n"
-        "        iifname \"vif*\" goto antispoof\n"
-        "        ip saddr @downstream counter drop\n"
-        "    }\n"
-        "    chain antispoof {\n"
-        "        iifname . ip saddr @allowed accept\n"
-        "        counter drop\n"
-        "    }\n"
-        "    chain dnat-dns {\n"
-        "        type nat hook prerouting priority dstnat; policy accept;\n");
+    buf_append_str(out, "add table ip qubes\n"
+                        "delete table ip qubes\n"
+                        "table ip qubes {\n"
+                        "    set downstream {\n"
+                        "        type ipv4_addr\n"
+                        "    }\n"
+                        "    set allowed {\n"
+                        "        type ifname . ipv4_addr\n"
+                        "    }\n"
+                        "    chain prerouting {\n"
+                        "        type filter hook prerouting priority raw; policy accept;\n"
+                        "        iifname \"vif*\" goto antispoof\n"
+                        "        ip saddr @downstream counter drop\n"
+                        "    }\n"
+                        "    chain antispoof {\n"
+                        "        iifname . ip saddr @allowed accept\n"
+                        "        counter drop\n"
+                        "    }\n"
+                        "    chain dnat-dns {\n"
+                        "        type nat hook prerouting priority dstnat; policy accept;\n");
     const char *virt[2] = { QUBES_DNS1, QUBES_DNS2 };
     for (int i = 0; i < 2; i++)
         if (c->dns[i])
@@ -42,31 +41,30 @@ void provider_ruleset(const struct provider_config *c, struct buf *out)
                        "        ip daddr %s udp dport 53 dnat to %s\n"
                        "        ip daddr %s tcp dport 53 dnat to %s\n",
                        virt[i], c->dns[i], virt[i], c->dns[i]);
-    buf_append_str(out,
-        "    }\n"
-        "    chain postrouting {\n"
-        "        type nat hook postrouting priority srcnat; policy accept;\n"
-        "        oifname \"vif*\" accept\n"
-        "        oif lo accept\n"
-        "        masquerade\n"
-        "    }\n"
-        "    chain input {\n"
-        "        type filter hook input priority filter; policy drop;\n"
-        "        ct state invalid counter drop\n"
-        "        iifname \"vif*\" meta l4proto udp udp dport 68 counter drop\n"
-        "        ct state related,established accept\n"
-        "        iifname \"vif*\" meta l4proto icmp accept\n"
-        "        iif lo accept\n"
-        "        iifname \"vif*\" counter reject with icmp type host-prohibited\n"
-        "        counter\n"
-        "    }\n"
-        "    chain forward {\n"
-        "        type filter hook forward priority filter; policy accept;\n"
-        "        ct state invalid counter drop\n"
-        "        ct state related,established accept\n"
-        "        oifname \"vif*\" counter drop\n"
-        "    }\n"
-        "}\n");
+    buf_append_str(out, "    }\n"
+                        "    chain postrouting {\n"
+                        "        type nat hook postrouting priority srcnat; policy accept;\n"
+                        "        oifname \"vif*\" accept\n"
+                        "        oif lo accept\n"
+                        "        masquerade\n"
+                        "    }\n"
+                        "    chain input {\n"
+                        "        type filter hook input priority filter; policy drop;\n"
+                        "        ct state invalid counter drop\n"
+                        "        iifname \"vif*\" meta l4proto udp udp dport 68 counter drop\n"
+                        "        ct state related,established accept\n"
+                        "        iifname \"vif*\" meta l4proto icmp accept\n"
+                        "        iif lo accept\n"
+                        "        iifname \"vif*\" counter reject with icmp type host-prohibited\n"
+                        "        counter\n"
+                        "    }\n"
+                        "    chain forward {\n"
+                        "        type filter hook forward priority filter; policy accept;\n"
+                        "        ct state invalid counter drop\n"
+                        "        ct state related,established accept\n"
+                        "        oifname \"vif*\" counter drop\n"
+                        "    }\n"
+                        "}\n");
 }
 
 int nft_apply(const char *script, struct qerror *err)
@@ -114,10 +112,10 @@ struct allow {
 static int allow(void *ctx, struct qerror *err)
 {
     const struct allow *a = ctx;
-    _cleanup_free_ char *script = xasprintf(
-        "%s element ip qubes allowed { \"%s\" . %s }\n"
-        "%s element ip qubes downstream { %s }\n",
-        a->present ? "add" : "delete", a->vif, a->ip, a->present ? "add" : "delete", a->ip);
+    _cleanup_free_ char *script = xasprintf("%s element ip qubes allowed { \"%s\" . %s }\n"
+                                            "%s element ip qubes downstream { %s }\n",
+                                            a->present ? "add" : "delete", a->vif, a->ip,
+                                            a->present ? "add" : "delete", a->ip);
     return nft_apply(script, err);
 }
 

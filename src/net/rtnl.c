@@ -230,8 +230,7 @@ int rtnl_neigh_add(struct rtnl *nl, const char *name, struct in_addr addr, const
     return talk(nl, h, what, err);
 }
 
-int parse_ipv4(const char *untrusted_text, struct in_addr *addr, int *prefix,
-               struct qerror *err)
+int parse_ipv4(const char *untrusted_text, struct in_addr *addr, int *prefix, struct qerror *err)
 {
     char text[32];
     if (strlen(untrusted_text) >= sizeof(text))
@@ -242,8 +241,7 @@ int parse_ipv4(const char *untrusted_text, struct in_addr *addr, int *prefix,
     if (slash) {
         *slash = '\0';
         if (!prefix || parse_ll(slash + 1, 0, 32, 0, &n) < 0)
-            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "not an IPv4 prefix: %s",
-                              untrusted_text);
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "not an IPv4 prefix: %s", untrusted_text);
     }
     if (inet_pton(AF_INET, text, addr) != 1)
         return qerror_set(err, ERR_QUBES_VALUE_ERROR, "not an IPv4 address: %s", untrusted_text);

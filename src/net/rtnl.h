@@ -37,5 +37,4 @@ int rtnl_neigh_add(struct rtnl *nl, const char *name, struct in_addr addr, const
                    struct qerror *err);
 
 /* "a.b.c.d" (and "/n" if prefix is not NULL; without it, 32). */
-int parse_ipv4(const char *untrusted_text, struct in_addr *addr, int *prefix,
-               struct qerror *err);
+int parse_ipv4(const char *untrusted_text, struct in_addr *addr, int *prefix, struct qerror *err);

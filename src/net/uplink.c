@@ -63,22 +63,21 @@ static char *nat_script(int slot, const char *ifname, struct in_addr qube)
 {
     char ip[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &qube, ip, sizeof(ip));
-    return xasprintf(
-        "add table ip qubicle-%d\n"
-        "delete table ip qubicle-%d\n"
-        "table ip qubicle-%d {\n"
-        "    chain postrouting {\n"
-        "        type nat hook postrouting priority srcnat; policy accept;\n"
-        "        ip saddr %s oifname != \"%s\" masquerade\n"
-        "    }\n"
-        "    chain forward {\n"
-        "        type filter hook forward priority filter; policy accept;\n"
-        "        iifname \"%s\" accept\n"
-        "        oifname \"%s\" ct state established,related accept\n"
-        "        oifname \"%s\" drop\n"
-        "    }\n"
-        "}\n",
-        slot, slot, slot, ip, ifname, ifname, ifname, ifname);
+    return xasprintf("add table ip qubicle-%d\n"
+                     "delete table ip qubicle-%d\n"
+                     "table ip qubicle-%d {\n"
+                     "    chain postrouting {\n"
+                     "        type nat hook postrouting priority srcnat; policy accept;\n"
+                     "        ip saddr %s oifname != \"%s\" masquerade\n"
+                     "    }\n"
+                     "    chain forward {\n"
+                     "        type filter hook forward priority filter; policy accept;\n"
+                     "        iifname \"%s\" accept\n"
+                     "        oifname \"%s\" ct state established,related accept\n"
+                     "        oifname \"%s\" drop\n"
+                     "    }\n"
+                     "}\n",
+                     slot, slot, slot, ip, ifname, ifname, ifname, ifname);
 }
 
 int uplink_nat(int netns, int hint, int *slot, struct qerror *err)

@@ -66,7 +66,8 @@ int vif_attach(const struct vif_config *c, struct qerror *err)
 {
     struct side s = { .c = c };
     vif_name(c->xid, s.vif);
-    if (parse_ipv4(c->ip, &s.ip, NULL, err) < 0 || parse_ipv4(c->gateway, &s.gateway, NULL, err) < 0)
+    if (parse_ipv4(c->ip, &s.ip, NULL, err) < 0 ||
+        parse_ipv4(c->gateway, &s.gateway, NULL, err) < 0)
         return -1;
     struct rtnl *nl = rtnl_open(err);
     if (!nl)

@@ -9,14 +9,20 @@
 #include "common/error.h"
 
 /* The MACs Qubes gives both ends. */
-#define VIF_CLIENT_MAC { 0x00, 0x16, 0x3e, 0x5e, 0x6c, 0x00 }
-#define VIF_NETVM_MAC { 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff }
+#define VIF_CLIENT_MAC \
+    { \
+        0x00, 0x16, 0x3e, 0x5e, 0x6c, 0x00 \
+    }
+#define VIF_NETVM_MAC \
+    { \
+        0xfe, 0xff, 0xff, 0xff, 0xff, 0xff \
+    }
 
 struct vif_config {
     int client_netns; /* descriptors of the two network namespaces */
     int netvm_netns;
-    int xid;            /* the client's: names vif<xid>.0 */
-    const char *ip;     /* the client's address */
+    int xid;             /* the client's: names vif<xid>.0 */
+    const char *ip;      /* the client's address */
     const char *gateway; /* the netvm's address, the client's gateway */
 };
 

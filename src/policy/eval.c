@@ -82,7 +82,7 @@ static void collect_targets_for_ask(const struct policy *p, const struct request
             continue;
         const struct policy_token *t =
             r->action != POLICY_ACTION_DENY && r->has_redirect ? &r->redirect : &r->target;
-        struct str_set exp = {0};
+        struct str_set exp = { 0 };
         policy_token_expand(t, sys, &exp);
         for (size_t k = 0; k < exp.n; k++) {
             if (r->action == POLICY_ACTION_DENY)
@@ -182,7 +182,7 @@ static void evaluate_ask(const struct policy *p, const struct policy_rule *r,
                          const struct request *rq, const struct policy_system *sys,
                          struct policy_resolution *res)
 {
-    struct str_set t = {0};
+    struct str_set t = { 0 };
     if (r->has_redirect) {
         if (r->redirect.kind == PTOK_NAME) {
             const struct policy_qube *q = policy_system_resolve(sys, r->redirect.text);
@@ -257,8 +257,8 @@ void policy_evaluate(const struct policy *p, const struct policy_system *sys, co
     if (plus)
         *plus = '\0';
 
-    struct request rq = {.service = service, .argument = argument, .source = source};
-    struct qerror err = {0};
+    struct request rq = { .service = service, .argument = argument, .source = source };
+    struct qerror err = { 0 };
     const char *tgt = intended_target[0] ? intended_target : "@default";
     if (policy_token_parse(&rq.target, tgt, PCTX_INTENDED, &err) < 0) {
         deny(res, "%s", err.message);
@@ -320,8 +320,8 @@ void policy_resolution_choose(struct policy_resolution *res, const struct policy
         return;
     }
     bool dispvm = strncmp(choice, "@dispvm:", 8) == 0;
-    const struct policy_qube *q = strcmp(choice, "dom0") == 0 ? NULL
-                                  : policy_system_find(sys, dispvm ? choice + 8 : choice);
+    const struct policy_qube *q =
+        strcmp(choice, "dom0") == 0 ? NULL : policy_system_find(sys, dispvm ? choice + 8 : choice);
     res->result = POLICY_ALLOW;
     res->target = xstrdup(choice);
     if (q && q->uuid)

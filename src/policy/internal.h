@@ -17,4 +17,3 @@ bool policy_token_match(const struct policy_token *rule_tok, const struct policy
 /* Adds every target this rule token could name, for the ask list. */
 void policy_token_expand(const struct policy_token *tok, const struct policy_system *sys,
                          struct str_set *out);
-

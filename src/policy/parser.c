@@ -53,7 +53,7 @@ static bool rpcname_char(char c, bool allow_plus)
 /* ('a', 'b') as Python prints a tuple of sorted distinct characters. */
 static void invalid_chars_repr(struct buf *b, const char *s, bool allow_plus)
 {
-    bool seen[256] = {false};
+    bool seen[256] = { false };
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (!rpcname_char((char)*p, allow_plus))
             seen[*p] = true;
@@ -62,7 +62,7 @@ static void invalid_chars_repr(struct buf *b, const char *s, bool allow_plus)
     for (int c = 1; c < 256; c++) {
         if (!seen[c])
             continue;
-        char one[2] = {(char)c, 0};
+        char one[2] = { (char)c, 0 };
         if (n++)
             buf_append_str(b, ", ");
         py_repr(b, one, strlen(one));
@@ -148,7 +148,7 @@ static void params_repr(struct buf *b, char **params, size_t n, bool tuple)
     buf_append_char(b, tuple ? ')' : ']');
 }
 
-static const char *const action_class[] = {"Deny", "Allow", "Ask"};
+static const char *const action_class[] = { "Deny", "Allow", "Ask" };
 
 /* Builds a rule from split fields; service/argument are already validated
  * (NULL = *) and owned by the caller until success. */
@@ -157,7 +157,7 @@ static int make_rule(struct loader *ld, const char *file, unsigned line, const c
 {
     if (ld->p->n_rules >= POLICY_MAX_RULES)
         return syntax_error(ld, file, line, "too many rules (at most %d)", POLICY_MAX_RULES);
-    struct policy_rule r = {0};
+    struct policy_rule r = { 0 };
     r.service = service ? xstrdup(service) : NULL;
     r.argument = argument ? xstrdup(argument) : NULL;
     r.file = xstrdup(file);
@@ -393,8 +393,8 @@ static int load_body(struct loader *ld, const char *name, const char *untrusted_
                      const char *service, const char *argument, bool old_syntax)
 {
     if (++ld->p->n_files > POLICY_MAX_FILES)
-        return qerror_set(ld->err, ERR_POLICY_SYNTAX_ERROR, "%s: too many policy files (at most %d)",
-                          name, POLICY_MAX_FILES);
+        return qerror_set(ld->err, ERR_POLICY_SYNTAX_ERROR,
+                          "%s: too many policy files (at most %d)", name, POLICY_MAX_FILES);
     const char *p = untrusted_body, *end = untrusted_body + len;
     unsigned lineno = 0;
     while (p < end) {
@@ -510,7 +510,7 @@ static int basename_cmp(const void *a, const void *b)
  * resolve against that file's directory (upstream's policy_path). */
 static int load_dirs(struct loader *ld, const char *const *dirs, size_t n_dirs, bool top)
 {
-    struct str_set names = {0}, paths = {0};
+    struct str_set names = { 0 }, paths = { 0 };
     int r = 0;
     for (size_t i = 0; i < n_dirs && r == 0; i++)
         r = list_policy_files(ld, dirs[i], &names, &paths);
@@ -535,7 +535,7 @@ static int load_dirs(struct loader *ld, const char *const *dirs, size_t n_dirs, 
 
 static int load_dir(struct loader *ld, const char *dir)
 {
-    const char *dirs[] = {dir};
+    const char *dirs[] = { dir };
     return load_dirs(ld, dirs, 1, false);
 }
 
@@ -547,7 +547,7 @@ static int load_compat(struct loader *ld, const char *file, unsigned line)
     DIR *d = opendir(ld->compat_dir);
     if (!d)
         return 0;
-    struct str_set names = {0};
+    struct str_set names = { 0 };
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *nm = e->d_name;
@@ -564,7 +564,7 @@ static int load_compat(struct loader *ld, const char *file, unsigned line)
     }
     closedir(d);
     /* order: by service; within one, argument-specific files (sorted) first */
-    struct str_set services = {0};
+    struct str_set services = { 0 };
     for (size_t i = 0; i < names.n; i++) {
         _cleanup_free_ char *svc = xstrndup(names.items[i], strcspn(names.items[i], "+"));
         str_set_add(&services, svc);
@@ -582,8 +582,8 @@ static int load_compat(struct loader *ld, const char *file, unsigned line)
             const char *arg = nm + sl;
             _cleanup_free_ char *path = xasprintf("%s/%s", ld->compat_dir, nm);
             r = load_file(ld, path, svc, arg, true);
-            char *deny1[] = {"@anyvm", "@anyvm", "deny"};
-            char *deny2[] = {"@anyvm", "@adminvm", "deny"};
+            char *deny1[] = { "@anyvm", "@anyvm", "deny" };
+            char *deny2[] = { "@anyvm", "@adminvm", "deny" };
             if (r == 0)
                 r = make_rule(ld, path, 0, svc, arg, deny1, 3, true);
             if (r == 0)
@@ -611,7 +611,7 @@ int policy_load_dirs(struct policy *p, const char *const *dirs, size_t n_dirs,
                      const char *compat_dir, struct qerror *err)
 {
     memset(p, 0, sizeof(*p));
-    struct loader ld = {p, NULL, compat_dir, 0, err};
+    struct loader ld = { p, NULL, compat_dir, 0, err };
     return finish(p, load_dirs(&ld, dirs, n_dirs, true), err);
 }
 
@@ -619,7 +619,7 @@ int policy_load_string(struct policy *p, const char *untrusted_body, size_t len,
                        const char *include_base, struct qerror *err)
 {
     memset(p, 0, sizeof(*p));
-    struct loader ld = {p, include_base, NULL, 0, err};
+    struct loader ld = { p, include_base, NULL, 0, err };
     return finish(p, load_body(&ld, name, untrusted_body, len, NULL, NULL, false), err);
 }
 

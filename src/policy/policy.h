@@ -95,8 +95,8 @@ struct policy_rule {
     struct policy_token redirect; /* target= */
     bool has_default_target;
     struct policy_token default_target;
-    char *user; /* NULL = default */
-    bool notify;    /* tell the user (the policy agent): a deny, or a rule's notify=yes */
+    char *user;  /* NULL = default */
+    bool notify; /* tell the user (the policy agent): a deny, or a rule's notify=yes */
     bool autostart;
     char *file;
     unsigned line;

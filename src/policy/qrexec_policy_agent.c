@@ -41,16 +41,15 @@ struct notification {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: qrexec-policy-agent [--answer ANSWER]... [--count N]\n"
-            "Answers the qrexec policy's 'ask' for the qubesd of $QUBES_ROOT: each request\n"
-            "lists the targets the caller may get; choose one by number or name, or deny.\n"
-            "Calls the policy denied are shown as they happen (Qubes' notifications).\n"
-            "  --answer ANSWER  answer without asking: 'allow' (the default target, or the\n"
-            "                   only candidate), 'allow:TARGET' or 'deny'; given several\n"
-            "                   times, one per request in order, the last one for the rest\n"
-            "  --count N        exit after N requests\n"
-            "  -h, --help       this text\n");
+    fprintf(f, "usage: qrexec-policy-agent [--answer ANSWER]... [--count N]\n"
+               "Answers the qrexec policy's 'ask' for the qubesd of $QUBES_ROOT: each request\n"
+               "lists the targets the caller may get; choose one by number or name, or deny.\n"
+               "Calls the policy denied are shown as they happen (Qubes' notifications).\n"
+               "  --answer ANSWER  answer without asking: 'allow' (the default target, or the\n"
+               "                   only candidate), 'allow:TARGET' or 'deny'; given several\n"
+               "                   times, one per request in order, the last one for the rest\n"
+               "  --count N        exit after N requests\n"
+               "  -h, --help       this text\n");
 }
 
 static bool is_candidate(const struct ask *a, const char *t)
@@ -107,12 +106,10 @@ static int parse_ask(char *block, struct ask *a)
 
 static int parse_notification(char *block, struct notification *n)
 {
-    static const char *const keys[] = { "resolution", "source", "service", "argument",
-                                        "target" };
-    char **const slots[] = { &n->resolution, &n->source, &n->service, &n->argument,
-                             &n->target };
-    if (parse_fields(block, keys, slots, 5) < 0 || !n->resolution || !n->source ||
-        !n->service || !n->argument || !n->target)
+    static const char *const keys[] = { "resolution", "source", "service", "argument", "target" };
+    char **const slots[] = { &n->resolution, &n->source, &n->service, &n->argument, &n->target };
+    if (parse_fields(block, keys, slots, 5) < 0 || !n->resolution || !n->source || !n->service ||
+        !n->argument || !n->target)
         return -1;
     return strcmp(n->resolution, "allow") == 0 || strcmp(n->resolution, "deny") == 0 ||
                    strcmp(n->resolution, "fail") == 0
@@ -131,9 +128,9 @@ static void put_clean(const char *s)
  * (none shown for "+") from the source to the target. */
 static void show_notification(const struct notification *n)
 {
-    static const char *const heads[][2] = {
-        { "allow", "Allowed" }, { "deny", "Denied" }, { "fail", "Failed" }
-    };
+    static const char *const heads[][2] = { { "allow", "Allowed" },
+                                            { "deny", "Denied" },
+                                            { "fail", "Failed" } };
     const char *head = "Failed";
     for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
         if (strcmp(n->resolution, heads[i][0]) == 0)
@@ -157,7 +154,7 @@ static void show_notification(const struct notification *n)
 static char *scripted(const struct ask *a, const char *spec)
 {
     if (strcmp(spec, "allow") == 0) {
-        const char *t = a->default_target ? a->default_target
+        const char *t = a->default_target   ? a->default_target
                         : a->n_targets == 1 ? a->targets[0]
                                             : NULL;
         return t ? xasprintf("allow:%s", t) : xstrdup("deny");
@@ -201,7 +198,7 @@ static void show(const struct ask *a)
     for (size_t i = 0; i < a->n_targets; i++)
         printf("  %zu) %s%s\n", i + 1, a->targets[i],
                a->default_target && strcmp(a->default_target, a->targets[i]) == 0 ? " (default)"
-                                                                                   : "");
+                                                                                  : "");
     fflush(stdout);
 }
 
@@ -212,8 +209,7 @@ static int connect_service(void)
     if (fd < 0 && errno == ENAMETOOLONG)
         fprintf(stderr, "qrexec-policy-agent: socket path too long\n");
     else if (fd < 0)
-        fprintf(stderr, "qrexec-policy-agent: cannot connect to %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "qrexec-policy-agent: cannot connect to %s: %s\n", path, strerror(errno));
     return fd;
 }
 

@@ -38,8 +38,8 @@ static int via_service(const char *source, const char *target, const char *svc, 
         return 1;
     }
     _cleanup_buf_ struct buf req = BUF_INIT;
-    buf_printf(&req, "source=%s\nintended_target=%s\nservice_and_arg=%s\n%s\n", source, target,
-               svc, assume_yes ? "assume_yes_for_ask=yes\n" : "");
+    buf_printf(&req, "source=%s\nintended_target=%s\nservice_and_arg=%s\n%s\n", source, target, svc,
+               assume_yes ? "assume_yes_for_ask=yes\n" : "");
     _cleanup_buf_ struct buf resp = BUF_INIT;
     if (write(fd, req.data, req.len) == (ssize_t)req.len) {
         char b[4096];
@@ -60,11 +60,11 @@ static int via_service(const char *source, const char *target, const char *svc, 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"assume-yes-for-ask", no_argument, NULL, 'y'},
-        {"just-evaluate", no_argument, NULL, 'j'},
-        {"path", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "assume-yes-for-ask", no_argument, NULL, 'y' },
+        { "just-evaluate", no_argument, NULL, 'j' },
+        { "path", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     bool assume_yes = false, just_evaluate = false;
     const char *path = NULL;
@@ -86,8 +86,8 @@ int main(int argc, char **argv)
     if (!just_evaluate && !path)
         return via_service(source, target, svc, assume_yes);
 
-    struct qerror err = {0};
-    struct policy_system sys = {0};
+    struct qerror err = { 0 };
+    struct policy_system sys = { 0 };
     if (policy_system_from_qubesd(&sys, &err) < 0) {
         fprintf(stderr, "qrexec-policy-exec: system info: %s\n", err.message);
         policy_system_free(&sys);

@@ -67,4 +67,3 @@ void policy_system_free(struct policy_system *sys)
     sys->qubes = NULL;
     sys->n_qubes = 0;
 }
-

@@ -21,19 +21,19 @@ struct keyword {
 };
 
 static const struct keyword exacts[] = {
-    {"@adminvm", PTOK_ADMINVM, IN_S | IN_T | IN_R | IN_I},
-    {"@anyvm", PTOK_ANYVM, IN_S | IN_T},
-    {"@default", PTOK_DEFAULT, IN_T | IN_I},
-    {"@dispvm", PTOK_DISPVM, IN_T | IN_R | IN_I},
+    { "@adminvm", PTOK_ADMINVM, IN_S | IN_T | IN_R | IN_I },
+    { "@anyvm", PTOK_ANYVM, IN_S | IN_T },
+    { "@default", PTOK_DEFAULT, IN_T | IN_I },
+    { "@dispvm", PTOK_DISPVM, IN_T | IN_R | IN_I },
 };
 
 /* In upstream's order: a suffix starting with '@' falls through to a longer
  * prefix (@dispvm: then @dispvm:@tag:). */
 static const struct keyword prefixes[] = {
-    {"@type:", PTOK_TYPE, IN_S | IN_T},
-    {"@tag:", PTOK_TAG, IN_S | IN_T},
-    {"@dispvm:", PTOK_DISPVM_TEMPLATE, IN_S | IN_T | IN_R | IN_I},
-    {"@dispvm:@tag:", PTOK_DISPVM_TAG, IN_S | IN_T},
+    { "@type:", PTOK_TYPE, IN_S | IN_T },
+    { "@tag:", PTOK_TAG, IN_S | IN_T },
+    { "@dispvm:", PTOK_DISPVM_TEMPLATE, IN_S | IN_T | IN_R | IN_I },
+    { "@dispvm:@tag:", PTOK_DISPVM_TAG, IN_S | IN_T },
 };
 
 const char *policy_token_ctx_name(enum policy_token_ctx ctx)

@@ -57,14 +57,13 @@ struct agent {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: qrexec-agent --channel-fd FD [--trigger-socket PATH]\n"
-            "Runs qrexec calls inside a qube: speaks qrexec protocol 3 with qrexec-daemon over\n"
-            "the inherited control socket FD and starts one process per call.\n"
-            "  --channel-fd FD          the connected control socket (required)\n"
-            "  --trigger-socket PATH    where qrexec-client-vm connects\n"
-            "                           (default " DEFAULT_TRIGGER_PATH ")\n"
-            "  -h, --help               this text\n");
+    fprintf(f, "usage: qrexec-agent --channel-fd FD [--trigger-socket PATH]\n"
+               "Runs qrexec calls inside a qube: speaks qrexec protocol 3 with qrexec-daemon over\n"
+               "the inherited control socket FD and starts one process per call.\n"
+               "  --channel-fd FD          the connected control socket (required)\n"
+               "  --trigger-socket PATH    where qrexec-client-vm connects\n"
+               "                           (default " DEFAULT_TRIGGER_PATH ")\n"
+               "  -h, --help               this text\n");
 }
 
 static int send_msg(struct agent *a, struct buf *m)
@@ -89,8 +88,8 @@ static int handshake(struct agent *a)
     int rc = qrexec_recv_msg(a->control_fd, QREXEC_FROM_DAEMON, QREXEC_PROTOCOL_VERSION, &hdr,
                              &payload, &fds, &why);
     if (rc == 0)
-        rc = qrexec_hello_decode(&hdr, payload, QREXEC_PROTOCOL_VERSION,
-                                 QREXEC_AGENT_MIN_VERSION, &a->version, &why);
+        rc = qrexec_hello_decode(&hdr, payload, QREXEC_PROTOCOL_VERSION, QREXEC_AGENT_MIN_VERSION,
+                                 &a->version, &why);
     qrexec_fds_close(&fds);
     free(payload);
     if (rc < 0) {
@@ -165,8 +164,7 @@ static int open_trigger_socket(const char *path)
     if (fd < 0 && errno == ENAMETOOLONG)
         log_error("op=trigger-socket result=error reason=\"path too long\"");
     else if (fd < 0)
-        log_error("op=trigger-socket path=%s result=error reason=\"%s\"", path,
-                  strerror(errno));
+        log_error("op=trigger-socket path=%s result=error reason=\"%s\"", path, strerror(errno));
     return fd;
 }
 
@@ -261,8 +259,8 @@ static struct trigger_client *find_trigger_client(struct agent *a, const char *i
 /* dom0's answer to one of our calls: the data socket goes to the caller with the port. */
 static void answer_trigger(struct agent *a, uint32_t type, const uint8_t *payload, int data_fd)
 {
-    const uint8_t *ident = type == MSG_SERVICE_CONNECT ? payload + QREXEC_EXEC_PARAMS_SIZE
-                                                        : payload;
+    const uint8_t *ident =
+        type == MSG_SERVICE_CONNECT ? payload + QREXEC_EXEC_PARAMS_SIZE : payload;
     char key[QREXEC_SERVICE_PARAMS_SIZE];
     memcpy(key, ident, sizeof(key));
     struct trigger_client *c = find_trigger_client(a, key);
@@ -309,7 +307,8 @@ static int handle_control(struct agent *a)
         }
         if (fds.n != 1 || fds.overflow || !qrexec_port_valid(req.connect_port)) {
             log_error("op=control event=protocol-error reason=\"exec without one data socket "
-                      "or with a bad port\" port=%u fds=%zu", req.connect_port, fds.n);
+                      "or with a bad port\" port=%u fds=%zu",
+                      req.connect_port, fds.n);
             rc = -2;
             break;
         }
@@ -325,9 +324,7 @@ static int handle_control(struct agent *a)
         }
         answer_trigger(a, hdr.type, untrusted_payload, fds.fd[0]);
         break;
-    case MSG_SERVICE_REFUSED:
-        answer_trigger(a, hdr.type, untrusted_payload, -1);
-        break;
+    case MSG_SERVICE_REFUSED: answer_trigger(a, hdr.type, untrusted_payload, -1); break;
     default:
         log_error("op=control event=protocol-error reason=\"unexpected %s\"",
                   qrexec_msg_type_name(hdr.type));
@@ -361,15 +358,9 @@ int main(int argc, char **argv)
             control_fd = (int)v;
             break;
         }
-        case 't':
-            trigger_path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        case 't': trigger_path = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
         }
     }
     if (control_fd < 0 || optind != argc) {

@@ -53,8 +53,7 @@ static int run_socket_service(int data_fd, uint32_t version, const char *path,
     if (sock < 0) {
         int e = errno;
         _cleanup_free_ char *svc = log_cut(cmd->service_full, QREXEC_LOG_SERVICE_MAX);
-        log_error("op=call service=%s event=socket-connect-failed reason=\"%s\"", svc,
-                  strerror(e));
+        log_error("op=call service=%s event=socket-connect-failed reason=\"%s\"", svc, strerror(e));
         send_failure(data_fd, QREXEC_EXIT_PROBLEM);
         return 1;
     }
@@ -75,8 +74,14 @@ static int run_socket_service(int data_fd, uint32_t version, const char *path,
     }
     const char *why = NULL;
     struct qrexec_pump_cfg cfg = {
-        .remote_fd = data_fd, .version = version, .is_service = true,
-        .in_fd = in_fd, .out_fd = sock, .err_fd = -1, .child = -1, .preset_code = 0,
+        .remote_fd = data_fd,
+        .version = version,
+        .is_service = true,
+        .in_fd = in_fd,
+        .out_fd = sock,
+        .err_fd = -1,
+        .child = -1,
+        .preset_code = 0,
         .exit_on_stdin_eof = conf->exit_on_client_eof,
         .wait_stdin_eof = !conf->exit_on_service_eof,
     };
@@ -93,15 +98,17 @@ static void wait_for_session(const struct qrexec_service_host *host, const char 
                              const char *source)
 {
     struct qrexec_cmd ws = { .service_name = "qubes.WaitForSession",
-                             .service_full = "qubes.WaitForSession+", .service_arg = "",
+                             .service_full = "qubes.WaitForSession+",
+                             .service_arg = "",
                              .source = (char *)source };
     char *path = qrexec_find_service(&ws, host->service_path);
     if (!path)
         return;
     char **env = qrexec_service_env(&ws, host->agent_pid);
     char *argv[] = { path, NULL };
-    struct qrexec_spawn_opts opts = { .user = user, .path = path, .argv = argv, .envp = env,
-                                      .null_stdio = true };
+    struct qrexec_spawn_opts opts = {
+        .user = user, .path = path, .argv = argv, .envp = env, .null_stdio = true
+    };
     struct qrexec_child child;
     struct qerror err = { 0 };
     if (qrexec_spawn(&opts, &child, &err) == 0) {
@@ -184,7 +191,10 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
     }
 
     struct qrexec_spawn_opts opts = {
-        .user = host->keep_user ? NULL : cmd.user, .path = path, .argv = argv, .envp = env,
+        .user = host->keep_user ? NULL : cmd.user,
+        .path = path,
+        .argv = argv,
+        .envp = env,
         .null_stdio = just_exec,
     };
     struct qrexec_child child;
@@ -202,9 +212,14 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
         send_failure(data_fd, code);
     } else {
         struct qrexec_pump_cfg cfg = {
-            .remote_fd = data_fd, .version = version, .is_service = true,
-            .in_fd = child.stdin_fd, .out_fd = child.stdout_fd, .err_fd = child.stderr_fd,
-            .child = code ? -1 : child.pid, .preset_code = code,
+            .remote_fd = data_fd,
+            .version = version,
+            .is_service = true,
+            .in_fd = child.stdin_fd,
+            .out_fd = child.stdout_fd,
+            .err_fd = child.stderr_fd,
+            .child = code ? -1 : child.pid,
+            .preset_code = code,
         };
         if (qrexec_pump_run(&cfg, &why) < 0) {
             log_error("op=call event=data-error reason=\"%s\"", why ? why : "?");

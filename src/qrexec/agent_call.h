@@ -15,6 +15,5 @@ struct qrexec_service_host {
 };
 
 /* Never returns: exits 0 when the call ran its course, non-zero when it could not. */
-__attribute__((noreturn)) void qrexec_agent_call(int data_fd, uint32_t type,
-                                                 const char *cmdline,
+__attribute__((noreturn)) void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
                                                  const struct qrexec_service_host *host);

@@ -90,7 +90,10 @@ int main(int argc, char **argv)
     struct qrexec_client_opts o = {
         .timeout = QREXEC_CLIENT_DEFAULT_TIMEOUT,
         /* our stdio is the call's: closing stdout when the remote's ends tells our reader */
-        .in_fd = 0, .out_fd = 1, .err_fd = 2, .give_fds = true,
+        .in_fd = 0,
+        .out_fd = 1,
+        .err_fd = 2,
+        .give_fds = true,
     };
     const char *connect = NULL;
     bool exit_code = true, kill = false;

@@ -60,15 +60,15 @@ static bool wait_readable(int fd, int64_t deadline)
 }
 
 /* Reads one message from the daemon within the deadline. */
-static int recv_daemon(int fd, int64_t deadline, struct msg_header *hdr,
-                       uint8_t **payload, struct qrexec_fds *fds, const char **why)
+static int recv_daemon(int fd, int64_t deadline, struct msg_header *hdr, uint8_t **payload,
+                       struct qrexec_fds *fds, const char **why)
 {
     if (!wait_readable(fd, deadline)) {
         *why = "timeout waiting for the daemon";
         return -1;
     }
-    return qrexec_recv_msg(fd, QREXEC_FROM_DAEMON_LOCAL, QREXEC_PROTOCOL_VERSION, hdr, payload,
-                           fds, why);
+    return qrexec_recv_msg(fd, QREXEC_FROM_DAEMON_LOCAL, QREXEC_PROTOCOL_VERSION, hdr, payload, fds,
+                           why);
 }
 
 /* Sends the stdin prefix as MSG_DATA_STDIN chunks before the pump starts. Blocking is safe:
@@ -99,8 +99,7 @@ static void wait_daemon_close(int fd)
 
 static int fail(struct qerror *err, const char *what, const char *detail)
 {
-    return qerror_set(err, CALL_ERROR, "%s%s%s", what, detail ? ": " : "",
-                      detail ? detail : "");
+    return qerror_set(err, CALL_ERROR, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
 }
 
 /* A copy the pump may close; -1 stays -1 (as does a descriptor that is not open). */
@@ -168,13 +167,20 @@ static int run_data_phase(const struct qrexec_client_opts *o, int data_fd, struc
         return fail(err, "cannot send the input", strerror(errno));
     }
     struct qrexec_pump_cfg cfg = {
-        .remote_fd = data_fd, .version = version, .is_service = false,
-        .in_fd = -1, .out_fd = -1, .err_fd = o->err_fd, .child = -1,
-        .filter_stdout = o->filter_stdout, .filter_stderr = o->filter_stderr,
+        .remote_fd = data_fd,
+        .version = version,
+        .is_service = false,
+        .in_fd = -1,
+        .out_fd = -1,
+        .err_fd = o->err_fd,
+        .child = -1,
+        .filter_stdout = o->filter_stdout,
+        .filter_stderr = o->filter_stderr,
     };
     if (o->local_program) {
         char *pargv[] = { "sh", "-c", (char *)o->local_program, NULL };
-        struct qrexec_spawn_opts opts = { .path = "/bin/sh", .argv = pargv,
+        struct qrexec_spawn_opts opts = { .path = "/bin/sh",
+                                          .argv = pargv,
                                           .stderr_inherit = true };
         struct qrexec_child child;
         struct qerror serr = { 0 };
@@ -210,9 +216,9 @@ int qrexec_client_call(const struct qrexec_client_opts *o, struct qerror *err)
 
     int sock = -1;
     uint32_t domain, port;
-    int data_fd = qrexec_client_request(o->qube, o->just_exec ? MSG_JUST_EXEC : MSG_EXEC_CMDLINE,
-                                        o->cmdline, QREXEC_CLIENT_DOM0, o->timeout, &sock,
-                                        &domain, &port, err);
+    int data_fd =
+        qrexec_client_request(o->qube, o->just_exec ? MSG_JUST_EXEC : MSG_EXEC_CMDLINE, o->cmdline,
+                              QREXEC_CLIENT_DOM0, o->timeout, &sock, &domain, &port, err);
     if (data_fd < 0) {
         if (sock >= 0)
             close(sock);

@@ -13,12 +13,12 @@
 #define QREXEC_CLIENT_NO_TIMEOUT (10L * 365 * 24 * 3600)
 
 struct qrexec_client_opts {
-    const char *qube;           /* the target qube */
-    const char *cmdline;        /* USER:COMMAND */
-    const char *local_program;  /* -l: the remote's stdin/stdout go to this `sh -c` program */
-    bool just_exec;             /* -e: only start the command; 0 once the daemon accepted it */
-    bool wait_end;              /* -W: also wait until the daemon reports the call's end */
-    long timeout;               /* seconds to wait for the daemon; <= 0: the default */
+    const char *qube;          /* the target qube */
+    const char *cmdline;       /* USER:COMMAND */
+    const char *local_program; /* -l: the remote's stdin/stdout go to this `sh -c` program */
+    bool just_exec;            /* -e: only start the command; 0 once the daemon accepted it */
+    bool wait_end;             /* -W: also wait until the daemon reports the call's end */
+    long timeout;              /* seconds to wait for the daemon; <= 0: the default */
     /* sent to the remote's stdin before anything read from in_fd (qvm-run's shell command) */
     const char *stdin_prefix;
     size_t stdin_prefix_len;
@@ -29,13 +29,14 @@ struct qrexec_client_opts {
     int in_fd;
     int out_fd;
     int err_fd;
-    bool give_fds;              /* in_fd and out_fd are the call's to close (no copies) */
-    bool filter_stdout;         /* -t: unsafe bytes of the remote's stdout become '_' */
-    bool filter_stderr;         /* -T: the same for its stderr */
+    bool give_fds;      /* in_fd and out_fd are the call's to close (no copies) */
+    bool filter_stdout; /* -t: unsafe bytes of the remote's stdout become '_' */
+    bool filter_stderr; /* -T: the same for its stderr */
 };
 
-/* Runs the call. The caller ignores SIGPIPE (the local ends may be pipes). Returns the remote exit code (>= 0), or -1 with err set when the call could
- * not be made or ended without an exit code (qrexec-client then exits 125). */
+/* Runs the call. The caller ignores SIGPIPE (the local ends may be pipes). Returns the remote exit
+ * code (>= 0), or -1 with err set when the call could not be made or ended without an exit code
+ * (qrexec-client then exits 125). */
 int qrexec_client_call(const struct qrexec_client_opts *o, struct qerror *err);
 
 /* exec_params.connect_domain of a request dom0 itself makes (upstream: the peer domain of

@@ -24,21 +24,21 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: qrexec-client-vm [options] [--] TARGET SERVICE[+ARG] [LOCAL_PROGRAM [ARGS...]]\n"
-            "Calls SERVICE in the qube TARGET (a name, dom0, @default or @dispvm[:NAME]) as\n"
-            "dom0's qrexec policy allows. Without LOCAL_PROGRAM our stdin and stdout are the\n"
-            "service's; with it, LOCAL_PROGRAM's stdout goes to the service and the service's\n"
-            "stdout to LOCAL_PROGRAM's stdin.\n"
-            "  -t, --filter-escape-chars-stdout     replace unsafe bytes in the service's stdout\n"
-            "  -T, --filter-escape-chars-stderr     ... and in its stderr\n"
-            "      --no-filter-escape-chars-stdout  never for stdout (default: if it is a tty)\n"
-            "      --no-filter-escape-chars-stderr  never for stderr (default: if it is a tty)\n"
-            "      --prefix-data=DATA               send DATA before the input\n"
-            "      --buffer-size=BYTES              accepted for compatibility\n"
-            "  -h, --help                           this text\n"
-            "Exit status: the service's, or LOCAL_PROGRAM's if the service's is 0;\n"
-            "126 refused by policy, 127 no such service, 125 a qrexec problem.\n");
+    fprintf(
+        f, "usage: qrexec-client-vm [options] [--] TARGET SERVICE[+ARG] [LOCAL_PROGRAM [ARGS...]]\n"
+           "Calls SERVICE in the qube TARGET (a name, dom0, @default or @dispvm[:NAME]) as\n"
+           "dom0's qrexec policy allows. Without LOCAL_PROGRAM our stdin and stdout are the\n"
+           "service's; with it, LOCAL_PROGRAM's stdout goes to the service and the service's\n"
+           "stdout to LOCAL_PROGRAM's stdin.\n"
+           "  -t, --filter-escape-chars-stdout     replace unsafe bytes in the service's stdout\n"
+           "  -T, --filter-escape-chars-stderr     ... and in its stderr\n"
+           "      --no-filter-escape-chars-stdout  never for stdout (default: if it is a tty)\n"
+           "      --no-filter-escape-chars-stderr  never for stderr (default: if it is a tty)\n"
+           "      --prefix-data=DATA               send DATA before the input\n"
+           "      --buffer-size=BYTES              accepted for compatibility\n"
+           "  -h, --help                           this text\n"
+           "Exit status: the service's, or LOCAL_PROGRAM's if the service's is 0;\n"
+           "126 refused by policy, 127 no such service, 125 a qrexec problem.\n");
 }
 
 static int connect_agent(void)
@@ -188,13 +188,21 @@ int main(int argc, char **argv)
     }
     int local_code = 0;
     struct qrexec_pump_cfg cfg = {
-        .remote_fd = data_fd, .version = version, .is_service = false,
-        .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .child = -1,
-        .filter_stdout = filter_out, .filter_stderr = filter_err, .local_code = &local_code,
+        .remote_fd = data_fd,
+        .version = version,
+        .is_service = false,
+        .in_fd = STDIN_FILENO,
+        .out_fd = STDOUT_FILENO,
+        .err_fd = STDERR_FILENO,
+        .child = -1,
+        .filter_stdout = filter_out,
+        .filter_stderr = filter_err,
+        .local_code = &local_code,
     };
     if (local_argv) {
-        struct qrexec_spawn_opts opts = { .path = local_argv[0], .argv = local_argv,
-                                          .stderr_inherit = true, .search_path = true };
+        struct qrexec_spawn_opts opts = {
+            .path = local_argv[0], .argv = local_argv, .stderr_inherit = true, .search_path = true
+        };
         struct qrexec_child child;
         struct qerror err = { 0 };
         int code = qrexec_spawn(&opts, &child, &err);

@@ -53,7 +53,7 @@ struct pending_call {
     char ident[QREXEC_SERVICE_PARAMS_SIZE];
     int report_fd;
     pid_t pid;
-    char *service;  /* as logs show it (cut) */
+    char *service; /* as logs show it (cut) */
     char target[QREXEC_LOG_DOMAIN_MAX + 1];
 };
 
@@ -71,7 +71,7 @@ struct daemon {
     size_t nclients;
     struct qrexec_ports ports;
     struct client *port_waiter[QREXEC_MAX_CLIENTS]; /* closed when the port is released */
-    pid_t port_process[QREXEC_MAX_CLIENTS]; /* a dom0 service holding the port */
+    pid_t port_process[QREXEC_MAX_CLIENTS];         /* a dom0 service holding the port */
     struct pending_call *pending[QREXEC_MAX_CLIENTS];
     size_t npending;
 };
@@ -133,8 +133,9 @@ static int agent_handshake(struct daemon *d, int timeout_s)
             continue;
         if (f < 0) {
             log_error("qube=%s op=hello result=error reason=\"%s\"", d->qube,
-                      errno == 0 ? "connection closed" : errno == EMSGSIZE ? "wrong size of HELLO"
-                                                                           : strerror(errno));
+                      errno == 0          ? "connection closed"
+                      : errno == EMSGSIZE ? "wrong size of HELLO"
+                                          : strerror(errno));
             rc = -1;
             break;
         }
@@ -153,8 +154,7 @@ static int agent_handshake(struct daemon *d, int timeout_s)
             rc = qrexec_send_all(d->control_fd, m.data, m.len, -1);
             buf_free(&m);
             if (rc < 0)
-                log_error("qube=%s op=hello result=error reason=\"%s\"", d->qube,
-                          strerror(errno));
+                log_error("qube=%s op=hello result=error reason=\"%s\"", d->qube, strerror(errno));
         }
         break;
     }
@@ -180,8 +180,8 @@ static int create_socket(struct daemon *d)
         return -1;
     }
     if (d->listen_fd < 0) {
-        log_error("qube=%s op=socket path=%s result=error reason=\"%s\"", d->qube,
-                  d->socket_path, strerror(errno));
+        log_error("qube=%s op=socket path=%s result=error reason=\"%s\"", d->qube, d->socket_path,
+                  strerror(errno));
         return -1;
     }
     return 0;
@@ -272,8 +272,7 @@ static int start_call(struct daemon *d, struct client *c)
     buf_free(&m);
     close(sv[1]);
     log_info("qube=%s op=call type=%s source_domid=%u port=%u result=%s", d->qube,
-             qrexec_msg_type_name(type), req.connect_domain, port,
-             rc < 0 ? "client-gone" : "ok");
+             qrexec_msg_type_name(type), req.connect_domain, port, rc < 0 ? "client-gone" : "ok");
     if (rc < 0)
         return -1; /* the port is released when the agent's side ends */
     c->state = CLIENT_RUNNING;
@@ -312,12 +311,9 @@ static int handle_client(struct daemon *d, struct client *c)
             }
             break;
         }
-        case CLIENT_CMDLINE:
-            rc = start_call(d, c);
-            break;
+        case CLIENT_CMDLINE: rc = start_call(d, c); break;
         case CLIENT_RUNNING:
-            log_warning("qube=%s op=client result=refused reason=\"data after the call\"",
-                        d->qube);
+            log_warning("qube=%s op=client result=refused reason=\"data after the call\"", d->qube);
             rc = -1;
             break;
         }
@@ -364,23 +360,21 @@ static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
 {
     _cleanup_free_ char *svc = log_cut(t->service_name, QREXEC_LOG_SERVICE_MAX);
     /* each call's outcome is logged at its end, with the service and target */
-    log_debug("qube=%s op=trigger service=%s target=%s ident=%.32s", d->qube, svc,
-              t->target_domain, t->ident);
+    log_debug("qube=%s op=trigger service=%s target=%s ident=%.32s", d->qube, svc, t->target_domain,
+              t->ident);
     int sv[2] = { -1, -1 };
     if (d->npending >= QREXEC_MAX_CLIENTS ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        log_warning("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"",
-                    d->qube, svc, t->target_domain,
-                    d->npending >= QREXEC_MAX_CLIENTS ? "too many pending calls"
-                                                      : strerror(errno));
+        log_warning("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"", d->qube,
+                    svc, t->target_domain,
+                    d->npending >= QREXEC_MAX_CLIENTS ? "too many pending calls" : strerror(errno));
         return refuse_trigger(d, t->ident);
     }
     pid_t pid = fork();
     if (pid < 0) {
         close(sv[0]);
         close(sv[1]);
-        log_error("qube=%s op=trigger result=error reason=\"fork: %s\"", d->qube,
-                  strerror(errno));
+        log_error("qube=%s op=trigger result=error reason=\"fork: %s\"", d->qube, strerror(errno));
         return refuse_trigger(d, t->ident);
     }
     if (pid == 0) {
@@ -398,9 +392,11 @@ static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
         if (set_oom_score_adj(OOM_SCORE_ADJ_DEFAULT) < 0)
             log_warning("qube=%s op=trigger event=oom-score-adj reason=\"%s\"", d->qube,
                         strerror(errno));
-        struct qrexec_call_request req = { .source = d->qube, .source_domid = d->domid,
+        struct qrexec_call_request req = { .source = d->qube,
+                                           .source_domid = d->domid,
                                            .target = t->target_domain,
-                                           .service = t->service_name, .timeout = d->timeout };
+                                           .service = t->service_name,
+                                           .timeout = d->timeout };
         qrexec_daemon_call(&req, 3);
     }
     close(sv[1]);
@@ -439,8 +435,8 @@ static int finish_trigger(struct daemon *d, struct pending_call *pc)
     if (!connect) {
         if (reported)
             r.reason[sizeof(r.reason) - 1] = '\0';
-        log_info("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"",
-                 d->qube, pc->service, pc->target,
+        log_info("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"", d->qube,
+                 pc->service, pc->target,
                  reported ? r.reason : "the call's process ended without a decision");
         rc = refuse_trigger(d, pc->ident);
     } else {
@@ -455,7 +451,8 @@ static int finish_trigger(struct daemon *d, struct pending_call *pc)
         }
         if (!qrexec_port_valid(port)) {
             log_warning("qube=%s op=trigger service=%s target=%s result=refused "
-                        "reason=\"%s\"", d->qube, pc->service, pc->target, why);
+                        "reason=\"%s\"",
+                        d->qube, pc->service, pc->target, why);
             rc = refuse_trigger(d, pc->ident);
         } else {
             struct buf m = BUF_INIT;
@@ -498,7 +495,8 @@ static int handle_agent_msg(struct daemon *d)
     const uint8_t *untrusted_payload = d->agent_rd.payload;
     if (qrexec_fds_any(&d->agent_rd.fds)) {
         log_error("qube=%s op=agent event=protocol-violation reason=\"file descriptor from "
-                  "agent\" type=0x%x", d->qube, untrusted_hdr.type);
+                  "agent\" type=0x%x",
+                  d->qube, untrusted_hdr.type);
         return -1;
     }
     if (qrexec_check_header(QREXEC_FROM_AGENT, &untrusted_hdr, d->version, &why) < 0) {
@@ -517,7 +515,8 @@ static int handle_agent_msg(struct daemon *d)
             /* a dom0 service's port is released when its process ends, which this daemon
              * sees itself: the qube's word would let it start more than its share of them */
             log_warning("qube=%s op=terminated port=%u result=ignored reason=\"port of a "
-                        "running dom0 service\"", d->qube, untrusted_port);
+                        "running dom0 service\"",
+                        d->qube, untrusted_port);
             return 0;
         }
         if (!qrexec_ports_release(&d->ports, untrusted_port)) {
@@ -554,8 +553,7 @@ static int handle_agent_msg(struct daemon *d)
     case MSG_TRIGGER_SERVICE:
         log_info("qube=%s op=trigger result=refused reason=\"protocol 2 trigger\"", d->qube);
         return 0;
-    default:
-        return -1; /* qrexec_check_header let nothing else through */
+    default: return -1; /* qrexec_check_header let nothing else through */
     }
 }
 

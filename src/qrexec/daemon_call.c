@@ -49,8 +49,8 @@ __attribute__((noreturn)) static void refuse(int fd, const char *why)
 }
 
 /* A reason with details (a qubesd error), cut to what the report holds. */
-__attribute__((format(printf, 2, 3))) static void reason_printf(
-    char why[QREXEC_CALL_REASON_MAX], const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void reason_printf(char why[QREXEC_CALL_REASON_MAX],
+                                                                const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -101,8 +101,9 @@ __attribute__((noreturn)) static void run_in_dom0(const struct qrexec_call_reque
                   rt[0] == '@' ? "keyword" : "name", rt[0] == '@' ? rt + 1 : rt);
     _cleanup_free_ char *path = dom0_service_path();
     _cleanup_free_ char *config = qroot_path("etc/qubes/rpc-config");
-    struct qrexec_service_host host = { .service_path = path, .config_path = config,
-                                        .keep_user = true, .agent_pid = (long)getpid() };
+    struct qrexec_service_host host = {
+        .service_path = path, .config_path = config, .keep_user = true, .agent_pid = (long)getpid()
+    };
     _cleanup_free_ char *svc = log_cut(req->service, QREXEC_LOG_SERVICE_MAX);
     log_info("qube=%s op=trigger service=%s target=dom0 result=allowed", req->source, svc);
     qrexec_agent_call(sv[1], MSG_EXEC_CMDLINE, cmdline, &host);
@@ -216,8 +217,7 @@ __attribute__((noreturn)) static void run_in_qube(const struct qrexec_call_reque
                                      req->timeout, &sock, &domain, &port, &err);
     if (data < 0) {
         char why[QREXEC_CALL_REASON_MAX];
-        reason_printf(why, "the target's qrexec daemon refused (see its log): %s",
-                      err.message);
+        reason_printf(why, "the target's qrexec daemon refused (see its log): %s", err.message);
         if (disposable) {
             report(fd, QREXEC_CALL_REFUSED, 0, 0, -1, why);
             finish_disposable(sock, disposable);

@@ -7,8 +7,9 @@
 #include <stdint.h>
 
 #define QREXEC_CALL_CONNECT 'C' /* + domain, port, and the data socket for the caller */
-#define QREXEC_CALL_REFUSED 'R' /* + the reason, which the daemon logs (once, with repeats
-                                   collapsed: a refusal is what a flooding qube causes) */
+#define QREXEC_CALL_REFUSED \
+    'R' /* + the reason, which the daemon logs (once, with repeats \
+           collapsed: a refusal is what a flooding qube causes) */
 #define QREXEC_CALL_REASON_MAX 256
 
 struct qrexec_call_report {
@@ -26,11 +27,11 @@ struct qrexec_call_report {
 #define QREXEC_DISPVM_CALLS_LIMIT 1000
 
 struct qrexec_call_request {
-    const char *source;         /* the calling qube */
-    uint32_t source_domid;      /* its domain id, which the target's daemon counts calls by */
-    const char *target;         /* sanitized target_domain of the trigger */
-    const char *service;        /* sanitized "svc[+arg]" */
-    long timeout;               /* for the target's daemon */
+    const char *source;    /* the calling qube */
+    uint32_t source_domid; /* its domain id, which the target's daemon counts calls by */
+    const char *target;    /* sanitized target_domain of the trigger */
+    const char *service;   /* sanitized "svc[+arg]" */
+    long timeout;          /* for the target's daemon */
 };
 
 /* Runs in the forked process: policy, then either the target qube's daemon is asked to

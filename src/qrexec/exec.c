@@ -87,9 +87,8 @@ static void switch_user(const char *user, int report_fd)
     }
 }
 
-__attribute__((noreturn)) static void child_run(const struct qrexec_spawn_opts *opts,
-                                                int in[2], int out[2], int errp[2],
-                                                int report_fd)
+__attribute__((noreturn)) static void child_run(const struct qrexec_spawn_opts *opts, int in[2],
+                                                int out[2], int errp[2], int report_fd)
 {
     sigset_t none;
     sigemptyset(&none);
@@ -127,7 +126,8 @@ __attribute__((noreturn)) static void child_run(const struct qrexec_spawn_opts *
     else
         execve(opts->path, opts->argv, environ);
     int e = errno;
-    child_fail(report_fd, e == ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND : QREXEC_EXIT_PROBLEM, e, "cannot execute %s", opts->path);
+    child_fail(report_fd, e == ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND : QREXEC_EXIT_PROBLEM, e,
+               "cannot execute %s", opts->path);
 }
 
 int qrexec_spawn(const struct qrexec_spawn_opts *opts, struct qrexec_child *child,

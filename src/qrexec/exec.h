@@ -16,13 +16,13 @@ struct qrexec_child {
 };
 
 struct qrexec_spawn_opts {
-    const char *user;      /* NULL: stay who we are */
-    const char *path;      /* program to execve */
+    const char *user; /* NULL: stay who we are */
+    const char *path; /* program to execve */
     char *const *argv;
-    char *const *envp;     /* NULL: the current environment */
-    bool null_stdio;       /* stdio on /dev/null and the process detached (MSG_JUST_EXEC) */
-    bool stderr_inherit;   /* keep our stderr (qrexec-client -l) */
-    bool search_path;      /* path without '/' is looked up in PATH (execvpe) */
+    char *const *envp;   /* NULL: the current environment */
+    bool null_stdio;     /* stdio on /dev/null and the process detached (MSG_JUST_EXEC) */
+    bool stderr_inherit; /* keep our stderr (qrexec-client -l) */
+    bool search_path;    /* path without '/' is looked up in PATH (execvpe) */
 };
 
 /* Forks and execs. Returns 0 and fills child when execve succeeded; returns the exit code the

@@ -9,8 +9,8 @@ uint32_t qrexec_ports_held_by(const struct qrexec_ports *p, uint32_t source)
     return n;
 }
 
-int qrexec_ports_take(struct qrexec_ports *p, const struct qrexec_port_claim *claim,
-                      uint32_t *port, const char **why)
+int qrexec_ports_take(struct qrexec_ports *p, const struct qrexec_port_claim *claim, uint32_t *port,
+                      const char **why)
 {
     if (claim->by_qube) {
         if (p->n_by_qube >= QREXEC_QUBE_PORTS) {

@@ -10,7 +10,7 @@
 
 struct qrexec_ports {
     bool used[QREXEC_MAX_CLIENTS];
-    bool by_qube[QREXEC_MAX_CLIENTS];  /* held by a call a qube started */
+    bool by_qube[QREXEC_MAX_CLIENTS];    /* held by a call a qube started */
     uint32_t source[QREXEC_MAX_CLIENTS]; /* ... the domid of that qube */
     uint32_t n_by_qube;
 };
@@ -23,8 +23,8 @@ struct qrexec_port_claim {
 
 /* Takes a free port for the claim: 0 and *port, or -1 and *why (static) when the call must
  * be refused. */
-int qrexec_ports_take(struct qrexec_ports *p, const struct qrexec_port_claim *claim,
-                      uint32_t *port, const char **why);
+int qrexec_ports_take(struct qrexec_ports *p, const struct qrexec_port_claim *claim, uint32_t *port,
+                      const char **why);
 /* false if port was not in use. */
 bool qrexec_ports_release(struct qrexec_ports *p, uint32_t port);
 bool qrexec_ports_in_use(const struct qrexec_ports *p, uint32_t port);

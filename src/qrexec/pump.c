@@ -57,8 +57,8 @@ static void queue_reset(struct queue *q)
 struct local_writer {
     int fd;
     struct queue pending;
-    bool eof;       /* remote sent EOF: close once flushed */
-    bool own;       /* ours to close (not the client's stderr) */
+    bool eof; /* remote sent EOF: close once flushed */
+    bool own; /* ours to close (not the client's stderr) */
 };
 
 struct pump {
@@ -68,10 +68,10 @@ struct pump {
     size_t nrd;
     struct local_writer wr[2];
     size_t nwr;
-    struct queue out;   /* queued for the remote */
-    struct buf in;      /* received from the remote, not yet parsed */
-    bool remote_eof;    /* nothing more will come from the remote */
-    bool remote_dead;   /* cannot send to the remote any more */
+    struct queue out; /* queued for the remote */
+    struct buf in;    /* received from the remote, not yet parsed */
+    bool remote_eof;  /* nothing more will come from the remote */
+    bool remote_dead; /* cannot send to the remote any more */
     bool exit_received;
     int exit_code;
     pid_t child;
@@ -95,8 +95,7 @@ static void writer_close(struct local_writer *w)
         if (w->fd >= 0)
             shutdown(w->fd, SHUT_WR);
         close_fd(&w->fd);
-    }
-    else
+    } else
         w->fd = -1;
     queue_reset(&w->pending);
 }
@@ -211,8 +210,8 @@ static int handle_remote_input(struct pump *p, const char **why)
             continue;
         }
         if (w->fd >= 0 && !w->eof) {
-            bool filter = hdr.type == MSG_DATA_STDERR ? p->cfg->filter_stderr
-                                                      : p->cfg->filter_stdout;
+            bool filter =
+                hdr.type == MSG_DATA_STDERR ? p->cfg->filter_stderr : p->cfg->filter_stdout;
             size_t done = 0;
             if (!filter && queue_len(&w->pending) == 0)
                 done = write_now(w, untrusted_payload, hdr.len); /* most data: no queue */
@@ -290,8 +289,8 @@ static void block_and_flush_all(struct pump *p)
 {
     qrexec_set_nonblock(p->cfg->remote_fd, false);
     if (!p->remote_dead && queue_len(&p->out) > 0) {
-        if (qrexec_send_all(p->cfg->remote_fd, p->out.b.data + p->out.off, queue_len(&p->out),
-                            -1) < 0)
+        if (qrexec_send_all(p->cfg->remote_fd, p->out.b.data + p->out.off, queue_len(&p->out), -1) <
+            0)
             p->remote_dead = true;
         queue_reset(&p->out);
     }

@@ -53,8 +53,7 @@ static int parse_rpc(const char *untrusted_rest, struct qrexec_cmd *cmd, struct 
         return qerror_set(err, ERR_PROTOCOL_ERROR, "no source domain in service call");
     const char *plus = memchr(untrusted_rest, '+', desc_len);
     size_t name_len = plus ? (size_t)(plus - untrusted_rest) : desc_len;
-    if (name_len == 0 || name_len > QREXEC_NAME_MAX ||
-        !all_in_set(untrusted_rest, name_len, "._-"))
+    if (name_len == 0 || name_len > QREXEC_NAME_MAX || !all_in_set(untrusted_rest, name_len, "._-"))
         return qerror_set(err, ERR_PROTOCOL_ERROR, "invalid service name");
     if ((name_len == 1 && untrusted_rest[0] == '.') ||
         (name_len == 2 && untrusted_rest[0] == '.' && untrusted_rest[1] == '.'))

@@ -7,8 +7,8 @@
 #include "common/error.h"
 
 struct qrexec_cmd {
-    char *user;         /* before the first ':' */
-    char *command;      /* after "user:" and an optional "nogui:" */
+    char *user;    /* before the first ':' */
+    char *command; /* after "user:" and an optional "nogui:" */
     bool nogui;
     bool is_rpc;        /* command starts with "QUBESRPC " */
     char *service_full; /* "svc+arg", '+' always present as upstream normalizes */

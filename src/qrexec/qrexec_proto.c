@@ -37,16 +37,12 @@ size_t qrexec_max_chunk(uint32_t version)
 size_t qrexec_role_max_len(enum qrexec_role role)
 {
     switch (role) {
-    case QREXEC_FROM_AGENT:
-        return QREXEC_TRIGGER3_SIZE + QREXEC_MAX_SERVICE_NAME_LEN;
+    case QREXEC_FROM_AGENT: return QREXEC_TRIGGER3_SIZE + QREXEC_MAX_SERVICE_NAME_LEN;
     case QREXEC_FROM_DAEMON:
-    case QREXEC_FROM_CLIENT:
-        return QREXEC_EXEC_PARAMS_SIZE + QREXEC_MAX_CMD_LEN;
-    case QREXEC_FROM_DAEMON_LOCAL:
-        return QREXEC_EXEC_PARAMS_SIZE;
+    case QREXEC_FROM_CLIENT: return QREXEC_EXEC_PARAMS_SIZE + QREXEC_MAX_CMD_LEN;
+    case QREXEC_FROM_DAEMON_LOCAL: return QREXEC_EXEC_PARAMS_SIZE;
     case QREXEC_DATA_TO_SERVICE:
-    case QREXEC_DATA_TO_CLIENT:
-        return QREXEC_MAX_DATA_CHUNK_V3;
+    case QREXEC_DATA_TO_CLIENT: return QREXEC_MAX_DATA_CHUNK_V3;
     }
     return 0;
 }
@@ -82,67 +78,63 @@ int qrexec_check_header(enum qrexec_role role, const struct msg_header *untruste
     case QREXEC_FROM_AGENT:
         switch (untrusted_hdr->type) {
         case MSG_CONNECTION_TERMINATED:
-            return len == QREXEC_EXEC_PARAMS_SIZE ? 0 : refuse(why, "wrong size of CONNECTION_TERMINATED");
+            return len == QREXEC_EXEC_PARAMS_SIZE
+                       ? 0
+                       : refuse(why, "wrong size of CONNECTION_TERMINATED");
         case MSG_TRIGGER_SERVICE3:
             if (version < QREXEC_PROTOCOL_V3)
                 return refuse(why, "TRIGGER_SERVICE3 below protocol 3");
-            if (len <= QREXEC_TRIGGER3_SIZE || len > QREXEC_TRIGGER3_SIZE + QREXEC_MAX_SERVICE_NAME_LEN)
+            if (len <= QREXEC_TRIGGER3_SIZE ||
+                len > QREXEC_TRIGGER3_SIZE + QREXEC_MAX_SERVICE_NAME_LEN)
                 return refuse(why, "wrong size of TRIGGER_SERVICE3");
             return 0;
         case MSG_TRIGGER_SERVICE:
             if (version >= QREXEC_PROTOCOL_V3)
                 return refuse(why, "TRIGGER_SERVICE at protocol 3");
             return len == QREXEC_TRIGGER_SIZE ? 0 : refuse(why, "wrong size of TRIGGER_SERVICE");
-        default:
-            return refuse(why, "unexpected message type from agent");
+        default: return refuse(why, "unexpected message type from agent");
         }
     case QREXEC_FROM_DAEMON:
         switch (untrusted_hdr->type) {
         case MSG_EXEC_CMDLINE:
-        case MSG_JUST_EXEC:
-            return check_exec_len(len, why);
+        case MSG_JUST_EXEC: return check_exec_len(len, why);
         case MSG_SERVICE_CONNECT:
             return len == QREXEC_EXEC_PARAMS_SIZE + QREXEC_SERVICE_PARAMS_SIZE
-                       ? 0 : refuse(why, "wrong size of SERVICE_CONNECT");
+                       ? 0
+                       : refuse(why, "wrong size of SERVICE_CONNECT");
         case MSG_SERVICE_REFUSED:
-            return len == QREXEC_SERVICE_PARAMS_SIZE ? 0 : refuse(why, "wrong size of SERVICE_REFUSED");
-        default:
-            return refuse(why, "unexpected message type from daemon");
+            return len == QREXEC_SERVICE_PARAMS_SIZE ? 0
+                                                     : refuse(why, "wrong size of SERVICE_REFUSED");
+        default: return refuse(why, "unexpected message type from daemon");
         }
     case QREXEC_FROM_CLIENT:
         switch (untrusted_hdr->type) {
         case MSG_EXEC_CMDLINE:
-        case MSG_JUST_EXEC:
-            return check_exec_len(len, why);
-        default:
-            return refuse(why, "unexpected message type from client");
+        case MSG_JUST_EXEC: return check_exec_len(len, why);
+        default: return refuse(why, "unexpected message type from client");
         }
     case QREXEC_FROM_DAEMON_LOCAL:
         switch (untrusted_hdr->type) {
         case MSG_EXEC_CMDLINE:
         case MSG_JUST_EXEC:
             return len == QREXEC_EXEC_PARAMS_SIZE ? 0 : refuse(why, "wrong size of daemon reply");
-        default:
-            return refuse(why, "unexpected message type from daemon");
+        default: return refuse(why, "unexpected message type from daemon");
         }
     case QREXEC_DATA_TO_SERVICE:
         switch (untrusted_hdr->type) {
         case MSG_DATA_STDIN:
         case MSG_DATA_STDOUT: /* tolerated as data, as upstream (qubes-issues#7917) */
             return check_data(len, version, why);
-        default:
-            return refuse(why, "unexpected data message type");
+        default: return refuse(why, "unexpected data message type");
         }
     case QREXEC_DATA_TO_CLIENT:
         switch (untrusted_hdr->type) {
         case MSG_DATA_STDOUT:
         case MSG_DATA_STDIN:
-        case MSG_DATA_STDERR:
-            return check_data(len, version, why);
+        case MSG_DATA_STDERR: return check_data(len, version, why);
         case MSG_DATA_EXIT_CODE:
             return len <= QREXEC_EXIT_CODE_SIZE ? 0 : refuse(why, "wrong size of EXIT_CODE");
-        default:
-            return refuse(why, "unexpected data message type");
+        default: return refuse(why, "unexpected data message type");
         }
     }
     return refuse(why, "unknown role");

@@ -243,7 +243,7 @@ static int parse_line(char *line, size_t len, struct qrexec_rpc_config *out, str
     *key_end = '\0';
 
     /* the value is checked before the key, so even an unknown key needs a valid value */
-    struct value v = {0};
+    struct value v = { 0 };
     if (parse_value(p, &v, at, err) < 0)
         return -1;
     return apply(out, st, line, &v, at, err);
@@ -256,8 +256,8 @@ int qrexec_rpc_config_parse(const char *untrusted_text, size_t len, const char *
     if (len > QREXEC_RPC_CONFIG_MAX)
         return qerror_set(err, KIND, "%s: larger than %u bytes", name, QREXEC_RPC_CONFIG_MAX);
 
-    struct parse_state st = {0};
-    struct where at = {name, 0};
+    struct parse_state st = { 0 };
+    struct where at = { name, 0 };
     char line[QREXEC_RPC_CONFIG_MAX + 1];
     size_t pos = 0;
     while (pos < len) {
@@ -282,10 +282,11 @@ int qrexec_rpc_config_parse(const char *untrusted_text, size_t len, const char *
     }
 
     /* these are done by the agent itself, which force-user hands over to another process */
-    static const enum config_key socket_only[] = {KEY_SKIP_SERVICE_DESCRIPTOR,
-                                                  KEY_EXIT_ON_SERVICE_EOF, KEY_EXIT_ON_CLIENT_EOF};
-    const bool socket_set[] = {out->skip_service_descriptor, out->exit_on_service_eof,
-                               out->exit_on_client_eof};
+    static const enum config_key socket_only[] = { KEY_SKIP_SERVICE_DESCRIPTOR,
+                                                   KEY_EXIT_ON_SERVICE_EOF,
+                                                   KEY_EXIT_ON_CLIENT_EOF };
+    const bool socket_set[] = { out->skip_service_descriptor, out->exit_on_service_eof,
+                                out->exit_on_client_eof };
     if (out->force_user) {
         for (size_t i = 0; i < ARRAY_SIZE(socket_only); i++) {
             if (!socket_set[i])

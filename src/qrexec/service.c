@@ -66,8 +66,8 @@ char **qrexec_service_env(const struct qrexec_cmd *cmd, long agent_pid)
     if (cmd->target_type) {
         bool keyword = strcmp(cmd->target_type, "keyword") == 0;
         env[k++] = xasprintf("QREXEC_REQUESTED_TARGET_TYPE=%s", cmd->target_type);
-        env[k++] = xasprintf("QREXEC_REQUESTED_TARGET%s=%s", keyword ? "_KEYWORD" : "",
-                             cmd->target);
+        env[k++] =
+            xasprintf("QREXEC_REQUESTED_TARGET%s=%s", keyword ? "_KEYWORD" : "", cmd->target);
     }
     env[k] = NULL;
     return env;

@@ -88,8 +88,9 @@ static ssize_t recv_some(int sock, void *data, size_t len, struct qrexec_fds *fd
         struct cmsghdr align;
         char buf[CMSG_SPACE(sizeof(int) * QREXEC_FDS_MAX)];
     } ctl;
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof(ctl.buf) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)
+    };
     ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     if (n < 0)
         return n;

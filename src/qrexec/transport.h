@@ -41,11 +41,11 @@ int qrexec_recv_msg(int sock, enum qrexec_role role, uint32_t version, struct ms
 /* Non-blocking accumulation of one message at a time. */
 struct qrexec_reader {
     uint8_t hdr_bytes[QREXEC_HDR_SIZE];
-    size_t got;             /* bytes of the current message so far (header included) */
-    struct msg_header hdr;  /* valid once got >= QREXEC_HDR_SIZE */
-    uint8_t *payload;       /* hdr.len + 1 bytes */
-    size_t max_len;         /* larger announced payloads are refused at once */
-    struct qrexec_fds fds;  /* descriptors that arrived with this message */
+    size_t got;            /* bytes of the current message so far (header included) */
+    struct msg_header hdr; /* valid once got >= QREXEC_HDR_SIZE */
+    uint8_t *payload;      /* hdr.len + 1 bytes */
+    size_t max_len;        /* larger announced payloads are refused at once */
+    struct qrexec_fds fds; /* descriptors that arrived with this message */
 };
 
 void qrexec_reader_init(struct qrexec_reader *r, size_t max_len);

@@ -9,10 +9,9 @@
 #include "common/py_repr.h"
 
 static const struct api_method *const groups[] = {
-    api_vm_methods,    api_property_methods, api_feature_methods, api_tag_methods,
-    api_label_methods, api_firewall_methods, api_notes_methods,   api_events_methods,
-    api_lifecycle_methods,
-    api_volume_methods, api_pool_methods, /* storage */
+    api_vm_methods,        api_property_methods, api_feature_methods, api_tag_methods,
+    api_label_methods,     api_firewall_methods, api_notes_methods,   api_events_methods,
+    api_lifecycle_methods, api_volume_methods,   api_pool_methods, /* storage */
     api_dispvm_methods,    api_device_methods,
 };
 
@@ -80,12 +79,13 @@ static int check_arg(enum api_arg syntax, const char *untrusted_arg, struct qerr
     switch (syntax) {
     case ARG_FEATURE:
         if (!feature_name_ok(untrusted_arg))
-            return qerror_set(err, ERR_QUBES_VALUE_ERROR, "feature name contains illegal characters");
+            return qerror_set(err, ERR_QUBES_VALUE_ERROR,
+                              "feature name contains illegal characters");
         return 0;
     case ARG_TAG:
         if (!tag_name_ok(untrusted_arg))
-            return qerror_set(err, ERR_QUBES_INVALID_TAG_ERROR,
-                              "disallowed characters in tag '%s'", untrusted_arg);
+            return qerror_set(err, ERR_QUBES_INVALID_TAG_ERROR, "disallowed characters in tag '%s'",
+                              untrusted_arg);
         return 0;
     case ARG_NEW_LABEL:
         if (!label_name_ok(untrusted_arg, true))
@@ -94,8 +94,7 @@ static int check_arg(enum api_arg syntax, const char *untrusted_arg, struct qerr
         return 0;
     case ARG_NONE:
     case ARG_NAME:
-    case ARG_NAME_OPTIONAL:
-        return 0;
+    case ARG_NAME_OPTIONAL: return 0;
     }
     return api_protocol_error(err, "unexpected argument");
 }

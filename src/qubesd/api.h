@@ -12,7 +12,7 @@ struct api_reply; /* an answer the server sends later (see api_call_defer) */
 /* What the Admin API works with besides the model: the services main set up.
  * Either may be NULL (unit tests, fuzzing). */
 struct api_services {
-    struct policy_service *policy; /* qrexec policy: which qubes a qube may see */
+    struct policy_service *policy;   /* qrexec policy: which qubes a qube may see */
     struct dispvm_pool *dispvm_pool; /* preloaded disposables */
 };
 
@@ -24,13 +24,13 @@ struct api_call {
     const char *method;
     const char *untrusted_arg; /* the request's own text */
     const char *arg;           /* the same, once checked against the method's api_arg */
-    const char *endpoint; /* the <Class> of admin.vm.Create.<Class> */
+    const char *endpoint;      /* the <Class> of admin.vm.Create.<Class> */
     const char *untrusted_payload;
     size_t payload_len;
-    struct buf out;   /* the answer's content */
-    bool stream;      /* set by admin.Events: the connection stays open */
-    bool stats;       /* ... and receives vm-stats (admin.vm.Stats) instead */
-    void *origin;     /* the server's connection, for api_call_defer */
+    struct buf out;             /* the answer's content */
+    bool stream;                /* set by admin.Events: the connection stays open */
+    bool stats;                 /* ... and receives vm-stats (admin.vm.Stats) instead */
+    void *origin;               /* the server's connection, for api_call_defer */
     struct api_reply *deferred; /* set by api_call_defer */
 };
 

@@ -37,8 +37,7 @@ static int parse_ref(const struct api_call *call, struct device_ref *ref, struct
     if (validate_qube_name(ref->backend, NULL, err) < 0)
         return -1;
     if (!app_find(call->app, ref->backend))
-        return qerror_set(err, ERR_QUBES_VM_NOT_FOUND_ERROR, "No such domain: '%s'",
-                          ref->backend);
+        return qerror_set(err, ERR_QUBES_VM_NOT_FOUND_ERROR, "No such domain: '%s'", ref->backend);
     const char *port = plus + 1, *colon = strchr(port, ':');
     size_t port_len = colon ? (size_t)(colon - port) : strlen(port);
     if (!port_len)
@@ -144,19 +143,21 @@ static int device_set_assignment(struct api_call *call, struct qerror *err)
     struct device_ref ref;
     if (parse_ref(call, &ref, err) < 0)
         return -1;
-    return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Device %s:%s:%s not assigned to %s",
-                      ref.backend, ref.port_id, ref.device_id, call->dest->name);
+    return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Device %s:%s:%s not assigned to %s", ref.backend,
+                      ref.port_id, ref.device_id, call->dest->name);
 }
 
-#define DEVICE_METHODS(cls)                                                                    \
+#define DEVICE_METHODS(cls) \
     { DEVICE_PREFIX cls ".Available", ARG_NAME_OPTIONAL, WANT_NO, WANT_ANY, device_available }, \
-    { DEVICE_PREFIX cls ".Assigned", ARG_NAME_OPTIONAL, WANT_NO, WANT_ANY, device_list },       \
-    { DEVICE_PREFIX cls ".Attached", ARG_NAME_OPTIONAL, WANT_NO, WANT_ANY, device_list },       \
-    { DEVICE_PREFIX cls ".Attach", ARG_NAME, WANT_ANY, WANT_ANY, device_attach },               \
-    { DEVICE_PREFIX cls ".Detach", ARG_NAME, WANT_NO, WANT_ANY, device_detach },                \
-    { DEVICE_PREFIX cls ".Assign", ARG_NAME, WANT_ANY, WANT_ANY, device_assign },               \
-    { DEVICE_PREFIX cls ".Unassign", ARG_NAME, WANT_NO, WANT_ANY, device_unassign },            \
-    { DEVICE_PREFIX cls ".Set.assignment", ARG_NAME, WANT_YES, WANT_ANY, device_set_assignment }
+        { DEVICE_PREFIX cls ".Assigned", ARG_NAME_OPTIONAL, WANT_NO, WANT_ANY, device_list }, \
+        { DEVICE_PREFIX cls ".Attached", ARG_NAME_OPTIONAL, WANT_NO, WANT_ANY, device_list }, \
+        { DEVICE_PREFIX cls ".Attach", ARG_NAME, WANT_ANY, WANT_ANY, device_attach }, \
+        { DEVICE_PREFIX cls ".Detach", ARG_NAME, WANT_NO, WANT_ANY, device_detach }, \
+        { DEVICE_PREFIX cls ".Assign", ARG_NAME, WANT_ANY, WANT_ANY, device_assign }, \
+        { DEVICE_PREFIX cls ".Unassign", ARG_NAME, WANT_NO, WANT_ANY, device_unassign }, \
+    { \
+        DEVICE_PREFIX cls ".Set.assignment", ARG_NAME, WANT_YES, WANT_ANY, device_set_assignment \
+    }
 
 const struct api_method api_device_methods[] = {
     { "admin.deviceclass.List", ARG_NONE, WANT_NO, WANT_YES, deviceclass_list },

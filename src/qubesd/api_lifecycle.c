@@ -47,13 +47,13 @@ static int vm_shutdown(struct api_call *call, struct qerror *err)
     else if (strcmp(a, "force+wait") == 0 || strcmp(a, "wait+force") == 0)
         force = wait = true;
     else if (*a)
-        return qerror_set(err, ERR_PROTOCOL_ERROR, "Invalid argument: expected force, wait or "
-                                                "force+wait");
+        return qerror_set(err, ERR_PROTOCOL_ERROR,
+                          "Invalid argument: expected force, wait or "
+                          "force+wait");
     struct api_reply *reply = api_call_defer(call);
-    return deferred(call,
-                    lifecycle_shutdown(call->app, call->dest, force, wait, answer_fn(reply), reply,
-                                       err),
-                    reply);
+    return deferred(
+        call, lifecycle_shutdown(call->app, call->dest, force, wait, answer_fn(reply), reply, err),
+        reply);
 }
 
 static int vm_kill(struct api_call *call, struct qerror *err)

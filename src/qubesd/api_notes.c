@@ -17,8 +17,7 @@ static bool safe_for_display(uint32_t c)
     if (c < 0x20 || (c >= 0x7f && c < 0xa0))
         return false;
     if (c == 0xad || (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
-        (c >= 0x2060 && c <= 0x206f) || c == 0x061c || c == 0xfeff ||
-        (c >= 0xfff9 && c <= 0xfffb))
+        (c >= 0x2060 && c <= 0x206f) || c == 0x061c || c == 0xfeff || (c >= 0xfff9 && c <= 0xfffb))
         return false;
     if ((c >= 0xe000 && c <= 0xf8ff) || c >= 0xf0000 || (c >= 0xe0000 && c <= 0xe007f))
         return false;
@@ -34,8 +33,10 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
         *cp = s[0];
         return 1;
     }
-    size_t n = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4
-                                                                                           : 0;
+    size_t n = (s[0] & 0xe0) == 0xc0   ? 2
+               : (s[0] & 0xf0) == 0xe0 ? 3
+               : (s[0] & 0xf8) == 0xf0 ? 4
+                                       : 0;
     if (!n || n > len)
         return 0;
     uint32_t c = s[0] & (0x7f >> n);
@@ -62,8 +63,9 @@ static int notes_get(struct api_call *call, struct qerror *err)
 static int notes_set(struct api_call *call, struct qerror *err)
 {
     if (call->payload_len > NOTES_MAX)
-        return qerror_set(err, ERR_PROTOCOL_ERROR, "Maximum note size is %d bytes (%zu bytes received)",
-                          NOTES_MAX, call->payload_len);
+        return qerror_set(err, ERR_PROTOCOL_ERROR,
+                          "Maximum note size is %d bytes (%zu bytes received)", NOTES_MAX,
+                          call->payload_len);
     const unsigned char *p = (const unsigned char *)call->untrusted_payload;
     size_t len = call->payload_len;
     _cleanup_buf_ struct buf text = BUF_INIT;

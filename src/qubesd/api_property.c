@@ -92,8 +92,8 @@ static int property_set(struct api_call *call, struct qerror *err)
     struct qube *q = holder_of(call);
     _cleanup_buf_ struct buf value = BUF_INIT;
     if (prop_check_writable(q, def, false, err) < 0 ||
-        prop_sanitize(call->app, q, def, call->untrusted_payload, call->payload_len, &value,
-                      err) < 0)
+        prop_sanitize(call->app, q, def, call->untrusted_payload, call->payload_len, &value, err) <
+            0)
         return -1;
     return change_set_property(call->app, q, def, value.data ? value.data : "", err);
 }

@@ -62,8 +62,8 @@ struct create_params {
     const char *vol_pools[4];
 };
 
-static int parse_create_payload(const struct api_call *call, bool in_pool,
-                                struct create_params *p, char **storage, struct qerror *err)
+static int parse_create_payload(const struct api_call *call, bool in_pool, struct create_params *p,
+                                char **storage, struct qerror *err)
 {
     if (api_payload_string(call, storage, err) < 0)
         return -1;
@@ -157,8 +157,8 @@ static int vm_create(struct api_call *call, struct qerror *err)
         return qerror_set(err, ERR_QUBES_VM_ALREADY_EXISTS_ERROR, "VM %s already exists", p.name);
 
     if (has_template && !template) {
-        template = prop_value_qube(app, NULL,
-                                   cls == QUBE_DISPVM ? "default_dispvm" : "default_template");
+        template =
+            prop_value_qube(app, NULL, cls == QUBE_DISPVM ? "default_dispvm" : "default_template");
         if (!template)
             return qerror_set(err, ERR_QUBES_VALUE_ERROR,
                               "Template for the qube not specified, nor default template set.");

@@ -195,8 +195,8 @@ static void record_size(struct api_call *call, const struct storage_volume *v)
     snprintf(num, sizeof(num), "%llu", (unsigned long long)size);
     struct qerror e = { 0 };
     if (change_set_volume_key(call->app, call->dest, v->name, "size", num, &e) < 0)
-        log_warning("qube=%s volume=%s op=record-size result=error: %s", call->dest->name,
-                    v->name, e.message);
+        log_warning("qube=%s volume=%s op=record-size result=error: %s", call->dest->name, v->name,
+                    e.message);
 }
 
 static int volume_resize(struct api_call *call, struct qerror *err)
@@ -251,8 +251,7 @@ static int volume_clone_from(struct api_call *call, struct qerror *err)
         return -1;
     if (call->app->clone_tokens.n >= MAX_PENDING_CLONES)
         return qerror_set(err, ERR_QUBES_EXCEPTION, "Too many pending volume clones");
-    static const char alphabet[] =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     unsigned char rnd[32];
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         return qerror_set(err, ERR_QUBES_EXCEPTION, "no randomness for a clone token");
@@ -328,8 +327,7 @@ static int volume_set_revisions_to_keep(struct api_call *call, struct qerror *er
         return -1;
     char num[32];
     snprintf(num, sizeof(num), "%lld", value);
-    return change_set_volume_key(call->app, call->dest, vc.v->name, "revisions_to_keep", num,
-                                  err);
+    return change_set_volume_key(call->app, call->dest, vc.v->name, "revisions_to_keep", num, err);
 }
 
 static int volume_set_bool(struct api_call *call, const char *key, struct qerror *err)
@@ -346,13 +344,11 @@ static int volume_set_bool(struct api_call *call, const char *key, struct qerror
     if (require_halted(call, &vc, err) < 0)
         return -1;
     const struct storage_volume *v = vc.v;
-    if (strcmp(key, "ephemeral") == 0 && value &&
-        (v->snap_on_start || v->save_on_stop || !v->rw))
+    if (strcmp(key, "ephemeral") == 0 && value && (v->snap_on_start || v->save_on_stop || !v->rw))
         return qerror_set(err, ERR_QUBES_VALUE_ERROR,
                           "Cannot set ephemeral on a volume that is snap_on_start, "
                           "save_on_stop or read-only");
-    return change_set_volume_key(call->app, call->dest, v->name, key, storage_bool_str(value),
-                                  err);
+    return change_set_volume_key(call->app, call->dest, v->name, key, storage_bool_str(value), err);
 }
 
 static int volume_set_rw(struct api_call *call, struct qerror *err)

@@ -45,13 +45,13 @@ struct qube {
     char *props[PROP_MAX]; /* explicitly set values (canonical text); NULL = default */
     struct kv_list features;
     struct str_set tags;
-    char *notes;          /* NULL = none */
-    char *firewall;       /* rules in API form, one per line; NULL = default (accept) */
-    struct kv_list volume_pools; /* volume name -> pool name, from CreateInPool */
+    char *notes;                  /* NULL = none */
+    char *firewall;               /* rules in API form, one per line; NULL = default (accept) */
+    struct kv_list volume_pools;  /* volume name -> pool name, from CreateInPool */
     struct qube_runtime *runtime; /* NULL while halted (lifecycle.c) */
     struct kv_list volume_config; /* "<volume>.<key>" -> value (storage_glue.h) */
-    int xid;                 /* while it runs: its domain id (xid.h); 0 while halted */
-    struct timespec started; /* while it runs: when it started */
+    int xid;                      /* while it runs: its domain id (xid.h); 0 while halted */
+    struct timespec started;      /* while it runs: when it started */
 };
 
 struct label {
@@ -80,9 +80,9 @@ struct app {
     long host_memory_mib;
     int host_cpus;
     struct event_subscriber *subscribers; /* of the event bus (events.h) */
-    struct loop *loop; /* the daemon's event loop (main's), for work that waits */
+    struct loop *loop;           /* the daemon's event loop (main's), for work that waits */
     struct kv_list clone_tokens; /* admin.vm.volume.CloneFrom: token -> "<uuid>:<volume>" */
-    int last_xid; /* the domain id handed out last (xid.h) */
+    int last_xid;                /* the domain id handed out last (xid.h) */
 };
 
 const char *qube_class_name(enum qube_class cls);
@@ -105,12 +105,10 @@ int app_new_qid(const struct app *app);
 /* A random (version 4) UUID in its 36-character text form. */
 void app_new_uuid(char out[37]);
 
-
 const struct label *app_label_lookup(const struct app *app, const char *untrusted_spec);
 const struct pool *app_pool_find(const struct app *app, const char *name);
 
 void qube_free(struct qube *q);
-
 
 /* kv_list helpers (str_set's are in common/str_set.h). */
 const char *kv_get(const struct kv_list *l, const char *key);

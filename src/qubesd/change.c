@@ -34,8 +34,8 @@ void change_feature(struct change_batch *b, struct qube *q, const char *name, co
     const char *old = kv_get(&q->features, name);
     if ((value && old && strcmp(old, value) == 0) || (!value && !old))
         return;
-    add(b, (struct change){ CHANGE_FEATURE, q, xstrdup(name), value ? xstrdup(value) : NULL,
-                            false });
+    add(b,
+        (struct change){ CHANGE_FEATURE, q, xstrdup(name), value ? xstrdup(value) : NULL, false });
 }
 
 void change_tag(struct change_batch *b, struct qube *q, const char *tag, bool present)
@@ -65,9 +65,8 @@ static int store_batch(void *ctx, struct qerror *err)
     struct batch_txn *t = ctx;
     for (size_t i = 0; i < t->b->n; i++) {
         const struct change *c = &t->b->v[i];
-        int rc = c->kind == CHANGE_TAG
-                     ? persist_tag(t->app, c->q, c->name, c->present, err)
-                     : persist_feature(t->app, c->q, c->name, c->value, err);
+        int rc = c->kind == CHANGE_TAG ? persist_tag(t->app, c->q, c->name, c->present, err)
+                                       : persist_feature(t->app, c->q, c->name, c->value, err);
         if (rc < 0)
             return -1;
     }
@@ -169,8 +168,7 @@ static int store_text(void *ctx, struct qerror *err)
 
 /* Stores one text of q, then replaces *slot with it. */
 static int set_text(struct app *app, struct qube *q, char **slot, const char *text,
-                    int (*store)(struct app *, const struct qube *, const char *,
-                                 struct qerror *),
+                    int (*store)(struct app *, const struct qube *, const char *, struct qerror *),
                     struct qerror *err)
 {
     struct text_txn t = { app, q, text, store };
@@ -295,8 +293,8 @@ static int store_pool_option(void *ctx, struct qerror *err)
     return persist_pool_option(t->app, t->name, t->key, t->value, err);
 }
 
-int change_add_pool(struct app *app, const char *name, const char *driver,
-                    struct kv_list *config, struct qerror *err)
+int change_add_pool(struct app *app, const char *name, const char *driver, struct kv_list *config,
+                    struct qerror *err)
 {
     struct pool_txn t = { .app = app, .name = name, .driver = driver, .config = config };
     if (persist_transaction(app, store_pool_add, &t, err) < 0) {
@@ -308,8 +306,8 @@ int change_add_pool(struct app *app, const char *name, const char *driver,
         at++;
     app->pools = xrealloc(app->pools, (app->n_pools + 1) * sizeof(*app->pools));
     memmove(&app->pools[at + 1], &app->pools[at], (app->n_pools - at) * sizeof(*app->pools));
-    app->pools[at] = (struct pool){ .name = xstrdup(name), .driver = xstrdup(driver),
-                                    .config = *config };
+    app->pools[at] =
+        (struct pool){ .name = xstrdup(name), .driver = xstrdup(driver), .config = *config };
     *config = (struct kv_list){ 0 };
     app->n_pools++;
     log_info("pool=%s op=add driver=%s", name, driver);
@@ -328,8 +326,7 @@ int change_remove_pool(struct app *app, const char *name, struct qerror *err)
         free(app->pools[i].name);
         free(app->pools[i].driver);
         kv_free(&app->pools[i].config);
-        memmove(&app->pools[i], &app->pools[i + 1],
-                (app->n_pools - i - 1) * sizeof(*app->pools));
+        memmove(&app->pools[i], &app->pools[i + 1], (app->n_pools - i - 1) * sizeof(*app->pools));
         app->n_pools--;
         break;
     }

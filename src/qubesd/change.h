@@ -50,8 +50,8 @@ int change_add_label(struct app *app, const char *name, const char *color, struc
 int change_remove_label(struct app *app, const char *name, struct qerror *err);
 
 /* A pool whose driver accepted config (taken over, also on failure). */
-int change_add_pool(struct app *app, const char *name, const char *driver,
-                    struct kv_list *config, struct qerror *err);
+int change_add_pool(struct app *app, const char *name, const char *driver, struct kv_list *config,
+                    struct qerror *err);
 int change_remove_pool(struct app *app, const char *name, struct qerror *err);
 int change_set_pool_option(struct app *app, struct pool *p, const char *key, const char *value,
                            struct qerror *err);

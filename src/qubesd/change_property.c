@@ -36,8 +36,7 @@ static void fire_change(struct app *app, const struct qube *q, const char *prefi
 }
 
 /* Children of q that inherit this property now see another value. */
-static void fire_inherited_resets(struct app *app, const struct qube *q,
-                                  const struct prop_def *def)
+static void fire_inherited_resets(struct app *app, const struct qube *q, const struct prop_def *def)
 {
     if (!q || !(def->flags & PROP_INHERIT))
         return;
@@ -82,8 +81,8 @@ static int check_change(struct app *app, const struct qube *q, const struct prop
                         const char *newvalue, const char *oldvalue, struct qerror *err)
 {
     char event[128];
-    snprintf(event, sizeof(event), "%s%s", newvalue ? "property-pre-set:" : "property-pre-reset:",
-             def->name);
+    snprintf(event, sizeof(event), "%s%s",
+             newvalue ? "property-pre-set:" : "property-pre-reset:", def->name);
     const char *keys[3] = { "name" }, *values[3] = { def->name };
     size_t n = 1;
     if (newvalue) {

@@ -66,8 +66,8 @@ int change_remove_qube(struct app *app, struct qube *q, struct qerror *err)
     const char *holder, *prop;
     if (prop_find_reference(app, q, &holder, &prop)) {
         log_info("qube=%s op=remove result=in-use by=%s property=%s", q->name, holder, prop);
-        return qerror_set(err, ERR_QUBES_VM_IN_USE_ERROR, "Domain is in use: '%s' (%s of %s)", q->name,
-                          prop, holder);
+        return qerror_set(err, ERR_QUBES_VM_IN_USE_ERROR, "Domain is in use: '%s' (%s of %s)",
+                          q->name, prop, holder);
     }
     struct qube_txn txn = { app, q };
     if (persist_transaction(app, remove_step, &txn, err) < 0)

@@ -179,8 +179,7 @@ int dispvm_create(struct app *app, struct qube *dvm, const struct qube *src,
     for (size_t i = 0; i < n_features; i++)
         kv_set(&q->features, features[i].key, features[i].value);
     _cleanup_free_ char *created_by = src ? xasprintf("created-by-%s", src->name) : NULL;
-    _cleanup_free_ char *disp_created_by = src ? xasprintf("disp-created-by-%s", src->name)
-                                               : NULL;
+    _cleanup_free_ char *disp_created_by = src ? xasprintf("disp-created-by-%s", src->name) : NULL;
     const char *tags[] = { created_by, disp_created_by };
     if (change_add_qube(app, q, tags, src ? ARRAY_SIZE(tags) : 0, err) < 0)
         return -1;
@@ -217,8 +216,7 @@ struct dispvm_events {
 };
 
 /* Qubes' DispVM.start: its template must still be a disposable template. */
-static int check(void *ctx, const struct app *app, const struct qube_event *ev,
-                 struct qerror *err)
+static int check(void *ctx, const struct app *app, const struct qube_event *ev, struct qerror *err)
 {
     (void)ctx;
     if (!ev->subject || strcmp(ev->name, "domain-pre-start") != 0)
@@ -321,8 +319,8 @@ static void remove_leftover_dir(int parent, const char *path, const char *name)
         log_warning("op=sweep dir=%s/%s result=kept: not only image files", path, name);
         return;
     }
-    log_info("op=sweep dir=%s/%s result=removed: images of a disposable no longer stored",
-             path, name);
+    log_info("op=sweep dir=%s/%s result=removed: images of a disposable no longer stored", path,
+             name);
 }
 
 /* appvms/disp<N>/ of each pool with a directory, for no qube of that name. */
@@ -350,7 +348,7 @@ void dispvm_startup_sweep(struct app *app)
 {
     /* names first: each removal reorders the collection */
     size_t n = 0;
-    char (*names)[32] = xcalloc(app->n_qubes + 1, sizeof(*names));
+    char(*names)[32] = xcalloc(app->n_qubes + 1, sizeof(*names));
     for (size_t i = 0; i < app->n_qubes; i++) {
         const struct qube *q = app->qubes[i];
         if (!q->runtime && is_auto_cleanup(app, q))
@@ -359,8 +357,7 @@ void dispvm_startup_sweep(struct app *app)
     for (size_t i = 0; i < n; i++) {
         struct qube *q = app_find(app, names[i]);
         if (q && dispvm_cleanup(app, q))
-            log_info("qube=%s op=sweep result=removed: a disposable that is not running",
-                     names[i]);
+            log_info("qube=%s op=sweep result=removed: a disposable that is not running", names[i]);
     }
     free(names);
     sweep_leftover_images(app);

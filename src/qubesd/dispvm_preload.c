@@ -20,9 +20,9 @@
 #include "qubesd/change.h"
 #include "qubesd/property.h"
 
-#define PRELOAD_MAX 32           /* disposables one pool holds, whatever the feature says */
+#define PRELOAD_MAX 32             /* disposables one pool holds, whatever the feature says */
 #define LIST_MAX (PRELOAD_MAX * 2) /* names read from a preload-dispvm value */
-#define RETRY_MS 10000           /* a pool whose preload failed waits this long */
+#define RETRY_MS 10000             /* a pool whose preload failed waits this long */
 /* After a disposable was handed out, its caller's next calls (Start, the
  * service call, Kill) come first: a refill start waits this long. */
 #define QUIET_MS 300
@@ -44,11 +44,11 @@ struct preload_start {
 struct dispvm_pool {
     struct app *app;
     struct event_subscriber events; /* its end of the bus */
-    struct loop_watch timer;     /* the next refill pass */
-    long long due_ms;            /* when it runs; 0 = not armed */
-    struct str_set stale;        /* shut down since: the volumes preloaded ones use are old */
-    struct kv_list retry_after;  /* template -> monotonic ms before its next preload */
-    long long quiet_until_ms;    /* no preload starts before (QUIET_MS) */
+    struct loop_watch timer;        /* the next refill pass */
+    long long due_ms;               /* when it runs; 0 = not armed */
+    struct str_set stale;           /* shut down since: the volumes preloaded ones use are old */
+    struct kv_list retry_after;     /* template -> monotonic ms before its next preload */
+    long long quiet_until_ms;       /* no preload starts before (QUIET_MS) */
     struct preload_start *starts;
 };
 
@@ -184,9 +184,10 @@ static long long effective_max(const struct app *app, const struct qube *t)
     if (!may_be_template(t) || !prop_value_bool(app, t, "template_for_dispvms"))
         return 0;
     const struct qube *dom0 = app_dom0(app);
-    const char *v = prop_value_qube(app, NULL, "default_dispvm") == t && kv_has(&dom0->features, F_MAX)
-                        ? kv_get(&dom0->features, F_MAX)
-                        : kv_get(&t->features, F_MAX);
+    const char *v =
+        prop_value_qube(app, NULL, "default_dispvm") == t && kv_has(&dom0->features, F_MAX)
+            ? kv_get(&dom0->features, F_MAX)
+            : kv_get(&t->features, F_MAX);
     long long n;
     if (!v || !*v || parse_ll(v, 0, LLONG_MAX, 0, &n) < 0)
         return 0;
@@ -239,12 +240,12 @@ static void retire_outdated(struct dispvm_pool *pool)
 {
     struct app *app = pool->app;
     size_t n = 0;
-    char (*names)[32] = xcalloc(app->n_qubes + 1, sizeof(*names));
+    char(*names)[32] = xcalloc(app->n_qubes + 1, sizeof(*names));
     for (size_t i = 0; i < app->n_qubes; i++) {
         const struct qube *t = app->qubes[i];
         const struct qube *tt = qube_template(app, t);
-        if (may_be_template(t) && (str_set_has(&pool->stale, t->name) ||
-                                   (tt && str_set_has(&pool->stale, tt->name))))
+        if (may_be_template(t) &&
+            (str_set_has(&pool->stale, t->name) || (tt && str_set_has(&pool->stale, tt->name))))
             snprintf(names[n++], sizeof(names[0]), "%s", t->name);
     }
     str_set_free(&pool->stale);
@@ -421,7 +422,7 @@ static void refill_pass(struct loop_watch *w, uint32_t events)
     retire_outdated(pool);
     /* names first: passes may remove qubes, which reorders the collection */
     size_t n = 0;
-    char (*names)[32] = xcalloc(app->n_qubes + 1, sizeof(*names));
+    char(*names)[32] = xcalloc(app->n_qubes + 1, sizeof(*names));
     for (size_t i = 0; i < app->n_qubes; i++)
         if (may_be_template(app->qubes[i]))
             snprintf(names[n++], sizeof(names[0]), "%s", app->qubes[i]->name);
@@ -479,7 +480,7 @@ struct dispvm_pool *dispvm_pool_open(struct app *app)
     /* after a restart: a ready one is still paused (frozen again to be
      * sure), anything caught half-way goes */
     size_t n = 0;
-    char (*names)[32] = xcalloc(app->n_qubes + 1, sizeof(*names));
+    char(*names)[32] = xcalloc(app->n_qubes + 1, sizeof(*names));
     for (size_t i = 0; i < app->n_qubes; i++)
         if (preloaded(app->qubes[i]))
             snprintf(names[n++], sizeof(names[0]), "%s", app->qubes[i]->name);

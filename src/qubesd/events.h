@@ -17,7 +17,7 @@
 struct qube_event {
     const struct qube *subject; /* NULL: the app itself (global events) */
     const char *name;
-    size_t n;                   /* keyword arguments */
+    size_t n; /* keyword arguments */
     const char *const *keys;
     const char *const *values;
 };
@@ -27,8 +27,7 @@ struct event_subscriber {
      * itself: work that does is deferred on the loop (loop_defer). */
     void (*on_event)(void *ctx, struct app *app, const struct qube_event *ev);
     /* Asked before a pre-event's change (app_check): -1 with err refuses it. */
-    int (*check)(void *ctx, const struct app *app, const struct qube_event *ev,
-                 struct qerror *err);
+    int (*check)(void *ctx, const struct app *app, const struct qube_event *ev, struct qerror *err);
     void *ctx;
     struct event_subscriber *next; /* the bus's own */
 };

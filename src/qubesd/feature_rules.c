@@ -11,8 +11,7 @@
 
 /* Set and removed only by qubesd: the preload pool's bookkeeping. */
 static const char *const reserved[] = { "deferred-netvm-original", "preload-dispvm",
-                                        "preload-dispvm-completed",
-                                        "preload-dispvm-in-progress" };
+                                        "preload-dispvm-completed", "preload-dispvm-in-progress" };
 
 /* A non-negative integer of at most `digits` digits. */
 static bool digits_only(const char *v, size_t digits)
@@ -33,8 +32,8 @@ static int check_preload_max(const struct qube *q, const char *name, const char 
 {
     if (q->cls != QUBE_ADMINVM && !prop_find(q->cls, "template_for_dispvms"))
         return qerror_set(err, ERR_QUBES_VALUE_ERROR,
-                          "Qube %s is a %s, not a disposable template: %s is not for it",
-                          q->name, qube_class_name(q->cls), name);
+                          "Qube %s is a %s, not a disposable template: %s is not for it", q->name,
+                          qube_class_name(q->cls), name);
     if (strlen(value) > 9)
         return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid %s value: too large", name);
     if (*value && !digits_only(value, 9)) /* empty: none */

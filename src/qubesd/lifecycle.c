@@ -56,7 +56,7 @@ struct qube_runtime {
     struct waiter *on_started;
     struct waiter *on_halted;
     time_t start_time;
-    long long last_cpu_ms;  /* the previous stats sample */
+    long long last_cpu_ms; /* the previous stats sample */
     double last_sample_ms;
 };
 
@@ -303,9 +303,9 @@ static pid_t spawn_qrexec_daemon(const struct app *app, const struct qube *q, in
         return qerror_errno(err, errno, "open %s", log_path);
     char domid[16];
     snprintf(domid, sizeof(domid), "%d", q->qid);
-    const char *argv[] = { "qrexec-daemon", "--qube",  q->name, "--channel-fd",   "3",
-                           "--domid",       domid,     "--timeout", timeout,
-                           "--default-user", user.data, NULL };
+    const char *argv[] = { "qrexec-daemon", "--qube", q->name,     "--channel-fd", "3",
+                           "--domid",       domid,    "--timeout", timeout,        "--default-user",
+                           user.data,       NULL };
     pid_t pid = spawn_helper(daemon, (char **)argv, log, &channel_fd, 1);
     if (pid < 0) {
         close(log);
@@ -376,8 +376,8 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
         .root_image = root ? (root->source_path ? root->source_path : root->path) : NULL,
         .root_snapshot = root && root->source_path,
         /* a DispVM's private the same way: its DVM template's committed image */
-        .private_image = private ? (private->source_path ? private->source_path : private->path)
-                                 : NULL,
+        .private_image =
+            private ? (private->source_path ? private->source_path : private->path) : NULL,
         .private_snapshot = private && private->source_path,
         .volatile_mib = 1024,
         .guest_dir = guest,
@@ -401,8 +401,7 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
     launch.qubesdb_fd = qdb_theirs;
     struct qubesdb_link qubesdb;
     struct qube_run *run = NULL;
-    if (drv->prepare(&launch, err) < 0 ||
-        qubesdb_link_start(app, q, qdb_ours, &qubesdb, err) < 0) {
+    if (drv->prepare(&launch, err) < 0 || qubesdb_link_start(app, q, qdb_ours, &qubesdb, err) < 0) {
         storage_attachments_free(&att);
         struct qerror ignored;
         storage_stop(app, q, &ignored);
@@ -428,8 +427,9 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
         drv->kill(run, &ignored);
         return -1; /* the exit watch cleans up */
     }
-    rt->qrexec_watch = (struct loop_watch){
-        .fd = (int)syscall(SYS_pidfd_open, rt->qrexec_pid, 0), .fn = on_qrexec_ready, .ctx = rt };
+    rt->qrexec_watch = (struct loop_watch){ .fd = (int)syscall(SYS_pidfd_open, rt->qrexec_pid, 0),
+                                            .fn = on_qrexec_ready,
+                                            .ctx = rt };
     if (rt->qrexec_watch.fd < 0 || loop_add(app->loop, &rt->qrexec_watch, EPOLLIN) < 0) {
         qerror_errno(err, errno, "watch qrexec-daemon");
         struct qerror ignored;
@@ -508,8 +508,9 @@ static int start_with(struct app *app, struct qube *q, struct start_waiter w, st
     struct qube *netvm = qube_netvm(app, q);
     if (netvm && qube_power(netvm) != POWER_RUNNING) {
         if (netvm->runtime && netvm->runtime->state != POWER_TRANSIENT)
-            return qerror_set(err, ERR_QUBES_VM_NOT_STARTED_ERROR, "netvm %s of %s is %s, not running",
-                              netvm->name, q->name, power_state_name(qube_power(netvm)));
+            return qerror_set(err, ERR_QUBES_VM_NOT_STARTED_ERROR,
+                              "netvm %s of %s is %s, not running", netvm->name, q->name,
+                              power_state_name(qube_power(netvm)));
         struct after_netvm *a = xcalloc(1, sizeof(*a));
         snprintf(a->name, sizeof(a->name), "%s", q->name);
         a->w = w;
@@ -586,8 +587,8 @@ int lifecycle_shutdown(struct app *app, struct qube *q, bool force, bool wait,
             return -1;
         rt->state = POWER_HALTING;
         long long timeout = prop_value_int(app, q, "shutdown_timeout", 60);
-        loop_timer_start(app->loop, &rt->shutdown_timer, (long)timeout * 1000,
-                         on_shutdown_timeout, rt);
+        loop_timer_start(app->loop, &rt->shutdown_timer, (long)timeout * 1000, on_shutdown_timeout,
+                         rt);
     }
     if (wait)
         add_waiter(&rt->on_halted, done, ctx);
@@ -641,8 +642,7 @@ int lifecycle_pause(struct app *app, struct qube *q, bool pause, struct qerror *
     if (pause) {
         if (!rt || rt->state != POWER_RUNNING)
             return qerror_set(err, ERR_QUBES_VM_NOT_RUNNING_ERROR,
-                              "Domain not running (either powered off or paused): '%s'",
-                              q->name);
+                              "Domain not running (either powered off or paused): '%s'", q->name);
         if (rt->drv->pause(rt->run, err) < 0)
             return -1;
         rt->state = POWER_PAUSED;
@@ -650,7 +650,8 @@ int lifecycle_pause(struct app *app, struct qube *q, bool pause, struct qerror *
         return 0;
     }
     if (!rt || rt->state != POWER_PAUSED)
-        return qerror_set(err, ERR_QUBES_VM_NOT_PAUSED_ERROR, "Domain is not paused: '%s'", q->name);
+        return qerror_set(err, ERR_QUBES_VM_NOT_PAUSED_ERROR, "Domain is not paused: '%s'",
+                          q->name);
     if (rt->drv->unpause(rt->run, err) < 0)
         return -1;
     rt->state = POWER_RUNNING;
@@ -669,8 +670,8 @@ void lifecycle_current_state(const struct app *app, const struct qube *q, struct
     if (q->cls == QUBE_ADMINVM)
         st.memory_kib = host_memory_used_kib();
     buf_printf(out, "mem=%lld mem_static_max=%lld cputime=%lld power_state=%s", st.memory_kib,
-               q->cls == QUBE_ADMINVM ? app->host_memory_mib * 1024 : maxmem * 1024,
-               st.cpu_time_ms, power_state_name(qube_power(q)));
+               q->cls == QUBE_ADMINVM ? app->host_memory_mib * 1024 : maxmem * 1024, st.cpu_time_ms,
+               power_state_name(qube_power(q)));
 }
 
 bool lifecycle_sample(const struct app *app, struct qube *q, struct qube_sample *out)
@@ -688,10 +689,10 @@ bool lifecycle_sample(const struct app *app, struct qube *q, struct qube_sample 
     out->memory_kb = st.memory_kib;
     out->cpu_time_ms = st.cpu_time_ms;
     out->online_vcpus = vcpus;
-    out->cpu_usage = rt->last_sample_ms > 0 && elapsed > 0 && vcpus > 0
-                         ? (int)((double)(st.cpu_time_ms - rt->last_cpu_ms) * 100.0 / elapsed /
-                                 vcpus)
-                         : 0;
+    out->cpu_usage =
+        rt->last_sample_ms > 0 && elapsed > 0 && vcpus > 0
+            ? (int)((double)(st.cpu_time_ms - rt->last_cpu_ms) * 100.0 / elapsed / vcpus)
+            : 0;
     rt->last_cpu_ms = st.cpu_time_ms;
     rt->last_sample_ms = now;
     return true;

@@ -70,8 +70,7 @@ static int take_root_lock(void)
         ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
         pid[n > 0 ? n : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
-        fprintf(stderr,
-                "qubesd: another qubesd%s%s%s is already serving root %s (lock %s held)\n",
+        fprintf(stderr, "qubesd: another qubesd%s%s%s is already serving root %s (lock %s held)\n",
                 *pid ? " (pid " : "", pid, *pid ? ")" : "", qroot_get(), path);
         close(fd);
         return -1;

@@ -22,8 +22,7 @@ int netvm_qdb_connected_ips(struct qube *netvm, const char *ips, struct qerror *
 }
 
 int netvm_qdb_client(struct qube *netvm, const struct qube *client, const char *ip,
-                     const char *gateway, long long now, long long *next_expire,
-                     struct qerror *err)
+                     const char *gateway, long long now, long long *next_expire, struct qerror *err)
 {
     struct qdb_client *db = lifecycle_qubesdb(netvm, err);
     if (!db)
@@ -56,8 +55,7 @@ int netvm_qdb_client_gone(struct qube *netvm, const char *ip, struct qerror *err
     snprintf(rules, sizeof(rules), "/qubes-firewall/%s/", ip);
     snprintf(trigger, sizeof(trigger), "/qubes-firewall/%s", ip);
     snprintf(mapped, sizeof(mapped), "/mapped-ip/%s/", ip);
-    return qdb_rm(db, rules, err) < 0 || qdb_rm(db, trigger, err) < 0 ||
-                   qdb_rm(db, mapped, err) < 0
-               ? -1
-               : 0;
+    if (qdb_rm(db, rules, err) < 0 || qdb_rm(db, trigger, err) < 0 || qdb_rm(db, mapped, err) < 0)
+        return -1;
+    return 0;
 }

@@ -26,8 +26,8 @@
 struct network {
     struct app *app;
     struct event_subscriber sub;
-    struct kv_list nat_slots; /* top qube -> its NAT uplink's slot */
-    struct kv_list links;     /* client -> "<netvm> <ip>" of its link, while it has one */
+    struct kv_list nat_slots;       /* top qube -> its NAT uplink's slot */
+    struct kv_list links;           /* client -> "<netvm> <ip>" of its link, while it has one */
     struct loop_watch expire_timer; /* the next firewall rule to expire */
     long long next_expire;          /* its time, 0: none armed */
 };
@@ -76,8 +76,7 @@ static void publish_connected(struct network *n, struct qube *netvm)
     }
     struct qerror err = { 0 };
     if (netvm_qdb_connected_ips(netvm, ips.data, &err) < 0)
-        log_warning("qube=%s op=qubesdb-connected-ips result=error: %s", netvm->name,
-                    err.message);
+        log_warning("qube=%s op=qubesdb-connected-ips result=error: %s", netvm->name, err.message);
 }
 
 static void on_expire(struct loop_watch *w, uint32_t events);
@@ -147,8 +146,7 @@ static int attach(struct network *n, const struct app *app, const struct qube *c
     kv_set(&n->links, client->name, link);
     publish_connected(n, (struct qube *)netvm);
     publish_firewall(n, client);
-    log_info("qube=%s op=network-attach netvm=%s ip=%s vif=%s", client->name, netvm->name, ip,
-             vif);
+    log_info("qube=%s op=network-attach netvm=%s ip=%s vif=%s", client->name, netvm->name, ip, vif);
     return 0;
 }
 
@@ -166,8 +164,8 @@ static void detach(struct network *n, const struct app *app, const struct qube *
         return; /* the netvm is gone, and the link with it */
     publish_connected(n, netvm);
     if (netvm_qdb_client_gone(netvm, ip, &err) < 0) {
-        log_warning("qube=%s op=qubesdb-forget netvm=%s result=error: %s", client->name,
-                    netvm_name, err.message);
+        log_warning("qube=%s op=qubesdb-forget netvm=%s result=error: %s", client->name, netvm_name,
+                    err.message);
         qerror_clear(&err);
     }
     char vif[16];
@@ -175,8 +173,8 @@ static void detach(struct network *n, const struct app *app, const struct qube *
     vif_detach(netvm_ns, client->qid, &err); /* gone already when the client stopped */
     qerror_clear(&err);
     if (provider_allow(netvm_ns, vif, ip, false, &err) < 0)
-        log_warning("qube=%s op=network-detach netvm=%s result=error: %s", client->name,
-                    netvm_name, err.message);
+        log_warning("qube=%s op=network-detach netvm=%s result=error: %s", client->name, netvm_name,
+                    err.message);
     else
         log_info("qube=%s op=network-detach netvm=%s", client->name, netvm_name);
 }
@@ -197,8 +195,7 @@ static void slot_remember(struct network *n, const struct qube *q, int slot)
     _cleanup_free_ char *path = slot_file(q);
     FILE *f = fopen(path, "we");
     if (!f || fprintf(f, "%d\n", slot) < 0 || fclose(f) != 0)
-        log_warning("qube=%s op=uplink file=%s result=error: %s", q->name, path,
-                    strerror(errno));
+        log_warning("qube=%s op=uplink file=%s result=error: %s", q->name, path, strerror(errno));
 }
 
 static void slot_recall(struct network *n, const struct qube *q)
@@ -252,8 +249,8 @@ static int uplink_up(struct network *n, const struct qube *q, int ns, char dns[2
                           mode, q->name, F_UPLINK_ADDRESS, F_UPLINK_GATEWAY);
     const char *resolvers = kv_get(&q->features, F_UPLINK_DNS);
     if (resolvers && sscanf(resolvers, "%15s %15s", dns[0], dns[1]) < 1)
-        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "feature %s of %s: %s", F_UPLINK_DNS,
-                          q->name, resolvers);
+        return qerror_set(err, ERR_QUBES_VALUE_ERROR, "feature %s of %s: %s", F_UPLINK_DNS, q->name,
+                          resolvers);
     if (uplink_move(ns, mode, address, gateway, err) < 0)
         return -1;
     log_info("qube=%s op=uplink mode=interface interface=%s address=%s", q->name, mode, address);
@@ -286,14 +283,13 @@ static int provider_up(struct network *n, const struct app *app, const struct qu
         struct qerror client_err = { 0 };
         if (c2 != q && qube_power(c2) == POWER_RUNNING && qube_netvm(app, c2) == q &&
             attach(n, app, c2, q, &client_err) < 0)
-            log_warning("qube=%s op=network-attach netvm=%s result=error: %s", c2->name,
-                        q->name, client_err.message);
+            log_warning("qube=%s op=network-attach netvm=%s result=error: %s", c2->name, q->name,
+                        client_err.message);
     }
     return 0;
 }
 
-static const struct qube *named(const struct app *app, const struct qube_event *ev,
-                                const char *key)
+static const struct qube *named(const struct app *app, const struct qube_event *ev, const char *key)
 {
     for (size_t i = 0; i < ev->n; i++)
         if (strcmp(ev->keys[i], key) == 0)
@@ -306,8 +302,7 @@ static bool is_event(const struct qube_event *ev, const char *a, const char *b)
     return strcmp(ev->name, a) == 0 || (b && strcmp(ev->name, b) == 0);
 }
 
-static int check(void *ctx, const struct app *app, const struct qube_event *ev,
-                 struct qerror *err)
+static int check(void *ctx, const struct app *app, const struct qube_event *ev, struct qerror *err)
 {
     struct network *n = ctx;
     struct qube *q = (struct qube *)ev->subject;
@@ -345,8 +340,8 @@ static void on_event(void *ctx, struct app *app, const struct qube_event *ev)
         const struct qube *netvm = qube_netvm(app, q);
         struct qerror err = { 0 };
         if (netvm && qube_power(netvm) == POWER_RUNNING && attach(n, app, q, netvm, &err) < 0)
-            log_warning("qube=%s op=network-attach netvm=%s result=error: %s", q->name,
-                        netvm->name, err.message);
+            log_warning("qube=%s op=network-attach netvm=%s result=error: %s", q->name, netvm->name,
+                        err.message);
     } else if (is_event(ev, "firewall-changed", NULL)) {
         publish_firewall(n, q);
     } else if (is_event(ev, "domain-shutdown", NULL)) {

@@ -24,20 +24,22 @@ int persist_property(struct app *app, const struct qube *q, const struct prop_de
 {
     if (!q) {
         const char *p[] = { def->name, value };
-        return value ? store_run(app->store,
-                                 "INSERT OR REPLACE INTO global_property (name, value) "
-                                 "VALUES (?, ?)", 2, p, err)
-                     : store_run(app->store, "DELETE FROM global_property WHERE name = ?", 1, p,
-                                 err);
+        return value
+                   ? store_run(app->store,
+                               "INSERT OR REPLACE INTO global_property (name, value) "
+                               "VALUES (?, ?)",
+                               2, p, err)
+                   : store_run(app->store, "DELETE FROM global_property WHERE name = ?", 1, p, err);
     }
     char qid[16];
     qid_text(q, qid);
     const char *p[] = { qid, def->name, value };
     return value ? store_run(app->store,
                              "INSERT OR REPLACE INTO qube_property (qid, name, value) "
-                             "VALUES (?, ?, ?)", 3, p, err)
-                 : store_run(app->store, "DELETE FROM qube_property WHERE qid = ? AND name = ?",
-                             2, p, err);
+                             "VALUES (?, ?, ?)",
+                             3, p, err)
+                 : store_run(app->store, "DELETE FROM qube_property WHERE qid = ? AND name = ?", 2,
+                             p, err);
 }
 
 static int persist_volume_config(struct app *app, const struct qube *q, struct qerror *err);
@@ -61,13 +63,12 @@ int persist_qube_insert(struct app *app, const struct qube *q, struct qerror *er
         if (persist_tag(app, q, q->tags.items[i], true, err) < 0)
             return -1;
     for (size_t i = 0; i < q->features.n; i++)
-        if (persist_feature(app, q, q->features.items[i].key, q->features.items[i].value, err) <
-            0)
+        if (persist_feature(app, q, q->features.items[i].key, q->features.items[i].value, err) < 0)
             return -1;
     for (size_t i = 0; i < q->volume_pools.n; i++) {
         const char *p[] = { qid, q->volume_pools.items[i].key, q->volume_pools.items[i].value };
-        if (store_run(app->store, "INSERT INTO volume_pool (qid, volume, pool) VALUES (?, ?, ?)",
-                      3, p, err) < 0)
+        if (store_run(app->store, "INSERT INTO volume_pool (qid, volume, pool) VALUES (?, ?, ?)", 3,
+                      p, err) < 0)
             return -1;
     }
     if (q->notes && persist_notes(app, q, q->notes, err) < 0)
@@ -92,11 +93,11 @@ int persist_feature(struct app *app, const struct qube *q, const char *name, con
     char qid[16];
     qid_text(q, qid);
     const char *p[] = { qid, name, value };
-    return value ? store_run(app->store,
-                             "INSERT OR REPLACE INTO feature (qid, name, value) VALUES (?, ?, ?)",
-                             3, p, err)
-                 : store_run(app->store, "DELETE FROM feature WHERE qid = ? AND name = ?", 2, p,
-                             err);
+    return value
+               ? store_run(app->store,
+                           "INSERT OR REPLACE INTO feature (qid, name, value) VALUES (?, ?, ?)", 3,
+                           p, err)
+               : store_run(app->store, "DELETE FROM feature WHERE qid = ? AND name = ?", 2, p, err);
 }
 
 int persist_tag(struct app *app, const struct qube *q, const char *tag, bool present,
@@ -105,10 +106,9 @@ int persist_tag(struct app *app, const struct qube *q, const char *tag, bool pre
     char qid[16];
     qid_text(q, qid);
     const char *p[] = { qid, tag };
-    return present ? store_run(app->store, "INSERT OR IGNORE INTO tag (qid, name) VALUES (?, ?)",
-                               2, p, err)
-                   : store_run(app->store, "DELETE FROM tag WHERE qid = ? AND name = ?", 2, p,
-                               err);
+    return present ? store_run(app->store, "INSERT OR IGNORE INTO tag (qid, name) VALUES (?, ?)", 2,
+                               p, err)
+                   : store_run(app->store, "DELETE FROM tag WHERE qid = ? AND name = ?", 2, p, err);
 }
 
 int persist_notes(struct app *app, const struct qube *q, const char *text, struct qerror *err)
@@ -120,14 +120,13 @@ int persist_notes(struct app *app, const struct qube *q, const char *text, struc
                      err);
 }
 
-int persist_firewall(struct app *app, const struct qube *q, const char *rules,
-                     struct qerror *err)
+int persist_firewall(struct app *app, const struct qube *q, const char *rules, struct qerror *err)
 {
     char qid[16];
     qid_text(q, qid);
     const char *p[] = { qid, rules };
-    return store_run(app->store, "INSERT OR REPLACE INTO firewall (qid, rules) VALUES (?, ?)", 2,
-                     p, err);
+    return store_run(app->store, "INSERT OR REPLACE INTO firewall (qid, rules) VALUES (?, ?)", 2, p,
+                     err);
 }
 
 int persist_label_insert(struct app *app, const struct label *l, struct qerror *err)
@@ -166,8 +165,7 @@ int persist_pool_insert(struct app *app, const char *name, const char *driver,
     if (store_run(app->store, "INSERT INTO pool (name, driver) VALUES (?, ?)", 2, row, err) < 0)
         return -1;
     for (size_t i = 0; i < config->n; i++)
-        if (persist_pool_option(app, name, config->items[i].key, config->items[i].value,
-                                err) < 0)
+        if (persist_pool_option(app, name, config->items[i].key, config->items[i].value, err) < 0)
             return -1;
     return 0;
 }
@@ -177,8 +175,8 @@ int persist_pool_option(struct app *app, const char *name, const char *key, cons
 {
     const char *p[] = { name, key, value };
     return store_run(app->store,
-                     "INSERT OR REPLACE INTO pool_config (pool, key, value) VALUES (?, ?, ?)", 3,
-                     p, err);
+                     "INSERT OR REPLACE INTO pool_config (pool, key, value) VALUES (?, ?, ?)", 3, p,
+                     err);
 }
 
 int persist_pool_delete(struct app *app, const char *name, struct qerror *err)
@@ -188,8 +186,8 @@ int persist_pool_delete(struct app *app, const char *name, struct qerror *err)
     return store_run(app->store, "DELETE FROM pool WHERE name = ?", 1, p, err);
 }
 
-int persist_volume_key(struct app *app, const struct qube *q, const char *volume,
-                       const char *key, const char *value, struct qerror *err)
+int persist_volume_key(struct app *app, const struct qube *q, const char *volume, const char *key,
+                       const char *value, struct qerror *err)
 {
     char qid[16];
     qid_text(q, qid);
@@ -209,8 +207,7 @@ static int persist_volume_config(struct app *app, const struct qube *q, struct q
         if (!dot)
             continue;
         _cleanup_free_ char *volume = xstrndup(k, (size_t)(dot - k));
-        if (persist_volume_key(app, q, volume, dot + 1, q->volume_config.items[i].value, err) <
-            0)
+        if (persist_volume_key(app, q, volume, dot + 1, q->volume_config.items[i].value, err) < 0)
             return -1;
     }
     return 0;
@@ -220,8 +217,8 @@ static const struct {
     const char *name;
     const char *color;
 } default_labels[] = {
-    { "red", "0xcc0000" },  { "orange", "0xf57900" }, { "yellow", "0xedd400" },
-    { "green", "0x73d216" }, { "gray", "0x555555" },   { "blue", "0x3465a4" },
+    { "red", "0xcc0000" },    { "orange", "0xf57900" }, { "yellow", "0xedd400" },
+    { "green", "0x73d216" },  { "gray", "0x555555" },   { "blue", "0x3465a4" },
     { "purple", "0x75507b" }, { "black", "0x000000" },
 };
 
@@ -365,8 +362,7 @@ static int load_pool_row(void *ctx, size_t n, const char *const *c)
     if (n != 2 || !c[0] || !c[1])
         return 0;
     app->pools = xrealloc(app->pools, (app->n_pools + 1) * sizeof(*app->pools));
-    app->pools[app->n_pools++] =
-        (struct pool){ .name = xstrdup(c[0]), .driver = xstrdup(c[1]) };
+    app->pools[app->n_pools++] = (struct pool){ .name = xstrdup(c[0]), .driver = xstrdup(c[1]) };
     return 0;
 }
 
@@ -396,8 +392,8 @@ static int create_initial(struct app *app, struct qerror *err)
                   err) < 0)
         goto fail;
     static const char *const dom0_label[] = { "0", "label", "black" };
-    if (store_run(s, "INSERT INTO qube_property (qid, name, value) VALUES (?, ?, ?)", 3,
-                  dom0_label, err) < 0)
+    if (store_run(s, "INSERT INTO qube_property (qid, name, value) VALUES (?, ?, ?)", 3, dom0_label,
+                  err) < 0)
         goto fail;
     for (size_t i = 0; i < ARRAY_SIZE(default_labels); i++) {
         char idx[8];
@@ -414,8 +410,8 @@ static int create_initial(struct app *app, struct qerror *err)
         if (store_run(s, "INSERT INTO pool (name, driver) VALUES (?, ?)", 2, pools[i], err) < 0)
             goto fail;
         const char *p[] = { pools[i][0], pools[i][2], pools[i][3] };
-        if (store_run(s, "INSERT INTO pool_config (pool, key, value) VALUES (?, ?, ?)", 3, p,
-                      err) < 0)
+        if (store_run(s, "INSERT INTO pool_config (pool, key, value) VALUES (?, ?, ?)", 3, p, err) <
+            0)
             goto fail;
     }
     static const char *const kernel_pool[] = { "default_pool_kernel", "linux-kernel" };
@@ -479,4 +475,3 @@ int persist_load(struct app *app, const char *db_path, struct qerror *err)
     app_host_init(app);
     return 0;
 }
-

@@ -23,8 +23,7 @@ int persist_feature(struct app *app, const struct qube *q, const char *name, con
 int persist_tag(struct app *app, const struct qube *q, const char *tag, bool present,
                 struct qerror *err);
 int persist_notes(struct app *app, const struct qube *q, const char *text, struct qerror *err);
-int persist_firewall(struct app *app, const struct qube *q, const char *rules,
-                     struct qerror *err);
+int persist_firewall(struct app *app, const struct qube *q, const char *rules, struct qerror *err);
 int persist_label_insert(struct app *app, const struct label *l, struct qerror *err);
 int persist_label_delete(struct app *app, const char *name, struct qerror *err);
 int persist_pool_insert(struct app *app, const char *name, const char *driver,
@@ -32,8 +31,8 @@ int persist_pool_insert(struct app *app, const char *name, const char *driver,
 int persist_pool_option(struct app *app, const char *name, const char *key, const char *value,
                         struct qerror *err);
 int persist_pool_delete(struct app *app, const char *name, struct qerror *err);
-int persist_volume_key(struct app *app, const struct qube *q, const char *volume,
-                       const char *key, const char *value, struct qerror *err);
+int persist_volume_key(struct app *app, const struct qube *q, const char *volume, const char *key,
+                       const char *value, struct qerror *err);
 
 /* Runs fn(ctx) between BEGIN and COMMIT; rolls back if either fails. */
 int persist_transaction(struct app *app, int (*fn)(void *ctx, struct qerror *err), void *ctx,

@@ -40,7 +40,7 @@
 /* The policy directories, in precedence order, and the legacy one of !compat-4.0. */
 static const char *const policy_dirs[] = { "run/qubes/policy.d", "etc/qubes/policy.d" };
 static const char *const watched_dirs[] = {
-    "run/qubes/policy.d", "etc/qubes/policy.d", "run/qubes/policy.d/include",
+    "run/qubes/policy.d",         "etc/qubes/policy.d",   "run/qubes/policy.d/include",
     "etc/qubes/policy.d/include", "etc/qubes-rpc/policy",
 };
 
@@ -63,7 +63,7 @@ struct policy_service {
     struct app *app;
     struct loop_watch listen;
     struct loop_watch agent_listen;
-    struct loop_watch agent;    /* fd -1: no agent connected */
+    struct loop_watch agent; /* fd -1: no agent connected */
     struct buf agent_in;
     struct loop_watch inotify;
     struct policy policy;
@@ -83,8 +83,7 @@ static void build_system(const struct app *app, struct policy_system *sys)
 {
     for (size_t i = 0; i < app->n_qubes; i++) {
         const struct qube *q = app->qubes[i];
-        struct policy_qube *pq = policy_system_add(sys, q->name, q->uuid,
-                                                   qube_class_name(q->cls));
+        struct policy_qube *pq = policy_system_add(sys, q->name, q->uuid, qube_class_name(q->cls));
         for (size_t t = 0; t < q->tags.n; t++)
             policy_qube_add_tag(pq, q->tags.items[t]);
         const struct qube *dvm = prop_value_qube(app, q, "default_dispvm");
@@ -92,8 +91,8 @@ static void build_system(const struct app *app, struct policy_system *sys)
             policy_qube_set(&pq->default_dispvm, dvm->name);
         pq->template_for_dispvms = prop_value_bool(app, q, "template_for_dispvms");
         const char *internal = kv_get(&q->features, "internal");
-        pq->internal = internal && *internal && strcmp(internal, "0") != 0 &&
-                       strcmp(internal, "False") != 0;
+        pq->internal =
+            internal && *internal && strcmp(internal, "0") != 0 && strcmp(internal, "False") != 0;
         policy_qube_set(&pq->power_state, power_state_name(qube_power(q)));
     }
 }
@@ -107,8 +106,7 @@ static void watch_dirs(struct policy_service *ps)
         /* missing directories are fine: their parent's watch sees them appear */
         inotify_add_watch(ps->inotify.fd, p,
                           IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM |
-                              IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
-                              IN_ONLYDIR);
+                              IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
     }
 }
 
@@ -316,12 +314,12 @@ static bool send_ask(struct policy_service *ps, struct policy_request *r)
     if (ps->agent.fd < 0)
         return false;
     const char *plus = strchr(r->service, '+');
-    _cleanup_free_ char *svc = xstrndup(r->service, plus ? (size_t)(plus - r->service)
-                                                         : strlen(r->service));
+    _cleanup_free_ char *svc =
+        xstrndup(r->service, plus ? (size_t)(plus - r->service) : strlen(r->service));
     _cleanup_buf_ struct buf m = BUF_INIT;
     r->ask_id = ++ps->next_ask_id;
-    buf_printf(&m, "id=%lu\nsource=%s\nservice=%s\nargument=%s\ntargets=", r->ask_id,
-               r->source, svc, plus ? plus : "+");
+    buf_printf(&m, "id=%lu\nsource=%s\nservice=%s\nargument=%s\ntargets=", r->ask_id, r->source,
+               svc, plus ? plus : "+");
     for (size_t i = 0; i < r->res.n_targets; i++)
         buf_printf(&m, "%s%s", i ? " " : "", r->res.targets[i]);
     buf_printf(&m, "\ndefault_target=%s\n\n", r->res.default_target ? r->res.default_target : "");
@@ -342,15 +340,15 @@ static void notify_denial(struct policy_service *ps, const struct policy_request
     if (ps->agent.fd < 0 || r->res.result != POLICY_DENY || !r->res.notify)
         return;
     const char *plus = strchr(r->service, '+');
-    _cleanup_free_ char *svc = xstrndup(r->service, plus ? (size_t)(plus - r->service)
-                                                         : strlen(r->service));
+    _cleanup_free_ char *svc =
+        xstrndup(r->service, plus ? (size_t)(plus - r->service) : strlen(r->service));
     /* the target as the request named it, after @default for none or an unknown qube */
     const char *target = r->res.requested_target ? r->res.requested_target
-                         : *r->target             ? r->target
-                                                  : "@default";
+                         : *r->target            ? r->target
+                                                 : "@default";
     _cleanup_buf_ struct buf m = BUF_INIT;
-    buf_printf(&m, "resolution=deny\nsource=%s\nservice=%s\nargument=%s\ntarget=%s\n\n",
-               r->source, svc, plus ? plus : "+", target);
+    buf_printf(&m, "resolution=deny\nsource=%s\nservice=%s\nargument=%s\ntarget=%s\n\n", r->source,
+               svc, plus ? plus : "+", target);
     if (send(ps->agent.fd, m.data, m.len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)m.len)
         log_warning("policy: the policy agent does not take notifications");
 }
@@ -475,8 +473,8 @@ static void on_listen(struct loop_watch *w, uint32_t events)
         ps->requests = r;
         ps->n_requests++;
         if (loop_add(ps->app->loop, &r->watch, EPOLLIN | EPOLLRDHUP) < 0 ||
-            loop_timer_start(ps->app->loop, &r->timer, REQUEST_TIMEOUT_MS, on_request_timeout,
-                             r) < 0)
+            loop_timer_start(ps->app->loop, &r->timer, REQUEST_TIMEOUT_MS, on_request_timeout, r) <
+                0)
             request_close(ps, r);
     }
 }

@@ -373,7 +373,8 @@ void prop_serialize(const struct app *app, const struct qube *q, const struct pr
     _cleanup_buf_ struct buf v = BUF_INIT;
     int rc = prop_value(app, q, def, &v);
     /* hot path of GetAll (qvm-ls): plain appends, no printf */
-    buf_append_str(out, prop_is_default(app, q, def) ? "default=True type=" : "default=False type=");
+    buf_append_str(out,
+                   prop_is_default(app, q, def) ? "default=True type=" : "default=False type=");
     buf_append_str(out, prop_type_name(def->type));
     buf_append_char(out, ' ');
     if (rc == 0 && v.len)
@@ -464,7 +465,8 @@ int prop_sanitize(const struct app *app, const struct qube *q, const struct prop
     case PROP_LABEL: {
         const struct label *l = app_label_lookup(app, value);
         if (!l)
-            return qerror_set(err, ERR_QUBES_LABEL_NOT_FOUND_ERROR, "Label does not exist: %s", value);
+            return qerror_set(err, ERR_QUBES_LABEL_NOT_FOUND_ERROR, "Label does not exist: %s",
+                              value);
         buf_append_str(canonical, l->name);
         return 0;
     }
@@ -488,8 +490,8 @@ int prop_check_writable(const struct qube *q, const struct prop_def *def, bool r
                         struct qerror *err)
 {
     const char *holder = q ? qube_class_name(q->cls) : "Qubes";
-    if ((def->flags & PROP_READONLY) || (q && q->cls == QUBE_ADMINVM && (def->flags &
-                                                                          PROP_WRITE_ONCE)))
+    if ((def->flags & PROP_READONLY) ||
+        (q && q->cls == QUBE_ADMINVM && (def->flags & PROP_WRITE_ONCE)))
         return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
                           "property '%s' on %s instance cannot be set", def->name, holder);
     if (def->flags & PROP_WRITE_ONCE)
@@ -498,8 +500,8 @@ int prop_check_writable(const struct qube *q, const struct prop_def *def, bool r
     if (reset && (def->flags & PROP_NO_RESET))
         return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Cannot unset %s", def->name);
     if ((def->flags & PROP_HALTED_ONLY) && q && q->runtime)
-        return qerror_set(err, ERR_QUBES_VM_NOT_HALTED_ERROR, "Cannot change %s while qube is running",
-                          def->name);
+        return qerror_set(err, ERR_QUBES_VM_NOT_HALTED_ERROR,
+                          "Cannot change %s while qube is running", def->name);
     return 0;
 }
 
@@ -519,7 +521,7 @@ int prop_check_change(struct app *app, struct qube *q, const struct prop_def *de
 }
 
 bool prop_find_reference(const struct app *app, const struct qube *q, const char **holder,
-                        const char **prop)
+                         const char **prop)
 {
     for (size_t i = 0; i <= app->n_qubes; i++) {
         const struct qube *h = i < app->n_qubes ? app->qubes[i] : NULL;

@@ -19,13 +19,13 @@ enum prop_type { PROP_STR, PROP_INT, PROP_BOOL, PROP_VM, PROP_LABEL };
 #define ON_ALL_QUBES (ON_QUBESVM | ON(QUBE_ADMINVM))
 
 enum prop_flags {
-    PROP_WRITE_ONCE = 1 << 0, /* set at creation, never changed */
-    PROP_READONLY = 1 << 1,   /* Qubes' "forbidden" setter: computed or fixed */
-    PROP_ALLOW_NONE = 1 << 2, /* a vm property that may be empty (None) */
-    PROP_INHERIT = 1 << 3,    /* default is the template's value when there is one */
-    PROP_NO_RESET = 1 << 4,   /* cannot go back to a default (template) */
-    PROP_LOWERCASE = 1 << 5,  /* case-folded when set (mac, virt_mode) */
-    PROP_IDENTITY = 1 << 6,   /* name, qid, uuid: kept in struct qube itself */
+    PROP_WRITE_ONCE = 1 << 0,  /* set at creation, never changed */
+    PROP_READONLY = 1 << 1,    /* Qubes' "forbidden" setter: computed or fixed */
+    PROP_ALLOW_NONE = 1 << 2,  /* a vm property that may be empty (None) */
+    PROP_INHERIT = 1 << 3,     /* default is the template's value when there is one */
+    PROP_NO_RESET = 1 << 4,    /* cannot go back to a default (template) */
+    PROP_LOWERCASE = 1 << 5,   /* case-folded when set (mac, virt_mode) */
+    PROP_IDENTITY = 1 << 6,    /* name, qid, uuid: kept in struct qube itself */
     PROP_HALTED_ONLY = 1 << 7, /* changes only while the qube is halted (template) */
 };
 
@@ -44,13 +44,13 @@ struct prop_def {
     enum prop_type type;
     unsigned holders;
     unsigned flags;
-    int load_stage;            /* listing order is (load_stage, name), as in Qubes */
+    int load_stage; /* listing order is (load_stage, name), as in Qubes */
     prop_default_fn get_default;
-    const char *default_text;  /* for get_default == default_const */
+    const char *default_text; /* for get_default == default_const */
     prop_check_fn check;
-    unsigned vm_class_mask;    /* PROP_VM: allowed classes of the target (0 = any) */
+    unsigned vm_class_mask; /* PROP_VM: allowed classes of the target (0 = any) */
     const char *doc;
-    size_t index;              /* slot in qube->props / app->props */
+    size_t index; /* slot in qube->props / app->props */
 };
 
 /* Validates the table and builds the per-class listing orders. */

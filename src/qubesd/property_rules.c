@@ -81,9 +81,7 @@ int default_icon(const struct app *app, const struct qube *q, const struct prop_
     (void)def;
     const char *kind = "appvm";
     switch (q->cls) {
-    case QUBE_ADMINVM:
-        buf_append_str(out, "adminvm-black");
-        return 0;
+    case QUBE_ADMINVM: buf_append_str(out, "adminvm-black"); return 0;
     case QUBE_TEMPLATEVM: kind = "templatevm"; break;
     case QUBE_DISPVM: kind = "dispvm"; break;
     case QUBE_STANDALONEVM: kind = "standalonevm"; break;
@@ -102,8 +100,8 @@ int default_updateable(const struct app *app, const struct qube *q, const struct
                        struct buf *out)
 {
     (void)app, (void)def;
-    bool own_root = q->cls == QUBE_ADMINVM || q->cls == QUBE_TEMPLATEVM ||
-                    q->cls == QUBE_STANDALONEVM;
+    bool own_root =
+        q->cls == QUBE_ADMINVM || q->cls == QUBE_TEMPLATEVM || q->cls == QUBE_STANDALONEVM;
     buf_append_str(out, own_root ? "True" : "False");
     return 0;
 }
@@ -117,8 +115,8 @@ int default_include_in_backups(const struct app *app, const struct qube *q,
     return 0;
 }
 
-int default_default_dispvm(const struct app *app, const struct qube *q,
-                           const struct prop_def *def, struct buf *out)
+int default_default_dispvm(const struct app *app, const struct qube *q, const struct prop_def *def,
+                           struct buf *out)
 {
     (void)def;
     if (q->cls == QUBE_DISPVM) {
@@ -181,8 +179,8 @@ int default_gateway(const struct app *app, const struct qube *q, const struct pr
     return prop_value(app, q, prop_find(q->cls, "ip"), out);
 }
 
-int default_visible_gateway(const struct app *app, const struct qube *q,
-                            const struct prop_def *def, struct buf *out)
+int default_visible_gateway(const struct app *app, const struct qube *q, const struct prop_def *def,
+                            struct buf *out)
 {
     (void)def;
     const struct qube *netvm = qube_netvm(app, q);
@@ -294,8 +292,8 @@ int check_template(const struct app *app, const struct qube *q, const struct pro
     }
     if (t->cls != QUBE_TEMPLATEVM)
         return qerror_set(err, ERR_QUBES_PROPERTY_VALUE_ERROR,
-                          "wrong VM class: domains['%s'] is of type %s and not TemplateVM",
-                          t->name, qube_class_name(t->cls));
+                          "wrong VM class: domains['%s'] is of type %s and not TemplateVM", t->name,
+                          qube_class_name(t->cls));
     return 0;
 }
 
@@ -415,8 +413,8 @@ int check_default_netvm(const struct app *app, const struct qube *q, const struc
     return 0;
 }
 
-int check_provides_network(const struct app *app, const struct qube *q,
-                           const struct prop_def *def, const char *value, struct qerror *err)
+int check_provides_network(const struct app *app, const struct qube *q, const struct prop_def *def,
+                           const char *value, struct qerror *err)
 {
     (void)def;
     if (value && strcmp(value, "True") == 0)
@@ -445,8 +443,8 @@ int check_mac(const struct app *app, const struct qube *q, const struct prop_def
     (void)app, (void)q, (void)def;
     bool ok = value && strlen(value) == 17;
     for (size_t i = 0; ok && i < 17; i++)
-        ok = i % 3 == 2 ? value[i] == ':' : (isxdigit((unsigned char)value[i]) &&
-                                              !isupper((unsigned char)value[i]));
+        ok = i % 3 == 2 ? value[i] == ':'
+                        : (isxdigit((unsigned char)value[i]) && !isupper((unsigned char)value[i]));
     if (!ok)
         return qerror_set(err, ERR_QUBES_VALUE_ERROR, "Invalid MAC address value");
     return 0;

@@ -6,14 +6,12 @@
 int default_none(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
 int default_identity(const struct app *, const struct qube *, const struct prop_def *,
                      struct buf *);
-int default_const(const struct app *, const struct qube *, const struct prop_def *,
-                  struct buf *);
+int default_const(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
 int default_const_none(const struct app *, const struct qube *, const struct prop_def *,
                        struct buf *);
 int default_from_global(const struct app *, const struct qube *, const struct prop_def *,
                         struct buf *);
-int default_klass(const struct app *, const struct qube *, const struct prop_def *,
-                  struct buf *);
+int default_klass(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
 int default_icon(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
 int default_updateable(const struct app *, const struct qube *, const struct prop_def *,
                        struct buf *);
@@ -21,18 +19,15 @@ int default_include_in_backups(const struct app *, const struct qube *, const st
                                struct buf *);
 int default_default_dispvm(const struct app *, const struct qube *, const struct prop_def *,
                            struct buf *);
-int default_netvm(const struct app *, const struct qube *, const struct prop_def *,
-                  struct buf *);
+int default_netvm(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
 int default_ip(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
 int default_visible_ip(const struct app *, const struct qube *, const struct prop_def *,
                        struct buf *);
 int default_visible_gateway(const struct app *, const struct qube *, const struct prop_def *,
                             struct buf *);
-int default_gateway(const struct app *, const struct qube *, const struct prop_def *,
-                    struct buf *);
+int default_gateway(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
 int default_dns(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
-int default_maxmem(const struct app *, const struct qube *, const struct prop_def *,
-                   struct buf *);
+int default_maxmem(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
 int default_pool(const struct app *, const struct qube *, const struct prop_def *, struct buf *);
 int default_host_memory(const struct app *, const struct qube *, const struct prop_def *,
                         struct buf *);
@@ -42,12 +37,12 @@ int default_start_time(const struct app *, const struct qube *, const struct pro
 int default_host_cpus(const struct app *, const struct qube *, const struct prop_def *,
                       struct buf *);
 
-int check_positive(const struct app *, const struct qube *, const struct prop_def *,
-                   const char *, struct qerror *);
+int check_positive(const struct app *, const struct qube *, const struct prop_def *, const char *,
+                   struct qerror *);
 int check_non_negative(const struct app *, const struct qube *, const struct prop_def *,
                        const char *, struct qerror *);
-int check_template(const struct app *, const struct qube *, const struct prop_def *,
-                   const char *, struct qerror *);
+int check_template(const struct app *, const struct qube *, const struct prop_def *, const char *,
+                   struct qerror *);
 int check_template_for_dispvms(const struct app *, const struct qube *, const struct prop_def *,
                                const char *, struct qerror *);
 int check_dispvm_template(const struct app *, const struct qube *, const struct prop_def *,
@@ -62,12 +57,12 @@ int check_ip(const struct app *, const struct qube *, const struct prop_def *, c
              struct qerror *);
 int check_mac(const struct app *, const struct qube *, const struct prop_def *, const char *,
               struct qerror *);
-int check_virt_mode(const struct app *, const struct qube *, const struct prop_def *,
-                    const char *, struct qerror *);
+int check_virt_mode(const struct app *, const struct qube *, const struct prop_def *, const char *,
+                    struct qerror *);
 int check_kernel(const struct app *, const struct qube *, const struct prop_def *, const char *,
                  struct qerror *);
-int check_kernelopts(const struct app *, const struct qube *, const struct prop_def *,
-                     const char *, struct qerror *);
+int check_kernelopts(const struct app *, const struct qube *, const struct prop_def *, const char *,
+                     struct qerror *);
 int check_default_user(const struct app *, const struct qube *, const struct prop_def *,
                        const char *, struct qerror *);
 int check_pool(const struct app *, const struct qube *, const struct prop_def *, const char *,

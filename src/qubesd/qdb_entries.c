@@ -85,9 +85,10 @@ void qdb_entries_of(const struct app *app, const struct qube *q, struct qdb_entr
     add(out, "/type", qube_class_name(q->cls));
     add_prop(out, app, q, "/default-user", "default_user");
     add(out, "/qubes-vm-updateable", updateable(q) ? "True" : "False");
-    add(out, "/qubes-vm-persistence", q->cls == QUBE_DISPVM ? "none"
-                                      : updateable(q)       ? "full"
-                                                            : "rw-only");
+    add(out, "/qubes-vm-persistence",
+        q->cls == QUBE_DISPVM ? "none"
+        : updateable(q)       ? "full"
+                              : "rw-only");
     add(out, "/qubes-debug-mode", prop_value_bool(app, q, "debug") ? "1" : "0");
     add(out, "/qubes-base-template", template ? template->name : "");
     add_random_seed(out);

@@ -34,7 +34,7 @@ int qubesdb_link_start(const struct app *app, const struct qube *q, int channel,
         return qerror_errno(err, errno, "open %s", log_path);
     }
     const char *argv[] = { "qubesdb-daemon", "--qube", q->name, "--channel-fd", "3",
-                           "--control-fd", "4", NULL };
+                           "--control-fd",   "4",      NULL };
     const int fds[] = { channel, sv[1] };
     pid_t pid = spawn_helper(program, (char **)argv, log, fds, 2);
     close(sv[1]);
@@ -58,8 +58,7 @@ int qubesdb_link_start(const struct app *app, const struct qube *q, int channel,
     return 0;
 }
 
-struct qdb_client *qubesdb_link_client(struct qubesdb_link *l, const char *qube,
-                                       struct qerror *err)
+struct qdb_client *qubesdb_link_client(struct qubesdb_link *l, const char *qube, struct qerror *err)
 {
     if (!l->client) {
         _cleanup_free_ char *path = qdb_qube_socket(qube, err);

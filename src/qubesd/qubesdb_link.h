@@ -12,7 +12,7 @@
 struct qdb_client;
 
 struct qubesdb_link {
-    pid_t pid;                /* the daemon; 0 when qubesd found the qube running */
+    pid_t pid;                 /* the daemon; 0 when qubesd found the qube running */
     struct qdb_client *client; /* NULL until needed, after a reattach */
 };
 

@@ -58,8 +58,8 @@ struct server {
     struct server_options opts;
     struct loop *loop; /* main's */
     struct loop_watch listen_watch;
-    struct loop_watch stats_timer;  /* armed while a Stats stream is open */
-    struct loop_watch silent_timer; /* drops clients that send nothing */
+    struct loop_watch stats_timer;   /* armed while a Stats stream is open */
+    struct loop_watch silent_timer;  /* drops clients that send nothing */
     struct event_subscriber streams; /* the event streams' end of the bus */
     char *socket_path;
     struct conn *conns;
@@ -122,8 +122,7 @@ static void put_exception(bool debug, struct buf *out, const struct qerror *err,
 {
     _cleanup_free_ char *traceback = NULL;
     if (debug)
-        traceback = xasprintf("qubesd: %s: %s: %s\n", context, qerror_kind_name(err),
-                              err->message);
+        traceback = xasprintf("qubesd: %s: %s: %s\n", context, qerror_kind_name(err), err->message);
     admin_response_exception(out, err->kind ? qerror_kind_name(err) : "QubesException",
                              traceback ? traceback : "", err->message);
 }
@@ -236,9 +235,10 @@ static void handle_request(struct server *srv, struct conn *c)
     if (rc < 0) {
         log_msg(err.kind == ERR_PROTOCOL_ERROR ? LOG_WARNING : LOG_DEBUG,
                 "failed call method=%s arg=%s src=%s dest=%s payload_bytes=%zu error=%s: %s",
-                req.method, req.arg, req.src, req.dest, req.payload_len, qerror_kind_name(&err), err.message);
-        _cleanup_free_ char *context = xasprintf("%s+%s (%s -> %s)", req.method, req.arg,
-                                                 req.src, req.dest);
+                req.method, req.arg, req.src, req.dest, req.payload_len, qerror_kind_name(&err),
+                err.message);
+        _cleanup_free_ char *context =
+            xasprintf("%s+%s (%s -> %s)", req.method, req.arg, req.src, req.dest);
         put_exception(srv->opts.debug, &c->out, &err, context);
         c->state = CONN_WRITING;
     } else if (call.deferred) {
@@ -267,8 +267,8 @@ static void conn_readable(struct server *srv, struct conn *c)
 {
     for (;;) {
         buf_reserve(&c->in, 16384);
-        ssize_t n = recv(c->watch.fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1,
-                         MSG_DONTWAIT);
+        ssize_t n =
+            recv(c->watch.fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -397,8 +397,8 @@ static void drop_silent_clients(struct loop_watch *w, uint32_t events)
 }
 
 int server_open(struct app *app, const struct api_services *services, struct loop *loop,
-                const char *socket_path, const struct server_options *opts,
-                struct server **out, struct qerror *err)
+                const char *socket_path, const struct server_options *opts, struct server **out,
+                struct qerror *err)
 {
     int fd = unix_listen(socket_path, 0660, 512, err);
     if (fd < 0)
@@ -418,8 +418,8 @@ int server_open(struct app *app, const struct api_services *services, struct loo
     if (g && chown(socket_path, (uid_t)-1, g->gr_gid) < 0)
         log_warning("chown %s to group qubes: %s", socket_path, strerror(errno));
     if (loop_add(srv->loop, &srv->listen_watch, EPOLLIN) < 0 ||
-        loop_timer_start(srv->loop, &srv->silent_timer, SILENT_CHECK_MS, drop_silent_clients,
-                         srv) < 0)
+        loop_timer_start(srv->loop, &srv->silent_timer, SILENT_CHECK_MS, drop_silent_clients, srv) <
+            0)
         goto fail_errno;
 
     srv->streams = (struct event_subscriber){ .on_event = on_event, .ctx = srv };

@@ -8,7 +8,7 @@
 #include "qubesd/app.h"
 
 struct server_options {
-    bool debug; /* send a traceback field with exceptions */
+    bool debug;            /* send a traceback field with exceptions */
     int request_timeout_s; /* a client that sends no complete request is dropped */
 };
 
@@ -21,6 +21,6 @@ struct api_services;
  * loop; the caller holds the root's lock, so a stale socket is removed.
  * services must outlive the server. */
 int server_open(struct app *app, const struct api_services *services, struct loop *loop,
-                const char *socket_path, const struct server_options *opts,
-                struct server **out, struct qerror *err);
+                const char *socket_path, const struct server_options *opts, struct server **out,
+                struct qerror *err);
 void server_close(struct server *srv);

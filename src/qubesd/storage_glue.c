@@ -50,15 +50,11 @@ static const struct volume_spec *class_specs(enum qube_class cls, size_t *n)
     *n = 4;
     switch (cls) {
     case QUBE_TEMPLATEVM:
-    case QUBE_STANDALONEVM:
-        return template_specs;
-    case QUBE_APPVM:
-        return appvm_specs;
-    case QUBE_DISPVM:
-        return dispvm_specs;
+    case QUBE_STANDALONEVM: return template_specs;
+    case QUBE_APPVM: return appvm_specs;
+    case QUBE_DISPVM: return dispvm_specs;
     case QUBE_ADMINVM:
-    case QUBE_CLASS_COUNT:
-        break;
+    case QUBE_CLASS_COUNT: break;
     }
     *n = 0;
     return NULL;
@@ -162,8 +158,10 @@ static int open_depth(const struct app *app, const struct qube *q, struct qube_s
         struct qube *t = qube_template(app, q);
         if (!t || depth > 3) {
             qube_storage_close(out);
-            return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "qube %s has no template to "
-                              "take its volumes from", q->name);
+            return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION,
+                              "qube %s has no template to "
+                              "take its volumes from",
+                              q->name);
         }
         out->tmpl = xcalloc(1, sizeof(*out->tmpl));
         if (open_depth(app, t, out->tmpl, depth + 1, err) < 0) {
@@ -192,8 +190,9 @@ static int open_depth(const struct app *app, const struct qube *q, struct qube_s
         if (s->snap_on_start) {
             /* DispVM private: the DVM template's own private; roots: the
              * template chain's root */
-            src = strcmp(s->name, "private") == 0 && out->tmpl ? qube_storage_find(out->tmpl, s->name)
-                                                             : resolve_source(out->tmpl, s->name);
+            src = strcmp(s->name, "private") == 0 && out->tmpl
+                      ? qube_storage_find(out->tmpl, s->name)
+                      : resolve_source(out->tmpl, s->name);
             if (!src) {
                 qube_storage_close(out);
                 return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION,
@@ -343,7 +342,6 @@ int storage_create_qube(struct app *app, struct qube *q, struct qerror *err)
     qube_storage_close(&s);
     return rc;
 }
-
 
 int storage_remove_qube(const struct app *app, const struct qube *q, struct qerror *err)
 {

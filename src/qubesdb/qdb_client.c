@@ -212,7 +212,7 @@ static int read_range(struct qdb_client *c, enum qdb_msg_type cmd, const char *p
 {
     bool list = cmd == QDB_CMD_LIST;
     enum qdb_msg_type type = list ? QDB_RESP_LIST : QDB_RESP_MULTIREAD;
-    struct qdb_items items = {NULL, 0};
+    struct qdb_items items = { NULL, 0 };
     size_t cap = 0;
     out->items = NULL;
     out->n = 0;

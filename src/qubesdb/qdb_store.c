@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct qdb_limits qdb_limits_full = {QDB_MAX_ENTRIES, QDB_MAX_BYTES};
-const struct qdb_limits qdb_limits_qube = {QDB_QUBE_MAX_ENTRIES, QDB_QUBE_MAX_BYTES};
+const struct qdb_limits qdb_limits_full = { QDB_MAX_ENTRIES, QDB_MAX_BYTES };
+const struct qdb_limits qdb_limits_qube = { QDB_QUBE_MAX_ENTRIES, QDB_QUBE_MAX_BYTES };
 
 void qdb_store_init(struct qdb_store *s)
 {

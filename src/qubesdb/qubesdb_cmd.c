@@ -37,7 +37,7 @@ static int cmd_read(struct qdb_client *h, const struct opts *o, int argc, char *
 {
     int failed = 0;
     for (int i = 0; i < argc; i++) {
-        struct qerror err = {0};
+        struct qerror err = { 0 };
         char *value = NULL;
         int r = qdb_read(h, args[i], &value, NULL, &err);
         if (o->wait && r == 0) {
@@ -68,7 +68,7 @@ static int cmd_multiread(struct qdb_client *h, const struct opts *o, int argc, c
 {
     int failed = 0;
     for (int i = 0; i < argc; i++) {
-        struct qerror err = {0};
+        struct qerror err = { 0 };
         struct qdb_items items;
         size_t base = o->fullpath ? 0 : strlen(args[i]);
         if (qdb_multiread(h, args[i], &items, &err) < 0) {
@@ -95,7 +95,7 @@ static int cmd_write(struct qdb_client *h, const struct opts *o, int argc, char 
         return 1;
     }
     for (int i = 0; i < argc; i += 2) {
-        struct qerror err = {0};
+        struct qerror err = { 0 };
         if (qdb_write(h, args[i], args[i + 1], strlen(args[i + 1]), &err) < 0) {
             if (!o->quiet)
                 fprintf(stderr, "Failed to write %s\n", args[i]);
@@ -109,7 +109,7 @@ static int cmd_rm(struct qdb_client *h, const struct opts *o, int argc, char **a
 {
     int failed = 0;
     for (int i = 0; i < argc; i++) {
-        struct qerror err = {0};
+        struct qerror err = { 0 };
         if (qdb_rm(h, args[i], &err) < 0) {
             if (!o->quiet)
                 fprintf(stderr, "Failed to remove %s\n", args[i]);
@@ -125,7 +125,7 @@ static int cmd_list(struct qdb_client *h, const struct opts *o, int argc, char *
         fprintf(stderr, "LIST command accept only one path\n");
         return 1;
     }
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     struct qdb_items items;
     size_t base = o->fullpath ? 0 : strlen(args[0]);
     if (qdb_list(h, args[0], &items, &err) < 0) {
@@ -144,7 +144,7 @@ static int cmd_watch(struct qdb_client *h, const struct opts *o, int argc, char 
     if (argc == 0)
         return 0;
     for (int i = 0; i < argc; i++) {
-        struct qerror err = {0};
+        struct qerror err = { 0 };
         if (qdb_watch(h, args[i], &err) < 0) {
             if (!o->quiet)
                 fprintf(stderr, "Failed to setup watch on %s\n", args[i]);
@@ -153,7 +153,7 @@ static int cmd_watch(struct qdb_client *h, const struct opts *o, int argc, char 
     }
     /* a negative count is infinite */
     for (long left = o->watch_count; left != 0; left -= left > 0) {
-        struct qerror err = {0};
+        struct qerror err = { 0 };
         char fired[QDB_MAX_PATH];
         if (qdb_read_watch(h, fired, &err) < 0) {
             if (!o->quiet)
@@ -172,8 +172,8 @@ static enum qdb_cmd parse_cmd(const char *s)
         const char *name;
         enum qdb_cmd cmd;
     } cmds[] = {
-        {"read", DO_READ},           {"write", DO_WRITE}, {"rm", DO_RM},
-        {"multiread", DO_MULTIREAD}, {"list", DO_LIST},   {"watch", DO_WATCH},
+        { "read", DO_READ },           { "write", DO_WRITE }, { "rm", DO_RM },
+        { "multiread", DO_MULTIREAD }, { "list", DO_LIST },   { "watch", DO_WATCH },
     };
     for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
         if (strcmp(s, cmds[i].name) == 0)
@@ -229,7 +229,7 @@ static int read_bool(int argc, char **argv)
         }
         dflt = (int)(v & 0xff); /* what the shell's exit makes of it */
     }
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     struct qdb_client *h = qdb_open(NULL, &err);
     if (!h)
         return dflt;
@@ -255,7 +255,7 @@ int main(int argc, char **argv)
     if (dash)
         cmd = parse_cmd(dash + 1);
 
-    struct opts o = {.watch_count = 1};
+    struct opts o = { .watch_count = 1 };
     const char *dest = NULL;
     int opt;
     while ((opt = getopt(argc, argv, "hc:d:n:frqw")) != -1) {
@@ -282,7 +282,7 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     _cleanup_free_ char *path = NULL;
     struct qdb_client *h = NULL;
     if (dest)

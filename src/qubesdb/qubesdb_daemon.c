@@ -237,10 +237,10 @@ static int loop_once(struct io *io)
         chan_ev |= POLLIN;
     if (d->chan_out.len)
         chan_ev |= POLLOUT;
-    fds[0] = (struct pollfd){.fd = io->sig_fd, .events = POLLIN};
-    fds[1] = (struct pollfd){.fd = io->chan_fd, .events = chan_ev};
+    fds[0] = (struct pollfd){ .fd = io->sig_fd, .events = POLLIN };
+    fds[1] = (struct pollfd){ .fd = io->chan_fd, .events = chan_ev };
     fds[2] =
-        (struct pollfd){.fd = d->nconns < QDB_MAX_CLIENTS ? io->listen_fd : -1, .events = POLLIN};
+        (struct pollfd){ .fd = d->nconns < QDB_MAX_CLIENTS ? io->listen_fd : -1, .events = POLLIN };
     size_t n = d->nconns;
     for (size_t i = 0; i < n; i++) {
         struct qdb_conn *c = d->conns[i];
@@ -250,7 +250,7 @@ static int loop_once(struct io *io)
         if (c->out.len)
             ev |= POLLOUT;
         polled[i] = c;
-        fds[3 + i] = (struct pollfd){.fd = c->fd, .events = ev};
+        fds[3 + i] = (struct pollfd){ .fd = c->fd, .events = ev };
     }
     if (poll(fds, 3 + n, -1) < 0)
         return errno == EINTR ? 1 : -1;
@@ -345,19 +345,19 @@ static int background(struct io *io)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"qube", required_argument, NULL, 'q'},
-        {"channel-fd", required_argument, NULL, 'c'},
-        {"control-fd", required_argument, NULL, 'C'},
-        {"socket", required_argument, NULL, 's'},
-        {"no-socket", no_argument, NULL, 'S'},
-        {"socket-mode", required_argument, NULL, 'm'},
-        {"log", required_argument, NULL, 'l'},
-        {"ready-fd", required_argument, NULL, 'r'},
-        {"background", no_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "qube", required_argument, NULL, 'q' },
+        { "channel-fd", required_argument, NULL, 'c' },
+        { "control-fd", required_argument, NULL, 'C' },
+        { "socket", required_argument, NULL, 's' },
+        { "no-socket", no_argument, NULL, 'S' },
+        { "socket-mode", required_argument, NULL, 'm' },
+        { "log", required_argument, NULL, 'l' },
+        { "ready-fd", required_argument, NULL, 'r' },
+        { "background", no_argument, NULL, 'b' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
-    struct io io = {.chan_fd = -1, .listen_fd = -1, .sig_fd = -1, .ready_fd = -1};
+    struct io io = { .chan_fd = -1, .listen_fd = -1, .sig_fd = -1, .ready_fd = -1 };
     long control_fd = -1;
     const char *socket_path = NULL, *log_path = NULL;
     bool no_socket = false, in_background = false, mode_set = false;
@@ -403,7 +403,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     if (dom0 && validate_qube_name(io.qube, NULL, &err) < 0) {
         fprintf(stderr, "qubesdb-daemon: %s\n", err.message);
         return 2;

@@ -413,8 +413,8 @@ static int reflink_revert(const struct storage_pool *p, const struct storage_vol
                           const char *revision, struct qerror *err)
 {
     if (reflink_is_dirty(p, v))
-        return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Cannot revert: %s is not cleanly stopped",
-                          v->vid);
+        return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION,
+                          "Cannot revert: %s is not cleanly stopped", v->vid);
     struct storage_revision *revs;
     size_t n;
     if (reflink_revisions(p, v, &revs, &n, err) < 0)

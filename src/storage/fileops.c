@@ -184,8 +184,8 @@ static int copy_range(int in, int out, off_t off, off_t len)
     while (len > 0) {
         off_t in_off = off, out_off = off;
         ssize_t n = copy_file_range(in, &in_off, out, &out_off, (size_t)len, 0);
-        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP ||
-                      errno == EINVAL)) {
+        if (n < 0 &&
+            (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
             char buf[65536];
             size_t want = len < (off_t)sizeof(buf) ? (size_t)len : sizeof(buf);
             n = pread(in, buf, want, off);

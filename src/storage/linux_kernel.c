@@ -39,8 +39,7 @@ static int kernel_start(const struct storage_pool *p, const struct storage_volum
     return 0;
 }
 
-static int kernel_unsupported(const struct storage_volume *v, const char *what,
-                              struct qerror *err)
+static int kernel_unsupported(const struct storage_volume *v, const char *what, struct qerror *err)
 {
     return qerror_set(err, ERR_STORAGE_POOL_EXCEPTION, "Cannot %s: %s is a kernel volume", what,
                       v->vid);

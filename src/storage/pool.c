@@ -11,8 +11,7 @@
 #include "storage/drivers.h"
 #include "storage/fileops.h"
 
-static const struct pool_driver *const drivers[] = { &file_reflink_driver,
-                                                     &linux_kernel_driver };
+static const struct pool_driver *const drivers[] = { &file_reflink_driver, &linux_kernel_driver };
 
 const struct pool_driver *const *storage_drivers(size_t *n)
 {
@@ -168,14 +167,14 @@ void storage_attach_clear(struct storage_attach *a)
     memset(a, 0, sizeof(*a));
 }
 
-int storage_mkfs_ext4(const char *image, const char *label, unsigned owner_uid,
-                      unsigned owner_gid, const char *from_dir, struct qerror *err)
+int storage_mkfs_ext4(const char *image, const char *label, unsigned owner_uid, unsigned owner_gid,
+                      const char *from_dir, struct qerror *err)
 {
     char ext[96];
     /* lazy init keeps a fresh image sparse; the kernel fills the tables in
      * on first mount */
-    snprintf(ext, sizeof(ext), "root_owner=%u:%u,lazy_itable_init=1,lazy_journal_init=1",
-             owner_uid, owner_gid);
+    snprintf(ext, sizeof(ext), "root_owner=%u:%u,lazy_itable_init=1,lazy_journal_init=1", owner_uid,
+             owner_gid);
     const char *argv[16];
     size_t n = 0;
     argv[n++] = "mkfs.ext4";

@@ -16,8 +16,8 @@ struct pool_driver;
 struct storage_pool {
     char *name;
     const struct pool_driver *driver;
-    char *dir_path;               /* file-based drivers */
-    long long revisions_to_keep;  /* default of its new volumes */
+    char *dir_path;              /* file-based drivers */
+    long long revisions_to_keep; /* default of its new volumes */
     bool ephemeral_volatile;
     bool setup_check;
 };
@@ -25,30 +25,30 @@ struct storage_pool {
 /* One volume as configured for a qube (reference §4.1). The owner fields
  * feed the driver's naming; the driver fills vid at storage_volume_init. */
 struct storage_volume {
-    const char *name;      /* root, private, volatile, kernel */
-    const char *qube;      /* the owner's name */
+    const char *name;       /* root, private, volatile, kernel */
+    const char *qube;       /* the owner's name */
     const char *dir_prefix; /* "appvms" or "vm-templates" */
-    const char *kernel;    /* the owner's kernel, "" for none */
+    const char *kernel;     /* the owner's kernel, "" for none */
     const struct storage_pool *pool;
     char *vid;
     uint64_t size; /* configured size; the image's own size wins where it exists */
     bool rw, snap_on_start, save_on_stop, ephemeral;
     long long revisions_to_keep; /* -1: snapshots disabled (origin volumes) */
-    bool format;      /* create: an origin image starts as an empty ext4 ... */
+    bool format;                 /* create: an origin image starts as an empty ext4 ... */
     /* start, snapshot volumes: the qube's driver layers a writable layer of
      * its own over them (the sandbox overlay), so the pool may hand out the
      * source's committed image read-only instead of a copy. A request: a
      * pool driver that cannot keep that image unchanged for the whole run
      * makes a copy as before (see struct storage_attach). */
     bool snapshot_read_only;
-    unsigned fs_uid;  /* ... whose root directory this uid/gid owns */
+    unsigned fs_uid;                     /* ... whose root directory this uid/gid owns */
     const struct storage_volume *source; /* snap_on_start: the volume it snapshots */
 };
 
 /* What a started volume gives the lifecycle code to attach: exactly one of
  * path and source_path (kernel volumes of qubes without a kernel: path ""). */
 struct storage_attach {
-    char *path;        /* the image the qube uses as its own (rw says how) */
+    char *path; /* the image the qube uses as its own (rw says how) */
     bool rw;
     /* a read-only snapshot (snapshot_read_only was honoured): the source's
      * committed image, pinned for this run and never written by anyone;
@@ -74,14 +74,11 @@ struct pool_driver {
     int (*setup)(const struct storage_pool *p, struct qerror *err);
     /* Fills v->vid (heap). */
     void (*volume_init)(const struct storage_pool *p, struct storage_volume *v);
-    int (*create)(const struct storage_pool *p, const struct storage_volume *v,
-                  struct qerror *err);
-    int (*remove)(const struct storage_pool *p, const struct storage_volume *v,
-                  struct qerror *err);
+    int (*create)(const struct storage_pool *p, const struct storage_volume *v, struct qerror *err);
+    int (*remove)(const struct storage_pool *p, const struct storage_volume *v, struct qerror *err);
     int (*start)(const struct storage_pool *p, const struct storage_volume *v,
                  struct storage_attach *out, struct qerror *err);
-    int (*stop)(const struct storage_pool *p, const struct storage_volume *v,
-                struct qerror *err);
+    int (*stop)(const struct storage_pool *p, const struct storage_volume *v, struct qerror *err);
     int (*resize)(const struct storage_pool *p, const struct storage_volume *v, uint64_t size,
                   struct qerror *err);
     int (*revert)(const struct storage_pool *p, const struct storage_volume *v,
@@ -89,13 +86,13 @@ struct pool_driver {
     int (*revisions)(const struct storage_pool *p, const struct storage_volume *v,
                      struct storage_revision **out, size_t *n, struct qerror *err);
     /* A fresh file of size bytes to write volume data into; *path is heap. */
-    int (*import_begin)(const struct storage_pool *p, const struct storage_volume *v,
-                        uint64_t size, char **path, struct qerror *err);
-    int (*import_end)(const struct storage_pool *p, const struct storage_volume *v,
-                      bool success, struct qerror *err);
+    int (*import_begin)(const struct storage_pool *p, const struct storage_volume *v, uint64_t size,
+                        char **path, struct qerror *err);
+    int (*import_end)(const struct storage_pool *p, const struct storage_volume *v, bool success,
+                      struct qerror *err);
     /* The committed image others may copy from (CloneFrom); *path is heap. */
-    int (*export_path)(const struct storage_pool *p, const struct storage_volume *v,
-                       char **path, struct qerror *err);
+    int (*export_path)(const struct storage_pool *p, const struct storage_volume *v, char **path,
+                       struct qerror *err);
     /* Replaces v's data with a copy of src_path (CloneTo). */
     int (*clone_from)(const struct storage_pool *p, const struct storage_volume *v,
                       const char *src_path, struct qerror *err);
@@ -135,5 +132,5 @@ const char *storage_bool_str(bool b);
 /* Formats an image as ext4 (sparse-friendly: lazy inode tables). owner_uid/gid
  * set the root directory's owner (a private volume's /rw belongs to the
  * qube's user); from_dir, if not NULL, is copied in (mkfs.ext4 -d). */
-int storage_mkfs_ext4(const char *image, const char *label, unsigned owner_uid,
-                      unsigned owner_gid, const char *from_dir, struct qerror *err);
+int storage_mkfs_ext4(const char *image, const char *label, unsigned owner_uid, unsigned owner_gid,
+                      const char *from_dir, struct qerror *err);

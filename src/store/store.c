@@ -56,11 +56,10 @@ static const char schema_v1[] =
 
 /* v2: the configuration of each volume of a qube (pool, size, rw,
  * revisions_to_keep, ephemeral), one row per key. */
-static const char schema_v2[] =
-    "CREATE TABLE volume_config ("
-    "  qid INTEGER NOT NULL REFERENCES qube(qid) ON DELETE CASCADE,"
-    "  volume TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-    "  PRIMARY KEY (qid, volume, key));";
+static const char schema_v2[] = "CREATE TABLE volume_config ("
+                                "  qid INTEGER NOT NULL REFERENCES qube(qid) ON DELETE CASCADE,"
+                                "  volume TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+                                "  PRIMARY KEY (qid, volume, key));";
 
 static int sql_error(struct store *s, struct qerror *err, const char *what)
 {
@@ -119,8 +118,10 @@ int store_open(const char *path, struct store **out, struct qerror *err)
     }
     /* WAL + FULL: a commit is durable once acknowledged, and a crash at any
      * instant leaves the last committed state. */
-    if (exec_script(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                       "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;", err) < 0 ||
+    if (exec_script(s,
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                    "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+                    err) < 0 ||
         migrate(s, err) < 0) {
         qerror_prefix(err, "%s: ", path);
         store_close(s);

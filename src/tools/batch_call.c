@@ -47,7 +47,6 @@ static int open_slot(struct slot *s, struct batch_call *c, size_t idx, const cha
     return 0;
 }
 
-
 static void finish(struct slot *s, struct batch_call *c)
 {
     close(s->fd);

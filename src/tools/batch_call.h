@@ -13,12 +13,12 @@
 struct batch_call {
     /* in */
     const char *method;
-    const char *arg;  /* NULL or "" for none */
+    const char *arg; /* NULL or "" for none */
     const char *dest;
     const char *payload; /* NULL for none */
     size_t payload_len;
     /* out */
-    int status;          /* 0 ok (content holds the value), -1 failed (err) */
+    int status; /* 0 ok (content holds the value), -1 failed (err) */
     struct buf content;
     struct qerror err;
 };
@@ -26,4 +26,3 @@ struct batch_call {
 /* Runs all calls; each one's outcome is in its status/content/err. */
 void batch_run(struct batch_call *calls, size_t n);
 void batch_free(struct batch_call *calls, size_t n);
-

@@ -57,20 +57,11 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
         int prev = optind;
         int c = getopt_long(argc, argv, spec, longopts, NULL);
         switch (c) {
-        case 'h':
-            printf("%s\n%s", cli->usage, cli->help ? cli->help : "");
-            exit(0);
-        case CLI_OPT_VERSION:
-            printf("%s %s\n", cli->prog, QUBICLE_VERSION);
-            exit(0);
-        case 'v':
-            cli->verbose++;
-            continue;
-        case 'q':
-            cli->quiet++;
-            continue;
-        case CLI_OPT_FORCE_ROOT: /* accepted and ignored, as upstream */
-            continue;
+        case 'h': printf("%s\n%s", cli->usage, cli->help ? cli->help : ""); exit(0);
+        case CLI_OPT_VERSION: printf("%s %s\n", cli->prog, QUBICLE_VERSION); exit(0);
+        case 'v': cli->verbose++; continue;
+        case 'q': cli->quiet++; continue;
+        case CLI_OPT_FORCE_ROOT: /* accepted and ignored, as upstream */ continue;
         case ':': {
             const char *opt = argv[optind - 1] ? argv[optind - 1] : argv[prev];
             cli_usage_error(cli, "argument %s: expected one argument", opt);
@@ -85,9 +76,7 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
             for (int i = 1; i < argc; i++)
                 unmask_negative_number(argv[i]);
             return -1;
-        default:
-            unmask_negative_number(optarg);
-            return c;
+        default: unmask_negative_number(optarg); return c;
         }
     }
 }
@@ -100,8 +89,7 @@ void cli_take_values(int argc, char **argv, char ***v, size_t *n)
     cli_strv_push(v, n, optarg);
     /* what follows, up to an option or "--"; getopt's permutation keeps working
      * because the taken arguments sit right after the option it returned */
-    while (optind < argc &&
-           (argv[optind][0] != '-' || strcmp(argv[optind], "-") == 0)) {
+    while (optind < argc && (argv[optind][0] != '-' || strcmp(argv[optind], "-") == 0)) {
         unmask_negative_number(argv[optind]);
         cli_strv_push(v, n, argv[optind++]);
     }
@@ -210,7 +198,6 @@ int qcall(const char *method, const char *arg, const char *dest, const void *pay
                        payload ? payload_len : 0, content, err);
 }
 
-
 size_t split_lines(char *s, char ***lines)
 {
     size_t n = 0, cap = 0;
@@ -232,8 +219,8 @@ size_t split_lines(char *s, char ***lines)
     return n;
 }
 
-int qcall_lines(const char *method, const char *dest, struct buf *content, char ***lines,
-                size_t *n, struct qerror *err)
+int qcall_lines(const char *method, const char *dest, struct buf *content, char ***lines, size_t *n,
+                struct qerror *err)
 {
     *lines = NULL;
     *n = 0;
@@ -336,9 +323,8 @@ void cli_require_vm(const struct cli *cli, const char *name, struct vm_entry *ou
     vm_list_free(vms, n);
 }
 
-size_t *cli_select_vms(const struct cli *cli, const struct vm_entry *vms, size_t nvms,
-                       char **names, size_t nnames, size_t *nsel, char ***missing,
-                       size_t *nmissing)
+size_t *cli_select_vms(const struct cli *cli, const struct vm_entry *vms, size_t nvms, char **names,
+                       size_t nnames, size_t *nsel, char ***missing, size_t *nmissing)
 {
     bool *picked = xcalloc(nvms ? nvms : 1, sizeof(bool));
     for (size_t i = 0; i < nnames; i++) {
@@ -399,8 +385,8 @@ void cli_targets_free(struct cli_targets *t)
     t->nsel = 0;
 }
 
-void cli_targets_resolve(const struct cli *cli, struct cli_targets *t, char **names,
-                         size_t nnames, char ***missing, size_t *nmissing)
+void cli_targets_resolve(const struct cli *cli, struct cli_targets *t, char **names, size_t nnames,
+                         char ***missing, size_t *nmissing)
 {
     /* the usage errors come before any call, as argparse's do */
     if (t->all && nnames)
@@ -450,7 +436,8 @@ int qprop_parse_value(const char *s, struct qprop *p, struct qerror *err)
         return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Invalid property format");
     }
     if (strncmp(t, "type=", 5) != 0)
-        return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Invalid type prefix received");
+        return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR,
+                          "Invalid type prefix received");
     t += 5;
     size_t tl = strcspn(t, " ");
     if (tl >= sizeof(p->type))
@@ -658,8 +645,8 @@ int qube_create(const char *klass, const char *name, const char *label, const ch
         const char *eq = strchr(v, '=');
         buf_printf(&payload, " pool:%.*s=%s", (int)(eq - v), v, eq + 1);
     }
-    _cleanup_free_ char *method = xasprintf(
-        "admin.vm.%s.%s", one_pool || pools->nvolumes ? "CreateInPool" : "Create", klass);
+    _cleanup_free_ char *method =
+        xasprintf("admin.vm.%s.%s", one_pool || pools->nvolumes ? "CreateInPool" : "Create", klass);
     return qcall(method, template_name ? template_name : "", "dom0", payload.data, payload.len,
                  NULL, err);
 }

@@ -28,19 +28,20 @@ struct cli {
 /* Long options every tool accepts; end a tool's table with these. */
 #define CLI_OPT_FORCE_ROOT 0x1ff
 #define CLI_OPT_VERSION 0x1fe
-#define CLI_COMMON_LONGOPTS                                                                       \
-    { "help", no_argument, NULL, 'h' }, { "verbose", no_argument, NULL, 'v' },                    \
-        { "quiet", no_argument, NULL, 'q' },                                                      \
-        { "force-root", no_argument, NULL, CLI_OPT_FORCE_ROOT },                                  \
-        { "version", no_argument, NULL, CLI_OPT_VERSION }, {                                      \
-        NULL, 0, NULL, 0                                                                          \
+#define CLI_COMMON_LONGOPTS \
+    { "help", no_argument, NULL, 'h' }, { "verbose", no_argument, NULL, 'v' }, \
+        { "quiet", no_argument, NULL, 'q' }, \
+        { "force-root", no_argument, NULL, CLI_OPT_FORCE_ROOT }, \
+        { "version", no_argument, NULL, CLI_OPT_VERSION }, \
+    { \
+        NULL, 0, NULL, 0 \
     }
 #define CLI_COMMON_SHORTOPTS "hvq"
 /* Their --help lines, in argparse's layout. */
-#define CLI_HELP_COMMON_OPTIONS                                                                   \
-    "  --verbose, -v         increase verbosity\n"                                                \
-    "  --quiet, -q           decrease verbosity\n"                                                \
-    "  --help, -h            show this help message and exit\n"                                   \
+#define CLI_HELP_COMMON_OPTIONS \
+    "  --verbose, -v         increase verbosity\n" \
+    "  --quiet, -q           decrease verbosity\n" \
+    "  --help, -h            show this help message and exit\n" \
     "  --version             show program's version number and exit\n"
 
 /* Appends s (not copied) to a growing vector of strings; the vector stays
@@ -50,7 +51,10 @@ void cli_strv_push(char ***v, size_t *n, char *s);
 bool cli_strv_contains(char *const *v, size_t n, const char *s);
 /* Frees a NULL-terminated vector and the strings in it. */
 void cli_strv_free(char **v);
-static inline void cli_strv_freep(char ***v) { cli_strv_free(*v); }
+static inline void cli_strv_freep(char ***v)
+{
+    cli_strv_free(*v);
+}
 #define _cleanup_strv_ __attribute__((cleanup(cli_strv_freep)))
 
 /* getopt_long with argparse behaviour: -h prints the help and exits 0,
@@ -100,7 +104,10 @@ struct vm_entries {
     struct vm_entry *v;
     size_t n;
 };
-static inline void vm_entries_freep(struct vm_entries *l) { vm_list_free(l->v, l->n); }
+static inline void vm_entries_freep(struct vm_entries *l)
+{
+    vm_list_free(l->v, l->n);
+}
 #define _cleanup_vm_entries_ __attribute__((cleanup(vm_entries_freep)))
 /* Frees the strings of one entry (as cli_require_vm fills it). */
 void vm_entry_clear(struct vm_entry *vm);
@@ -112,9 +119,8 @@ void cli_require_vm(const struct cli *cli, const char *name, struct vm_entry *ou
 /* Expands VM name arguments (with fnmatch wildcards as upstream) against the
  * list; unknown names are a usage error unless missing != NULL, in which case
  * they are appended there (as heap strings). Returns indexes into vms. */
-size_t *cli_select_vms(const struct cli *cli, const struct vm_entry *vms, size_t nvms,
-                       char **names, size_t nnames, size_t *nsel, char ***missing,
-                       size_t *nmissing);
+size_t *cli_select_vms(const struct cli *cli, const struct vm_entry *vms, size_t nvms, char **names,
+                       size_t nnames, size_t *nsel, char ***missing, size_t *nmissing);
 
 /* admin.vm.List of every qube; a failure is reported and exits 1. */
 void cli_list_qubes(const struct cli *cli, struct vm_entry **vms, size_t *n);
@@ -123,12 +129,13 @@ void cli_list_qubes(const struct cli *cli, struct vm_entry **vms, size_t *n);
  * the tool's option table and getopt loop hand these options over here. */
 #define CLI_OPT_ALL 0x1f0
 #define CLI_OPT_EXCLUDE 0x1f1
-#define CLI_TARGETS_LONGOPTS                                                                      \
-    { "all", no_argument, NULL, CLI_OPT_ALL }, {                                                  \
-        "exclude", required_argument, NULL, CLI_OPT_EXCLUDE                                       \
+#define CLI_TARGETS_LONGOPTS \
+    { "all", no_argument, NULL, CLI_OPT_ALL }, \
+    { \
+        "exclude", required_argument, NULL, CLI_OPT_EXCLUDE \
     }
-#define CLI_HELP_TARGETS                                                                          \
-    "  --all                 perform the action on all qubes\n"                                   \
+#define CLI_HELP_TARGETS \
+    "  --all                 perform the action on all qubes\n" \
     "  --exclude EXCLUDE     exclude the qube from --all\n"
 struct cli_targets {
     bool all;
@@ -149,8 +156,8 @@ void cli_targets_free(struct cli_targets *t);
 /* Checks the combination as argparse does (usage errors), lists the qubes and
  * picks them: all but dom0 and the excluded ones with --all, else the names
  * (missing as in cli_select_vms). */
-void cli_targets_resolve(const struct cli *cli, struct cli_targets *t, char **names,
-                         size_t nnames, char ***missing, size_t *nmissing);
+void cli_targets_resolve(const struct cli *cli, struct cli_targets *t, char **names, size_t nnames,
+                         char ***missing, size_t *nmissing);
 
 /* The tool's VMNAME [COMMAND [WORD...]] positionals (qvm-tags, qvm-firewall);
  * VMNAME is required, COMMAND defaults to dflt. */
@@ -182,18 +189,24 @@ struct qprops {
     struct qprop *v;
     size_t n;
 };
-static inline void qprops_freep(struct qprops *p) { qprops_free(p->v, p->n); }
+static inline void qprops_freep(struct qprops *p)
+{
+    qprops_free(p->v, p->n);
+}
 #define _cleanup_qprops_ __attribute__((cleanup(qprops_freep)))
 /* A property with no value (the client's AttributeError for int/bool, None
  * for vm/label). */
-static inline bool qprop_unset(const struct qprop *p) { return !p || !p->value[0]; }
+static inline bool qprop_unset(const struct qprop *p)
+{
+    return !p || !p->value[0];
+}
 
 /* Splits an answer into its lines (the content buffer is modified in place). */
 size_t split_lines(char *s, char ***lines);
 /* A list call (no argument, no payload) split into its lines, which point
  * into content; none (NULL, 0) on failure. */
-int qcall_lines(const char *method, const char *dest, struct buf *content, char ***lines,
-                size_t *n, struct qerror *err);
+int qcall_lines(const char *method, const char *dest, struct buf *content, char ***lines, size_t *n,
+                struct qerror *err);
 
 /* A text table printed like `column -t`: cells separated by two spaces,
  * every column but the last padded to its widest cell. */

@@ -33,7 +33,6 @@ static char *find_service(const char *method)
     return NULL;
 }
 
-
 /* The feeder: prefix, then input until its end or until the service stops reading. */
 static _Noreturn void feed(int to, const char *prefix, int input_fd)
 {
@@ -64,8 +63,7 @@ static void put_tools_on_path(void)
     setenv("PATH", value, 1);
 }
 
-static pid_t spawn_service(const char *service, const char *arg, const char *dest, int in,
-                           int out)
+static pid_t spawn_service(const char *service, const char *arg, const char *dest, int in, int out)
 {
     pid_t pid = fork();
     if (pid != 0)

@@ -7,8 +7,8 @@
 
 #include "common/cleanup.h"
 
-void feature_args(const struct cli *cli, int argc, char **argv, const char **vm,
-                  const char **name, const char **value)
+void feature_args(const struct cli *cli, int argc, char **argv, const char **vm, const char **name,
+                  const char **value)
 {
     int npos = argc - optind;
     if (npos < 1)

@@ -8,8 +8,8 @@
 
 /* The positional VMNAME [NAME [VALUE]] of both tools (NULL when not given); the qube must
  * exist (argparse's "no such domain" otherwise). */
-void feature_args(const struct cli *cli, int argc, char **argv, const char **vm,
-                  const char **name, const char **value);
+void feature_args(const struct cli *cli, int argc, char **argv, const char **vm, const char **name,
+                  const char **value);
 
 /* The features whose names start with prefix, with values: feature.List, then one
  * feature.Get each, all at once. calls[i].arg is the name, calls[i].content the value. */

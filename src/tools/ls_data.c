@@ -78,8 +78,8 @@ int ls_fetch_props(const struct cli *cli, struct ls_qubes *q, const size_t *idx,
         if (calls[i].status < 0 || e->have_props)
             continue;
         struct qerror err = { 0 };
-        if (qprops_parse(calls[i].content.data, calls[i].content.len, &e->props, &e->nprops,
-                         &err) < 0)
+        if (qprops_parse(calls[i].content.data, calls[i].content.len, &e->props, &e->nprops, &err) <
+            0)
             rc = cli_qerror(cli, &err);
         e->have_props = rc == 0;
     }

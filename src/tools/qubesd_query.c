@@ -20,10 +20,9 @@
 
 #define MAX_PAYLOAD_SIZE 65536
 
-static const char usage[] =
-    "usage: qubesd-query [-h] [--connect PATH] [--empty] [--fail]\n"
-    "                    [--max-bytes MAX_BYTES] [--single-line] [--null]\n"
-    "                    SRC METHOD DEST [ARGUMENT]\n";
+static const char usage[] = "usage: qubesd-query [-h] [--connect PATH] [--empty] [--fail]\n"
+                            "                    [--max-bytes MAX_BYTES] [--single-line] [--null]\n"
+                            "                    SRC METHOD DEST [ARGUMENT]\n";
 
 static const char help[] =
     "\nlow-level qubesd interrogation tool\n\n"
@@ -53,7 +52,6 @@ static _Noreturn __attribute__((format(printf, 1, 2))) void usage_error(const ch
     va_end(ap);
     exit(2);
 }
-
 
 /* --single-line: printable ASCII up to a newline, byte by byte so that the
  * rest of stdin stays unread. */
@@ -99,15 +97,9 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, ":c:eh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c':
-            sock = optarg;
-            break;
-        case 'e':
-            read_payload = false;
-            break;
-        case OPT_FAIL:
-            fail = true;
-            break;
+        case 'c': sock = optarg; break;
+        case 'e': read_payload = false; break;
+        case OPT_FAIL: fail = true; break;
         case OPT_MAX_BYTES: {
             long long v;
             if (parse_ll(optarg, LONG_MIN, LONG_MAX, PARSE_PYTHON_INT, &v) < 0)
@@ -116,19 +108,11 @@ int main(int argc, char **argv)
             has_max = true;
             break;
         }
-        case OPT_SINGLE_LINE:
-            single_line = true;
-            break;
-        case OPT_NULL:
-            null = true;
-            break;
-        case 'h':
-            printf("%s%s", usage, help);
-            return 0;
-        case ':':
-            usage_error("argument %s: expected one argument", argv[optind - 1]);
-        default:
-            usage_error("unrecognized arguments: %s", argv[optind - 1]);
+        case OPT_SINGLE_LINE: single_line = true; break;
+        case OPT_NULL: null = true; break;
+        case 'h': printf("%s%s", usage, help); return 0;
+        case ':': usage_error("argument %s: expected one argument", argv[optind - 1]);
+        default: usage_error("unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     int npos = argc - optind;

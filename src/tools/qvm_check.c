@@ -16,19 +16,22 @@ static const char help[] =
     "\nExits sucessfull if the provided domain(s) exist, else returns failure\n\n"
     "positional arguments:\n"
     "  VMNAME                one or more domain names\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    CLI_HELP_TARGETS
+    "options:\n" CLI_HELP_COMMON_OPTIONS CLI_HELP_TARGETS
     "  --running             Determine if (any of given) VM is running\n"
     "  --paused              Determine if (any of given) VM is paused\n"
     "  --halted              Determine if (any of given) VM is halted\n"
     "  --template            Determine if (any of given) VM is a template\n"
     "  --networked           Determine if (any of given) VM can reach network\n";
 
-enum check { CHECK_RUNNING, CHECK_PAUSED, CHECK_HALTED, CHECK_TEMPLATE, CHECK_NETWORKED,
-             CHECK_COUNT };
-static const char *const check_names[] = { "running", "paused", "halted", "template",
-                                           "networked" };
+enum check {
+    CHECK_RUNNING,
+    CHECK_PAUSED,
+    CHECK_HALTED,
+    CHECK_TEMPLATE,
+    CHECK_NETWORKED,
+    CHECK_COUNT
+};
+static const char *const check_names[] = { "running", "paused", "halted", "template", "networked" };
 
 static bool networked(const struct vm_entry *vm)
 {
@@ -49,19 +52,14 @@ static bool networked(const struct vm_entry *vm)
 static bool check(enum check k, const struct vm_entry *vm)
 {
     switch (k) {
-    case CHECK_RUNNING:
-        return strcmp(vm->state, "Halted") != 0;
+    case CHECK_RUNNING: return strcmp(vm->state, "Halted") != 0;
     case CHECK_PAUSED:
         return strcmp(vm->state, "Paused") == 0 || strcmp(vm->state, "Suspended") == 0;
-    case CHECK_HALTED:
-        return strcmp(vm->state, "Halted") == 0;
-    case CHECK_TEMPLATE:
-        return strcmp(vm->klass, "TemplateVM") == 0;
-    case CHECK_NETWORKED:
-        return networked(vm);
+    case CHECK_HALTED: return strcmp(vm->state, "Halted") == 0;
+    case CHECK_TEMPLATE: return strcmp(vm->klass, "TemplateVM") == 0;
+    case CHECK_NETWORKED: return networked(vm);
     case CHECK_COUNT:
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -85,18 +83,13 @@ int qvm_check_main(int argc, char **argv)
     while ((c = cli_getopt(&cli, argc, argv, CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
         case CLI_OPT_ALL:
-        case CLI_OPT_EXCLUDE:
-            cli_targets_option(&targets, c, optarg);
-            break;
+        case CLI_OPT_EXCLUDE: cli_targets_option(&targets, c, optarg); break;
         case OPT_RUNNING:
         case OPT_PAUSED:
         case OPT_HALTED:
         case OPT_TEMPLATE:
-        case OPT_NETWORKED:
-            want[c - OPT_RUNNING] = true;
-            break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case OPT_NETWORKED: want[c - OPT_RUNNING] = true; break;
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     size_t nmissing = 0;

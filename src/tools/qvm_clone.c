@@ -18,8 +18,7 @@ static const char help[] =
     "positional arguments:\n"
     "  VMNAME                source qube\n"
     "  NAME                  name of the domain to create\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
+    "options:\n" CLI_HELP_COMMON_OPTIONS
     "  --class, -C CLS       specify the class of the new domain (default: same as source)\n"
     "  -P POOL               pool to use for the new domain\n"
     "  --pool, -p VOLUME_NAME=POOL_NAME\n"
@@ -41,12 +40,11 @@ static bool step_failed(const struct clone_ctx *cx, const char *what, const stru
     return !cx->ignore_errors;
 }
 
-
 static int copy_metadata(const struct clone_ctx *cx, const struct qprop *props, size_t nprops,
                          struct qerror *err)
 {
-    static const char *const skip[] = { "name", "qid", "template", "label", "uuid",
-                                        "installed_by_rpm" };
+    static const char *const skip[] = { "name",  "qid",  "template",
+                                        "label", "uuid", "installed_by_rpm" };
     for (size_t i = 0; i < nprops; i++) {
         const struct qprop *p = &props[i];
         bool skipped = p->is_default;
@@ -55,8 +53,8 @@ static int copy_metadata(const struct clone_ctx *cx, const struct qprop *props, 
         bool typed = strcmp(p->type, "int") == 0 || strcmp(p->type, "bool") == 0;
         if (skipped || (typed && !p->value[0]))
             continue;
-        if (qcall("admin.vm.property.Set", p->name, cx->dst, p->value, strlen(p->value),
-                        NULL, err) < 0) {
+        if (qcall("admin.vm.property.Set", p->name, cx->dst, p->value, strlen(p->value), NULL,
+                  err) < 0) {
             _cleanup_free_ char *what = xasprintf("set %s property", p->name);
             if (step_failed(cx, what, err))
                 return -1;
@@ -89,8 +87,8 @@ static int copy_metadata(const struct clone_ctx *cx, const struct qprop *props, 
             continue;
         _cleanup_buf_ struct buf value = BUF_INIT;
         if (qcall("admin.vm.feature.Get", feat[i], cx->src, "", 0, &value, err) < 0 ||
-            qcall("admin.vm.feature.Set", feat[i], cx->dst, value.data ? value.data : "",
-                        value.len, NULL, err) < 0) {
+            qcall("admin.vm.feature.Set", feat[i], cx->dst, value.data ? value.data : "", value.len,
+                  NULL, err) < 0) {
             _cleanup_free_ char *what = xasprintf("set %s feature", feat[i]);
             if (step_failed(cx, what, err))
                 return -1;
@@ -102,8 +100,7 @@ static int copy_metadata(const struct clone_ctx *cx, const struct qprop *props, 
         if (!(err->kind == ERR_PROTOCOL_ERROR) && step_failed(cx, "get notes", err))
             return -1;
     } else if (notes.len &&
-               qcall("admin.vm.notes.Set", "", cx->dst, notes.data, notes.len, NULL, err) <
-                   0 &&
+               qcall("admin.vm.notes.Set", "", cx->dst, notes.data, notes.len, NULL, err) < 0 &&
                step_failed(cx, "set notes", err)) {
         return -1;
     }
@@ -112,8 +109,8 @@ static int copy_metadata(const struct clone_ctx *cx, const struct qprop *props, 
     if (qcall("admin.vm.firewall.Get", "", cx->src, "", 0, &rules, err) < 0) {
         if (step_failed(cx, "set firewall", err))
             return -1;
-    } else if (rules.len && qcall("admin.vm.firewall.Set", "", cx->dst, rules.data,
-                                        rules.len, NULL, err) < 0 &&
+    } else if (rules.len &&
+               qcall("admin.vm.firewall.Set", "", cx->dst, rules.data, rules.len, NULL, err) < 0 &&
                step_failed(cx, "set firewall", err)) {
         return -1;
     }
@@ -144,8 +141,7 @@ static int clone_volumes(const struct clone_ctx *cx, struct qerror *err)
         _cleanup_buf_ struct buf token = BUF_INIT;
         if (qcall("admin.vm.volume.CloneFrom", vol[i], cx->src, "", 0, &token, err) < 0)
             return no_such_method(err) ? 0 : -1;
-        if (qcall("admin.vm.volume.CloneTo", vol[i], cx->dst, token.data, token.len, NULL,
-                        err) < 0)
+        if (qcall("admin.vm.volume.CloneTo", vol[i], cx->dst, token.data, token.len, NULL, err) < 0)
             return -1;
     }
     return 0;
@@ -167,20 +163,11 @@ int qvm_clone_main(int argc, char **argv)
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "C:p:P:" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
-        case 'C':
-            klass = optarg;
-            break;
-        case 'P':
-            pools.all = optarg;
-            break;
-        case 'p':
-            cli_pools_add_volume(&cli, &pools, optarg);
-            break;
-        case OPT_IGNORE_ERRORS:
-            ignore_errors = true;
-            break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case 'C': klass = optarg; break;
+        case 'P': pools.all = optarg; break;
+        case 'p': cli_pools_add_volume(&cli, &pools, optarg); break;
+        case OPT_IGNORE_ERRORS: ignore_errors = true; break;
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     if (argc - optind < 2)
@@ -202,8 +189,7 @@ int qvm_clone_main(int argc, char **argv)
     const struct qprop *label = qprops_find(props.v, props.n, "label");
     const struct qprop *tmpl = qprops_find(props.v, props.n, "template");
     if (qube_create(klass ? klass : src.klass, cx.dst, label ? label->value : "red",
-                    tmpl && tmpl->value[0] ? tmpl->value : NULL, &pools,
-                    &err) < 0)
+                    tmpl && tmpl->value[0] ? tmpl->value : NULL, &pools, &err) < 0)
         return cli_qerror(&cli, &err);
 
     if (copy_metadata(&cx, props.v, props.n, &err) < 0 || clone_volumes(&cx, &err) < 0) {

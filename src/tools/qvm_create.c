@@ -25,8 +25,7 @@ static const char usage[] =
 static const char help[] =
     "\npositional arguments:\n"
     "  VMNAME                name of the domain to create\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
+    "options:\n" CLI_HELP_COMMON_OPTIONS
     "  --class, -C CLS       specify the class of the new domain (default: AppVM)\n"
     "  --standalone          shortcut for --class StandaloneVM\n"
     "  --disp                shortcut for --class DispVM --label red\n"
@@ -71,8 +70,7 @@ static int import_root(const char *name, const char *image, struct qerror *err)
     const char *size_line = info.data ? strstr(info.data, "\nsize=") : NULL;
     unsigned long long own = size_line ? strtoull(size_line + 6, NULL, 10) : 0;
     _cleanup_free_ char *size = xasprintf("%llu\n", (unsigned long long)st.st_size);
-    if (dom0_service_call("admin.vm.volume.ImportWithSize", "root", name, size, in, NULL, err) <
-        0)
+    if (dom0_service_call("admin.vm.volume.ImportWithSize", "root", name, size, in, NULL, err) < 0)
         return -1;
     if (own <= (unsigned long long)st.st_size)
         return 0;
@@ -122,12 +120,8 @@ int qvm_create_main(int argc, char **argv)
     while ((c = cli_getopt(&cli, argc, argv, "C:p:P:t:l:r:R:" CLI_COMMON_SHORTOPTS, longopts)) !=
            -1) {
         switch (c) {
-        case 'C':
-            klass = optarg;
-            break;
-        case OPT_STANDALONE:
-            klass = "StandaloneVM";
-            break;
+        case 'C': klass = optarg; break;
+        case OPT_STANDALONE: klass = "StandaloneVM"; break;
         case OPT_DISP:
             klass = "DispVM";
             disp = true;
@@ -140,21 +134,11 @@ int qvm_create_main(int argc, char **argv)
             cli_strv_push(&props, &nprops, optarg);
             break;
         }
-        case 'p':
-            cli_pools_add_volume(&cli, &pools, optarg);
-            break;
-        case 'P':
-            pools.all = optarg;
-            break;
-        case 't':
-            template_name = optarg;
-            break;
-        case 'l':
-            label = optarg;
-            break;
-        case OPT_HELP_CLASSES:
-            help_classes = true;
-            break;
+        case 'p': cli_pools_add_volume(&cli, &pools, optarg); break;
+        case 'P': pools.all = optarg; break;
+        case 't': template_name = optarg; break;
+        case 'l': label = optarg; break;
+        case OPT_HELP_CLASSES: help_classes = true; break;
         case 'r':
         case 'R':
         case OPT_NO_ROOT: /* silently ignored, as upstream */
@@ -167,8 +151,7 @@ int qvm_create_main(int argc, char **argv)
             else if (c == 'R')
                 root_move = optarg;
             break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     if (argc - optind > 1)
@@ -210,7 +193,8 @@ int qvm_create_main(int argc, char **argv)
                 py_repr(&avail, labels[i], strlen(labels[i]));
             }
             _cleanup_free_ char *r = py_repr_dup(label);
-            cli_usage_error(&cli, "no such label: %s; available: %s", r, avail.data ? avail.data : "");
+            cli_usage_error(&cli, "no such label: %s; available: %s", r,
+                            avail.data ? avail.data : "");
         }
     }
     {
@@ -231,8 +215,8 @@ int qvm_create_main(int argc, char **argv)
     if (standalone) {
         if (template_name) {
             buf_append_str(&source, template_name);
-        } else if (qcall("admin.property.Get", "default_template", "dom0", "", 0, &source,
-                         &err) == 0) {
+        } else if (qcall("admin.property.Get", "default_template", "dom0", "", 0, &source, &err) ==
+                   0) {
             const char *v = strrchr(source.data ? source.data : "", ' ');
             _cleanup_free_ char *t = xstrdup(v ? v + 1 : "");
             buf_reset(&source);
@@ -245,8 +229,7 @@ int qvm_create_main(int argc, char **argv)
     if (standalone && source.len) {
         _cleanup_buf_ struct buf token = BUF_INIT;
         if (qcall("admin.vm.volume.CloneFrom", "root", source.data, "", 0, &token, &err) < 0 ||
-            qcall("admin.vm.volume.CloneTo", "root", name, token.data, token.len, NULL,
-                  &err) < 0) {
+            qcall("admin.vm.volume.CloneTo", "root", name, token.data, token.len, NULL, &err) < 0) {
             struct qerror rm_err = { 0 };
             qcall("admin.vm.Remove", "", name, "", 0, NULL, &rm_err);
             return cli_error(&cli, "Cannot copy the root of %s (qube removed): %s", source.data,
@@ -258,8 +241,7 @@ int qvm_create_main(int argc, char **argv)
         char *eq = strchr(props[i], '=');
         _cleanup_free_ char *prop = xstrndup(props[i], (size_t)(eq - props[i]));
         const char *value = eq + 1;
-        if (qcall("admin.vm.property.Set", prop, name, value, strlen(value), NULL, &err) <
-            0) {
+        if (qcall("admin.vm.property.Set", prop, name, value, strlen(value), NULL, &err) < 0) {
             _cleanup_free_ char *what = xasprintf("Error setting property %s", prop);
             return fail_created(&cli, name, what, &err);
         }

@@ -7,9 +7,8 @@
 #include "tools/feature_values.h"
 #include "tools/tools.h"
 
-static const char usage[] =
-    "usage: qvm-features [--verbose] [--quiet] [--help] [--unset]\n"
-    "                    VMNAME [FEATURE] [VALUE]";
+static const char usage[] = "usage: qvm-features [--verbose] [--quiet] [--help] [--unset]\n"
+                            "                    VMNAME [FEATURE] [VALUE]";
 
 static const char help[] =
     "\nmanage domain's features\n\n"
@@ -17,9 +16,7 @@ static const char help[] =
     "  VMNAME                a domain name\n"
     "  FEATURE               name of the feature\n"
     "  VALUE                 new value of the feature\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    "  --unset, --default, --delete, -D\n"
+    "options:\n" CLI_HELP_COMMON_OPTIONS "  --unset, --default, --delete, -D\n"
     "                        unset the feature\n";
 
 static int list_features(const struct cli *cli, const char *vm)

@@ -25,8 +25,7 @@ static const char help[] =
     "    del                 remove rule\n"
     "    list                list rules\n"
     "    reset               remove all rules and allow all traffic\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
+    "options:\n" CLI_HELP_COMMON_OPTIONS
     "  --reload, -r          force reloading rules even when unchanged\n"
     "  --raw                 output rules as raw strings, instead of nice table\n\n"
     "Command 'add':\n"
@@ -65,8 +64,8 @@ static void parse_cli_rule(const struct cli *cli, char **words, size_t n, struct
 {
     const char *order[] = { "action", "dsthost", "proto", "dstports", "icmptype" };
     bool used[5] = { false };
-    static const char *const keys[] = { "action", "dsthost", "proto", "dstports", "icmptype",
-                                        "specialtarget", "expire", "comment" };
+    static const char *const keys[] = { "action",   "dsthost",       "proto",  "dstports",
+                                        "icmptype", "specialtarget", "expire", "comment" };
     char *values[8] = { NULL };
     for (size_t i = 0; i < n; i++) {
         const char *w = words[i];
@@ -131,8 +130,9 @@ static void rule_string(const struct fw_rule *r, struct buf *out)
 
 static void print_table(const struct fw_rule *rules, size_t n)
 {
-    static const char *const head[] = { "NO", "ACTION", "HOST", "PROTOCOL", "PORT(S)",
-                                        "SPECIAL TARGET", "ICMP TYPE", "EXPIRE", "COMMENT" };
+    static const char *const head[] = { "NO",        "ACTION",  "HOST",
+                                        "PROTOCOL",  "PORT(S)", "SPECIAL TARGET",
+                                        "ICMP TYPE", "EXPIRE",  "COMMENT" };
     static const char *const protos[] = { "-", "tcp", "udp", "icmp" };
     struct table t;
     table_init(&t, ARRAY_SIZE(head));
@@ -169,8 +169,7 @@ static void print_table(const struct fw_rule *rules, size_t n)
     table_free(&t);
 }
 
-static int save_rules(const struct cli *cli, const char *vm, const struct fw_rule *rules,
-                      size_t n)
+static int save_rules(const struct cli *cli, const char *vm, const struct fw_rule *rules, size_t n)
 {
     _cleanup_buf_ struct buf payload = BUF_INIT;
     for (size_t i = 0; i < n; i++) {
@@ -178,8 +177,8 @@ static int save_rules(const struct cli *cli, const char *vm, const struct fw_rul
         buf_append_char(&payload, '\n');
     }
     struct qerror err = { 0 };
-    if (qcall("admin.vm.firewall.Set", "", vm, payload.data ? payload.data : "",
-                    payload.len, NULL, &err) < 0)
+    if (qcall("admin.vm.firewall.Set", "", vm, payload.data ? payload.data : "", payload.len, NULL,
+              &err) < 0)
         return cli_qerror(cli, &err);
     return 0;
 }
@@ -200,12 +199,8 @@ int qvm_firewall_main(int argc, char **argv)
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "r" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
-        case 'r':
-            reload = true;
-            break;
-        case OPT_RAW:
-            raw = true;
-            break;
+        case 'r': reload = true; break;
+        case OPT_RAW: raw = true; break;
         case OPT_BEFORE:
         case OPT_RULE_NO: {
             long long v;
@@ -223,8 +218,7 @@ int qvm_firewall_main(int argc, char **argv)
             }
             break;
         }
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     struct cli_vm_command args;

@@ -13,13 +13,10 @@ static const char usage[] =
     "usage: qvm-kill [--verbose] [--quiet] [--help] [--all] [--exclude EXCLUDE]\n"
     "                [VMNAME ...]";
 
-static const char help[] =
-    "\nforceful shutdown of a domain\n\n"
-    "positional arguments:\n"
-    "  VMNAME                one or more domain names\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    CLI_HELP_TARGETS;
+static const char help[] = "\nforceful shutdown of a domain\n\n"
+                           "positional arguments:\n"
+                           "  VMNAME                one or more domain names\n\n"
+                           "options:\n" CLI_HELP_COMMON_OPTIONS CLI_HELP_TARGETS;
 
 int qvm_kill_main(int argc, char **argv)
 {
@@ -33,11 +30,8 @@ int qvm_kill_main(int argc, char **argv)
     while ((c = cli_getopt(&cli, argc, argv, CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
         case CLI_OPT_ALL:
-        case CLI_OPT_EXCLUDE:
-            cli_targets_option(&targets, c, optarg);
-            break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case CLI_OPT_EXCLUDE: cli_targets_option(&targets, c, optarg); break;
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     cli_targets_resolve(&cli, &targets, argv + optind, (size_t)(argc - optind), NULL, NULL);

@@ -25,8 +25,18 @@ static const struct cli_format {
 };
 
 enum col_kind {
-    COL_PROP, COL_NAME, COL_STATE, COL_CLASS, COL_FLAGS, COL_GATEWAY, COL_MEMORY, COL_DISK,
-    COL_VOL_CURR, COL_VOL_MAX, COL_VOL_POOL, COL_VOL_USED
+    COL_PROP,
+    COL_NAME,
+    COL_STATE,
+    COL_CLASS,
+    COL_FLAGS,
+    COL_GATEWAY,
+    COL_MEMORY,
+    COL_DISK,
+    COL_VOL_CURR,
+    COL_VOL_MAX,
+    COL_VOL_POOL,
+    COL_VOL_USED
 };
 
 /* Columns that are not plain properties, with their --help-columns text. */
@@ -44,12 +54,14 @@ static const struct builtin {
     { "MEMORY", COL_MEMORY, NULL, "Memory currently used by VM" },
     { "NAME", COL_NAME, NULL, "Name of the qube." },
     { "NETVM", COL_PROP, NULL, "The qube providing network to this qube." },
-    { "PRIV-CURR", COL_VOL_CURR, "private", "Disk utilisation by private image (/home, /usr/local)." },
+    { "PRIV-CURR", COL_VOL_CURR, "private",
+      "Disk utilisation by private image (/home, /usr/local)." },
     { "PRIV-MAX", COL_VOL_MAX, "private", "Maximum available space for private image." },
     { "PRIV-POOL", COL_VOL_POOL, "private", "Storage pool of private volume." },
     { "PRIV-USED", COL_VOL_USED, "private",
       "Disk utilisation by private image as a percentage of available space." },
-    { "ROOT-CURR", COL_VOL_CURR, "root", "Disk utilisation by root image (/usr, /lib, /etc, ...)." },
+    { "ROOT-CURR", COL_VOL_CURR, "root",
+      "Disk utilisation by root image (/usr, /lib, /etc, ...)." },
     { "ROOT-MAX", COL_VOL_MAX, "root", "Maximum available space for root image." },
     { "ROOT-POOL", COL_VOL_POOL, "root", "Storage pool of root volume." },
     { "ROOT-USED", COL_VOL_USED, "root",
@@ -59,14 +71,14 @@ static const struct builtin {
 };
 
 /* Columns sorted as numbers (upstream SORT_NUMERIC); others as strings. */
-static const char *const numeric_heads[] = { "MEMORY", "DISK", "PRIV-CURR", "PRIV-MAX",
-                                             "ROOT-CURR", "XID", "ROOT-MAX", "MAXMEM",
-                                             "QREXEC-TIMEOUT", "SHUTDOWN-TIMEOUT", "VCPUS",
-                                             "PRIV-USED", "ROOT-USED" };
+static const char *const numeric_heads[] = {
+    "MEMORY", "DISK",           "PRIV-CURR",        "PRIV-MAX", "ROOT-CURR", "XID",      "ROOT-MAX",
+    "MAXMEM", "QREXEC-TIMEOUT", "SHUTDOWN-TIMEOUT", "VCPUS",    "PRIV-USED", "ROOT-USED"
+};
 
 struct column {
-    char *head; /* "NETVM", "VIRT-MODE" */
-    char *prop; /* "netvm", "virt_mode" */
+    char *head;                    /* "NETVM", "VIRT-MODE" */
+    char *prop;                    /* "netvm", "virt_mode" */
     const struct builtin *builtin; /* NULL: a property */
 };
 
@@ -108,9 +120,7 @@ static const char help[] =
     "\nList Qubes domains and their parameters.\n\n"
     "positional arguments:\n"
     "  VMNAME                zero or more domain names\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    CLI_HELP_TARGETS
+    "options:\n" CLI_HELP_COMMON_OPTIONS CLI_HELP_TARGETS
     "  --spinner             reenable spinner\n"
     "  --no-spinner          disable spinner\n\n"
     "formatting options:\n"
@@ -213,8 +223,11 @@ static void flags_cell(const struct ls_qube *q, char out[9])
     static const struct {
         const char *klass;
         char code;
-    } types[] = { { "AdminVM", '0' }, { "TemplateVM", 't' }, { "AppVM", 'a' },
-                  { "StandaloneVM", 's' }, { "DispVM", 'd' } };
+    } types[] = { { "AdminVM", '0' },
+                  { "TemplateVM", 't' },
+                  { "AppVM", 'a' },
+                  { "StandaloneVM", 's' },
+                  { "DispVM", 'd' } };
     memset(out, '-', 8);
     out[8] = '\0';
     for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
@@ -226,7 +239,7 @@ static void flags_cell(const struct ls_qube *q, char out[9])
         }
     }
     static const char *const powers[] = { "running", "transient", "paused", "suspended",
-                                          "halting", "dying", "crashed" };
+                                          "halting", "dying",     "crashed" };
     if (strcasecmp(q->vm->state, "unknown") == 0)
         out[1] = '?';
     for (size_t i = 0; i < ARRAY_SIZE(powers); i++)
@@ -236,9 +249,12 @@ static void flags_cell(const struct ls_qube *q, char out[9])
         int field;
         char letter;
         const char *prop;
-    } simple[] = { { 2, 'U', "updateable" }, { 3, 'N', "provides_network" },
-                   { 4, 'R', "installed_by_rpm" }, { 5, 'i', "internal" },
-                   { 6, 'D', "debug" }, { 7, 'A', "autostart" } };
+    } simple[] = { { 2, 'U', "updateable" },
+                   { 3, 'N', "provides_network" },
+                   { 4, 'R', "installed_by_rpm" },
+                   { 5, 'i', "internal" },
+                   { 6, 'D', "debug" },
+                   { 7, 'A', "autostart" } };
     for (size_t i = 0; i < ARRAY_SIZE(simple); i++)
         if (prop_true(q, simple[i].prop))
             out[simple[i].field] = simple[i].letter;
@@ -252,25 +268,24 @@ static void volume_cell(const struct column *c, const struct ls_qube *q, char *o
     const struct ls_volume *v = ls_volume(q, c->builtin->volume);
     unsigned long long mib_size = v ? v->size / MIB : 0, mib_usage = v ? v->usage / MIB : 0;
     switch (c->builtin->kind) {
-    case COL_VOL_CURR:
-        snprintf(out, size, "%llu", mib_usage);
-        break;
-    case COL_VOL_MAX:
-        snprintf(out, size, "%llu", mib_size);
-        break;
+    case COL_VOL_CURR: snprintf(out, size, "%llu", mib_usage); break;
+    case COL_VOL_MAX: snprintf(out, size, "%llu", mib_size); break;
     case COL_VOL_USED:
         if (mib_size)
             snprintf(out, size, "%llu%%", mib_usage * 100 / mib_size);
         else
             snprintf(out, size, "0");
         break;
-    case COL_VOL_POOL:
-        snprintf(out, size, "%s", v ? v->pool : "");
-        break;
-    case COL_PROP: case COL_NAME: case COL_STATE: case COL_CLASS: case COL_FLAGS:
-    case COL_GATEWAY: case COL_MEMORY: case COL_DISK:
-    default:
-        out[0] = '\0';
+    case COL_VOL_POOL: snprintf(out, size, "%s", v ? v->pool : ""); break;
+    case COL_PROP:
+    case COL_NAME:
+    case COL_STATE:
+    case COL_CLASS:
+    case COL_FLAGS:
+    case COL_GATEWAY:
+    case COL_MEMORY:
+    case COL_DISK:
+    default: out[0] = '\0';
     }
 }
 
@@ -282,18 +297,10 @@ static char *cell(const struct column *c, const struct ls_qube *q, const struct 
     char text[64] = "";
     const char *v = text;
     switch (kind_of(c)) {
-    case COL_NAME:
-        v = q->vm->name;
-        break;
-    case COL_STATE:
-        v = q->vm->state;
-        break;
-    case COL_CLASS:
-        v = q->vm->klass;
-        break;
-    case COL_FLAGS:
-        flags_cell(q, text);
-        break;
+    case COL_NAME: v = q->vm->name; break;
+    case COL_STATE: v = q->vm->state; break;
+    case COL_CLASS: v = q->vm->klass; break;
+    case COL_FLAGS: flags_cell(q, text); break;
     case COL_GATEWAY: {
         const struct qprop *net = ls_prop(q, "netvm");
         const struct vm_entry *nv =
@@ -316,9 +323,7 @@ static char *cell(const struct column *c, const struct ls_qube *q, const struct 
     case COL_VOL_CURR:
     case COL_VOL_MAX:
     case COL_VOL_POOL:
-    case COL_VOL_USED:
-        volume_cell(c, q, text, sizeof(text));
-        break;
+    case COL_VOL_USED: volume_cell(c, q, text, sizeof(text)); break;
     case COL_PROP: {
         const struct qprop *p = ls_prop(q, c->prop);
         v = p ? p->value : NULL;
@@ -327,8 +332,7 @@ static char *cell(const struct column *c, const struct ls_qube *q, const struct 
             v = q->vm->uuid;
         break;
     }
-    default:
-        break;
+    default: break;
     }
     return xstrdup(v && *v ? v : "-");
 }
@@ -339,8 +343,7 @@ static char *cell(const struct column *c, const struct ls_qube *q, const struct 
 struct ls_filters {
     char **classes, **labels, **tags, **exclude_tags, **template_source, **netvm_is, **features,
         **prefs;
-    size_t nclasses, nlabels, ntags, nexclude_tags, ntemplate_source, nnetvm_is, nfeatures,
-        nprefs;
+    size_t nclasses, nlabels, ntags, nexclude_tags, ntemplate_source, nnetvm_is, nfeatures, nprefs;
     int internal;  /* -1 both, 1 only, 0 none */
     int servicevm; /* the same */
     bool pending_update;
@@ -367,8 +370,8 @@ static int yes_no(const struct cli *cli, const char *opt, const char *value)
     if (strcmp(value, "n") == 0 || strcmp(value, "no") == 0)
         return 0;
     _cleanup_free_ char *r = py_repr_dup(value);
-    cli_usage_error(cli, "argument %s: invalid choice: %s (choose from 'y', 'yes', 'n', 'no')",
-                    opt, r);
+    cli_usage_error(cli, "argument %s: invalid choice: %s (choose from 'y', 'yes', 'n', 'no')", opt,
+                    r);
 }
 
 /* "KEY=VALUE" of --features/--prefs: VALUE "" means unset (NULL), '' or "" blank. */
@@ -524,8 +527,7 @@ static void tree_children(const struct ls_qubes *qubes, const size_t *sel, size_
 {
     for (size_t c = 0; c < qubes->n; c++) {
         const char *netvm = vm_prop(&qubes->v[c], "netvm");
-        if (!netvm || strcmp(netvm, qubes->v[parent].vm->name) != 0 ||
-            !in_selection(sel, nsel, c))
+        if (!netvm || strcmp(netvm, qubes->v[parent].vm->name) != 0 || !in_selection(sel, nsel, c))
             continue;
         rows[(*nrows)++] = (struct tree_row){ c, level };
         if (prop_true(&qubes->v[c], "provides_network"))
@@ -664,8 +666,7 @@ static void print_table(char **cells, size_t nrows, const struct column *cols, s
 }
 
 /* Sorts the rows of cells (nrows x ncols) in place by column sortidx. */
-static void sort_rows(char **cells, size_t nrows, size_t ncols, size_t sortidx,
-                      struct sort_how how)
+static void sort_rows(char **cells, size_t nrows, size_t ncols, size_t sortidx, struct sort_how how)
 {
     _cleanup_free_ struct sort_key *keys = xcalloc(nrows + 1, sizeof(*keys));
     for (size_t i = 0; i < nrows; i++) {
@@ -681,10 +682,29 @@ static void sort_rows(char **cells, size_t nrows, size_t ncols, size_t sortidx,
 }
 
 enum {
-    OPT_HELP_COLUMNS = 0x100, OPT_HELP_FORMATS, OPT_RAW_DATA, OPT_RAW_LIST, OPT_JSON,
-    OPT_RUNNING, OPT_HALTED, OPT_PAUSED, OPT_TAGS, OPT_EXCLUDE_TAGS, OPT_CLASS, OPT_LABEL,
-    OPT_TEMPLATE_SOURCE, OPT_NETVM_IS, OPT_INTERNAL, OPT_SERVICEVM, OPT_PENDING_UPDATE,
-    OPT_FEATURES, OPT_PREFS, OPT_SORT, OPT_REVERSE, OPT_IGNORE_CASE, OPT_SPINNER
+    OPT_HELP_COLUMNS = 0x100,
+    OPT_HELP_FORMATS,
+    OPT_RAW_DATA,
+    OPT_RAW_LIST,
+    OPT_JSON,
+    OPT_RUNNING,
+    OPT_HALTED,
+    OPT_PAUSED,
+    OPT_TAGS,
+    OPT_EXCLUDE_TAGS,
+    OPT_CLASS,
+    OPT_LABEL,
+    OPT_TEMPLATE_SOURCE,
+    OPT_NETVM_IS,
+    OPT_INTERNAL,
+    OPT_SERVICEVM,
+    OPT_PENDING_UPDATE,
+    OPT_FEATURES,
+    OPT_PREFS,
+    OPT_SORT,
+    OPT_REVERSE,
+    OPT_IGNORE_CASE,
+    OPT_SPINNER
 };
 
 int qvm_ls_main(int argc, char **argv)
@@ -733,100 +753,42 @@ int qvm_ls_main(int argc, char **argv)
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "o:O:tnkd" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
-        case OPT_HELP_COLUMNS:
-            help_columns();
-            return 0;
-        case OPT_HELP_FORMATS:
-            help_formats();
-            return 0;
-        case 'o':
-            format = optarg;
-            break;
-        case 'n':
-            format = "network";
-            break;
-        case 'k':
-            format = "kernel";
-            break;
-        case 'd':
-            format = "disk";
-            break;
-        case 'O':
-            fields = optarg;
-            break;
-        case 't':
-            tree = true;
-            break;
-        case OPT_RAW_DATA:
-            raw_data = true;
-            break;
-        case OPT_RAW_LIST:
-            raw_list = true;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_RUNNING:
-            f.running = true;
-            break;
-        case OPT_HALTED:
-            f.halted = true;
-            break;
-        case OPT_PAUSED:
-            f.paused = true;
-            break;
-        case OPT_TAGS:
-            cli_take_values(argc, argv, &f.tags, &f.ntags);
-            break;
+        case OPT_HELP_COLUMNS: help_columns(); return 0;
+        case OPT_HELP_FORMATS: help_formats(); return 0;
+        case 'o': format = optarg; break;
+        case 'n': format = "network"; break;
+        case 'k': format = "kernel"; break;
+        case 'd': format = "disk"; break;
+        case 'O': fields = optarg; break;
+        case 't': tree = true; break;
+        case OPT_RAW_DATA: raw_data = true; break;
+        case OPT_RAW_LIST: raw_list = true; break;
+        case OPT_JSON: json = true; break;
+        case OPT_RUNNING: f.running = true; break;
+        case OPT_HALTED: f.halted = true; break;
+        case OPT_PAUSED: f.paused = true; break;
+        case OPT_TAGS: cli_take_values(argc, argv, &f.tags, &f.ntags); break;
         case OPT_EXCLUDE_TAGS:
             cli_take_values(argc, argv, &f.exclude_tags, &f.nexclude_tags);
             break;
-        case OPT_CLASS:
-            cli_take_values(argc, argv, &f.classes, &f.nclasses);
-            break;
-        case OPT_LABEL:
-            cli_take_values(argc, argv, &f.labels, &f.nlabels);
-            break;
+        case OPT_CLASS: cli_take_values(argc, argv, &f.classes, &f.nclasses); break;
+        case OPT_LABEL: cli_take_values(argc, argv, &f.labels, &f.nlabels); break;
         case OPT_TEMPLATE_SOURCE:
             cli_take_values(argc, argv, &f.template_source, &f.ntemplate_source);
             break;
-        case OPT_NETVM_IS:
-            cli_take_values(argc, argv, &f.netvm_is, &f.nnetvm_is);
-            break;
-        case OPT_INTERNAL:
-            f.internal = yes_no(&cli, "--internal", optarg);
-            break;
-        case OPT_SERVICEVM:
-            f.servicevm = yes_no(&cli, "--servicevm", optarg);
-            break;
-        case OPT_PENDING_UPDATE:
-            f.pending_update = true;
-            break;
-        case OPT_FEATURES:
-            cli_take_values(argc, argv, &f.features, &f.nfeatures);
-            break;
-        case OPT_PREFS:
-            cli_take_values(argc, argv, &f.prefs, &f.nprefs);
-            break;
-        case OPT_SORT:
-            sort_col = optarg;
-            break;
-        case OPT_REVERSE:
-            reverse = true;
-            break;
-        case OPT_IGNORE_CASE:
-            ignore_case = true;
-            break;
-        case CLI_OPT_ALL:
-            all = true;
-            break;
-        case CLI_OPT_EXCLUDE:
-            cli_strv_push(&excludes, &nexcludes, optarg);
-            break;
-        case OPT_SPINNER:
-            break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case OPT_NETVM_IS: cli_take_values(argc, argv, &f.netvm_is, &f.nnetvm_is); break;
+        case OPT_INTERNAL: f.internal = yes_no(&cli, "--internal", optarg); break;
+        case OPT_SERVICEVM: f.servicevm = yes_no(&cli, "--servicevm", optarg); break;
+        case OPT_PENDING_UPDATE: f.pending_update = true; break;
+        case OPT_FEATURES: cli_take_values(argc, argv, &f.features, &f.nfeatures); break;
+        case OPT_PREFS: cli_take_values(argc, argv, &f.prefs, &f.nprefs); break;
+        case OPT_SORT: sort_col = optarg; break;
+        case OPT_REVERSE: reverse = true; break;
+        case OPT_IGNORE_CASE: ignore_case = true; break;
+        case CLI_OPT_ALL: all = true; break;
+        case CLI_OPT_EXCLUDE: cli_strv_push(&excludes, &nexcludes, optarg); break;
+        case OPT_SPINNER: break;
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     if (format && fields)
@@ -939,8 +901,8 @@ int qvm_ls_main(int argc, char **argv)
         const struct ls_qube *q = &qubes.v[rows[i].qube];
         for (size_t j = 0; j < ncols; j++) {
             bool indent = rows[i].level > 0 && kind_of(&cols[j]) == COL_NAME;
-            cells[i * ncols + j] =
-                indent ? tree_name(q->vm->name, rows[i].level) : cell(&cols[j], q, &qubes, listed.v);
+            cells[i * ncols + j] = indent ? tree_name(q->vm->name, rows[i].level)
+                                          : cell(&cols[j], q, &qubes, listed.v);
         }
     }
 

@@ -22,8 +22,7 @@ static const char help[] =
     "\nManipulate qube notes\n\n"
     "positional arguments:\n"
     "  VMNAME                a domain name\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
+    "options:\n" CLI_HELP_COMMON_OPTIONS
     "  --force, -f           Do not prompt for confirmation; assume `yes`\n\n"
     "Notes action options:\n"
     "  note: `--edit` is the default action for qube notes (`--print` when not on a\n"
@@ -77,9 +76,8 @@ static int edit_notes(const struct cli *cli, const char *vm)
     if (status != 0) {
         rc = cli_error(cli, "Failed to edit qube notes: editor exited with status %d",
                        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    } else if (stat(path, &after) == 0 &&
-               (after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
-                after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)) {
+    } else if (stat(path, &after) == 0 && (after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+                                           after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)) {
         _cleanup_buf_ struct buf edited = BUF_INIT;
         _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
         if (in < 0 || read_all_fd(in, &edited) < 0)
@@ -106,8 +104,8 @@ int qvm_notes_main(int argc, char **argv)
         { "delete", no_argument, NULL, 'd' },
         CLI_COMMON_LONGOPTS,
     };
-    static const char *const act_opts[] = { "", "--edit/-e", "--print/-p", "--import/-i",
-                                            "--set/-s", "--append", "--delete/-d" };
+    static const char *const act_opts[] = { "",         "--edit/-e", "--print/-p", "--import/-i",
+                                            "--set/-s", "--append",  "--delete/-d" };
     enum notes_action action = ACT_DEFAULT;
     bool force = false;
     const char *text = NULL;
@@ -115,29 +113,14 @@ int qvm_notes_main(int argc, char **argv)
     while ((c = cli_getopt(&cli, argc, argv, "fepi:s:d" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         enum notes_action a;
         switch (c) {
-        case 'f':
-            force = true;
-            continue;
-        case 'e':
-            a = ACT_EDIT;
-            break;
-        case 'p':
-            a = ACT_PRINT;
-            break;
-        case 'i':
-            a = ACT_IMPORT;
-            break;
-        case 's':
-            a = ACT_SET;
-            break;
-        case OPT_APPEND:
-            a = ACT_APPEND;
-            break;
-        case 'd':
-            a = ACT_DELETE;
-            break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case 'f': force = true; continue;
+        case 'e': a = ACT_EDIT; break;
+        case 'p': a = ACT_PRINT; break;
+        case 'i': a = ACT_IMPORT; break;
+        case 's': a = ACT_SET; break;
+        case OPT_APPEND: a = ACT_APPEND; break;
+        case 'd': a = ACT_DELETE; break;
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
         if (action != ACT_DEFAULT && action != a)
             cli_usage_error(&cli, "argument %s: not allowed with argument %s", act_opts[a],
@@ -158,8 +141,7 @@ int qvm_notes_main(int argc, char **argv)
     struct qerror err = { 0 };
     _cleanup_buf_ struct buf notes = BUF_INIT;
     switch (action) {
-    case ACT_EDIT:
-        return edit_notes(&cli, vm);
+    case ACT_EDIT: return edit_notes(&cli, vm);
     case ACT_PRINT:
         if (get_notes(vm, &notes, &err) < 0)
             return cli_error(&cli, "Unable to get qube notes: %s", err.message);
@@ -197,7 +179,6 @@ int qvm_notes_main(int argc, char **argv)
             return cli_error(&cli, "Unable to delete qube notes: %s", err.message);
         return 0;
     case ACT_DEFAULT:
-    default:
-        return 1;
+    default: return 1;
     }
 }

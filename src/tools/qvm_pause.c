@@ -7,24 +7,18 @@
 static const char pause_usage[] =
     "usage: qvm-pause [--verbose] [--quiet] [--help] [--all] [--exclude EXCLUDE]\n"
     "                 [VMNAME ...]";
-static const char pause_help[] =
-    "\npause a domain\n\n"
-    "positional arguments:\n"
-    "  VMNAME                one or more domain names\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    CLI_HELP_TARGETS;
+static const char pause_help[] = "\npause a domain\n\n"
+                                 "positional arguments:\n"
+                                 "  VMNAME                one or more domain names\n\n"
+                                 "options:\n" CLI_HELP_COMMON_OPTIONS CLI_HELP_TARGETS;
 
 static const char unpause_usage[] =
     "usage: qvm-unpause [--verbose] [--quiet] [--help] [--all] [--exclude EXCLUDE]\n"
     "                   [VMNAME ...]";
-static const char unpause_help[] =
-    "\nunpause a domain\n\n"
-    "positional arguments:\n"
-    "  VMNAME                one or more domain names\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    CLI_HELP_TARGETS;
+static const char unpause_help[] = "\nunpause a domain\n\n"
+                                   "positional arguments:\n"
+                                   "  VMNAME                one or more domain names\n\n"
+                                   "options:\n" CLI_HELP_COMMON_OPTIONS CLI_HELP_TARGETS;
 
 static int pause_tool(struct cli *cli, const char *method, int argc, char **argv)
 {
@@ -37,11 +31,8 @@ static int pause_tool(struct cli *cli, const char *method, int argc, char **argv
     while ((c = cli_getopt(cli, argc, argv, CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
         case CLI_OPT_ALL:
-        case CLI_OPT_EXCLUDE:
-            cli_targets_option(&targets, c, optarg);
-            break;
-        default:
-            cli_usage_error(cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case CLI_OPT_EXCLUDE: cli_targets_option(&targets, c, optarg); break;
+        default: cli_usage_error(cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     cli_targets_resolve(cli, &targets, argv + optind, (size_t)(argc - optind), NULL, NULL);
@@ -58,14 +49,16 @@ static int pause_tool(struct cli *cli, const char *method, int argc, char **argv
 
 int qvm_pause_main(int argc, char **argv)
 {
-    struct cli cli = { .prog = "qvm-pause", .usage = pause_usage, .help = pause_help,
-                       .verbose = 1 };
+    struct cli cli = {
+        .prog = "qvm-pause", .usage = pause_usage, .help = pause_help, .verbose = 1
+    };
     return pause_tool(&cli, "admin.vm.Pause", argc, argv);
 }
 
 int qvm_unpause_main(int argc, char **argv)
 {
-    struct cli cli = { .prog = "qvm-unpause", .usage = unpause_usage, .help = unpause_help,
-                       .verbose = 1 };
+    struct cli cli = {
+        .prog = "qvm-unpause", .usage = unpause_usage, .help = unpause_help, .verbose = 1
+    };
     return pause_tool(&cli, "admin.vm.Unpause", argc, argv);
 }

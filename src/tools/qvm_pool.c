@@ -253,13 +253,10 @@ static int legacy_main(struct cli *cli, int argc, char **argv)
     while ((c = cli_getopt(cli, argc, argv, "li:a:r:o:" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         char this = c == OPT_HELP_DRIVERS ? 'd' : (char)c;
         if (this != 'o' && cmd && !(cmd == 'i' && this == 'i'))
-            cli_usage_error(cli, "argument %s: not allowed with another action",
-                            argv[optind - 1]);
+            cli_usage_error(cli, "argument %s: not allowed with another action", argv[optind - 1]);
         switch (c) {
         case 'l':
-        case OPT_HELP_DRIVERS:
-            cmd = this;
-            break;
+        case OPT_HELP_DRIVERS: cmd = this; break;
         case 'i':
             cmd = 'i';
             cli_strv_push(&info, &ninfo, optarg);
@@ -275,11 +272,8 @@ static int legacy_main(struct cli *cli, int argc, char **argv)
             cmd = 'r';
             name = optarg;
             break;
-        case 'o':
-            opts = optarg;
-            break;
-        default:
-            cli_usage_error(cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case 'o': opts = optarg; break;
+        default: cli_usage_error(cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -322,8 +316,10 @@ static int legacy_main(struct cli *cli, int argc, char **argv)
 
 static bool uses_legacy_options(int argc, char **argv)
 {
-    static const char *const legacy[] = { "-a", "--add", "-i", "--info", "-l", "--list", "-r",
-                                          "--remove", "-s", "--set", "--help-drivers" };
+    static const char *const legacy[] = {
+        "-a",       "--add", "-i",    "--info",        "-l", "--list", "-r",
+        "--remove", "-s",    "--set", "--help-drivers"
+    };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0)
             break;

@@ -148,20 +148,12 @@ static int prefs_run(struct cli *cli, const struct prefs_target *tmpl, int argc,
     int c;
     while ((c = cli_getopt(cli, argc, argv, "gsD" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
-        case OPT_HELP_PROPERTIES:
-            help_props = true;
-            break;
-        case OPT_HIDE_DEFAULT:
-            hide_default = true;
-            break;
-        case 'D':
-            reset = true;
-            break;
+        case OPT_HELP_PROPERTIES: help_props = true; break;
+        case OPT_HIDE_DEFAULT: hide_default = true; break;
+        case 'D': reset = true; break;
         case 'g':
-        case 's':
-            break; /* ignored, for compatibility with older scripts */
-        default:
-            cli_usage_error(cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case 's': break; /* ignored, for compatibility with older scripts */
+        default: cli_usage_error(cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     struct prefs_target t = *tmpl;
@@ -222,8 +214,7 @@ static const char prefs_help[] =
     "\npositional arguments:\n"
     "  PROPERTY              name of the property to show or change\n"
     "  VALUE                 new value of the property\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
+    "options:\n" CLI_HELP_COMMON_OPTIONS
     "  --help-properties     list all available properties with short descriptions and exit\n"
     "  --hide-default        Do not show properties that are set to the default value.\n"
     "  --get, -g             Ignored; for compatibility with older scripts.\n"

@@ -13,14 +13,11 @@ static const char usage[] =
     "                  [--force]\n"
     "                  [VMNAME ...]";
 
-static const char help[] =
-    "\nRemove domains from the system\n\n"
-    "positional arguments:\n"
-    "  VMNAME                one or more domain names\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    CLI_HELP_TARGETS
-    "  --force, -f           Do not prompt for confirmation\n";
+static const char help[] = "\nRemove domains from the system\n\n"
+                           "positional arguments:\n"
+                           "  VMNAME                one or more domain names\n\n"
+                           "options:\n" CLI_HELP_COMMON_OPTIONS CLI_HELP_TARGETS
+                           "  --force, -f           Do not prompt for confirmation\n";
 
 /* Non-default vm-typed properties, global or of other qubes, naming vm
  * (qubesadmin.utils.vm_dependencies). */
@@ -70,15 +67,10 @@ int qvm_remove_main(int argc, char **argv)
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "f" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
-        case 'f':
-            force = true;
-            break;
+        case 'f': force = true; break;
         case CLI_OPT_ALL:
-        case CLI_OPT_EXCLUDE:
-            cli_targets_option(&targets, c, optarg);
-            break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case CLI_OPT_EXCLUDE: cli_targets_option(&targets, c, optarg); break;
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     cli_targets_resolve(&cli, &targets, argv + optind, (size_t)(argc - optind), NULL, NULL);

@@ -40,8 +40,7 @@ static const char help[] =
     "  VMNAME                a domain name\n"
     "  COMMAND               command or service to run\n"
     "  ARG                   command arguments (implies --no-shell)\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
+    "options:\n" CLI_HELP_COMMON_OPTIONS
     "  --user USER, -u USER  run command in a qube as USER (available only from dom0)\n"
     "  --autostart, --auto, -a\n"
     "                        option ignored, this is default\n"
@@ -100,8 +99,7 @@ static void filter_escapes(char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
-        if ((c < 0x20 || c > 0x7e) && c != '\t' && c != '\n' && c != '\r' && c != '\b' &&
-            c != '\a')
+        if ((c < 0x20 || c > 0x7e) && c != '\t' && c != '\n' && c != '\r' && c != '\b' && c != '\a')
             p[i] = '_';
     }
 }
@@ -273,7 +271,6 @@ struct call {
     int code;
 };
 
-
 /* The child's fds 0..2 become in/out/err (-1: /dev/null), then exec. */
 static pid_t spawn(char *const argv[], int in, int out, int err)
 {
@@ -312,8 +309,8 @@ static void encode_for_vmexec(struct buf *out, const char *cmd, char **args, siz
         if (i)
             buf_append_char(out, '+');
         for (; *p; p++) {
-            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                (*p >= '0' && *p <= '9') || *p == '_' || *p == '.')
+            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                *p == '_' || *p == '.')
                 buf_append_char(out, (char)*p);
             else if (*p == '-')
                 buf_append_str(out, "--");
@@ -336,9 +333,14 @@ static int call_in_process(const struct run_opts *o, const char *vm, const char 
                            bool no_wait, const char *shell_cmd, struct call *call)
 {
     struct qrexec_client_opts co = {
-        .qube = vm, .cmdline = request, .just_exec = no_wait,
-        .stdin_prefix = shell_cmd, .stdin_prefix_len = shell_cmd ? strlen(shell_cmd) : 0,
-        .in_fd = -1, .out_fd = -1, .err_fd = -1,
+        .qube = vm,
+        .cmdline = request,
+        .just_exec = no_wait,
+        .stdin_prefix = shell_cmd,
+        .stdin_prefix_len = shell_cmd ? strlen(shell_cmd) : 0,
+        .in_fd = -1,
+        .out_fd = -1,
+        .err_fd = -1,
     };
     struct esc_filter filters[2];
     int filter_fd[2] = { -1, -1 };
@@ -423,8 +425,8 @@ static bool valid_service(const char *s)
 
 /* Starts the call in one qube; its output goes where the options say.
  * Returns 0 (call filled) or -1 after printing why. */
-static int run_in_qube(const struct run_opts *o, const char *vm, bool running,
-                       bool in_process, struct call *call)
+static int run_in_qube(const struct run_opts *o, const char *vm, bool running, bool in_process,
+                       struct call *call)
 {
     struct qerror err = { 0 };
     /* run_service autostarts; Start of a starting (Transient) qube answers
@@ -597,9 +599,18 @@ int qvm_run_main(int argc, char **argv)
 {
     struct cli cli = { .prog = "qvm-run", .usage = usage, .help = help, .verbose = 1 };
     enum {
-        OPT_LOCALCMD = 0x100, OPT_GUI, OPT_NO_GUI, OPT_COLOUR_OUT, OPT_COLOUR_ERR,
-        OPT_NO_COLOUR_OUT, OPT_NO_COLOUR_ERR, OPT_FILTER, OPT_NO_FILTER, OPT_SERVICE,
-        OPT_NO_SHELL, OPT_DISPVM
+        OPT_LOCALCMD = 0x100,
+        OPT_GUI,
+        OPT_NO_GUI,
+        OPT_COLOUR_OUT,
+        OPT_COLOUR_ERR,
+        OPT_NO_COLOUR_OUT,
+        OPT_NO_COLOUR_ERR,
+        OPT_FILTER,
+        OPT_NO_FILTER,
+        OPT_SERVICE,
+        OPT_NO_SHELL,
+        OPT_DISPVM
     };
     static const struct option longopts[] = {
         { "user", required_argument, NULL, 'u' },
@@ -663,61 +674,28 @@ int qvm_run_main(int argc, char **argv)
             c == CLI_OPT_EXCLUDE || c == OPT_DISPVM)
             last_optarg = optarg;
         switch (c) {
-        case 'u':
-            o.user = optarg;
-            break;
-        case 'a':
-            o.autostart = true;
-            break;
-        case 'n':
-            o.autostart = false;
-            break;
-        case 'p':
-            o.passio = true;
-            break;
-        case OPT_LOCALCMD:
-            o.localcmd = optarg;
-            break;
-        case OPT_GUI:
-            gui = 1;
-            break;
-        case OPT_NO_GUI:
-            gui = 0;
-            break;
-        case OPT_COLOUR_OUT:
-            o.color_output = optarg;
-            break;
-        case OPT_COLOUR_ERR:
-            o.color_stderr = optarg;
-            break;
-        case OPT_NO_COLOUR_OUT:
-            o.color_output = "";
-            break;
-        case OPT_NO_COLOUR_ERR:
-            o.color_stderr = "";
-            break;
-        case OPT_FILTER:
-            o.filter_esc = true;
-            break;
-        case OPT_NO_FILTER:
-            o.filter_esc = false;
-            break;
-        case OPT_SERVICE:
-            o.service = true;
-            break;
-        case OPT_NO_SHELL:
-            o.no_shell = true;
-            break;
+        case 'u': o.user = optarg; break;
+        case 'a': o.autostart = true; break;
+        case 'n': o.autostart = false; break;
+        case 'p': o.passio = true; break;
+        case OPT_LOCALCMD: o.localcmd = optarg; break;
+        case OPT_GUI: gui = 1; break;
+        case OPT_NO_GUI: gui = 0; break;
+        case OPT_COLOUR_OUT: o.color_output = optarg; break;
+        case OPT_COLOUR_ERR: o.color_stderr = optarg; break;
+        case OPT_NO_COLOUR_OUT: o.color_output = ""; break;
+        case OPT_NO_COLOUR_ERR: o.color_stderr = ""; break;
+        case OPT_FILTER: o.filter_esc = true; break;
+        case OPT_NO_FILTER: o.filter_esc = false; break;
+        case OPT_SERVICE: o.service = true; break;
+        case OPT_NO_SHELL: o.no_shell = true; break;
         case OPT_DISPVM:
             dispvm = true;
             dispvm_base = optarg;
             break;
         case CLI_OPT_ALL:
-        case CLI_OPT_EXCLUDE:
-            cli_targets_option(&targets, c, optarg);
-            break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case CLI_OPT_EXCLUDE: cli_targets_option(&targets, c, optarg); break;
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     unsetenv("POSIXLY_CORRECT");
@@ -731,8 +709,8 @@ int qvm_run_main(int argc, char **argv)
     o.cmd_args = argv + optind;
     o.ncmd_args = (size_t)(argc - optind);
     if (!dispvm)
-        cli_targets_resolve(&cli, &targets, targets.all ? NULL : positional,
-                            targets.all ? 0 : 1, NULL, NULL);
+        cli_targets_resolve(&cli, &targets, targets.all ? NULL : positional, targets.all ? 0 : 1,
+                            NULL, NULL);
 
     if (o.passio) {
         if (!o.color_output && o.filter_esc)

@@ -25,9 +25,7 @@ static const char help[] =
     "  VMNAME                a domain name\n"
     "  SERVICE               name of the feature\n"
     "  VALUE                 new value of the service (on/off)\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    "  --unset, --default, --delete, -D\n"
+    "options:\n" CLI_HELP_COMMON_OPTIONS "  --unset, --default, --delete, -D\n"
     "                        unset service (default to VM preference)\n"
     "  --list, -l            list services (default action)\n"
     "  --enable, -e          enable service (same as setting \"on\" value)\n"
@@ -75,19 +73,11 @@ int qvm_service_main(int argc, char **argv)
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "Dled" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
-        case 'D':
-            del = true;
-            break;
-        case 'l':
-            break; /* listing is what happens without a service */
-        case 'e':
-            switched = "1";
-            break;
-        case 'd':
-            switched = "0";
-            break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case 'D': del = true; break;
+        case 'l': break; /* listing is what happens without a service */
+        case 'e': switched = "1"; break;
+        case 'd': switched = "0"; break;
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     const char *vm, *service, *value;

@@ -23,9 +23,7 @@ static const char help[] =
     "\nShutdown a qube\n\n"
     "positional arguments:\n"
     "  VMNAME                one or more domain names\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    CLI_HELP_TARGETS
+    "options:\n" CLI_HELP_COMMON_OPTIONS CLI_HELP_TARGETS
     "  --wait                wait for the VMs to shut down\n"
     "  --timeout TIMEOUT     timeout after which domains are killed when using --wait\n"
     "                        (default: 60); implies --wait\n"
@@ -112,9 +110,7 @@ int qvm_shutdown_main(int argc, char **argv)
     int c;
     while ((c = cli_getopt(&cli, argc, argv, CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
-        case OPT_WAIT:
-            wait = true;
-            break;
+        case OPT_WAIT: wait = true; break;
         case OPT_TIMEOUT: {
             char *end;
             errno = 0;
@@ -124,18 +120,11 @@ int qvm_shutdown_main(int argc, char **argv)
             wait = true;
             break;
         }
-        case OPT_FORCE:
-            force = true;
-            break;
-        case OPT_DRY_RUN:
-            dry_run = true;
-            break;
+        case OPT_FORCE: force = true; break;
+        case OPT_DRY_RUN: dry_run = true; break;
         case CLI_OPT_ALL:
-        case CLI_OPT_EXCLUDE:
-            cli_targets_option(&targets, c, optarg);
-            break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case CLI_OPT_EXCLUDE: cli_targets_option(&targets, c, optarg); break;
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     cli_targets_resolve(&cli, &targets, argv + optind, (size_t)(argc - optind), NULL, NULL);

@@ -17,9 +17,7 @@ static const char help[] =
     "\nstart a domain\n\n"
     "positional arguments:\n"
     "  VMNAME                one or more domain names\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    CLI_HELP_TARGETS
+    "options:\n" CLI_HELP_COMMON_OPTIONS CLI_HELP_TARGETS
     "  --skip-if-running     Do not fail if the qube is already runnning\n"
     "  --drive DRIVE         temporarily attach specified drive as CD/DVD or hard disk (can\n"
     "                        be specified with prefix \"hd:\" or \"cdrom:\", default is cdrom)\n"
@@ -49,9 +47,7 @@ int qvm_start_main(int argc, char **argv)
     int c;
     while ((c = cli_getopt(&cli, argc, argv, CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
-        case OPT_SKIP:
-            skip = true;
-            break;
+        case OPT_SKIP: skip = true; break;
         case OPT_DRIVE:
         case OPT_HDDISK:
         case OPT_CDROM:
@@ -62,11 +58,8 @@ int qvm_start_main(int argc, char **argv)
             drive = c - OPT_DRIVE;
             break;
         case CLI_OPT_ALL:
-        case CLI_OPT_EXCLUDE:
-            cli_targets_option(&targets, c, optarg);
-            break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case CLI_OPT_EXCLUDE: cli_targets_option(&targets, c, optarg); break;
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     cli_targets_resolve(&cli, &targets, argv + optind, (size_t)(argc - optind), NULL, NULL);

@@ -10,24 +10,22 @@
 static const char usage[] =
     "usage: qvm-tags [--verbose] [--quiet] [--help] VMNAME {list,ls,l,add,a,set,del,d,unset,u} ...";
 
-static const char help[] =
-    "\nmanage domain's tags\n\n"
-    "positional arguments:\n"
-    "  VMNAME                a domain name\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS "\n"
-    "commands:\n"
-    "  For more information see qvm-tags command -h\n\n"
-    "  {list,ls,l,add,a,set,del,d,unset,u}\n"
-    "    list (ls,l)         list tags\n"
-    "    add (a,set)         add tag\n"
-    "    del (d,unset,u)     delete tag\n\n"
-    "Command 'list':\n"
-    "  usage: qvm-tags VMNAME list [-h] [tag]\n\n"
-    "Command 'add':\n"
-    "  usage: qvm-tags VMNAME add [-h] tag [tag ...]\n\n"
-    "Command 'del':\n"
-    "  usage: qvm-tags VMNAME del [-h] tag [tag ...]\n";
+static const char help[] = "\nmanage domain's tags\n\n"
+                           "positional arguments:\n"
+                           "  VMNAME                a domain name\n\n"
+                           "options:\n" CLI_HELP_COMMON_OPTIONS "\n"
+                           "commands:\n"
+                           "  For more information see qvm-tags command -h\n\n"
+                           "  {list,ls,l,add,a,set,del,d,unset,u}\n"
+                           "    list (ls,l)         list tags\n"
+                           "    add (a,set)         add tag\n"
+                           "    del (d,unset,u)     delete tag\n\n"
+                           "Command 'list':\n"
+                           "  usage: qvm-tags VMNAME list [-h] [tag]\n\n"
+                           "Command 'add':\n"
+                           "  usage: qvm-tags VMNAME add [-h] tag [tag ...]\n\n"
+                           "Command 'del':\n"
+                           "  usage: qvm-tags VMNAME del [-h] tag [tag ...]\n";
 
 static bool is_one_of(const char *s, const char *const *names)
 {

@@ -17,9 +17,8 @@
 #include "tools/template_meta.h"
 #include "tools/tools.h"
 
-static const char usage[] =
-    "usage: qvm-template [--verbose] [--quiet] [--help]\n"
-    "                    {build,import,list,info,remove,recipes} ...";
+static const char usage[] = "usage: qvm-template [--verbose] [--quiet] [--help]\n"
+                            "                    {build,import,list,info,remove,recipes} ...";
 
 static const char help[] =
     "\nBuild, import, list and remove templates\n\n"
@@ -37,8 +36,7 @@ static const char help[] =
     "  remove [--yes] NAME...\n"
     "                        remove templates\n"
     "  recipes               list the recipes build can use\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS;
+    "options:\n" CLI_HELP_COMMON_OPTIONS;
 
 static const char build_usage[] =
     "usage: qvm-template build [--verbose] [--quiet] [--help] [--recipe RECIPE]\n"
@@ -48,9 +46,7 @@ static const char build_help[] =
     "\nCreate a TemplateVM and build its root filesystem with a recipe\n\n"
     "positional arguments:\n"
     "  NAME                  name of the new template\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    "  --recipe RECIPE, -r RECIPE\n"
+    "options:\n" CLI_HELP_COMMON_OPTIONS "  --recipe RECIPE, -r RECIPE\n"
     "                        recipe to build the root tree with (default: minimal;\n"
     "                        see qvm-template recipes)\n"
     "  --label LABEL, -l LABEL\n"
@@ -67,9 +63,7 @@ static const char import_help[] =
     "positional arguments:\n"
     "  NAME                  name of the template\n"
     "  SOURCE                directory, or .tar, .tar.gz, .tar.xz archive\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    "  --label LABEL, -l LABEL\n"
+    "options:\n" CLI_HELP_COMMON_OPTIONS "  --label LABEL, -l LABEL\n"
     "                        label of a new template (default: black)\n"
     "  --pool POOL, -P POOL  storage pool for a new template's volumes\n";
 
@@ -79,16 +73,12 @@ static const char remove_help[] =
     "\nRemove templates\n\n"
     "positional arguments:\n"
     "  NAME                  template to remove\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    "  --yes, -y             do not ask for confirmation\n";
+    "options:\n" CLI_HELP_COMMON_OPTIONS "  --yes, -y             do not ask for confirmation\n";
 
-static const char recipes_usage[] =
-    "usage: qvm-template recipes [--verbose] [--quiet] [--help]";
+static const char recipes_usage[] = "usage: qvm-template recipes [--verbose] [--quiet] [--help]";
 static const char recipes_help[] =
     "\nList the recipes qvm-template build can use, and where they are\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS;
+    "options:\n" CLI_HELP_COMMON_OPTIONS;
 
 /* Options shared by build and import. */
 struct make_opts {
@@ -106,15 +96,14 @@ static int need_root(const struct cli *cli)
 }
 
 /* Reports err, removes a template made by this run, cleans up; exit code. */
-static int fail_make(const struct cli *cli, struct template_work *w, const char *name,
-                     bool created, const struct qerror *err)
+static int fail_make(const struct cli *cli, struct template_work *w, const char *name, bool created,
+                     const struct qerror *err)
 {
     cli_qerror(cli, err);
     if (created) {
         struct qerror rm_err = { 0 };
         if (qcall("admin.vm.Remove", "", name, "", 0, NULL, &rm_err) < 0)
-            cli_error(cli, "could not remove the half-made template %s: %s", name,
-                      rm_err.message);
+            cli_error(cli, "could not remove the half-made template %s: %s", name, rm_err.message);
         else
             cli_info(cli, "removed the half-made template %s", name);
     }
@@ -139,14 +128,9 @@ static int parse_make_opts(struct cli *cli, int argc, char **argv, struct make_o
                 cli_usage_error(cli, "unrecognized arguments: %s", argv[optind - 1]);
             o->recipe = optarg;
             break;
-        case 'l':
-            o->label = optarg;
-            break;
-        case 'P':
-            o->pools.all = optarg;
-            break;
-        default:
-            cli_usage_error(cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case 'l': o->label = optarg; break;
+        case 'P': o->pools.all = optarg; break;
+        default: cli_usage_error(cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     return optind;
@@ -154,8 +138,9 @@ static int parse_make_opts(struct cli *cli, int argc, char **argv, struct make_o
 
 static int cmd_build(int argc, char **argv, const struct cli *top)
 {
-    struct cli cli = { .prog = "qvm-template build", .usage = build_usage, .help = build_help,
-                       .verbose = 1 };
+    struct cli cli = {
+        .prog = "qvm-template build", .usage = build_usage, .help = build_help, .verbose = 1
+    };
     cli.verbose = top->verbose;
     cli.quiet = top->quiet;
     struct make_opts o = { .recipe = "minimal", .label = "black" };
@@ -191,8 +176,9 @@ static int cmd_build(int argc, char **argv, const struct cli *top)
 
 static int cmd_import(int argc, char **argv, const struct cli *top)
 {
-    struct cli cli = { .prog = "qvm-template import", .usage = import_usage,
-                       .help = import_help, .verbose = 1 };
+    struct cli cli = {
+        .prog = "qvm-template import", .usage = import_usage, .help = import_help, .verbose = 1
+    };
     cli.verbose = top->verbose;
     cli.quiet = top->quiet;
     struct make_opts o = { .label = "black" };
@@ -265,8 +251,9 @@ static int cmd_info(int argc, char **argv, const struct cli *top)
 
 static int cmd_remove(int argc, char **argv, const struct cli *top)
 {
-    struct cli cli = { .prog = "qvm-template remove", .usage = remove_usage,
-                       .help = remove_help, .verbose = 1 };
+    struct cli cli = {
+        .prog = "qvm-template remove", .usage = remove_usage, .help = remove_help, .verbose = 1
+    };
     cli.verbose = top->verbose;
     cli.quiet = top->quiet;
     static const struct option longopts[] = {
@@ -312,8 +299,9 @@ static int cmd_remove(int argc, char **argv, const struct cli *top)
 
 static int cmd_recipes(int argc, char **argv, const struct cli *top)
 {
-    struct cli cli = { .prog = "qvm-template recipes", .usage = recipes_usage,
-                       .help = recipes_help, .verbose = 1 };
+    struct cli cli = {
+        .prog = "qvm-template recipes", .usage = recipes_usage, .help = recipes_help, .verbose = 1
+    };
     cli.verbose = top->verbose;
     cli.quiet = top->quiet;
     static const struct option longopts[] = { CLI_COMMON_LONGOPTS };
@@ -358,8 +346,8 @@ int qvm_template_main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv, const struct cli *top);
     } commands[] = {
-        { "build", cmd_build },   { "import", cmd_import },   { "list", cmd_list },
-        { "info", cmd_info },     { "remove", cmd_remove },   { "recipes", cmd_recipes },
+        { "build", cmd_build }, { "import", cmd_import }, { "list", cmd_list },
+        { "info", cmd_info },   { "remove", cmd_remove }, { "recipes", cmd_recipes },
     };
     const char *name = argv[optind];
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

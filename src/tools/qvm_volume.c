@@ -143,8 +143,7 @@ static int vrow_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->vid, y->vid);
 }
 
-static int cmd_list(const struct cli *cli, char **names, size_t nnames, char **pools,
-                    size_t npools)
+static int cmd_list(const struct cli *cli, char **names, size_t nnames, char **pools, size_t npools)
 {
     struct vm_entry *vms;
     size_t nvms;
@@ -235,12 +234,19 @@ static int cmd_list(const struct cli *cli, char **names, size_t nnames, char **p
 
 /* ---- info / config ---- */
 
-static const char *const info_items[] = { "pool", "vid", "rw", "source", "save_on_stop",
-                                          "snap_on_start", "size", "usage", "revisions_to_keep",
-                                          "ephemeral", NULL };
+static const char *const info_items[] = { "pool",
+                                          "vid",
+                                          "rw",
+                                          "source",
+                                          "save_on_stop",
+                                          "snap_on_start",
+                                          "size",
+                                          "usage",
+                                          "revisions_to_keep",
+                                          "ephemeral",
+                                          NULL };
 
-static int cmd_info(const struct cli *cli, const char *vm, const char *volume,
-                    const char *property)
+static int cmd_info(const struct cli *cli, const char *vm, const char *volume, const char *property)
 {
     struct qerror err = { 0 };
     struct vinfo info;
@@ -314,11 +320,12 @@ static int parse_human_size(const char *text, uint64_t *out)
         const char *unit;
         uint64_t mult;
     } units[] = {
-        { "KIB", 1ull << 10 }, { "MIB", 1ull << 20 }, { "GIB", 1ull << 30 }, { "TIB", 1ull << 40 },
-        { "KI", 1ull << 10 },  { "MI", 1ull << 20 },  { "GI", 1ull << 30 },  { "TI", 1ull << 40 },
-        { "KB", 1000ull },     { "MB", 1000000ull },  { "GB", 1000000000ull },
-        { "TB", 1000000000000ull }, { "K", 1000ull }, { "M", 1000000ull },
-        { "G", 1000000000ull }, { "T", 1000000000000ull },
+        { "KIB", 1ull << 10 },     { "MIB", 1ull << 20 },   { "GIB", 1ull << 30 },
+        { "TIB", 1ull << 40 },     { "KI", 1ull << 10 },    { "MI", 1ull << 20 },
+        { "GI", 1ull << 30 },      { "TI", 1ull << 40 },    { "KB", 1000ull },
+        { "MB", 1000000ull },      { "GB", 1000000000ull }, { "TB", 1000000000000ull },
+        { "K", 1000ull },          { "M", 1000000ull },     { "G", 1000000000ull },
+        { "T", 1000000000000ull },
     };
     _cleanup_free_ char *s = xstrdup(text);
     size_t len = strlen(s);
@@ -415,8 +422,10 @@ static int cmd_import(const struct cli *cli, const char *vm, const char *volume,
         } else if (!is_stdin && fstat(in, &st) == 0) {
             size = (uint64_t)st.st_size;
         } else {
-            return cli_error(cli, "Failed to get %s file size, specify it explicitly with "
-                                  "--size, or use --no-resize option", input_path);
+            return cli_error(cli,
+                             "Failed to get %s file size, specify it explicitly with "
+                             "--size, or use --no-resize option",
+                             input_path);
         }
         size_line = xasprintf("%llu\n", (unsigned long long)size);
     }
@@ -433,8 +442,8 @@ static int cmd_clone(const struct cli *cli, const char *src_vm, const char *src_
     struct qerror err = { 0 };
     _cleanup_buf_ struct buf token = BUF_INIT;
     if (qcall("admin.vm.volume.CloneFrom", src_vol, src_vm, "", 0, &token, &err) < 0 ||
-        qcall("admin.vm.volume.CloneTo", dst_vol, dst_vm, token.data ? token.data : "",
-              token.len, NULL, &err) < 0)
+        qcall("admin.vm.volume.CloneTo", dst_vol, dst_vm, token.data ? token.data : "", token.len,
+              NULL, &err) < 0)
         return cli_qerror(cli, &err);
     return 0;
 }
@@ -483,22 +492,12 @@ int qvm_volume_main(int argc, char **argv)
     int c;
     while ((c = cli_getopt(&cli, argc, argv, "p:f" CLI_COMMON_SHORTOPTS, longopts)) != -1) {
         switch (c) {
-        case 'p':
-            cli_strv_push(&pools, &npools, optarg);
-            break;
-        case OPT_FULL:
-            break; /* every line is full when stdout is not a terminal */
-        case 'f':
-            force = true;
-            break;
-        case OPT_SIZE:
-            size_opt = optarg;
-            break;
-        case OPT_NO_RESIZE:
-            no_resize = true;
-            break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        case 'p': cli_strv_push(&pools, &npools, optarg); break;
+        case OPT_FULL: break; /* every line is full when stdout is not a terminal */
+        case 'f': force = true; break;
+        case OPT_SIZE: size_opt = optarg; break;
+        case OPT_NO_RESIZE: no_resize = true; break;
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     char **args = argv + optind;
@@ -527,7 +526,11 @@ int qvm_volume_main(int argc, char **argv)
         return cmd_info(&cli, vm, volume, nargs > 1 ? args[1] : NULL);
     }
     if (is_one_of(cmd, config_names)) {
-        need_args(&cli, nargs, 3, 3, nargs < 2 ? "VM:VOLUME, property, value" : nargs < 3 ? "value" : "", args);
+        need_args(&cli, nargs, 3, 3,
+                  nargs < 2   ? "VM:VOLUME, property, value"
+                  : nargs < 3 ? "value"
+                              : "",
+                  args);
         parse_vm_volume(&cli, args[0], &vm, &volume);
         return cmd_config(&cli, vm, volume, args[1], args[2]);
     }

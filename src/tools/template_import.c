@@ -146,8 +146,8 @@ static void progress_update(struct progress *p, double fraction, const char *det
 static void progress_end(struct progress *p, bool ok)
 {
     int secs = (int)((mono_ms() - p->start_ms) / 1000);
-    fprintf(stderr, "%s%s: %s (%d s)\n", p->tty ? "\r\033[K" : "", p->label,
-            ok ? "done" : "failed", secs);
+    fprintf(stderr, "%s%s: %s (%d s)\n", p->tty ? "\r\033[K" : "", p->label, ok ? "done" : "failed",
+            secs);
 }
 
 /* ---- running one step ---- */
@@ -445,10 +445,10 @@ int template_import_tree(struct template_work *w, const char *vm, const char *tr
                        a, vm, b, vm);
         } else {
             struct mkfs_watch watch = { .image = path, .total = need };
-            char *argv[] = { "mkfs.ext4", "-q", "-F", "-d", (char *)tree,
-                             "-E", "root_owner=0:0", (char *)path, NULL };
-            if (run_step(w, "Writing the root volume", argv, false, mkfs_fraction, &watch,
-                         err) == 0) {
+            char *argv[] = { "mkfs.ext4",      "-q",         "-F", "-d", (char *)tree, "-E",
+                             "root_owner=0:0", (char *)path, NULL };
+            if (run_step(w, "Writing the root volume", argv, false, mkfs_fraction, &watch, err) ==
+                0) {
                 int fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0 || fdatasync(fd) < 0)
                     qerror_errno(err, errno, "sync %s", path);

@@ -25,9 +25,7 @@ static const char info_usage[] =
 static const char list_help[] =
     "\npositional arguments:\n"
     "  TEMPLATESPEC\n\n"
-    "options:\n"
-    CLI_HELP_COMMON_OPTIONS
-    "  --all                 Show all templates (default).\n"
+    "options:\n" CLI_HELP_COMMON_OPTIONS "  --all                 Show all templates (default).\n"
     "  --installed           Show installed templates.\n"
     "  --available           Show available templates.\n"
     "  --extras              Show extras (e.g., ones that exist locally but not in repos)\n"
@@ -68,14 +66,12 @@ static bool matches_spec(const struct template_meta *m, char *const *specs, size
 {
     if (!n)
         return true;
-    _cleanup_free_ char *nevr = xasprintf("%s-%s:%s-%s", m->name, m->epoch, m->version,
-                                          m->release);
+    _cleanup_free_ char *nevr = xasprintf("%s-%s:%s-%s", m->name, m->epoch, m->version, m->release);
     _cleanup_free_ char *nev = xasprintf("%s-%s:%s", m->name, m->epoch, m->version);
     _cleanup_free_ char *nvr = xasprintf("%s-%s-%s", m->name, m->version, m->release);
     _cleanup_free_ char *nv = xasprintf("%s-%s", m->name, m->version);
     bool zero_epoch = strcmp(m->epoch, "0") == 0;
-    const char *targets[] = { nevr, m->name, nev, zero_epoch ? nvr : NULL,
-                              zero_epoch ? nv : NULL };
+    const char *targets[] = { nevr, m->name, nev, zero_epoch ? nvr : NULL, zero_epoch ? nv : NULL };
     for (size_t i = 0; i < n; i++)
         for (size_t t = 0; t < ARRAY_SIZE(targets); t++)
             if (targets[t] && fnmatch(specs[i], targets[t], 0) == 0)
@@ -148,12 +144,13 @@ static size_t row_fields(const struct row *r, bool info, const char **keys, cons
         memcpy(values, v, sizeof(v));
         return 3;
     }
-    const char *k[] = { "name",      "epoch",       "version", "release", "reponame", "size",
-                        "buildtime", "installtime", "license", "url",     "summary",
-                        "description" };
-    const char *v[] = { m->name,      m->epoch,      m->version,   m->release,
-                        m->reponame,  r->size,       m->buildtime, m->installtime,
-                        m->license,   m->url,        m->summary,   m->description };
+    const char *k[] = {
+        "name",      "epoch",       "version", "release", "reponame", "size",
+        "buildtime", "installtime", "license", "url",     "summary",  "description"
+    };
+    const char *v[] = { m->name,     m->epoch, m->version,   m->release,
+                        m->reponame, r->size,  m->buildtime, m->installtime,
+                        m->license,  m->url,   m->summary,   m->description };
     memcpy(keys, k, sizeof(k));
     memcpy(values, v, sizeof(v));
     return 12;
@@ -232,11 +229,16 @@ static void print_human(const struct rows *rows, bool info)
             for (size_t k = i; k < end; k++) {
                 const struct template_meta *m = &rows->v[k].meta;
                 const char *fields[][2] = {
-                    { "Name", m->name },         { "Epoch", m->epoch },
-                    { "Version", m->version },   { "Release", m->release },
-                    { "Size", rows->v[k].human_size }, { "Repository", m->reponame },
-                    { "Buildtime", m->buildtime }, { "Install time", m->installtime },
-                    { "URL", m->url },           { "License", m->license },
+                    { "Name", m->name },
+                    { "Epoch", m->epoch },
+                    { "Version", m->version },
+                    { "Release", m->release },
+                    { "Size", rows->v[k].human_size },
+                    { "Repository", m->reponame },
+                    { "Buildtime", m->buildtime },
+                    { "Install time", m->installtime },
+                    { "URL", m->url },
+                    { "License", m->license },
                     { "Summary", m->summary },
                 };
                 for (size_t f = 0; f < ARRAY_SIZE(fields); f++)
@@ -256,7 +258,8 @@ static void print_human(const struct rows *rows, bool info)
 int template_list_main(int argc, char **argv, const struct cli *top, bool info)
 {
     struct cli cli = { .prog = info ? "qvm-template info" : "qvm-template list",
-                       .usage = info ? info_usage : list_usage, .help = list_help };
+                       .usage = info ? info_usage : list_usage,
+                       .help = list_help };
     cli.verbose = top->verbose;
     cli.quiet = top->quiet;
     enum { ALL = 0x100, INSTALLED, AVAILABLE, EXTRAS, UPGRADES, ALL_VERSIONS, MACHINE, JSON };
@@ -294,8 +297,7 @@ int template_list_main(int argc, char **argv, const struct cli *top, bool info)
                                       "argument --machine-readable");
             json = true;
             break;
-        default:
-            cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
+        default: cli_usage_error(&cli, "unrecognized arguments: %s", argv[optind - 1]);
         }
     }
     if (!installed && !available && !extras && !upgrades)

@@ -15,19 +15,17 @@
 
 /* The features, in the order of struct template_meta. */
 static const char *const feature_names[] = {
-    "template-name",      "template-epoch",       "template-version", "template-release",
-    "template-reponame",  "template-buildtime",   "template-installtime",
-    "template-license",   "template-url",         "template-summary",
-    "template-description",
+    "template-name",     "template-epoch",     "template-version",     "template-release",
+    "template-reponame", "template-buildtime", "template-installtime", "template-license",
+    "template-url",      "template-summary",   "template-description",
 };
 #define NFEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
 
 static char **meta_field(struct template_meta *m, size_t i)
 {
-    char **fields[NFEATURES] = { &m->name,      &m->epoch,       &m->version, &m->release,
-                                 &m->reponame,  &m->buildtime,   &m->installtime,
-                                 &m->license,   &m->url,         &m->summary,
-                                 &m->description };
+    char **fields[NFEATURES] = { &m->name,     &m->epoch,     &m->version,     &m->release,
+                                 &m->reponame, &m->buildtime, &m->installtime, &m->license,
+                                 &m->url,      &m->summary,   &m->description };
     return fields[i];
 }
 
@@ -119,8 +117,8 @@ int template_meta_record(const char *vm, const char *recipe, time_t built, struc
     read_recipe_info(recipe, &m);
     for (size_t i = 0; i < NFEATURES; i++) {
         const char *value = *meta_field(&m, i) ? *meta_field(&m, i) : "";
-        if (qcall("admin.vm.feature.Set", feature_names[i], vm, value, strlen(value), NULL,
-                  err) < 0) {
+        if (qcall("admin.vm.feature.Set", feature_names[i], vm, value, strlen(value), NULL, err) <
+            0) {
             qerror_prefix(err, "set feature %s: ", feature_names[i]);
             return -1;
         }
@@ -137,11 +135,10 @@ bool template_meta_read(const char *vm, struct template_meta *m)
         calls[i].dest = vm;
     }
     batch_run(calls, NFEATURES);
-    bool managed = calls[0].status == 0 && calls[0].content.data &&
-                   strcmp(calls[0].content.data, vm) == 0;
+    bool managed =
+        calls[0].status == 0 && calls[0].content.data && strcmp(calls[0].content.data, vm) == 0;
     for (size_t i = 0; managed && i < NFEATURES; i++) {
-        const char *v = calls[i].status == 0 && calls[i].content.data ? calls[i].content.data
-                                                                       : "";
+        const char *v = calls[i].status == 0 && calls[i].content.data ? calls[i].content.data : "";
         char *copy = xstrdup(v);
         if (i == NFEATURES - 1) /* the description keeps its lines as '|' */
             for (char *p = copy; *p; p++)

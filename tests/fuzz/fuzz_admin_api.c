@@ -16,7 +16,10 @@ static struct app app;
 
 static void setup(void)
 {
-#define SEED(s) { s, sizeof(s) - 1 }
+#define SEED(s) \
+    { \
+        s, sizeof(s) - 1 \
+    }
     static const struct {
         const char *bytes;
         size_t len;
@@ -56,9 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     copy[size] = '\0';
     struct admin_request req;
     /* power changes start and stop real processes on qubesd's loop: not here */
-    static const char *const power[] = { "admin.vm.Start",   "admin.vm.Shutdown",
-                                         "admin.vm.Kill",    "admin.vm.Pause",
-                                         "admin.vm.Unpause", "admin.vm.Suspend",
+    static const char *const power[] = { "admin.vm.Start", "admin.vm.Shutdown", "admin.vm.Kill",
+                                         "admin.vm.Pause", "admin.vm.Unpause",  "admin.vm.Suspend",
                                          "admin.vm.Resume" };
     bool skip = false;
     if (admin_request_parse(copy, size, &req) == 0)

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     memcpy(copy, data, size);
     struct admin_response resp;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     if (admin_response_parse(copy, size, &resp, &err) == 0 && resp.type == ADMIN_MSG_EXCEPTION)
         if (strlen(resp.kind) + strlen(resp.message) > size)
             abort();

@@ -19,7 +19,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define UNPACKER_FLAGS                                                                             \
+#define UNPACKER_FLAGS \
     (COPY_ALLOW_SYMLINKS | COPY_ALLOW_DIRECTORIES | COPY_ALLOW_NON_CANONICAL_SYMLINKS)
 
 static char base[64]; /* BASE/{run,outside/secret} */
@@ -198,7 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* both modes a qube runs: plain, and --allow-all-names */
     unsigned flags = UNPACKER_FLAGS | ((size & 1) ? COPY_ALLOW_UNSAFE_CHARACTERS : 0);
     /* keep runs fast and bounded */
-    const struct filecopy_limits limits = {.max_bytes = 1024 * 1024, .max_files = 256};
+    const struct filecopy_limits limits = { .max_bytes = 1024 * 1024, .max_files = 256 };
     filecopy_unpack(dest_fd, stream_fd, null_fd, flags, &limits);
 
     /* nothing beside run; outside/ holds only the untouched secret */

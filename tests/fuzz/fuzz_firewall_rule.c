@@ -13,7 +13,7 @@ static void round_trip(const struct fw_rule *r)
 {
     struct buf api = BUF_INIT, qdb = BUF_INIT, api2 = BUF_INIT, qdb2 = BUF_INIT;
     struct fw_rule again;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
 
     fw_rule_format(r, &api, true);
     fw_rule_format(r, &qdb, false);
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fw_rule *rules = NULL;
     size_t n = 0;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
 
     /* the whole input as one line too, to reach fw_rule_parse with bytes
      * the line splitter would have taken out */

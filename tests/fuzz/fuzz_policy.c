@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *svc = strtok_r(NULL, " ", &save);
     if (src && tgt && svc) {
         struct policy p;
-        struct qerror err = {0};
+        struct qerror err = { 0 };
         policy_load_string(&p, nl + 1, size - hl - 1, "fuzz.policy", NULL, &err);
         struct policy_resolution res;
         /* "-" stands for the empty target */

@@ -31,7 +31,7 @@ static void check_items(const struct qdb_items *items, bool values)
 
 static int one_call(struct qdb_client *c, unsigned op)
 {
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     struct qdb_items items;
     char path[QDB_MAX_PATH];
     char *value = NULL;

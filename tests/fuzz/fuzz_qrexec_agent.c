@@ -77,12 +77,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     check_cmd(req.cmdline);
                 }
                 break;
-            case MSG_DATA_EXIT_CODE:
-                (void)qrexec_exit_code_decode(p, len);
-                break;
+            case MSG_DATA_EXIT_CODE: (void)qrexec_exit_code_decode(p, len); break;
             default:
                 if ((hdr.type == MSG_DATA_STDOUT || hdr.type == MSG_DATA_STDIN ||
-                     hdr.type == MSG_DATA_STDERR) && len > qrexec_max_chunk(version))
+                     hdr.type == MSG_DATA_STDERR) &&
+                    len > qrexec_max_chunk(version))
                     abort();
                 break;
             }

@@ -82,8 +82,7 @@ static void one_message(enum qrexec_role role, uint32_t version, const struct ms
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 

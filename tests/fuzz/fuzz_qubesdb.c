@@ -67,8 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct qdb_conn *control = qdb_daemon_conn_add(&d, -1, true);
     struct qdb_conn *watcher = qdb_daemon_conn_add(&d, -1, false);
     /* what qubesd writes before the qube starts, and what it watches */
-    static const char *const keys[] = {"/name", "/qubes-ip", "/qubes-ip6",
-                                       "/qubes-firewall/10.137.0.3/policy"};
+    static const char *const keys[] = { "/name", "/qubes-ip", "/qubes-ip6",
+                                        "/qubes-firewall/10.137.0.3/policy" };
     for (size_t i = 0; i < 4 && !qube_mode; i++)
         qdb_msg_encode(&control->in, QDB_CMD_WRITE, keys[i], "v", 1);
     qdb_msg_encode(&watcher->in, QDB_CMD_WATCH, "/", NULL, 0);

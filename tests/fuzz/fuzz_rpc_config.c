@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         quiet = 1;
     }
     struct qrexec_rpc_config cfg;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     if (qrexec_rpc_config_parse((const char *)data, size, "fuzz", &cfg, &err) < 0) {
         if (err.message[0] == '\0' || cfg.force_user || cfg.wait_for_session)
             abort();

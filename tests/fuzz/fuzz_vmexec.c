@@ -88,7 +88,7 @@ static void check_vmexec(const uint8_t *data, size_t size)
 
 static void check_name_block(const uint8_t *data, size_t size)
 {
-    char block[DVM_FILENAME_SIZE] = {0};
+    char block[DVM_FILENAME_SIZE] = { 0 };
     memcpy(block, data, size < sizeof(block) ? size : sizeof(block));
     char name[DVM_FILENAME_SIZE];
     bool view_only = false;

@@ -76,8 +76,9 @@ static int raw_trigger(void)
     char params[8];
     char ctl[CMSG_SPACE(sizeof(int))];
     struct iovec iov = { params, sizeof(params) };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                         .msg_controllen = sizeof(ctl) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)
+    };
     r = recvmsg(fd, &mh, 0);
     puts(r == (ssize_t)sizeof(params) && mh.msg_controllen ? "connected" : "closed");
     return 0;
@@ -147,7 +148,8 @@ int main(int argc, char **argv)
     if (!strcmp(what, "bpf"))
         return report(syscall(SYS_bpf, 0, NULL, 0));
     if (!strcmp(what, "perf_event_open")) {
-        struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE, .size = sizeof(attr),
+        struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE,
+                                        .size = sizeof(attr),
                                         .config = PERF_COUNT_SW_CPU_CLOCK };
         return report(syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
     }

@@ -19,7 +19,7 @@
 #include "common/cleanup.h"
 
 struct tree {
-    char top[64];  /* holds "vol" (the tree) and "outside" (dom0's) */
+    char top[64]; /* holds "vol" (the tree) and "outside" (dom0's) */
     char *vol, *outside;
     int vol_fd;
 };
@@ -160,8 +160,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_plain_paths_open_and_are_made, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_links_are_refused_wherever_they_are, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_links_are_refused_wherever_they_are, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_way_up_or_out, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,11 +54,9 @@ static void test_negative_values(void **state)
     struct args a;
     args_init(&a, words);
     struct cli cli = { .prog = "t", .usage = "usage: t" };
-    assert_int_equal(cli_getopt(&cli, a.argc, a.argv, "s:f" CLI_COMMON_SHORTOPTS, longopts),
-                     's');
+    assert_int_equal(cli_getopt(&cli, a.argc, a.argv, "s:f" CLI_COMMON_SHORTOPTS, longopts), 's');
     assert_string_equal(optarg, "-2.5");
-    assert_int_equal(cli_getopt(&cli, a.argc, a.argv, "s:f" CLI_COMMON_SHORTOPTS, longopts),
-                     'f');
+    assert_int_equal(cli_getopt(&cli, a.argc, a.argv, "s:f" CLI_COMMON_SHORTOPTS, longopts), 'f');
     assert_int_equal(cli_getopt(&cli, a.argc, a.argv, "s:f" CLI_COMMON_SHORTOPTS, longopts), -1);
     assert_int_equal(a.argc - optind, 2);
     assert_string_equal(a.argv[optind], "-.5");
@@ -70,23 +68,21 @@ static void test_take_values_and_permutation(void **state)
     (void)state;
     /* argparse: --class takes what follows up to the next option; "work" before it stays
      * positional */
-    static const char *const words[] = { "qvm-ls", "work", "--class", "AppVM", "TemplateVM",
-                                         "-1", "--flag", "other", NULL };
+    static const char *const words[] = { "qvm-ls", "work",   "--class", "AppVM", "TemplateVM",
+                                         "-1",     "--flag", "other",   NULL };
     struct args a;
     args_init(&a, words);
     struct cli cli = { .prog = "t", .usage = "usage: t" };
     char **values = NULL;
     size_t n = 0;
-    assert_int_equal(cli_getopt(&cli, a.argc, a.argv, "C:f" CLI_COMMON_SHORTOPTS, longopts),
-                     'C');
+    assert_int_equal(cli_getopt(&cli, a.argc, a.argv, "C:f" CLI_COMMON_SHORTOPTS, longopts), 'C');
     cli_take_values(a.argc, a.argv, &values, &n);
     assert_int_equal(n, 3);
     assert_string_equal(values[0], "AppVM");
     assert_string_equal(values[1], "TemplateVM");
     assert_string_equal(values[2], "-1");
     assert_null(values[3]);
-    assert_int_equal(cli_getopt(&cli, a.argc, a.argv, "C:f" CLI_COMMON_SHORTOPTS, longopts),
-                     'f');
+    assert_int_equal(cli_getopt(&cli, a.argc, a.argv, "C:f" CLI_COMMON_SHORTOPTS, longopts), 'f');
     assert_int_equal(cli_getopt(&cli, a.argc, a.argv, "C:f" CLI_COMMON_SHORTOPTS, longopts), -1);
     assert_int_equal(a.argc - optind, 2);
     assert_string_equal(a.argv[optind], "work");

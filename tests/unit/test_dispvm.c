@@ -159,8 +159,7 @@ static void test_copies_its_template(void **state)
     assert_string_equal(call(f, "admin.vm.property.Get", "auto_cleanup", d, ""),
                         "0:default=False type=bool True");
     /* ip: Qubes derives a disposable's from its dispid */
-    assert_true(strncmp(call(f, "admin.vm.property.Get", "ip", d, ""), "0:default=True", 14) ==
-                0);
+    assert_true(strncmp(call(f, "admin.vm.property.Get", "ip", d, ""), "0:default=True", 14) == 0);
     assert_string_equal(call(f, "admin.vm.feature.List", "", d, ""), "0:feat\n");
     assert_string_equal(call(f, "admin.vm.tag.List", "", d, ""),
                         "0:created-by-dom0\ndisp-created-by-dom0\nteam\n");
@@ -239,7 +238,7 @@ static void test_startup_sweep(void **state)
     mkdir_rel(f->root, "var/lib/qubes/appvms/dispx");
 
     dispvm_startup_sweep(&f->app);
-    assert_null(app_find(&f->app, d)); /* halted and auto_cleanup */
+    assert_null(app_find(&f->app, d));           /* halted and auto_cleanup */
     assert_non_null(app_find(&f->app, "disp7")); /* named: stays */
     assert_non_null(app_find(&f->app, "disp8"));
     assert_false(exists(f->root, "var/lib/qubes/appvms/disp9"));

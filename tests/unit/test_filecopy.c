@@ -30,7 +30,7 @@
 #include "filecopy/unpack.h"
 
 /* what qfile-unpacker passes */
-#define UNPACKER_FLAGS                                                                             \
+#define UNPACKER_FLAGS \
     (COPY_ALLOW_SYMLINKS | COPY_ALLOW_DIRECTORIES | COPY_ALLOW_NON_CANONICAL_SYMLINKS)
 
 /* ---- fixture: ROOT/{dest,src,outside/secret} ---- */
@@ -186,13 +186,13 @@ static void put(struct stream *s, const void *data, size_t len)
 
 static void put_header(struct stream *s, uint32_t namelen, uint32_t mode, uint64_t filelen)
 {
-    struct file_header h = {.namelen = namelen,
-                            .mode = mode,
-                            .filelen = filelen,
-                            .atime = 1000000000,
-                            .atime_nsec = 1,
-                            .mtime = 1200000000,
-                            .mtime_nsec = 999999999};
+    struct file_header h = { .namelen = namelen,
+                             .mode = mode,
+                             .filelen = filelen,
+                             .atime = 1000000000,
+                             .atime_nsec = 1,
+                             .mtime = 1200000000,
+                             .mtime_nsec = 999999999 };
     put(s, &h, sizeof(h));
 }
 
@@ -311,7 +311,7 @@ static void expect_rejected(struct fixture *f, struct stream *s, uint32_t code)
     assert_int_equal(unpack_code(f, s, UNPACKER_FLAGS), code);
     assert_outside_untouched(f);
     free(s->data);
-    *s = (struct stream){0};
+    *s = (struct stream){ 0 };
 }
 
 /* ---- name rules ---- */
@@ -319,16 +319,16 @@ static void expect_rejected(struct fixture *f, struct stream *s, uint32_t code)
 static void test_names(void **state)
 {
     (void)state;
-    const char *good[] = {"a",
-                          "a/b",
-                          "a.b/.c/..d/...",
-                          "x y-z_(1)+[2]~",
-                          "Grüße",
-                          "日本語/한국어/カタカナ/Ελληνικά/Кириллица",
-                          "\xf0\xa0\x80\x80" /* U+20000 */,
-                          "«quoted» — dash…",
-                          "€ £ ¥",
-                          "ǅ ĳ ŉ ſ"};
+    const char *good[] = { "a",
+                           "a/b",
+                           "a.b/.c/..d/...",
+                           "x y-z_(1)+[2]~",
+                           "Grüße",
+                           "日本語/한국어/カタカナ/Ελληνικά/Кириллица",
+                           "\xf0\xa0\x80\x80" /* U+20000 */,
+                           "«quoted» — dash…",
+                           "€ £ ¥",
+                           "ǅ ĳ ŉ ſ" };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_int_equal(path_check_file_name(good[i], 0), 0);
     const char *bad[] = {
@@ -495,7 +495,7 @@ static void transfer_close(struct transfer *t)
 
 static void set_times_at(int dirfd, const char *path, time_t sec, long nsec)
 {
-    struct timespec ts[2] = {{sec - 5, nsec / 2}, {sec, nsec}};
+    struct timespec ts[2] = { { sec - 5, nsec / 2 }, { sec, nsec } };
     assert_int_equal(utimensat(dirfd, path, ts, AT_SYMLINK_NOFOLLOW), 0);
 }
 
@@ -536,8 +536,8 @@ static void make_tree(struct fixture *f)
     assert_int_equal(symlinkat("../../hello.txt", s, "top/sub/deep/link-up"), 0);
     assert_int_equal(symlinkat("deep/x", s, "top/sub/link-down"), 0);
     assert_int_equal(symlinkat("nowhere", s, "top/sub/dangling"), 0);
-    const char *files[] = {"top/empty",         "top/hello.txt",  "top/run.sh",     "top/setuid",
-                           "top/" UNICODE_NAME, "top/sub/deep/x", "top/sub/big.bin"};
+    const char *files[] = { "top/empty",         "top/hello.txt",  "top/run.sh",     "top/setuid",
+                            "top/" UNICODE_NAME, "top/sub/deep/x", "top/sub/big.bin" };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         set_times_at(s, files[i], 1500000000 + (time_t)i * 1000, 123456789 + (long)i);
     /* directories last, deepest first: filling them changed their times */
@@ -614,8 +614,8 @@ static void test_round_trip(void **state)
     make_tree(f);
     struct transfer t;
     transfer_open(&t);
-    struct qerror err = {0};
-    const char *args[] = {"src/top"};
+    struct qerror err = { 0 };
+    const char *args[] = { "src/top" };
     if (transfer_pack(&t, f->root_fd, args, 1, &err) < 0)
         fail_msg("pack: %s", err.message);
     assert_int_equal(transfer_unpack(&t, f->dest_fd, UNPACKER_FLAGS), 0);
@@ -637,12 +637,12 @@ static void test_pack_argument_forms(void **state)
     struct fixture *f = *state;
     write_file_at(f->src_fd, "a", "A", 1, 0644);
     assert_int_equal(mkdirat(f->src_fd, "d", 0755), 0);
-    const char *forms[] = {"src/a", "src//a", "./src/a", "src/d/", "src/d//"};
-    const char *names[] = {"a", "a", "a", "d", "d"};
+    const char *forms[] = { "src/a", "src//a", "./src/a", "src/d/", "src/d//" };
+    const char *names[] = { "a", "a", "a", "d", "d" };
     for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
         struct transfer t;
         transfer_open(&t);
-        struct qerror err = {0};
+        struct qerror err = { 0 };
         assert_int_equal(filecopy_pack_arg(t.p, f->root_fd, forms[i], &err), 0);
         struct file_header h;
         char name[8] = "";
@@ -654,7 +654,7 @@ static void test_pack_argument_forms(void **state)
     }
     struct transfer t;
     transfer_open(&t);
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     assert_int_equal(filecopy_pack_arg(t.p, f->root_fd, "", &err), -1);
     assert_int_equal(filecopy_pack_arg(t.p, f->root_fd, "src/..", &err), -1);
     assert_int_equal(filecopy_pack_arg(t.p, f->root_fd, "/", &err), -1);
@@ -673,8 +673,8 @@ static void test_pack_stream_layout(void **state)
     assert_int_equal(mkfifoat(f->src_fd, "d/fifo", 0600), 0);
     struct transfer t;
     transfer_open(&t);
-    struct qerror err = {0};
-    const char *args[] = {"src/d"};
+    struct qerror err = { 0 };
+    const char *args[] = { "src/d" };
     assert_int_equal(transfer_pack(&t, f->root_fd, args, 1, &err), 0);
     off_t len = lseek(t.stream, 0, SEEK_END);
     uint8_t *s = malloc((size_t)len);
@@ -765,22 +765,22 @@ static void test_round_trip_rejections(void **state)
         uint32_t code;
         const char *message;
     } cases[] = {
-        {"src/d", UNPACKER_FLAGS, ENOLINK,
-         "File copy: Cannot verify that link \"d/escape\" would not be broken by copy"},
-        {"src/g", UNPACKER_FLAGS, ENOLINK,
-         "File copy: Cannot verify that link \"g/abs\" would not be broken by copy"},
-        {"src/toplink", UNPACKER_FLAGS, ENOLINK,
-         "File copy: Cannot verify that link \"toplink\" would not be broken by copy"},
-        {"src/e", UNPACKER_FLAGS, EILSEQ,
-         "File copy: Forbidden character in file or link target; Last file: \"e/___fdp.exe\""},
-        {"src/e", UNPACKER_FLAGS | COPY_ALLOW_UNSAFE_CHARACTERS, 0, NULL},
-        {"src/d", UNPACKER_FLAGS & ~COPY_ALLOW_DIRECTORIES, EINVAL,
-         "File copy: Corrupted data from packer; Last file: \"d\""},
+        { "src/d", UNPACKER_FLAGS, ENOLINK,
+          "File copy: Cannot verify that link \"d/escape\" would not be broken by copy" },
+        { "src/g", UNPACKER_FLAGS, ENOLINK,
+          "File copy: Cannot verify that link \"g/abs\" would not be broken by copy" },
+        { "src/toplink", UNPACKER_FLAGS, ENOLINK,
+          "File copy: Cannot verify that link \"toplink\" would not be broken by copy" },
+        { "src/e", UNPACKER_FLAGS, EILSEQ,
+          "File copy: Forbidden character in file or link target; Last file: \"e/___fdp.exe\"" },
+        { "src/e", UNPACKER_FLAGS | COPY_ALLOW_UNSAFE_CHARACTERS, 0, NULL },
+        { "src/d", UNPACKER_FLAGS & ~COPY_ALLOW_DIRECTORIES, EINVAL,
+          "File copy: Corrupted data from packer; Last file: \"d\"" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct transfer t;
         transfer_open(&t);
-        struct qerror err = {0};
+        struct qerror err = { 0 };
         assert_int_equal(transfer_pack(&t, f->root_fd, &cases[i].arg, 1, &err), 0);
         assert_int_equal(transfer_unpack(&t, f->dest_fd, cases[i].flags), cases[i].code);
         int rc = filecopy_pack_wait_result(t.p, &err);
@@ -805,33 +805,33 @@ static void test_round_trip_rejections(void **state)
 static void test_hostile_names(void **state)
 {
     struct fixture *f = *state;
-    const char *names[] = {"../x",
-                           "../outside/secret",
-                           "/abs",
-                           "/tmp/evil",
-                           "a//b",
-                           "./a",
-                           "a/",
-                           ".",
-                           "..",
-                           "a/../../x",
-                           "d/.",
-                           "\xe2\x80\xae"
-                           "x",
-                           "x\x1b[0m",
-                           "\xc0\xae\xc0\xae/x"};
+    const char *names[] = { "../x",
+                            "../outside/secret",
+                            "/abs",
+                            "/tmp/evil",
+                            "a//b",
+                            "./a",
+                            "a/",
+                            ".",
+                            "..",
+                            "a/../../x",
+                            "d/.",
+                            "\xe2\x80\xae"
+                            "x",
+                            "x\x1b[0m",
+                            "\xc0\xae\xc0\xae/x" };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        struct stream s = {0};
+        struct stream s = { 0 };
         put_entry(&s, names[i], S_IFREG | 0644, "pwned");
         put_end(&s);
         expect_rejected(f, &s, EILSEQ);
-        struct stream d = {0};
+        struct stream d = { 0 };
         put_entry(&d, names[i], S_IFDIR | 0755, NULL);
         put_end(&d);
         expect_rejected(f, &d, EILSEQ);
     }
     /* the name as the sender will print it */
-    struct stream s = {0};
+    struct stream s = { 0 };
     put_entry(&s, "../x", S_IFREG | 0644, "pwned");
     struct result res;
     unpack_stream(f, &s, UNPACKER_FLAGS, NULL, &res);
@@ -839,7 +839,7 @@ static void test_hostile_names(void **state)
     assert_string_equal(res.name, "../x");
     free(s.data);
     /* a NUL inside the name, an empty name */
-    struct stream n = {0};
+    struct stream n = { 0 };
     put_header(&n, 4, S_IFREG | 0644, 0);
     put(&n, "a\0b", 4);
     put_end(&n);
@@ -859,24 +859,24 @@ static void test_hostile_names(void **state)
 static void test_hostile_symlinks(void **state)
 {
     struct fixture *f = *state;
-    struct stream s = {0};
+    struct stream s = { 0 };
     /* a top-level symlink, whatever it points to */
     put_entry(&s, "l", S_IFLNK | 0777, "x");
     put_end(&s);
     expect_rejected(f, &s, ENOLINK);
 
     const char *escaping[][2] = {
-        {"l", ".."},
-        {"l", "../.."},
-        {"l", "../outside"},
-        {"l", "/etc/passwd"},
-        {"l", "/"},
-        {"e/l", "../../x"},
-        {"e/l", "x/../../.."},
-        {"l", "//etc/passwd"},
-        {"l", "./../x"},
-        {"e/l", "../x/../.."},
-        {"e/l", "../../dN/../../outside/secret"},
+        { "l", ".." },
+        { "l", "../.." },
+        { "l", "../outside" },
+        { "l", "/etc/passwd" },
+        { "l", "/" },
+        { "e/l", "../../x" },
+        { "e/l", "x/../../.." },
+        { "l", "//etc/passwd" },
+        { "l", "./../x" },
+        { "e/l", "../x/../.." },
+        { "e/l", "../../dN/../../outside/secret" },
     };
     for (size_t i = 0; i < sizeof(escaping) / sizeof(escaping[0]); i++) {
         char top[16], sub[32], link[32];
@@ -895,7 +895,7 @@ static void test_hostile_symlinks(void **state)
         assert_false(exists_at(f->dest_fd, link));
         assert_outside_untouched(f);
         free(s.data);
-        s = (struct stream){0};
+        s = (struct stream){ 0 };
     }
     /* allowed ones; and a symlink is never a parent of later entries */
     put_entry(&s, "ok", S_IFDIR | 0755, NULL);
@@ -946,17 +946,17 @@ static void test_hostile_symlinks(void **state)
 static void test_hostile_types(void **state)
 {
     struct fixture *f = *state;
-    const uint32_t modes[] = {S_IFCHR | 0666, S_IFBLK | 0666, S_IFIFO | 0644, S_IFSOCK | 0755,
-                              0644,           0170000 | 0644, 0110000};
+    const uint32_t modes[] = { S_IFCHR | 0666, S_IFBLK | 0666, S_IFIFO | 0644, S_IFSOCK | 0755,
+                               0644,           0170000 | 0644, 0110000 };
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        struct stream s = {0};
+        struct stream s = { 0 };
         put_entry(&s, "dev", modes[i], NULL);
         put_end(&s);
         expect_rejected(f, &s, EINVAL);
     }
     assert_int_equal(count_entries(f->dest_fd), 0);
     /* a directory with data */
-    struct stream s = {0};
+    struct stream s = { 0 };
     put_header(&s, 2, S_IFDIR | 0755, 1);
     put(&s, "d", 2);
     put(&s, "x", 1);
@@ -972,7 +972,7 @@ static void test_hostile_types(void **state)
 static void test_no_overwrite(void **state)
 {
     struct fixture *f = *state;
-    struct stream s = {0};
+    struct stream s = { 0 };
     put_entry(&s, "f", S_IFREG | 0644, "one");
     put_entry(&s, "f", S_IFREG | 0644, "two");
     put_end(&s);
@@ -984,7 +984,7 @@ static void test_no_overwrite(void **state)
     read_file_at(f->dest_fd, "f", buf, sizeof(buf));
     assert_string_equal(buf, "one");
     free(s.data);
-    s = (struct stream){0};
+    s = (struct stream){ 0 };
 
     /* a file, a directory or a symlink over what is there */
     assert_int_equal(mkdirat(f->dest_fd, "olddir", 0700), 0);
@@ -1030,7 +1030,7 @@ static void test_no_overwrite(void **state)
 static void test_directory_order(void **state)
 {
     struct fixture *f = *state;
-    struct stream s = {0};
+    struct stream s = { 0 };
     /* parent never sent */
     put_entry(&s, "nodir/x", S_IFREG | 0644, "x");
     put_end(&s);
@@ -1083,7 +1083,7 @@ static void test_directory_order(void **state)
 static void test_truncated_streams(void **state)
 {
     struct fixture *f = *state;
-    struct stream s = {0};
+    struct stream s = { 0 };
     /* nothing at all, or a partial header: no end marker */
     expect_rejected(f, &s, EREMOTEIO);
     put_header(&s, 0, 0, 0);
@@ -1097,7 +1097,7 @@ static void test_truncated_streams(void **state)
     assert_int_equal(res.crc, crc32(0, s.data, (uInt)s.len));
     assert_string_equal(res.name, "");
     free(s.data);
-    s = (struct stream){0};
+    s = (struct stream){ 0 };
     /* a complete file and no end marker */
     put_entry(&s, "complete", S_IFREG | 0644, "data");
     expect_rejected(f, &s, EREMOTEIO);
@@ -1130,8 +1130,8 @@ static void test_truncated_streams(void **state)
 static void test_hostile_lengths_and_times(void **state)
 {
     struct fixture *f = *state;
-    struct stream s = {0};
-    const uint32_t huge[] = {MAX_PATH_LENGTH, MAX_PATH_LENGTH + 1, 0x7fffffff, 0xffffffff};
+    struct stream s = { 0 };
+    const uint32_t huge[] = { MAX_PATH_LENGTH, MAX_PATH_LENGTH + 1, 0x7fffffff, 0xffffffff };
     for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
         put_header(&s, huge[i], S_IFREG | 0644, 0);
         put(&s, "aaaa", 4);
@@ -1140,7 +1140,7 @@ static void test_hostile_lengths_and_times(void **state)
         assert_int_equal(res.code, ENAMETOOLONG);
         assert_string_equal(res.name, "");
         free(s.data);
-        s = (struct stream){0};
+        s = (struct stream){ 0 };
     }
     /* the longest name that is read: 16382 bytes + NUL; its components are too
      * long for the filesystem, which says so */
@@ -1170,7 +1170,7 @@ static void test_hostile_lengths_and_times(void **state)
     put_end(&s);
     assert_int_equal(unpack_code(f, &s, UNPACKER_FLAGS), 0);
     free(s.data);
-    s = (struct stream){0};
+    s = (struct stream){ 0 };
     assert_true(exists_at(f->dest_fd, "sibling"));
     int fd = dup(f->dest_fd);
     for (size_t i = 0; i < depth; i++) {
@@ -1189,7 +1189,7 @@ static void test_hostile_lengths_and_times(void **state)
     free(longname);
 
     /* nanoseconds beyond a second */
-    struct file_header h = {.namelen = 2, .mode = S_IFREG | 0644, .mtime_nsec = 1000000000};
+    struct file_header h = { .namelen = 2, .mode = S_IFREG | 0644, .mtime_nsec = 1000000000 };
     put(&s, &h, sizeof(h));
     put(&s, "f", 2);
     put_end(&s);
@@ -1211,21 +1211,21 @@ static void test_hostile_lengths_and_times(void **state)
 static void test_limits(void **state)
 {
     struct fixture *f = *state;
-    struct stream s = {0};
+    struct stream s = { 0 };
     put_entry(&s, "a", S_IFREG | 0644, "0123456789");
     put_entry(&s, "b", S_IFREG | 0644, "0123456789");
     put_end(&s);
-    struct filecopy_limits bytes = {.max_bytes = 15};
+    struct filecopy_limits bytes = { .max_bytes = 15 };
     struct result res;
     unpack_stream(f, &s, UNPACKER_FLAGS, &bytes, &res);
     assert_int_equal(res.code, EDQUOT);
     assert_string_equal(res.name, "b");
     assert_false(exists_at(f->dest_fd, "b"));
-    struct filecopy_limits files = {.max_files = 1};
+    struct filecopy_limits files = { .max_files = 1 };
     assert_int_equal(unlinkat(f->dest_fd, "a", 0), 0);
     unpack_stream(f, &s, UNPACKER_FLAGS, &files, &res);
     assert_int_equal(res.code, EDQUOT);
-    struct filecopy_limits enough = {.max_bytes = 20, .max_files = 2};
+    struct filecopy_limits enough = { .max_bytes = 20, .max_files = 2 };
     assert_int_equal(unlinkat(f->dest_fd, "a", 0), 0);
     unpack_stream(f, &s, UNPACKER_FLAGS, &enough, &res);
     assert_int_equal(res.code, 0);
@@ -1239,8 +1239,8 @@ static void test_sender_result(void **state)
     write_file_at(f->src_fd, "file", "precious data", 13, 0644);
     struct transfer t;
     transfer_open(&t);
-    struct qerror err = {0};
-    const char *args[] = {"src/file"};
+    struct qerror err = { 0 };
+    const char *args[] = { "src/file" };
     assert_int_equal(transfer_pack(&t, f->root_fd, args, 1, &err), 0);
     /* one bit flipped in transit */
     char c;
@@ -1260,17 +1260,17 @@ static void test_sender_result(void **state)
         const char *ext; /* NULL: no extension */
         const char *message;
     } cases[] = {
-        {{EEXIST, 0, 0},
-         "a\x1b[2Jb\"c\xc3\xa9",
-         "A file named \"a_[2Jb_c__\" already exists in QubesIncoming dir"},
-        {{EEXIST, 0, 0}, NULL, "A file named \"\" already exists in QubesIncoming dir"},
-        {{EINVAL, 0, 0}, "", "File copy: Corrupted data from packer"},
-        {{EDQUOT, 0, 0}, "big", "File copy: Disk quota exceeded; Last file: \"big\""},
-        {{ENOSPC, 0, 0}, "big", "File copy: No space left on device; Last file: \"big\""},
-        {{LEGAL_EOF, 0, 0},
-         "x",
-         "File copy: the stream ended before the transfer did; Last file: \"x\""},
-        {{0, 0, 1}, "", "File transfer failed: checksum mismatch"},
+        { { EEXIST, 0, 0 },
+          "a\x1b[2Jb\"c\xc3\xa9",
+          "A file named \"a_[2Jb_c__\" already exists in QubesIncoming dir" },
+        { { EEXIST, 0, 0 }, NULL, "A file named \"\" already exists in QubesIncoming dir" },
+        { { EINVAL, 0, 0 }, "", "File copy: Corrupted data from packer" },
+        { { EDQUOT, 0, 0 }, "big", "File copy: Disk quota exceeded; Last file: \"big\"" },
+        { { ENOSPC, 0, 0 }, "big", "File copy: No space left on device; Last file: \"big\"" },
+        { { LEGAL_EOF, 0, 0 },
+          "x",
+          "File copy: the stream ended before the transfer did; Last file: \"x\"" },
+        { { 0, 0, 1 }, "", "File transfer failed: checksum mismatch" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         transfer_open(&t);
@@ -1288,7 +1288,7 @@ static void test_sender_result(void **state)
     }
     /* a lying extension length is read no further than MAX_PATH_LENGTH */
     transfer_open(&t);
-    struct result_header hdr = {EEXIST, 0, 0};
+    struct result_header hdr = { EEXIST, 0, 0 };
     uint32_t n = 0xffffffff;
     assert_int_equal(write(t.result_w, &hdr, sizeof(hdr)), 16);
     assert_int_equal(write(t.result_w, &n, 4), 4);
@@ -1333,7 +1333,7 @@ static void test_early_error(void **state)
     close(data[0]);
     close(result[1]);
     struct filecopy_pack *p = filecopy_pack_new(data[1], result[0]);
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     int rc = filecopy_pack_arg(p, f->root_fd, "src/big", &err);
     if (rc == 0)
         rc = filecopy_pack_end(p, &err);

@@ -44,9 +44,10 @@ static void test_rules_as_qubes_writes_them(void **state)
     parse(lines, ARRAY_SIZE(lines), rules);
     _cleanup_buf_ struct buf out = BUF_INIT;
     struct qerror err = { 0 };
-    assert_int_equal(fwnft_client("10.137.0.3", rules, ARRAY_SIZE(rules), resolve, NULL, &out,
-                                  &err), 0);
-    assert_string_equal(out.data,
+    assert_int_equal(
+        fwnft_client("10.137.0.3", rules, ARRAY_SIZE(rules), resolve, NULL, &out, &err), 0);
+    assert_string_equal(
+        out.data,
         "table ip qubes-firewall {\n"
         "    chain qbs-10-137-0-3 {\n"
         "    }\n"
@@ -58,7 +59,8 @@ static void test_rules_as_qubes_writes_them(void **state)
         "        ip protocol udp ip daddr { 193.219.28.150/32 } udp dport 443-1024 accept\n"
         "        ip protocol tcp ip daddr @dns-addr tcp dport 53 accept\n"
         "        ip protocol udp ip daddr @dns-addr udp dport 53 accept\n"
-        "        ip protocol udp ip daddr @dns-addr udp dport 53 reject with icmp type admin-prohibited\n"
+        "        ip protocol udp ip daddr @dns-addr udp dport 53 reject with icmp type "
+        "admin-prohibited\n"
         "        ip protocol icmp reject with icmp type admin-prohibited\n"
         "        reject with icmp type admin-prohibited\n"
         "    }\n"
@@ -71,7 +73,7 @@ static void test_dns_ports_and_ipv6(void **state)
     static const char *const lines[] = {
         "action=accept dst4=10.0.0.0/8 proto=tcp dstports=22-22",
         "action=accept proto=tcp specialtarget=dns dstports=80-80", /* no DNS on 80: left out */
-        "action=accept dst6=2001:db8::/32",               /* no IPv6 qubes: left out */
+        "action=accept dst6=2001:db8::/32",                         /* no IPv6 qubes: left out */
         "action=accept proto=icmp icmptype=8",
         "action=accept",
     };
@@ -79,14 +81,14 @@ static void test_dns_ports_and_ipv6(void **state)
     parse(lines, ARRAY_SIZE(lines), rules);
     _cleanup_buf_ struct buf out = BUF_INIT;
     struct qerror err = { 0 };
-    assert_int_equal(fwnft_client("10.138.1.2", rules, ARRAY_SIZE(rules), resolve, NULL, &out,
-                                  &err), 0);
+    assert_int_equal(
+        fwnft_client("10.138.1.2", rules, ARRAY_SIZE(rules), resolve, NULL, &out, &err), 0);
     assert_non_null(strstr(out.data,
-        "    chain qbs-10-138-1-2 {\n"
-        "        ip protocol tcp ip daddr 10.0.0.0/8 tcp dport 22 accept\n"
-        "        ip protocol icmp icmp type 8 accept\n"
-        "        accept\n"
-        "    }\n"));
+                           "    chain qbs-10-138-1-2 {\n"
+                           "        ip protocol tcp ip daddr 10.0.0.0/8 tcp dport 22 accept\n"
+                           "        ip protocol icmp icmp type 8 accept\n"
+                           "        accept\n"
+                           "    }\n"));
 }
 
 static void test_an_unresolvable_host_fails_and_drops_everything(void **state)
@@ -112,7 +114,8 @@ static void test_the_table_and_its_jumps(void **state)
     _cleanup_buf_ struct buf out = BUF_INIT;
     const char *dns[] = { "10.139.1.1", "10.139.1.2" };
     fwnft_init(dns, 2, &out);
-    assert_non_null(strstr(out.data, "        type filter hook forward priority 0; policy drop;\n"));
+    assert_non_null(
+        strstr(out.data, "        type filter hook forward priority 0; policy drop;\n"));
     assert_non_null(strstr(out.data, "        ct state established,related accept\n"
                                      "        meta iifname != \"vif*\" accept\n"
                                      "        jump qubes-forward\n"));
@@ -120,7 +123,8 @@ static void test_the_table_and_its_jumps(void **state)
     _cleanup_buf_ struct buf fwd = BUF_INIT;
     const char *ips[] = { "10.137.0.3", "10.137.0.5" };
     fwnft_forward(ips, 2, &fwd);
-    assert_string_equal(fwd.data,
+    assert_string_equal(
+        fwd.data,
         "flush chain ip qubes-firewall qubes-forward\n"
         "add rule ip qubes-firewall qubes-forward ip saddr 10.137.0.3 jump qbs-10-137-0-3\n"
         "add rule ip qubes-firewall qubes-forward ip saddr 10.137.0.5 jump qbs-10-137-0-5\n");

@@ -16,7 +16,7 @@
 static void check_rule(const char *in, const char *api, const char *qdb)
 {
     struct fw_rule r, again;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     if (fw_rule_parse(in, strlen(in), &r, &err) < 0)
         fail_msg("rejected '%s': %s", in, err.message);
 
@@ -37,7 +37,7 @@ static void check_rule(const char *in, const char *api, const char *qdb)
 static void check_rejected_len(const char *in, size_t len, const char *fragment)
 {
     struct fw_rule r;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     if (fw_rule_parse(in, len, &r, &err) == 0)
         fail_msg("accepted '%.*s'", (int)len, in);
     assert_int_not_equal(err.kind, ERR_NONE);
@@ -259,7 +259,7 @@ static void test_length_limits(void **state)
     memset(line + head_len, 'c', FW_LINE_MAX - head_len);
     line[FW_LINE_MAX] = '\0';
     struct fw_rule r;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     assert_int_equal(fw_rule_parse(line, FW_LINE_MAX, &r, &err), 0);
     assert_int_equal(strlen(r.comment), FW_LINE_MAX - head_len);
 
@@ -290,7 +290,7 @@ static void test_expired(void **state)
 {
     (void)state;
     struct fw_rule r;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     const char *s = "action=accept expire=1000";
     assert_int_equal(fw_rule_parse(s, strlen(s), &r, &err), 0);
     assert_false(fw_rule_expired(&r, 999));
@@ -323,7 +323,7 @@ static int parse_list(const char *payload, size_t len, struct buf *joined, struc
 static void check_list(const char *payload, int n_expected, const char *joined_expected)
 {
     struct buf joined = BUF_INIT;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     int n = parse_list(payload, strlen(payload), &joined, &err);
     if (n < 0)
         fail_msg("rejected list: %s", err.message);
@@ -335,7 +335,7 @@ static void check_list(const char *payload, int n_expected, const char *joined_e
 static void check_list_rejected(const char *payload, const char *fragment)
 {
     struct buf joined = BUF_INIT;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     assert_int_equal(parse_list(payload, strlen(payload), &joined, &err), -1);
     assert_string_equal(qerror_kind_name(&err), "QubesValueError");
     if (!strstr(err.message, fragment))
@@ -374,7 +374,7 @@ static void test_list_limit(void **state)
         buf_append_str(&payload, "action=drop\n");
     struct fw_rule *rules;
     size_t n;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     assert_int_equal(fw_rules_parse(payload.data, payload.len, &rules, &n, &err), 0);
     assert_int_equal(n, FW_RULES_MAX);
     assert_int_equal(rules[FW_RULES_MAX - 1].action, FW_ACTION_DROP);

@@ -259,7 +259,7 @@ static void test_two_writers_of_one_file(void **state)
     put(&b, "b 1", 0);
     put(&a, "a 2", 1);
     expect_bodies(f->path, "a 1|b 1|a 2"); /* 3 x 29 bytes */
-    put(&b, "b 2", 1);                      /* b rotates */
+    put(&b, "b 2", 1);                     /* b rotates */
     expect_bodies(f->rotated, "a 1|b 1|a 2");
     expect_bodies(f->path, "b 2");
     put(&a, "a 3", 2); /* a writes to the new file too */
@@ -300,7 +300,7 @@ static void test_cap_from_the_environment(void **state)
     } cases[] = {
         { "16384", 16384 },
         { "4096", LOG_FILE_MIN_BYTES },
-        { "4095", LOG_FILE_MAX_BYTES },  /* below the minimum */
+        { "4095", LOG_FILE_MAX_BYTES },        /* below the minimum */
         { "99999999999", LOG_FILE_MAX_BYTES }, /* never larger than the constant */
         { "-5000", LOG_FILE_MAX_BYTES },
         { " 5000", LOG_FILE_MAX_BYTES },

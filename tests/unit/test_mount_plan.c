@@ -63,7 +63,7 @@ static char *printed(const struct rootfs_config *cfg)
 
 static bool trusted_host_path(const struct rootfs_config *cfg, const char *path)
 {
-    static const char *const devices[] = { "/dev/null", "/dev/zero", "/dev/full",
+    static const char *const devices[] = { "/dev/null",   "/dev/zero",    "/dev/full",
                                            "/dev/random", "/dev/urandom", "/dev/tty" };
     if (!strcmp(path, cfg->root_image) || !strcmp(path, cfg->guest_dir) ||
         (cfg->private_image && !strcmp(path, cfg->private_image)))
@@ -123,16 +123,20 @@ static void test_an_appvm(void **state)
 {
     (void)state;
     _cleanup_free_ char *text = printed(&appvm);
-    assert_string_equal(text,
+    assert_string_equal(
+        text,
         "  1 mkdir     work:volatile mode=0700\n"
-        "  2 mount     work:volatile tmpfs size=200m,mode=0755,uid=1073807360,gid=1073807360 [nosuid,nodev] => volatile\n"
+        "  2 mount     work:volatile tmpfs size=200m,mode=0755,uid=1073807360,gid=1073807360 "
+        "[nosuid,nodev] => volatile\n"
         "  3 mkdir     work:root-image mode=0700\n"
-        "  4 image     work:root-image from /q/var/lib/qubes/appvms/work/root.img [ro,nosuid,nodev,nosymfollow] => root-image\n"
+        "  4 image     work:root-image from /q/var/lib/qubes/appvms/work/root.img "
+        "[ro,nosuid,nodev,nosymfollow] => root-image\n"
         "  5 mkdir     work:root-mapped mode=0700\n"
         "  6 idmap     work:root-mapped from root-image [nosuid,nodev] => root-mapped\n"
         "  7 mkdir     volatile:root/upper mode=0700 owner=like:root-mapped\n"
         "  8 mkdir     volatile:root/work mode=0700\n"
-        "  9 overlay   staging lower=root-mapped upper=volatile:root/upper work=volatile:root/work [nosuid,nodev] => root\n"
+        "  9 overlay   staging lower=root-mapped upper=volatile:root/upper work=volatile:root/work "
+        "[nosuid,nodev] => root\n"
         " 10 mkdir     root:rw mode=0755 owner=1073807360\n"
         " 11 mkdir     root:home mode=0755 owner=1073807360\n"
         " 12 mkdir     root:usr mode=0755 owner=1073807360\n"
@@ -143,14 +147,16 @@ static void test_an_appvm(void **state)
         " 17 mkdir     root:tmp mode=0755 owner=1073807360\n"
         " 18 mkdir     root:sys mode=0755 owner=1073807360\n"
         " 19 mkdir     work:private-image mode=0700\n"
-        " 20 image     work:private-image from /q/var/lib/qubes/appvms/work/private.img [nosuid,nodev,nosymfollow] => private-image\n"
+        " 20 image     work:private-image from /q/var/lib/qubes/appvms/work/private.img "
+        "[nosuid,nodev,nosymfollow] => private-image\n"
         " 21 mkdir     private-image:home mode=0755\n"
         " 22 mkdir     private-image:usrlocal mode=0755\n"
         " 23 mkdir     private-image:config mode=0755\n"
         " 24 idmap     root:rw from private-image [nosuid,nodev] => private\n"
         " 25 bind      root:home from private:home\n"
         " 26 bind      root:usr/local from private:usrlocal\n"
-        " 27 mount     root:dev tmpfs mode=0755,uid=1073807360,gid=1073807360,size=64k [nosuid,noexec] => dev\n"
+        " 27 mount     root:dev tmpfs mode=0755,uid=1073807360,gid=1073807360,size=64k "
+        "[nosuid,noexec] => dev\n"
         " 28 file      dev:null mode=0644\n"
         " 29 bind-host dev:null from /dev/null [nosuid,noexec]\n"
         " 30 file      dev:zero mode=0644\n"
@@ -164,9 +170,11 @@ static void test_an_appvm(void **state)
         " 38 file      dev:tty mode=0644\n"
         " 39 bind-host dev:tty from /dev/tty [nosuid,noexec]\n"
         " 40 mkdir     dev:pts mode=0755\n"
-        " 41 mount     dev:pts devpts newinstance,ptmxmode=0666,mode=0620,gid=1073807365 [nosuid,noexec]\n"
+        " 41 mount     dev:pts devpts newinstance,ptmxmode=0666,mode=0620,gid=1073807365 "
+        "[nosuid,noexec]\n"
         " 42 mkdir     dev:shm mode=1777\n"
-        " 43 mount     dev:shm tmpfs mode=1777,uid=1073807360,gid=1073807360,size=64m [nosuid,nodev]\n"
+        " 43 mount     dev:shm tmpfs mode=1777,uid=1073807360,gid=1073807360,size=64m "
+        "[nosuid,nodev]\n"
         " 44 symlink   dev:ptmx -> pts/ptmx owner=1073807360\n"
         " 45 symlink   dev:fd -> /proc/self/fd owner=1073807360\n"
         " 46 symlink   dev:stdin -> /proc/self/fd/0 owner=1073807360\n"
@@ -195,7 +203,8 @@ static void test_an_appvm(void **state)
         " 69 mask      proc:driver\n"
         " 70 mask      proc:sysvipc\n"
         " 71 bind      proc:sys from proc:sys [ro,nosuid,nodev,noexec]\n"
-        " 72 mount     root:run tmpfs mode=0755,uid=1073807360,gid=1073807360 [nosuid,nodev] => run\n"
+        " 72 mount     root:run tmpfs mode=0755,uid=1073807360,gid=1073807360 [nosuid,nodev] => "
+        "run\n"
         " 73 mount     root:tmp tmpfs mode=1777,uid=1073807360,gid=1073807360 [nosuid,nodev]\n"
         " 74 mkdir     run:qubes-guest mode=0755 owner=1073807360\n"
         " 75 bind-host run:qubes-guest from /usr/lib/qubicle/guest [ro,nosuid,nodev]\n");
@@ -207,13 +216,13 @@ static void test_own_volumes_are_prepared_on_the_plain_view(void **state)
 {
     (void)state;
     _cleanup_free_ char *text = printed(&template_vm);
-    assert_non_null(strstr(text,
-        "  1 mkdir     work:root-image mode=0700\n"
-        "  2 image     work:root-image from /q/var/lib/qubes/vm-templates/t/root.img [nosuid,nodev,nosymfollow] => root-image\n"
-        "  3 mkdir     root-image:rw mode=0755\n"));
-    assert_non_null(strstr(text,
-        " 11 mkdir     root-image:sys mode=0755\n"
-        " 12 idmap     staging from root-image [nosuid,nodev] => root\n"));
+    assert_non_null(
+        strstr(text, "  1 mkdir     work:root-image mode=0700\n"
+                     "  2 image     work:root-image from /q/var/lib/qubes/vm-templates/t/root.img "
+                     "[nosuid,nodev,nosymfollow] => root-image\n"
+                     "  3 mkdir     root-image:rw mode=0755\n"));
+    assert_non_null(strstr(text, " 11 mkdir     root-image:sys mode=0755\n"
+                                 " 12 idmap     staging from root-image [nosuid,nodev] => root\n"));
     assert_null(strstr(text, "volatile"));
 }
 
@@ -221,18 +230,22 @@ static void test_a_disposable_private_is_a_layer(void **state)
 {
     (void)state;
     _cleanup_free_ char *text = printed(&dispvm);
-    assert_non_null(strstr(text,
-        " 20 image     work:private-image from /q/var/lib/qubes/appvms/disp1/private.img [ro,nosuid,nodev,nosymfollow] => private-image\n"
+    assert_non_null(strstr(
+        text,
+        " 20 image     work:private-image from /q/var/lib/qubes/appvms/disp1/private.img "
+        "[ro,nosuid,nodev,nosymfollow] => private-image\n"
         " 21 mkdir     work:private-mapped mode=0700\n"
         " 22 idmap     work:private-mapped from private-image [nosuid,nodev] => private-mapped\n"
         " 23 mkdir     volatile:private/upper mode=0700 owner=like:private-mapped\n"
         " 24 mkdir     volatile:private/work mode=0700\n"
-        " 25 overlay   root:rw lower=private-mapped upper=volatile:private/upper work=volatile:private/work [nosuid,nodev] => private\n"
+        " 25 overlay   root:rw lower=private-mapped upper=volatile:private/upper "
+        "work=volatile:private/work [nosuid,nodev] => private\n"
         " 26 mkdir     private:home mode=0755 owner=1073807360\n"));
     _cleanup_free_ char *bare = printed(&no_private);
     assert_non_null(strstr(bare,
-        " 13 mount     root:rw tmpfs mode=0755,uid=1073807360,gid=1073807360 [nosuid,nodev] => private\n"
-        " 14 mkdir     private:home mode=0755 owner=1073807360\n"));
+                           " 13 mount     root:rw tmpfs mode=0755,uid=1073807360,gid=1073807360 "
+                           "[nosuid,nodev] => private\n"
+                           " 14 mkdir     private:home mode=0755 owner=1073807360\n"));
 }
 
 int main(void)

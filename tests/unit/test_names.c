@@ -23,7 +23,8 @@ static void test_qube_names(void **state)
     assert_int_equal(validate_qube_name("work", NULL, &err), 0);
     assert_int_equal(validate_qube_name("sys-net.2_x", NULL, &err), 0);
     assert_int_equal(validate_qube_name("a234567890123456789012345678901", NULL, &err), 0);
-    expect_name_error("a2345678901234567890123456789012", "VM name must be shorter than 32 characters");
+    expect_name_error("a2345678901234567890123456789012",
+                      "VM name must be shorter than 32 characters");
     expect_name_error("1x", "VM name cannot start with hyphen, underscore, dot or numbers");
     expect_name_error("-x", "VM name cannot start with hyphen, underscore, dot or numbers");
     expect_name_error("_x", "VM name cannot start with hyphen, underscore, dot or numbers");

@@ -69,7 +69,7 @@ static int teardown_system(void **state)
 static void expect_load_error(const char *body, const char *message)
 {
     struct policy p;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     if (policy_load_string(&p, body, strlen(body), "test.policy", NULL, &err) == 0)
         fail_msg("no error for: %s", body);
     assert_string_equal(qerror_kind_name(&err), "PolicySyntaxError");
@@ -87,7 +87,7 @@ static void expect_load_error(const char *body, const char *message)
 static struct policy load_ok(const char *body)
 {
     struct policy p;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     if (policy_load_string(&p, body, strlen(body), "test.policy", NULL, &err) < 0)
         fail_msg("load failed: %s (%s)", err.message, body);
     return p;
@@ -105,49 +105,49 @@ static void test_grammar_errors(void **state)
     static const struct {
         const char *body, *message;
     } cases[] = {
-        {"test.Service * @anyvm @anyvm", "test.policy:1: wrong number of fields"},
-        {"\n\n# c\n  test.Service", "test.policy:4: wrong number of fields"},
-        {"test.Service * @anyvm @anyvm allow extra",
-         "test.policy:1: invalid action parameter syntax: 'extra'"},
-        {"test.Service * @anyvm @anyvm allow # comment",
-         "test.policy:1: invalid action parameter syntax: '#'"},
-        {"test.Service * @anyvm @anyvm allow user=a user=b",
-         "test.policy:1: parameter given twice: 'user'"},
-        {"test.Service * @anyvm @anyvm allow,target=dom0",
-         "test.policy:1: invalid action: allow,target=dom0"},
-        {"test.Service * @anyvm @anyvm Allow", "test.policy:1: invalid action: Allow"},
-        {"test.Service * @anyvm @anyvm permit", "test.policy:1: invalid action: permit"},
-        {"!foo", "test.policy:1: invalid directive"},
-        {"!include", "test.policy:1: invalid number of params"},
-        {"!include a b", "test.policy:1: invalid number of params"},
-        {"!include-dir", "test.policy:1: invalid number of params"},
-        {"!include-service a b", "test.policy:1: invalid number of params"},
-        {"!compat-4.0 x", "test.policy:1: invalid number of params"},
-        {"test+Service * @anyvm @anyvm allow",
-         "test.policy:1: service 'test+Service' contains invalid characters: ('+',)"},
-        {"test/$Service * @anyvm @anyvm allow",
-         "test.policy:1: service 'test/$Service' contains invalid characters: ('$', '/')"},
-        {"test.Service +a/b @anyvm @anyvm allow",
-         "test.policy:1: argument '+a/b' contains invalid characters: ('/',)"},
-        {"test.Service arg @anyvm @anyvm allow",
-         "test.policy:1: argument 'arg' does not start with +"},
-        {"* +arg @anyvm @anyvm allow", "test.policy:1: only * argument allowed for * service"},
-        {"test.Service * @anyvm @default allow",
-         "test.policy:1: allow action for @default rule must specify target= option"},
-        {"test.Service * @anyvm @anyvm deny target=dom0",
-         "test.policy:1: invalid parameters for action Deny: ['target=dom0']"},
-        {"test.Service * @anyvm @anyvm allow default_target=dom0",
-         "test.policy:1: invalid parameters for action Allow: ['default_target=dom0']"},
-        {"test.Service * @anyvm @anyvm ask foo=bar user=x",
-         "test.policy:1: invalid parameters for action Ask: ['foo=bar', 'user=x']"},
-        {"test.Service * @anyvm @anyvm allow notify=maybe",
-         "test.policy:1: invalid value for notify= parameter: 'maybe'"},
-        {"test.Service * @anyvm @anyvm allow autostart=1",
-         "test.policy:1: invalid value for autostart= parameter: '1'"},
-        {"test.Service * @anyvm @anyvm allow\n"
-         "test.Service * @anyvm @anyvm deny\n"
-         "test.Service * @anyvm @foo deny\n",
-         "test.policy:3: invalid target token: '@foo'"},
+        { "test.Service * @anyvm @anyvm", "test.policy:1: wrong number of fields" },
+        { "\n\n# c\n  test.Service", "test.policy:4: wrong number of fields" },
+        { "test.Service * @anyvm @anyvm allow extra",
+          "test.policy:1: invalid action parameter syntax: 'extra'" },
+        { "test.Service * @anyvm @anyvm allow # comment",
+          "test.policy:1: invalid action parameter syntax: '#'" },
+        { "test.Service * @anyvm @anyvm allow user=a user=b",
+          "test.policy:1: parameter given twice: 'user'" },
+        { "test.Service * @anyvm @anyvm allow,target=dom0",
+          "test.policy:1: invalid action: allow,target=dom0" },
+        { "test.Service * @anyvm @anyvm Allow", "test.policy:1: invalid action: Allow" },
+        { "test.Service * @anyvm @anyvm permit", "test.policy:1: invalid action: permit" },
+        { "!foo", "test.policy:1: invalid directive" },
+        { "!include", "test.policy:1: invalid number of params" },
+        { "!include a b", "test.policy:1: invalid number of params" },
+        { "!include-dir", "test.policy:1: invalid number of params" },
+        { "!include-service a b", "test.policy:1: invalid number of params" },
+        { "!compat-4.0 x", "test.policy:1: invalid number of params" },
+        { "test+Service * @anyvm @anyvm allow",
+          "test.policy:1: service 'test+Service' contains invalid characters: ('+',)" },
+        { "test/$Service * @anyvm @anyvm allow",
+          "test.policy:1: service 'test/$Service' contains invalid characters: ('$', '/')" },
+        { "test.Service +a/b @anyvm @anyvm allow",
+          "test.policy:1: argument '+a/b' contains invalid characters: ('/',)" },
+        { "test.Service arg @anyvm @anyvm allow",
+          "test.policy:1: argument 'arg' does not start with +" },
+        { "* +arg @anyvm @anyvm allow", "test.policy:1: only * argument allowed for * service" },
+        { "test.Service * @anyvm @default allow",
+          "test.policy:1: allow action for @default rule must specify target= option" },
+        { "test.Service * @anyvm @anyvm deny target=dom0",
+          "test.policy:1: invalid parameters for action Deny: ['target=dom0']" },
+        { "test.Service * @anyvm @anyvm allow default_target=dom0",
+          "test.policy:1: invalid parameters for action Allow: ['default_target=dom0']" },
+        { "test.Service * @anyvm @anyvm ask foo=bar user=x",
+          "test.policy:1: invalid parameters for action Ask: ['foo=bar', 'user=x']" },
+        { "test.Service * @anyvm @anyvm allow notify=maybe",
+          "test.policy:1: invalid value for notify= parameter: 'maybe'" },
+        { "test.Service * @anyvm @anyvm allow autostart=1",
+          "test.policy:1: invalid value for autostart= parameter: '1'" },
+        { "test.Service * @anyvm @anyvm allow\n"
+          "test.Service * @anyvm @anyvm deny\n"
+          "test.Service * @anyvm @foo deny\n",
+          "test.policy:3: invalid target token: '@foo'" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         expect_load_error(cases[i].body, cases[i].message);
@@ -189,7 +189,7 @@ static void test_bounds(void **state)
     buf_free(&b);
     const char nul[] = "x * @anyvm @anyvm allow\0";
     struct policy p;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     assert_int_equal(policy_load_string(&p, nul, sizeof(nul) - 1, "test.policy", NULL, &err), -1);
     assert_string_equal(err.message, "test.policy:1: line contains a NUL byte");
     policy_free(&p);
@@ -204,7 +204,7 @@ static void test_bounds(void **state)
 static void expect_token(const char *text, enum policy_token_ctx ctx, int kind, const char *msg)
 {
     struct policy_token t;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     int r = policy_token_parse(&t, text, ctx, &err);
     if (kind < 0) {
         if (r == 0)
@@ -227,19 +227,19 @@ static void test_tokens_per_column(void **state)
         int kind;
         bool valid[4];
     } cases[] = {
-        {"test-vm1", PTOK_NAME, {true, true, true, true}},
-        {"uuid:c9024a97-9b15-46cc-8341-be82d6e6b4a1", PTOK_NAME, {true, true, true, true}},
-        {"dom0", PTOK_ADMINVM, {true, true, true, true}},
-        {"@adminvm", PTOK_ADMINVM, {true, true, true, true}},
-        {"uuid:00000000-0000-0000-0000-000000000000", PTOK_ADMINVM, {true, true, true, true}},
-        {"*", PTOK_ANY, {true, true, false, false}},
-        {"@anyvm", PTOK_ANYVM, {true, true, false, false}},
-        {"@default", PTOK_DEFAULT, {false, true, false, true}},
-        {"@dispvm", PTOK_DISPVM, {false, true, true, true}},
-        {"@dispvm:default-dvm", PTOK_DISPVM_TEMPLATE, {true, true, true, true}},
-        {"@dispvm:@tag:t", PTOK_DISPVM_TAG, {true, true, false, false}},
-        {"@tag:t", PTOK_TAG, {true, true, false, false}},
-        {"@type:AppVM", PTOK_TYPE, {true, true, false, false}},
+        { "test-vm1", PTOK_NAME, { true, true, true, true } },
+        { "uuid:c9024a97-9b15-46cc-8341-be82d6e6b4a1", PTOK_NAME, { true, true, true, true } },
+        { "dom0", PTOK_ADMINVM, { true, true, true, true } },
+        { "@adminvm", PTOK_ADMINVM, { true, true, true, true } },
+        { "uuid:00000000-0000-0000-0000-000000000000", PTOK_ADMINVM, { true, true, true, true } },
+        { "*", PTOK_ANY, { true, true, false, false } },
+        { "@anyvm", PTOK_ANYVM, { true, true, false, false } },
+        { "@default", PTOK_DEFAULT, { false, true, false, true } },
+        { "@dispvm", PTOK_DISPVM, { false, true, true, true } },
+        { "@dispvm:default-dvm", PTOK_DISPVM_TEMPLATE, { true, true, true, true } },
+        { "@dispvm:@tag:t", PTOK_DISPVM_TAG, { true, true, false, false } },
+        { "@tag:t", PTOK_TAG, { true, true, false, false } },
+        { "@type:AppVM", PTOK_TYPE, { true, true, false, false } },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         for (int c = 0; c < 4; c++) {
@@ -341,22 +341,22 @@ static void test_first_match_and_args(void **state)
                        "test.File +testfile1 test-vm1 test-vm2 allow\n"
                        "test.File *          *          *         deny\n";
     static const struct expect cases[] = {
-        {"test-vm1", "test-vm2", "Device+device1", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "test-vm2", "Device+device2", DENY, "denied by policy test.policy:2", NULL},
-        {"test-vm1", "test-vm2", "Device+device3", ASK,
-         "@dispvm:default-dvm @dispvm:test-vm3 default-dvm dom0 test-invalid-dvm test-no-dvm "
-         "test-standalone test-template test-vm2 test-vm3",
-         NULL},
-        {"test-vm1", "test-vm2", "Device", ASK,
-         "@dispvm:default-dvm @dispvm:test-vm3 default-dvm dom0 test-invalid-dvm test-no-dvm "
-         "test-standalone test-template test-vm2 test-vm3",
-         NULL},
-        {"test-vm1", "test-vm2", "test.File+testfile1", ALLOW, "test-vm2", NULL},
-        {"test-vm2", "test-vm1", "test.File+testfile1", DENY, "denied by policy test.policy:5",
-         NULL},
-        {"test-vm1", "test-vm2", "test.File+testfile2", DENY, NULL, NULL},
-        {"test-vm1", "test-vm2", "test.File", DENY, NULL, NULL},
-        {"test-vm1", "test-vm2", "other.Service", DENY, "no matching rule found", NULL},
+        { "test-vm1", "test-vm2", "Device+device1", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "test-vm2", "Device+device2", DENY, "denied by policy test.policy:2", NULL },
+        { "test-vm1", "test-vm2", "Device+device3", ASK,
+          "@dispvm:default-dvm @dispvm:test-vm3 default-dvm dom0 test-invalid-dvm test-no-dvm "
+          "test-standalone test-template test-vm2 test-vm3",
+          NULL },
+        { "test-vm1", "test-vm2", "Device", ASK,
+          "@dispvm:default-dvm @dispvm:test-vm3 default-dvm dom0 test-invalid-dvm test-no-dvm "
+          "test-standalone test-template test-vm2 test-vm3",
+          NULL },
+        { "test-vm1", "test-vm2", "test.File+testfile1", ALLOW, "test-vm2", NULL },
+        { "test-vm2", "test-vm1", "test.File+testfile1", DENY, "denied by policy test.policy:5",
+          NULL },
+        { "test-vm1", "test-vm2", "test.File+testfile2", DENY, NULL, NULL },
+        { "test-vm1", "test-vm2", "test.File", DENY, NULL, NULL },
+        { "test-vm1", "test-vm2", "other.Service", DENY, "no matching rule found", NULL },
     };
     struct policy p = load_ok(body);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -365,10 +365,10 @@ static void test_first_match_and_args(void **state)
 
     /* "+" matches only the empty argument; svc+arg splits at the first + */
     static const struct expect args[] = {
-        {"test-vm1", "test-vm2", "s", ALLOW, "test-vm2", "empty"},
-        {"test-vm1", "test-vm2", "s+", ALLOW, "test-vm2", "empty"},
-        {"test-vm1", "test-vm2", "s+a+b", ALLOW, "test-vm2", "ab"},
-        {"test-vm1", "test-vm2", "s+x", ALLOW, "test-vm2", "any"},
+        { "test-vm1", "test-vm2", "s", ALLOW, "test-vm2", "empty" },
+        { "test-vm1", "test-vm2", "s+", ALLOW, "test-vm2", "empty" },
+        { "test-vm1", "test-vm2", "s+a+b", ALLOW, "test-vm2", "ab" },
+        { "test-vm1", "test-vm2", "s+x", ALLOW, "test-vm2", "any" },
     };
     CHECK_ALL("s + * * allow user=empty\ns +a+b * * allow user=ab\ns * * * allow user=any\n", args);
 }
@@ -377,21 +377,21 @@ static void test_source_tokens(void **state)
 {
     (void)state;
     static const struct expect cases[] = {
-        {"test-vm1", "test-vm2", "a", ALLOW, "test-vm2", NULL},
-        {"test-vm2", "test-vm1", "a", DENY, "no matching rule found", NULL},
-        {"test-vm1", "test-vm2", "b", ALLOW, "test-vm2", NULL},
-        {"test-vm3", "test-vm2", "b", DENY, NULL, NULL},
-        {"test-template", "test-vm2", "c", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "test-vm2", "c", DENY, NULL, NULL},
-        {"test-vm1", "test-vm2", "d", ALLOW, "test-vm2", NULL},
-        {"dom0", "test-vm2", "d", DENY, NULL, NULL},
-        {"dom0", "test-vm2", "e", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "test-vm2", "e", DENY, NULL, NULL},
-        {"dom0", "test-vm2", "f", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "test-vm2", "f", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "test-vm2", "g", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "test-vm2", "h", DENY, NULL, NULL}, /* @dispvm: never a source name */
-        {"dom0", "test-vm2", "i", ALLOW, "test-vm2", NULL},
+        { "test-vm1", "test-vm2", "a", ALLOW, "test-vm2", NULL },
+        { "test-vm2", "test-vm1", "a", DENY, "no matching rule found", NULL },
+        { "test-vm1", "test-vm2", "b", ALLOW, "test-vm2", NULL },
+        { "test-vm3", "test-vm2", "b", DENY, NULL, NULL },
+        { "test-template", "test-vm2", "c", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "test-vm2", "c", DENY, NULL, NULL },
+        { "test-vm1", "test-vm2", "d", ALLOW, "test-vm2", NULL },
+        { "dom0", "test-vm2", "d", DENY, NULL, NULL },
+        { "dom0", "test-vm2", "e", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "test-vm2", "e", DENY, NULL, NULL },
+        { "dom0", "test-vm2", "f", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "test-vm2", "f", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "test-vm2", "g", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "test-vm2", "h", DENY, NULL, NULL }, /* @dispvm: never a source name */
+        { "dom0", "test-vm2", "i", ALLOW, "test-vm2", NULL },
     };
     CHECK_ALL("a * test-vm1 @anyvm allow\n"
               "b * @tag:tag1 @anyvm allow\n"
@@ -411,43 +411,44 @@ static void test_target_tokens(void **state)
     (void)state;
     static const struct expect cases[] = {
         /* name, and uuid: equivalence */
-        {"test-vm1", "test-vm2", "name", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "uuid:b3eb69d0-f9d9-4c3c-ad5c-454500303ea4", "name", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "test-vm3", "name", DENY, NULL, NULL},
+        { "test-vm1", "test-vm2", "name", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "uuid:b3eb69d0-f9d9-4c3c-ad5c-454500303ea4", "name", ALLOW, "test-vm2",
+          NULL },
+        { "test-vm1", "test-vm3", "name", DENY, NULL, NULL },
         /* dom0 aliases match each other */
-        {"test-vm1", "dom0", "admin", ALLOW, "dom0", NULL},
-        {"test-vm1", "@adminvm", "admin", ALLOW, "dom0", NULL},
-        {"test-vm1", "uuid:00000000-0000-0000-0000-000000000000", "admin", ALLOW, "dom0", NULL},
-        {"test-vm1", "dom0", "admin2", ALLOW, "dom0", NULL},
+        { "test-vm1", "dom0", "admin", ALLOW, "dom0", NULL },
+        { "test-vm1", "@adminvm", "admin", ALLOW, "dom0", NULL },
+        { "test-vm1", "uuid:00000000-0000-0000-0000-000000000000", "admin", ALLOW, "dom0", NULL },
+        { "test-vm1", "dom0", "admin2", ALLOW, "dom0", NULL },
         /* @anyvm excludes dom0, * includes it */
-        {"test-vm1", "dom0", "anyvm", DENY, "no matching rule found", NULL},
-        {"test-vm1", "test-vm2", "anyvm", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "@dispvm", "anyvm", ALLOW, "@dispvm:default-dvm", NULL},
-        {"test-vm1", "dom0", "star", ALLOW, "dom0", NULL},
+        { "test-vm1", "dom0", "anyvm", DENY, "no matching rule found", NULL },
+        { "test-vm1", "test-vm2", "anyvm", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "@dispvm", "anyvm", ALLOW, "@dispvm:default-dvm", NULL },
+        { "test-vm1", "dom0", "star", ALLOW, "dom0", NULL },
         /* @tag: / @type: (HEAD: dom0 by name has them, @adminvm not) */
-        {"test-vm1", "test-vm2", "tag", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "test-vm3", "tag", DENY, NULL, NULL},
-        {"test-vm1", "dom0", "dom0tag", ALLOW, "dom0", NULL},
-        {"test-vm1", "@adminvm", "dom0tag", DENY, NULL, NULL},
-        {"test-vm1", "test-template", "type", ALLOW, "test-template", NULL},
-        {"test-vm1", "test-vm2", "type", DENY, NULL, NULL},
-        {"test-vm1", "dom0", "typeadmin", ALLOW, "dom0", NULL},
+        { "test-vm1", "test-vm2", "tag", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "test-vm3", "tag", DENY, NULL, NULL },
+        { "test-vm1", "dom0", "dom0tag", ALLOW, "dom0", NULL },
+        { "test-vm1", "@adminvm", "dom0tag", DENY, NULL, NULL },
+        { "test-vm1", "test-template", "type", ALLOW, "test-template", NULL },
+        { "test-vm1", "test-vm2", "type", DENY, NULL, NULL },
+        { "test-vm1", "dom0", "typeadmin", ALLOW, "dom0", NULL },
         /* @default: empty, @default, or a qube that does not exist */
-        {"test-vm1", "", "default", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "@default", "default", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "no-such-vm", "default", ALLOW, "test-vm2", NULL},
-        {"test-vm1", "test-vm3", "default", DENY, NULL, NULL},
+        { "test-vm1", "", "default", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "@default", "default", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "no-such-vm", "default", ALLOW, "test-vm2", NULL },
+        { "test-vm1", "test-vm3", "default", DENY, NULL, NULL },
         /* @dispvm only @dispvm; @dispvm:X also @dispvm through default_dispvm */
-        {"test-vm1", "@dispvm", "dispvm", ALLOW, "@dispvm:default-dvm", NULL},
-        {"test-vm1", "@dispvm:default-dvm", "dispvm", DENY, NULL, NULL},
-        {"test-vm1", "@dispvm:default-dvm", "dvmtpl", ALLOW, "@dispvm:default-dvm", NULL},
-        {"test-vm1", "@dispvm", "dvmtpl", ALLOW, "@dispvm:default-dvm", NULL},
-        {"test-vm1", "@dispvm:test-vm3", "dvmtpl", DENY, NULL, NULL},
-        {"test-no-dvm", "@dispvm", "dvmtpl", DENY, NULL, NULL},
-        {"test-vm1", "@dispvm:test-vm3", "dvmtag", ALLOW, "@dispvm:test-vm3", NULL},
-        {"test-vm1", "@dispvm:default-dvm", "dvmtag", DENY, NULL, NULL},
-        {"test-vm1", "@dispvm", "dvmtag", DENY, NULL, NULL},
-        {"test-vm1", "test-vm3", "dvmtag", DENY, NULL, NULL},
+        { "test-vm1", "@dispvm", "dispvm", ALLOW, "@dispvm:default-dvm", NULL },
+        { "test-vm1", "@dispvm:default-dvm", "dispvm", DENY, NULL, NULL },
+        { "test-vm1", "@dispvm:default-dvm", "dvmtpl", ALLOW, "@dispvm:default-dvm", NULL },
+        { "test-vm1", "@dispvm", "dvmtpl", ALLOW, "@dispvm:default-dvm", NULL },
+        { "test-vm1", "@dispvm:test-vm3", "dvmtpl", DENY, NULL, NULL },
+        { "test-no-dvm", "@dispvm", "dvmtpl", DENY, NULL, NULL },
+        { "test-vm1", "@dispvm:test-vm3", "dvmtag", ALLOW, "@dispvm:test-vm3", NULL },
+        { "test-vm1", "@dispvm:default-dvm", "dvmtag", DENY, NULL, NULL },
+        { "test-vm1", "@dispvm", "dvmtag", DENY, NULL, NULL },
+        { "test-vm1", "test-vm3", "dvmtag", DENY, NULL, NULL },
     };
     CHECK_ALL("name * @anyvm test-vm2 allow\n"
               "admin * @anyvm @adminvm allow\n"
@@ -469,16 +470,17 @@ static void test_intended_target_checks(void **state)
 {
     (void)state;
     static const struct expect cases[] = {
-        {"test-vm1", "@anyvm", "s", DENY, "invalid intendedtarget token: '@anyvm'", NULL},
-        {"test-vm1", "*", "s", DENY, "invalid intendedtarget token: '*'", NULL},
-        {"test-vm1", "@tag:tag1", "s", DENY, "invalid intendedtarget token: '@tag:tag1'", NULL},
-        {"test-vm1", "@type:AppVM", "s", DENY, "invalid intendedtarget token: '@type:AppVM'", NULL},
-        {"test-vm1", "@dispvm:@tag:tag3", "s", DENY,
-         "invalid intendedtarget token: '@dispvm:@tag:tag3'", NULL},
-        {"test-vm1", "@x", "s", DENY, "invalid intendedtarget token: '@x'", NULL},
-        {"test-vm1", "@dispvm:test-vm2", "s", DENY, "not a template for dispvm: test-vm2", NULL},
-        {"test-vm1", "@dispvm:nonexistent", "s", DENY, "not a template for dispvm: nonexistent",
-         NULL},
+        { "test-vm1", "@anyvm", "s", DENY, "invalid intendedtarget token: '@anyvm'", NULL },
+        { "test-vm1", "*", "s", DENY, "invalid intendedtarget token: '*'", NULL },
+        { "test-vm1", "@tag:tag1", "s", DENY, "invalid intendedtarget token: '@tag:tag1'", NULL },
+        { "test-vm1", "@type:AppVM", "s", DENY, "invalid intendedtarget token: '@type:AppVM'",
+          NULL },
+        { "test-vm1", "@dispvm:@tag:tag3", "s", DENY,
+          "invalid intendedtarget token: '@dispvm:@tag:tag3'", NULL },
+        { "test-vm1", "@x", "s", DENY, "invalid intendedtarget token: '@x'", NULL },
+        { "test-vm1", "@dispvm:test-vm2", "s", DENY, "not a template for dispvm: test-vm2", NULL },
+        { "test-vm1", "@dispvm:nonexistent", "s", DENY, "not a template for dispvm: nonexistent",
+          NULL },
     };
     CHECK_ALL("* * @anyvm * allow\n", cases);
 }
@@ -488,33 +490,33 @@ static void test_allow_resolution(void **state)
     (void)state;
     static const struct expect cases[] = {
         /* redirect wins even if another rule would deny the new target */
-        {"test-vm1", "test-vm2", "redir", ALLOW, "test-vm3", "user"},
-        {"test-vm1", "dom0", "redir0", ALLOW, "dom0", NULL},
-        {"test-vm1", "test-vm2", "redirdvm", ALLOW, "@dispvm:default-dvm", NULL},
-        {"test-no-dvm", "test-vm2", "redirdvm", DENY,
-         "policy define 'allow' action to @dispvm at test.policy:3 but no DispVM base is set "
-         "for this VM",
-         NULL},
-        {"test-vm1", "test-vm2", "redirtpl", ALLOW, "@dispvm:test-vm3", NULL},
-        {"test-vm1", "test-vm2", "redirbad", DENY, "not a template for dispvm: test-vm2", NULL},
-        {"test-vm1", "test-vm2", "redirnone", DENY,
-         "policy define 'allow' action at test.policy:6 but no target is specified by caller "
-         "or policy",
-         NULL},
-        {"test-vm1", "", "anyallow", DENY,
-         "policy define 'allow' action at test.policy:7 but no target is specified by caller "
-         "or policy",
-         NULL},
+        { "test-vm1", "test-vm2", "redir", ALLOW, "test-vm3", "user" },
+        { "test-vm1", "dom0", "redir0", ALLOW, "dom0", NULL },
+        { "test-vm1", "test-vm2", "redirdvm", ALLOW, "@dispvm:default-dvm", NULL },
+        { "test-no-dvm", "test-vm2", "redirdvm", DENY,
+          "policy define 'allow' action to @dispvm at test.policy:3 but no DispVM base is set "
+          "for this VM",
+          NULL },
+        { "test-vm1", "test-vm2", "redirtpl", ALLOW, "@dispvm:test-vm3", NULL },
+        { "test-vm1", "test-vm2", "redirbad", DENY, "not a template for dispvm: test-vm2", NULL },
+        { "test-vm1", "test-vm2", "redirnone", DENY,
+          "policy define 'allow' action at test.policy:6 but no target is specified by caller "
+          "or policy",
+          NULL },
+        { "test-vm1", "", "anyallow", DENY,
+          "policy define 'allow' action at test.policy:7 but no target is specified by caller "
+          "or policy",
+          NULL },
         /* loopback */
-        {"test-vm1", "test-vm1", "anyallow", DENY,
-         "loopback call from test-vm1 to itself denied (policy test.policy:7)", NULL},
-        {"test-vm3", "test-vm2", "redir", DENY, NULL, NULL},
+        { "test-vm1", "test-vm1", "anyallow", DENY,
+          "loopback call from test-vm1 to itself denied (policy test.policy:7)", NULL },
+        { "test-vm3", "test-vm2", "redir", DENY, NULL, NULL },
         /* autostart=no: only running targets and dom0 */
-        {"test-vm2", "test-vm1", "nostart", ALLOW, "test-vm1", NULL},
-        {"test-vm1", "test-vm2", "nostart", DENY,
-         "target test-vm2 is not running and policy test.policy:8 has autostart=no", NULL},
-        {"test-vm1", "dom0", "nostart", ALLOW, "dom0", NULL},
-        {"test-vm1", "@dispvm", "nostart", DENY, NULL, NULL},
+        { "test-vm2", "test-vm1", "nostart", ALLOW, "test-vm1", NULL },
+        { "test-vm1", "test-vm2", "nostart", DENY,
+          "target test-vm2 is not running and policy test.policy:8 has autostart=no", NULL },
+        { "test-vm1", "dom0", "nostart", ALLOW, "dom0", NULL },
+        { "test-vm1", "@dispvm", "nostart", DENY, NULL, NULL },
     };
     CHECK_ALL("redir * @anyvm @anyvm allow target=test-vm3 user=user\n"
               "redir0 * @anyvm dom0 allow target=@adminvm\n"
@@ -562,28 +564,29 @@ static void test_ask(void **state)
     (void)state;
     static const struct expect cases[] = {
         /* reference §2.7: tag and @default with default_target */
-        {"test-vm1", "test-vm2", "mail", ASK, "test-vm2", "test-vm2"},
-        {"test-vm1", "", "mail", ASK, "test-vm2", "test-vm2"},
+        { "test-vm1", "test-vm2", "mail", ASK, "test-vm2", "test-vm2" },
+        { "test-vm1", "", "mail", ASK, "test-vm2", "test-vm2" },
         /* candidates from all rules, denies removed (reverse order) */
-        {"test-vm1", "test-vm3", "coll", ASK, "test-vm2 test-vm3", ""},
+        { "test-vm1", "test-vm3", "coll", ASK, "test-vm2 test-vm3", "" },
         /* a default not among the candidates is dropped */
-        {"test-vm1", "test-vm2", "dropdef", ASK, "test-vm2", ""},
+        { "test-vm1", "test-vm2", "dropdef", ASK, "test-vm2", "" },
         /* target= gives the one candidate; dom0 aliases become dom0 */
-        {"test-vm1", "test-vm2", "one", ASK, "dom0", "dom0"},
-        {"test-vm1", "test-vm2", "onedvm", ASK, "@dispvm:default-dvm", "@dispvm:default-dvm"},
+        { "test-vm1", "test-vm2", "one", ASK, "dom0", "dom0" },
+        { "test-vm1", "test-vm2", "onedvm", ASK, "@dispvm:default-dvm", "@dispvm:default-dvm" },
         /* source and internal qubes are never candidates */
-        {"test-vm2", "test-vm1", "tag", ASK, "test-vm1", ""},
-        {"test-vm1", "test-vm2", "internal", ASK, "test-vm2", ""},
+        { "test-vm2", "test-vm1", "tag", ASK, "test-vm1", "" },
+        { "test-vm1", "test-vm2", "internal", ASK, "test-vm2", "" },
         /* autostart=no keeps running targets and dom0 only */
-        {"test-vm2", "test-vm1", "running", ASK, "dom0 test-vm1", ""},
+        { "test-vm2", "test-vm1", "running", ASK, "dom0 test-vm1", "" },
         /* nothing left to choose from */
-        {"test-vm1", "", "empty", DENY,
-         "policy define 'ask' action at test.policy:14 but no target is available to choose "
-         "from",
-         NULL},
+        { "test-vm1", "", "empty", DENY,
+          "policy define 'ask' action at test.policy:14 but no target is available to choose "
+          "from",
+          NULL },
         /* @dispvm of a source without default_dispvm is dropped */
-        {"test-no-dvm", "test-vm2", "dvm", ASK, "test-vm2", ""},
-        {"test-vm1", "test-vm2", "dvm", ASK, "@dispvm:default-dvm test-vm2", "@dispvm:default-dvm"},
+        { "test-no-dvm", "test-vm2", "dvm", ASK, "test-vm2", "" },
+        { "test-vm1", "test-vm2", "dvm", ASK, "@dispvm:default-dvm test-vm2",
+          "@dispvm:default-dvm" },
     };
     CHECK_ALL("mail * test-vm1 @tag:tag2 ask default_target=test-vm2\n"
               "mail * test-vm1 @default ask default_target=test-vm2\n"
@@ -610,11 +613,11 @@ static void test_default_policy_examples(void **state)
     (void)state;
     /* reference §2.7 first block */
     static const struct expect cases[] = {
-        {"test-vm1", "@dispvm:test-vm3", "x", ALLOW, "@dispvm:test-vm3", NULL},
-        {"test-vm1", "@dispvm", "x", ALLOW, "@dispvm:test-vm3", NULL},
-        {"test-vm2", "test-vm3", "x", ALLOW, "test-vm3", NULL},
-        {"test-vm2", "test-vm1", "x", ASK, "test-vm1 test-vm3", "test-vm3"},
-        {"test-vm2", "", "x", ASK, "test-vm1 test-vm3", "test-vm3"},
+        { "test-vm1", "@dispvm:test-vm3", "x", ALLOW, "@dispvm:test-vm3", NULL },
+        { "test-vm1", "@dispvm", "x", ALLOW, "@dispvm:test-vm3", NULL },
+        { "test-vm2", "test-vm3", "x", ALLOW, "test-vm3", NULL },
+        { "test-vm2", "test-vm1", "x", ASK, "test-vm1 test-vm3", "test-vm3" },
+        { "test-vm2", "", "x", ASK, "test-vm1 test-vm3", "test-vm3" },
     };
     CHECK_ALL("* * test-vm1 @dispvm:test-vm3 allow\n"
               "* * test-vm1 @dispvm allow target=@dispvm:test-vm3\n"
@@ -665,8 +668,8 @@ static void load_dirs2(struct policy *p, const char *d1, const char *d2, int exp
     snprintf(a, sizeof(a), "%s/%s", tmpdir, d1);
     snprintf(b, sizeof(b), "%s/%s", tmpdir, d2 ? d2 : "");
     snprintf(c, sizeof(c), "%s/legacy", tmpdir);
-    const char *dirs[] = {a, b};
-    struct qerror err = {0};
+    const char *dirs[] = { a, b };
+    struct qerror err = { 0 };
     int r = policy_load_dirs(p, dirs, d2 ? 2 : 1, c, &err);
     if (r != expect_rc)
         fail_msg("load rc %d: %s", r, err.message);
@@ -698,8 +701,8 @@ static void test_files_and_order(void **state)
     load_dirs2(&p, "run", "etc", 0, NULL);
     assert_int_equal(p.n_rules, 4);
     static const struct expect cases[] = {
-        {"test-vm1", "test-vm2", "s", ALLOW, "test-vm2", "run30"},
-        {"test-vm1", "test-vm2", "t", ALLOW, "test-vm2", "etc20"},
+        { "test-vm1", "test-vm2", "s", ALLOW, "test-vm2", "run30" },
+        { "test-vm1", "test-vm2", "t", ALLOW, "test-vm2", "etc20" },
     };
     for (size_t i = 0; i < 2; i++)
         check(&p, &cases[i]);
@@ -708,7 +711,7 @@ static void test_files_and_order(void **state)
     /* an invalid file name denies everything */
     write_file("etc/Bad.policy", "s * @anyvm @anyvm allow\n");
     load_dirs2(&p, "run", "etc", -1, "invalid filename: %s/etc/Bad.policy");
-    check(&p, &(struct expect){"test-vm1", "test-vm2", "s", DENY, NULL, NULL});
+    check(&p, &(struct expect){ "test-vm1", "test-vm2", "s", DENY, NULL, NULL });
     policy_free(&p);
     char path[512];
     snprintf(path, sizeof(path), "%s/etc/Bad.policy", tmpdir);
@@ -717,7 +720,7 @@ static void test_files_and_order(void **state)
     /* a syntax error in any file denies everything, with file:line */
     write_file("etc/50-broken.policy", "# ok\n\nq * @anyvm\n");
     load_dirs2(&p, "run", "etc", -1, "%s/etc/50-broken.policy:3: wrong number of fields");
-    check(&p, &(struct expect){"test-vm1", "test-vm2", "s", DENY, NULL, NULL});
+    check(&p, &(struct expect){ "test-vm1", "test-vm2", "s", DENY, NULL, NULL });
     policy_free(&p);
 }
 
@@ -734,9 +737,9 @@ static void test_includes(void **state)
     struct policy p;
     load_dirs2(&p, "inc", NULL, 0, NULL);
     assert_int_equal(p.n_rules, 4);
-    check(&p, &(struct expect){"test-vm1", "test-vm2", "a", ALLOW, "test-vm2", "one"});
-    check(&p, &(struct expect){"test-vm1", "test-vm3", "a", ALLOW, "test-vm3", "a"});
-    check(&p, &(struct expect){"test-vm1", "test-vm1", "a", DENY, NULL, NULL});
+    check(&p, &(struct expect){ "test-vm1", "test-vm2", "a", ALLOW, "test-vm2", "one" });
+    check(&p, &(struct expect){ "test-vm1", "test-vm3", "a", ALLOW, "test-vm3", "a" });
+    check(&p, &(struct expect){ "test-vm1", "test-vm1", "a", DENY, NULL, NULL });
     policy_free(&p);
 
     /* each top-level file includes relative to its own directory */
@@ -745,8 +748,8 @@ static void test_includes(void **state)
     write_file("e2/20-j.policy", "!include inc-e\n");
     write_file("e2/inc-e", "e * @anyvm @anyvm allow user=etc\n");
     load_dirs2(&p, "r2", "e2", 0, NULL);
-    check(&p, &(struct expect){"test-vm1", "test-vm2", "r", ALLOW, "test-vm2", "run"});
-    check(&p, &(struct expect){"test-vm1", "test-vm2", "e", ALLOW, "test-vm2", "etc"});
+    check(&p, &(struct expect){ "test-vm1", "test-vm2", "r", ALLOW, "test-vm2", "run" });
+    check(&p, &(struct expect){ "test-vm1", "test-vm2", "e", ALLOW, "test-vm2", "etc" });
     policy_free(&p);
 
     write_file("inc2/main.policy", "!include nothere\n");
@@ -780,17 +783,17 @@ static void test_include_service(void **state)
     struct policy p;
     load_dirs2(&p, "svc", NULL, 0, NULL);
     assert_int_equal(p.n_rules, 5);
-    check(&p, &(struct expect){"test-vm1", "test-vm2", "test.Svc+x", ALLOW, "test-vm2", "u1"});
-    check(&p,
-          &(struct expect){"test-vm1", "@dispvm", "test.Svc", ALLOW, "@dispvm:default-dvm", NULL});
-    check(&p, &(struct expect){"test-vm2", "test-vm3", "test.Svc", ASK,
-                               "@dispvm:default-dvm @dispvm:test-vm3 default-dvm "
-                               "test-invalid-dvm test-no-dvm test-standalone test-template "
-                               "test-vm1 test-vm3",
-                               "test-vm3"});
-    check(&p, &(struct expect){"test-vm1", "test-vm2", "test.Arg+a", ALLOW, "dom0", NULL});
-    check(&p, &(struct expect){"test-vm1", "test-vm2", "test.Arg+b", DENY, "no matching rule found",
-                               NULL});
+    check(&p, &(struct expect){ "test-vm1", "test-vm2", "test.Svc+x", ALLOW, "test-vm2", "u1" });
+    check(&p, &(struct expect){ "test-vm1", "@dispvm", "test.Svc", ALLOW, "@dispvm:default-dvm",
+                                NULL });
+    check(&p, &(struct expect){ "test-vm2", "test-vm3", "test.Svc", ASK,
+                                "@dispvm:default-dvm @dispvm:test-vm3 default-dvm "
+                                "test-invalid-dvm test-no-dvm test-standalone test-template "
+                                "test-vm1 test-vm3",
+                                "test-vm3" });
+    check(&p, &(struct expect){ "test-vm1", "test-vm2", "test.Arg+a", ALLOW, "dom0", NULL });
+    check(&p, &(struct expect){ "test-vm1", "test-vm2", "test.Arg+b", DENY,
+                                "no matching rule found", NULL });
     policy_free(&p);
 
     write_file("svc2/main.policy", "!include-service * +a include/x\n");
@@ -830,12 +833,13 @@ static void test_compat_40(void **state)
     assert_string_equal(p.rules[1].argument, "+arg1");
     assert_int_equal(p.rules[2].target.kind, PTOK_ANYVM);
     assert_int_equal(p.rules[3].target.kind, PTOK_ADMINVM);
-    check(&p, &(struct expect){"test-vm1", "test-vm2", "test.Svc+arg1", ALLOW, "test-vm2", "arg1"});
-    check(&p, &(struct expect){"test-vm2", "test-vm1", "test.Svc+arg1", DENY, NULL, NULL});
-    check(&p, &(struct expect){"test-vm1", "dom0", "test.Svc+arg1", DENY, NULL, NULL});
-    check(&p, &(struct expect){"test-vm2", "test-vm1", "test.Svc+other", ALLOW, "test-vm1",
-                               "fallthrough"});
-    check(&p, &(struct expect){"test-vm1", "test-vm3", "test.Other", DENY, NULL, NULL});
+    check(&p,
+          &(struct expect){ "test-vm1", "test-vm2", "test.Svc+arg1", ALLOW, "test-vm2", "arg1" });
+    check(&p, &(struct expect){ "test-vm2", "test-vm1", "test.Svc+arg1", DENY, NULL, NULL });
+    check(&p, &(struct expect){ "test-vm1", "dom0", "test.Svc+arg1", DENY, NULL, NULL });
+    check(&p, &(struct expect){ "test-vm2", "test-vm1", "test.Svc+other", ALLOW, "test-vm1",
+                                "fallthrough" });
+    check(&p, &(struct expect){ "test-vm1", "test-vm3", "test.Other", DENY, NULL, NULL });
     policy_free(&p);
 
     /* not available for a string policy */

@@ -52,7 +52,7 @@ static void send_msg(struct buf *to, uint8_t type, const char *path, const char 
 /* A raw header, for what qdb_msg_encode would never produce. */
 static void send_raw(struct buf *to, uint8_t type, const char *path, size_t path_len, uint32_t len)
 {
-    uint8_t h[QDB_HDR_SIZE] = {type};
+    uint8_t h[QDB_HDR_SIZE] = { type };
     memcpy(h + 1, path, path_len);
     memcpy(h + 68, &len, 4);
     buf_append(to, h, sizeof(h));

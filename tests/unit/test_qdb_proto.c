@@ -26,7 +26,7 @@ static void test_layout(void **state)
     struct buf b = BUF_INIT;
     qdb_msg_encode(&b, QDB_CMD_WRITE, "/name", "work", 4);
     assert_int_equal(b.len, 72 + 4);
-    uint8_t want[76] = {1, '/', 'n', 'a', 'm', 'e'};
+    uint8_t want[76] = { 1, '/', 'n', 'a', 'm', 'e' };
     want[68] = 4; /* little-endian data_len after 3 padding bytes */
     memcpy(want + 72, "work", 4);
     assert_memory_equal(b.data, want, sizeof(want));
@@ -34,7 +34,7 @@ static void test_layout(void **state)
 
     /* the end marker of a dump: empty path, no data */
     qdb_msg_encode(&b, QDB_RESP_MULTIREAD, "", NULL, 0);
-    uint8_t end[72] = {11};
+    uint8_t end[72] = { 11 };
     assert_int_equal(b.len, 72);
     assert_memory_equal(b.data, end, 72);
     buf_free(&b);
@@ -157,7 +157,7 @@ static void test_watch_matching(void **state)
 
 static struct qdb_hdr hdr(uint8_t type, const char *path, uint32_t len)
 {
-    struct qdb_hdr h = {.type = type, .data_len = len};
+    struct qdb_hdr h = { .type = type, .data_len = len };
     strncpy(h.path, path, sizeof(h.path) - 1);
     return h;
 }
@@ -192,17 +192,17 @@ static void test_roles_channel(void **state)
     assert_int_equal(check(QDB_FROM_QUBE, QDB_RESP_OK, "", 1), -1);
     assert_int_equal(check(QDB_FROM_QUBE, QDB_RESP_ERROR, "", 0), 0);
     /* upstream's vchan takes no other type */
-    const uint8_t never[] = {QDB_CMD_READ,
-                             QDB_CMD_LIST,
-                             QDB_CMD_WATCH,
-                             QDB_CMD_UNWATCH,
-                             QDB_RESP_ERROR_NOENT,
-                             QDB_RESP_READ,
-                             QDB_RESP_MULTIREAD,
-                             QDB_RESP_LIST,
-                             QDB_RESP_WATCH,
-                             14,
-                             200};
+    const uint8_t never[] = { QDB_CMD_READ,
+                              QDB_CMD_LIST,
+                              QDB_CMD_WATCH,
+                              QDB_CMD_UNWATCH,
+                              QDB_RESP_ERROR_NOENT,
+                              QDB_RESP_READ,
+                              QDB_RESP_MULTIREAD,
+                              QDB_RESP_LIST,
+                              QDB_RESP_WATCH,
+                              14,
+                              200 };
     for (size_t i = 0; i < sizeof(never); i++)
         assert_int_equal(check(QDB_FROM_QUBE, never[i], "/a", 0), -1);
 

@@ -37,7 +37,7 @@ static void test_sorted_read_write(void **state)
     put(&s, "/name", "work");
     put(&s, "/qubes-ip", "10.137.0.3");
     put(&s, "/a", "");
-    const char *keys[] = {"/a", "/name", "/qubes-ip", "/qubes-ip6"};
+    const char *keys[] = { "/a", "/name", "/qubes-ip", "/qubes-ip6" };
     assert_keys(&s, keys, 4);
     const struct qdb_entry *e = qdb_store_get(&s, "/name");
     assert_non_null(e);
@@ -114,13 +114,13 @@ static void test_rm(void **state)
     put(&s, "/b", "6");
     /* one key: exactly it */
     assert_int_equal(qdb_store_rm(&s, "/a/b"), 1);
-    const char *k1[] = {"/a", "/a/b/c", "/a/c", "/ab", "/b"};
+    const char *k1[] = { "/a", "/a/b/c", "/a/c", "/ab", "/b" };
     assert_keys(&s, k1, 5);
     assert_int_equal(qdb_store_rm(&s, "/a/b"), 0);
     assert_int_equal(qdb_store_rm(&s, "/a/x"), 0);
     /* a subtree: everything under it, not the key of its name, not /ab */
     assert_int_equal(qdb_store_rm(&s, "/a/"), 2);
-    const char *k2[] = {"/a", "/ab", "/b"};
+    const char *k2[] = { "/a", "/ab", "/b" };
     assert_keys(&s, k2, 3);
     assert_int_equal(qdb_store_rm(&s, "/a/"), 0);
     assert_int_equal(s.bytes, 2 + 1 + 3 + 1 + 2 + 1);
@@ -230,7 +230,7 @@ static void test_watches(void **state)
     assert_int_equal(qdb_store_watch_add(&s, "bad", &a), -EINVAL);
     assert_int_equal(qdb_store_watch_add(&s, "", &a), -EINVAL);
 
-    struct fired f = {.n = 0};
+    struct fired f = { .n = 0 };
     assert_int_equal(qdb_store_fire(&s, "/qubes-ip", record, &f), 3);
     assert_int_equal(f.n, 3);
     f.n = 0;

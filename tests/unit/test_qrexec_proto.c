@@ -36,14 +36,15 @@ static void test_encode_exact_bytes(void **state)
     buf_reset(&b);
 
     qrexec_exec_encode(&b, MSG_EXEC_CMDLINE, 0, 513, "user:echo hi");
-    const uint8_t exec[] = { 0x00, 0x02, 0, 0, 21, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x02, 0, 0,
-                             'u', 's', 'e', 'r', ':', 'e', 'c', 'h', 'o', ' ', 'h', 'i', 0 };
+    const uint8_t exec[] = { 0x00, 0x02, 0,    0,    21,  0,   0,   0,   0,   0,
+                             0,    0,    0x01, 0x02, 0,   0,   'u', 's', 'e', 'r',
+                             ':',  'e',  'c',  'h',  'o', ' ', 'h', 'i', 0 };
     assert_bytes(&b, exec, sizeof(exec));
     buf_reset(&b);
 
     qrexec_exec_encode(&b, MSG_JUST_EXEC, 7, 600, "u:x");
-    const uint8_t just[] = { 0x01, 0x02, 0, 0, 12, 0, 0, 0, 7, 0, 0, 0, 0x58, 0x02, 0, 0,
-                             'u', ':', 'x', 0 };
+    const uint8_t just[] = { 0x01, 0x02, 0,    0,    12, 0, 0,   0,   7,   0,
+                             0,    0,    0x58, 0x02, 0,  0, 'u', ':', 'x', 0 };
     assert_bytes(&b, just, sizeof(just));
     buf_reset(&b);
 
@@ -59,8 +60,7 @@ static void test_encode_exact_bytes(void **state)
 
     qrexec_msg_encode(&b, MSG_DATA_STDOUT, "ab", 2);
     qrexec_msg_encode(&b, MSG_DATA_STDERR, NULL, 0);
-    const uint8_t data[] = { 0x91, 0x01, 0, 0, 2, 0, 0, 0, 'a', 'b',
-                             0x92, 0x01, 0, 0, 0, 0, 0, 0 };
+    const uint8_t data[] = { 0x91, 0x01, 0, 0, 2, 0, 0, 0, 'a', 'b', 0x92, 0x01, 0, 0, 0, 0, 0, 0 };
     assert_bytes(&b, data, sizeof(data));
     buf_free(&b);
 
@@ -242,8 +242,8 @@ static void test_cmdline(void **state)
     assert_string_equal(c.command, "echo hi");
     assert_false(c.is_rpc);
     qrexec_cmd_free(&c);
-    assert_int_equal(qrexec_cmd_parse("root:nogui:QUBESRPC qubes.VMExec+echo+a work name x", &c,
-                                      &err), 0);
+    assert_int_equal(
+        qrexec_cmd_parse("root:nogui:QUBESRPC qubes.VMExec+echo+a work name x", &c, &err), 0);
     assert_true(c.nogui && c.is_rpc);
     assert_string_equal(c.service_name, "qubes.VMExec");
     assert_string_equal(c.service_arg, "echo+a");
@@ -254,10 +254,20 @@ static void test_cmdline(void **state)
     assert_string_equal(c.service_full, "qubes.X+");
     assert_string_equal(c.service_arg, "");
     qrexec_cmd_free(&c);
-    const char *bad[] = { "noуser", ":x", "u:", "-u:x", "u/x:y", "u:QUBESRPC ../x dom0",
-                          "u:QUBESRPC a/b dom0", "u:QUBESRPC .. dom0", "u:QUBESRPC x+a/b dom0",
-                          "u:QUBESRPC x", "u:QUBESRPC x ", "u:QUBESRPC  dom0",
-                          "u:QUBESRPC +a dom0", "u:QUBESRPC x dom/0" };
+    const char *bad[] = { "noуser",
+                          ":x",
+                          "u:",
+                          "-u:x",
+                          "u/x:y",
+                          "u:QUBESRPC ../x dom0",
+                          "u:QUBESRPC a/b dom0",
+                          "u:QUBESRPC .. dom0",
+                          "u:QUBESRPC x+a/b dom0",
+                          "u:QUBESRPC x",
+                          "u:QUBESRPC x ",
+                          "u:QUBESRPC  dom0",
+                          "u:QUBESRPC +a dom0",
+                          "u:QUBESRPC x dom/0" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(qrexec_cmd_parse(bad[i], &c, &err), -1);
         assert_null(c.user);
@@ -359,9 +369,14 @@ static void test_pump_chunking(void **state)
     assert_true(pumper >= 0);
     if (pumper == 0) {
         close(sv[1]);
-        struct qrexec_pump_cfg cfg = { .remote_fd = sv[0], .version = 3, .is_service = true,
-                                       .in_fd = -1, .out_fd = out[0], .err_fd = err[0],
-                                       .child = -1, .preset_code = 42 };
+        struct qrexec_pump_cfg cfg = { .remote_fd = sv[0],
+                                       .version = 3,
+                                       .is_service = true,
+                                       .in_fd = -1,
+                                       .out_fd = out[0],
+                                       .err_fd = err[0],
+                                       .child = -1,
+                                       .preset_code = 42 };
         const char *why;
         _exit(qrexec_pump_run(&cfg, &why) == 0 ? 0 : 1);
     }
@@ -409,16 +424,11 @@ static void test_pump_chunking(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encode_exact_bytes),
-        cmocka_unit_test(test_hello_negotiation),
-        cmocka_unit_test(test_sizes_from_agent),
-        cmocka_unit_test(test_sizes_other_roles),
-        cmocka_unit_test(test_chunk_limits),
-        cmocka_unit_test(test_exec_decode),
-        cmocka_unit_test(test_trigger3),
-        cmocka_unit_test(test_cmdline),
-        cmocka_unit_test(test_transport_fds),
-        cmocka_unit_test(test_pump_chunking),
+        cmocka_unit_test(test_encode_exact_bytes), cmocka_unit_test(test_hello_negotiation),
+        cmocka_unit_test(test_sizes_from_agent),   cmocka_unit_test(test_sizes_other_roles),
+        cmocka_unit_test(test_chunk_limits),       cmocka_unit_test(test_exec_decode),
+        cmocka_unit_test(test_trigger3),           cmocka_unit_test(test_cmdline),
+        cmocka_unit_test(test_transport_fds),      cmocka_unit_test(test_pump_chunking),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,7 +84,7 @@ static int wait_exit(pid_t pid, int ms)
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        struct timespec ts = {0, 10 * 1000 * 1000};
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
     kill(pid, SIGKILL);
@@ -117,9 +117,9 @@ static void start_dom0(struct daemon *d, int *chan)
     snprintf(ctl_fd, sizeof(ctl_fd), "%d", ctl[0]);
     snprintf(d->log, sizeof(d->log), "%s/dom0.log", root);
     unlink(d->log);
-    char *argv[] = {QDB_DAEMON, "--qube",       "work", "--channel-fd",
-                    chan_fd,    "--control-fd", ctl_fd, NULL};
-    int keep[] = {ch[0], ctl[0]};
+    char *argv[] = { QDB_DAEMON, "--qube",       "work", "--channel-fd",
+                     chan_fd,    "--control-fd", ctl_fd, NULL };
+    int keep[] = { ch[0], ctl[0] };
     d->pid = spawn(argv, keep, 2, d->log);
     close(ch[0]);
     close(ctl[0]);
@@ -137,13 +137,13 @@ static void start_qube(struct daemon *q, int chan)
     snprintf(chan_fd, sizeof(chan_fd), "%d", chan);
     snprintf(ready_fd, sizeof(ready_fd), "%d", ready[1]);
     snprintf(q->log, sizeof(q->log), "%s/qube.log", root);
-    char *argv[] = {QDB_DAEMON,  "--channel-fd", chan_fd,  "--socket",
-                    qube_socket, "--ready-fd",   ready_fd, NULL};
-    int keep[] = {chan, ready[1]};
+    char *argv[] = { QDB_DAEMON,  "--channel-fd", chan_fd,  "--socket",
+                     qube_socket, "--ready-fd",   ready_fd, NULL };
+    int keep[] = { chan, ready[1] };
     q->pid = spawn(argv, keep, 2, q->log);
     close(chan);
     close(ready[1]);
-    struct pollfd p = {.fd = ready[0], .events = POLLIN};
+    struct pollfd p = { .fd = ready[0], .events = POLLIN };
     assert_int_equal(poll(&p, 1, 5000), 1);
     char b = 0;
     assert_int_equal(read(ready[0], &b, 1), 1);
@@ -191,16 +191,16 @@ static int tool(const char *dir, struct buf *out, const char *name, ...)
 
 static void control_write(struct daemon *d, const char *key, const char *value)
 {
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     assert_int_equal(qdb_write(d->control, key, value, strlen(value), &err), 0);
 }
 
 /* The next watch event within ms, into path; false if none came. */
 static bool next_event(struct qdb_client *c, char path[QDB_MAX_PATH], int ms)
 {
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     if (!qdb_watch_pending(c)) {
-        struct pollfd p = {.fd = qdb_watch_fd(c), .events = POLLIN};
+        struct pollfd p = { .fd = qdb_watch_fd(c), .events = POLLIN };
         if (poll(&p, 1, ms) != 1)
             return false;
     }
@@ -212,7 +212,7 @@ static void test_dom0_to_qube(void **state)
     (void)state;
     struct daemon dom0, qube;
     int chan;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     _cleanup_buf_ struct buf out = BUF_INIT;
     start_dom0(&dom0, &chan);
     /* what qubesd writes before the qube starts */
@@ -273,8 +273,8 @@ static void test_dom0_to_qube(void **state)
     control_write(&dom0, "/qubes-firewall/10.137.0.3/policy", "accept");
     control_write(&dom0, "/qubes-firewall/10.137.0.3", "");
     control_write(&dom0, "/qubes-ip", "10.137.0.9");
-    const char *want[] = {"/qubes-firewall/10.137.0.3/", "/qubes-firewall/10.137.0.3/policy",
-                          "/qubes-firewall/10.137.0.3", "/qubes-ip"};
+    const char *want[] = { "/qubes-firewall/10.137.0.3/", "/qubes-firewall/10.137.0.3/policy",
+                           "/qubes-firewall/10.137.0.3", "/qubes-ip" };
     for (size_t i = 0; i < 4; i++) {
         assert_true(next_event(c, fired, 5000));
         assert_string_equal(fired, want[i]);
@@ -297,7 +297,7 @@ static void test_dom0_to_qube(void **state)
     close(p[1]);
     /* once it watches, the write fires it; retry until it has registered */
     char line[64] = "";
-    struct pollfd pw = {.fd = p[0], .events = POLLIN};
+    struct pollfd pw = { .fd = p[0], .events = POLLIN };
     for (int i = 0; i < 50 && poll(&pw, 1, 100) == 0; i++)
         control_write(&dom0, "/name", "work");
     assert_true(read(p[0], line, sizeof(line) - 1) > 0);
@@ -347,8 +347,8 @@ static void test_qube_background(void **state)
     control_write(&dom0, "/name", "bg");
     char chan_fd[16];
     snprintf(chan_fd, sizeof(chan_fd), "%d", chan);
-    char *argv[] = {QDB_DAEMON,  "--channel-fd", chan_fd, "--socket",
-                    qube_socket, "--background", NULL};
+    char *argv[] = { QDB_DAEMON,  "--channel-fd", chan_fd, "--socket",
+                     qube_socket, "--background", NULL };
     char log[160];
     snprintf(log, sizeof(log), "%s/bg.log", root);
     pid_t starter = spawn(argv, &chan, 1, log);
@@ -382,7 +382,7 @@ static void hostile(const void *bytes, size_t len, const char *why)
 {
     struct daemon dom0;
     int chan;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     start_dom0(&dom0, &chan);
     control_write(&dom0, "/name", "work");
     assert_int_equal(qdb_watch(dom0.control, "/", &err), 0);

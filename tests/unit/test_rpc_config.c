@@ -25,7 +25,7 @@ static void expect_ok(const char *text, bool wait, const char *user, bool skip, 
                       bool service_eof)
 {
     struct qrexec_rpc_config cfg;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     if (parse(text, &cfg, &err) < 0)
         fail_msg("'%s': %s", text, err.message);
     assert_int_equal(cfg.wait_for_session, wait);
@@ -48,7 +48,7 @@ static void expect_wait(const char *text, bool wait)
 static void expect_error(const char *text, const char *message)
 {
     struct qrexec_rpc_config cfg;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     assert_int_equal(qrexec_rpc_config_parse(text, strlen(text), "f", &cfg, &err), -1);
     assert_string_equal(err.message, message);
     /* a refused file leaves nothing set */
@@ -146,7 +146,7 @@ static void test_refused(void **state)
               "root", false, false, false);
 
     struct qrexec_rpc_config cfg;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     assert_int_equal(qrexec_rpc_config_parse("a=1\n\0", 5, "f", &cfg, &err), -1);
     assert_string_equal(err.message, "f:2: NUL byte in line");
     assert_int_equal(qrexec_rpc_config_parse("a=1\0\n", 5, "f", &cfg, &err), -1);
@@ -160,7 +160,7 @@ static void test_size_limit(void **state)
     memset(text, '#', sizeof(text));
     text[QREXEC_RPC_CONFIG_MAX - 1] = '\n';
     struct qrexec_rpc_config cfg;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     assert_int_equal(qrexec_rpc_config_parse(text, QREXEC_RPC_CONFIG_MAX, "f", &cfg, &err), 0);
     assert_int_equal(qrexec_rpc_config_parse(text, QREXEC_RPC_CONFIG_MAX + 1, "f", &cfg, &err), -1);
     assert_string_equal(err.message, "f: larger than 4096 bytes");
@@ -211,14 +211,14 @@ static int setup_tree(void **state)
 static int teardown_tree(void **state)
 {
     (void)state;
-    const char *files[] = {"a/qubes.Svc",
-                           "b/qubes.Svc+arg",
-                           "b/qubes.Other",
-                           "a/qubes.Bad",
-                           "a/qubes.Big",
-                           "b/qubes.Dir",
-                           "a",
-                           "b"};
+    const char *files[] = { "a/qubes.Svc",
+                            "b/qubes.Svc+arg",
+                            "b/qubes.Other",
+                            "a/qubes.Bad",
+                            "a/qubes.Big",
+                            "b/qubes.Dir",
+                            "a",
+                            "b" };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char path[256];
         snprintf(path, sizeof(path), "%s/%s", root, files[i]);
@@ -234,7 +234,7 @@ static void test_lookup(void **state)
     char dirs[256];
     snprintf(dirs, sizeof(dirs), "::%s/missing:%s/a::%s/b:", root, root, root);
     struct qrexec_rpc_config cfg;
-    struct qerror err = {0};
+    struct qerror err = { 0 };
     char want[256];
 
     /* "svc+arg" anywhere in the list wins over "svc" in an earlier directory */

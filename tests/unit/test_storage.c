@@ -54,8 +54,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static void volume(struct fixture *f, struct storage_volume *v, const char *qube,
-                   const char *name, bool snap, bool save, uint64_t size)
+static void volume(struct fixture *f, struct storage_volume *v, const char *qube, const char *name,
+                   bool snap, bool save, uint64_t size)
 {
     memset(v, 0, sizeof(*v));
     v->name = name;

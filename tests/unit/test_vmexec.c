@@ -43,19 +43,19 @@ static void expect_error(const char *arg, const char *why_want)
 static void test_decode(void **state)
 {
     (void)state;
-    expect_argv("ls", (const char *[]){"ls", NULL});
-    expect_argv("ls+-2Fhome", (const char *[]){"ls", "/home", NULL});
-    expect_argv("echo+Hello-20World-21", (const char *[]){"echo", "Hello World!", NULL});
-    expect_argv("a--b+--+----", (const char *[]){"a-b", "-", "--", NULL});
-    expect_argv("---41", (const char *[]){"-A", NULL});
-    expect_argv("--41", (const char *[]){"-41", NULL});
-    expect_argv("x+-FF-80", (const char *[]){"x", "\xff\x80", NULL});
-    expect_argv("a.b_c+0123456789", (const char *[]){"a.b_c", "0123456789", NULL});
+    expect_argv("ls", (const char *[]){ "ls", NULL });
+    expect_argv("ls+-2Fhome", (const char *[]){ "ls", "/home", NULL });
+    expect_argv("echo+Hello-20World-21", (const char *[]){ "echo", "Hello World!", NULL });
+    expect_argv("a--b+--+----", (const char *[]){ "a-b", "-", "--", NULL });
+    expect_argv("---41", (const char *[]){ "-A", NULL });
+    expect_argv("--41", (const char *[]){ "-41", NULL });
+    expect_argv("x+-FF-80", (const char *[]){ "x", "\xff\x80", NULL });
+    expect_argv("a.b_c+0123456789", (const char *[]){ "a.b_c", "0123456789", NULL });
     /* empty parts stay: "+" is two empty words, "" one */
-    expect_argv("", (const char *[]){"", NULL});
-    expect_argv("+", (const char *[]){"", "", NULL});
-    expect_argv("a++b", (const char *[]){"a", "", "b", NULL});
-    expect_argv("-2B", (const char *[]){"+", NULL});
+    expect_argv("", (const char *[]){ "", NULL });
+    expect_argv("+", (const char *[]){ "", "", NULL });
+    expect_argv("a++b", (const char *[]){ "a", "", "b", NULL });
+    expect_argv("-2B", (const char *[]){ "+", NULL });
 }
 
 static void test_decode_errors(void **state)
@@ -104,7 +104,7 @@ static void test_decode_bounds(void **state)
 static void expect_name(const char *block_text, size_t block_len, const char *want,
                         bool want_view_only)
 {
-    char block[DVM_FILENAME_SIZE] = {0};
+    char block[DVM_FILENAME_SIZE] = { 0 };
     memcpy(block, block_text, block_len);
     char name[DVM_FILENAME_SIZE];
     bool view_only = !want_view_only;
@@ -117,7 +117,7 @@ static void expect_name(const char *block_text, size_t block_len, const char *wa
 
 static void expect_name_error(const char *block_text, const char *why_want)
 {
-    char block[DVM_FILENAME_SIZE] = {0};
+    char block[DVM_FILENAME_SIZE] = { 0 };
     memcpy(block, block_text, strlen(block_text));
     char name[DVM_FILENAME_SIZE];
     bool view_only = false;

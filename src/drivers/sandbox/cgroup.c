@@ -263,8 +263,8 @@ void cgroup_usage(const struct qube_cgroup *cg, long long *memory, long long *cp
         return;
     }
     *memory = read_number(cg->paths[V1_MEMORY], "memory.usage_in_bytes", NULL);
-    *cpu_ns = cg->paths[V1_CPUACCT] ? read_number(cg->paths[V1_CPUACCT], "cpuacct.usage", NULL)
-                                    : -1;
+    *cpu_ns =
+        cg->paths[V1_CPUACCT] ? read_number(cg->paths[V1_CPUACCT], "cpuacct.usage", NULL) : -1;
 }
 
 void cgroup_remove(struct qube_cgroup *cg)

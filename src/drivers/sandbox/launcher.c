@@ -282,8 +282,7 @@ static int child_main(void *arg)
      * copies it into the guest log, bounded), QUBE_CHANNEL_FD and
      * QUBE_QUBESDB_FD the channels; the rest closes on exec */
     int null = open("/dev/null", O_RDONLY);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(a->console_fd, 1) < 0 ||
-        dup2(a->console_fd, 2) < 0 ||
+    if (null < 0 || dup2(null, 0) < 0 || dup2(a->console_fd, 1) < 0 || dup2(a->console_fd, 2) < 0 ||
         (fcntl(SANDBOX_QUBESDB_FD, F_GETFD) >= 0 &&
          (dup2(SANDBOX_QUBESDB_FD, QUBE_QUBESDB_FD) < 0 || close(SANDBOX_QUBESDB_FD) < 0))) {
         qerror_errno(&err, errno, "init's descriptors");
@@ -366,8 +365,9 @@ static void console_copy(const struct options *opt, struct console *con)
         }
         if (con->written >= SANDBOX_CONSOLE_MAX) {
             if (!con->capped)
-                fprintf(stderr, "qubes-sandbox: qube=%s console log reached %lld bytes: "
-                                "further output dropped\n",
+                fprintf(stderr,
+                        "qubes-sandbox: qube=%s console log reached %lld bytes: "
+                        "further output dropped\n",
                         opt->name, (long long)SANDBOX_CONSOLE_MAX);
             con->capped = true;
             continue;
@@ -428,8 +428,7 @@ static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgro
                 WEXITSTATUS(status));
         return WEXITSTATUS(status) == 0 ? 0 : 1;
     }
-    fprintf(stderr, "qubes-sandbox: qube=%s init killed signal=%d\n", opt->name,
-            WTERMSIG(status));
+    fprintf(stderr, "qubes-sandbox: qube=%s init killed signal=%d\n", opt->name, WTERMSIG(status));
     return WTERMSIG(status) == SIGKILL ? 2 : 1;
 }
 
@@ -503,8 +502,8 @@ int main(int argc, char **argv)
     struct qerror err = { 0 };
     bool for_start = !opt.print_plan;
     if (!opt.name || validate_qube_name(opt.name, NULL, &err) < 0 ||
-        (for_start && (!opt.tag || !opt.state_dir)) ||
-        !opt.root_image || !opt.guest_dir || opt.qid <= 0 || opt.qid >= 10000 || optind != argc ||
+        (for_start && (!opt.tag || !opt.state_dir)) || !opt.root_image || !opt.guest_dir ||
+        opt.qid <= 0 || opt.qid >= 10000 || optind != argc ||
         (opt.private_snapshot && !opt.private_image)) {
         usage(stderr);
         return 2;

@@ -30,8 +30,7 @@ int loop_attach(const char *image, bool read_only, char *path, struct qerror *er
             return qerror_errno(err, errno, "open %s", path);
         struct loop_config config = {
             .fd = (unsigned)file,
-            .info = { .lo_flags = LO_FLAGS_AUTOCLEAR |
-                                  (read_only ? LO_FLAGS_READ_ONLY : 0) },
+            .info = { .lo_flags = LO_FLAGS_AUTOCLEAR | (read_only ? LO_FLAGS_READ_ONLY : 0) },
         };
         snprintf((char *)config.info.lo_file_name, LO_NAME_SIZE, "%s", image);
         if (ioctl(dev, LOOP_CONFIGURE, &config) == 0)

@@ -70,8 +70,8 @@ static char *owned_tmpfs(const struct rootfs_config *cfg, const char *mode, cons
 
 /* dom0's view of an image: mounted where no qube looks, and never following a
  * symbolic link the qube left in it, should anything here walk it by name. */
-static void image_step(struct mount_plan *plan, const char *image, bool read_only,
-                       const char *dir, enum plan_slot creates)
+static void image_step(struct mount_plan *plan, const char *image, bool read_only, const char *dir,
+                       enum plan_slot creates)
 {
     mkdir_step(plan, AT(SLOT_WORK, dir), 0700, NO_OWNER);
     struct plan_step *s = add(plan, PLAN_IMAGE, AT(SLOT_WORK, dir));
@@ -107,8 +107,8 @@ static void overlay_step(struct mount_plan *plan, enum plan_slot lower, const ch
 }
 
 /* Directories every root needs, to mount on. */
-static const char *const mount_points[] = { "rw",  "home", "usr", "usr/local", "dev",
-                                            "proc", "run", "tmp", "sys" };
+static const char *const mount_points[] = { "rw",   "home", "usr", "usr/local", "dev",
+                                            "proc", "run",  "tmp", "sys" };
 /* What /rw holds on every qube: /home, /usr/local and /rw/config come from there. */
 static const char *const private_dirs[] = { "home", "usrlocal", "config" };
 
@@ -150,10 +150,9 @@ static void private_steps(const struct rootfs_config *cfg, struct mount_plan *pl
     } else {
         image_step(plan, cfg->private_image, true, "private-image", SLOT_PRIVATE_IMAGE);
         mkdir_step(plan, AT(SLOT_WORK, "private-mapped"), 0700, NO_OWNER);
-        idmap_step(plan, SLOT_PRIVATE_IMAGE, AT(SLOT_WORK, "private-mapped"),
-                   SLOT_PRIVATE_MAPPED);
-        overlay_step(plan, SLOT_PRIVATE_MAPPED, "private/upper", "private/work", AT(SLOT_ROOT, "rw"),
-                     SLOT_PRIVATE);
+        idmap_step(plan, SLOT_PRIVATE_IMAGE, AT(SLOT_WORK, "private-mapped"), SLOT_PRIVATE_MAPPED);
+        overlay_step(plan, SLOT_PRIVATE_MAPPED, "private/upper", "private/work",
+                     AT(SLOT_ROOT, "rw"), SLOT_PRIVATE);
     }
     /* a tmpfs, or a DVM template that never ran: made in the writable layer */
     for (size_t i = 0; i < ARRAY_SIZE(private_dirs); i++)
@@ -182,7 +181,7 @@ static void dev_steps(const struct rootfs_config *cfg, struct mount_plan *plan)
     mount_step(plan, AT(SLOT_ROOT, "dev"), "tmpfs", owned_tmpfs(cfg, "0755", "size=64k"),
                PLAN_NOSUID | PLAN_NOEXEC, SLOT_DEV);
     static const char *const nodes[][2] = {
-        { "null", "/dev/null" }, { "zero", "/dev/zero" },       { "full", "/dev/full" },
+        { "null", "/dev/null" },     { "zero", "/dev/zero" },       { "full", "/dev/full" },
         { "random", "/dev/random" }, { "urandom", "/dev/urandom" }, { "tty", "/dev/tty" },
     };
     for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
@@ -198,8 +197,8 @@ static void dev_steps(const struct rootfs_config *cfg, struct mount_plan *plan)
     mount_step(plan, AT(SLOT_DEV, "shm"), "tmpfs", owned_tmpfs(cfg, "1777", "size=64m"),
                PLAN_NOSUID | PLAN_NODEV, SLOT_NONE);
     static const char *const links[][2] = {
-        { "ptmx", "pts/ptmx" },           { "fd", "/proc/self/fd" },
-        { "stdin", "/proc/self/fd/0" },   { "stdout", "/proc/self/fd/1" },
+        { "ptmx", "pts/ptmx" },          { "fd", "/proc/self/fd" },
+        { "stdin", "/proc/self/fd/0" },  { "stdout", "/proc/self/fd/1" },
         { "stderr", "/proc/self/fd/2" },
     };
     for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
@@ -215,11 +214,12 @@ static void proc_steps(struct mount_plan *plan)
 {
     mount_step(plan, AT(SLOT_ROOT, "proc"), "proc", NULL, PLAN_NOSUID | PLAN_NODEV | PLAN_NOEXEC,
                SLOT_PROC);
-    static const char *const masked[] = { "kcore", "kallsyms", "sysrq-trigger", "keys",
-                                          "timer_list", "sched_debug", "kmsg", "latency_stats",
-                                          "kpagecount", "kpageflags", "kpagecgroup", "config.gz",
-                                          "acpi", "scsi", "firmware", "asound", "bus", "irq",
-                                          "fs", "driver", "sysvipc" };
+    static const char *const masked[] = {
+        "kcore", "kallsyms",      "sysrq-trigger", "keys",       "timer_list",  "sched_debug",
+        "kmsg",  "latency_stats", "kpagecount",    "kpageflags", "kpagecgroup", "config.gz",
+        "acpi",  "scsi",          "firmware",      "asound",     "bus",         "irq",
+        "fs",    "driver",        "sysvipc"
+    };
     for (size_t i = 0; i < ARRAY_SIZE(masked); i++)
         add(plan, PLAN_MASK, AT(SLOT_PROC, masked[i]));
     bind_step(plan, AT(SLOT_PROC, "sys"), AT(SLOT_PROC, "sys"),
@@ -232,8 +232,8 @@ void mount_plan_build(const struct rootfs_config *cfg, struct mount_plan *plan)
     if (cfg->root_snapshot || cfg->private_snapshot) {
         mkdir_step(plan, AT(SLOT_WORK, "volatile"), 0700, NO_OWNER);
         mount_step(plan, AT(SLOT_WORK, "volatile"), "tmpfs",
-                   xasprintf("size=%ldm,mode=0755,uid=%u,gid=%u", cfg->volatile_mib,
-                             cfg->uid_base, cfg->uid_base),
+                   xasprintf("size=%ldm,mode=0755,uid=%u,gid=%u", cfg->volatile_mib, cfg->uid_base,
+                             cfg->uid_base),
                    PLAN_NOSUID | PLAN_NODEV, SLOT_VOLATILE);
     }
     root_steps(cfg, plan);
@@ -260,9 +260,9 @@ void mount_plan_free(struct mount_plan *plan)
 }
 
 static const char *const op_names[] = {
-    [PLAN_MKDIR] = "mkdir",     [PLAN_FILE] = "file",       [PLAN_SYMLINK] = "symlink",
-    [PLAN_MOUNT] = "mount",     [PLAN_IMAGE] = "image",     [PLAN_IDMAP] = "idmap",
-    [PLAN_OVERLAY] = "overlay", [PLAN_BIND] = "bind",       [PLAN_BIND_HOST] = "bind-host",
+    [PLAN_MKDIR] = "mkdir",     [PLAN_FILE] = "file",   [PLAN_SYMLINK] = "symlink",
+    [PLAN_MOUNT] = "mount",     [PLAN_IMAGE] = "image", [PLAN_IDMAP] = "idmap",
+    [PLAN_OVERLAY] = "overlay", [PLAN_BIND] = "bind",   [PLAN_BIND_HOST] = "bind-host",
     [PLAN_MASK] = "mask",
 };
 
@@ -299,16 +299,10 @@ void mount_plan_print(const struct mount_plan *plan, FILE *out)
             else if (s->owner != NO_OWNER)
                 fprintf(out, " owner=%u", s->owner);
             break;
-        case PLAN_SYMLINK:
-            fprintf(out, " -> %s owner=%u", s->link_target, s->owner);
-            break;
-        case PLAN_MOUNT:
-            fprintf(out, " %s %s", s->fstype, s->options ? s->options : "-");
-            break;
+        case PLAN_SYMLINK: fprintf(out, " -> %s owner=%u", s->link_target, s->owner); break;
+        case PLAN_MOUNT: fprintf(out, " %s %s", s->fstype, s->options ? s->options : "-"); break;
         case PLAN_IMAGE:
-        case PLAN_BIND_HOST:
-            fprintf(out, " from %s", s->host);
-            break;
+        case PLAN_BIND_HOST: fprintf(out, " from %s", s->host); break;
         case PLAN_IDMAP:
         case PLAN_BIND:
             fputs(" from ", out);
@@ -322,8 +316,7 @@ void mount_plan_print(const struct mount_plan *plan, FILE *out)
             fputs(" work=", out);
             print_path(out, s->workdir);
             break;
-        case PLAN_MASK:
-            break;
+        case PLAN_MASK: break;
         }
         print_attr(out, s->attr);
         if (s->creates)

@@ -46,14 +46,10 @@ static const char *volume_of(enum plan_slot slot, const char **where)
     switch (slot) {
     case SLOT_ROOT_IMAGE:
     case SLOT_ROOT_MAPPED:
-    case SLOT_ROOT:
-        *where = "/";
-        return "root volume";
+    case SLOT_ROOT: *where = "/"; return "root volume";
     case SLOT_PRIVATE_IMAGE:
     case SLOT_PRIVATE_MAPPED:
-    case SLOT_PRIVATE:
-        *where = "/rw/";
-        return "private volume";
+    case SLOT_PRIVATE: *where = "/rw/"; return "private volume";
     case SLOT_NONE:
     case SLOT_WORK:
     case SLOT_STAGING:
@@ -61,8 +57,7 @@ static const char *volume_of(enum plan_slot slot, const char **where)
     case SLOT_DEV:
     case SLOT_PROC:
     case SLOT_RUN:
-    case SLOT_COUNT:
-        break;
+    case SLOT_COUNT: break;
     }
     *where = "";
     return plan_slot_name(slot);
@@ -101,7 +96,8 @@ static int attach(const struct plan_exec *ex, int mnt, struct plan_path at, stru
 
 static int set_attr(int mnt, uint64_t set, uint64_t clear, int userns_fd, struct qerror *err)
 {
-    struct mount_attr a = { .attr_set = set, .attr_clr = clear,
+    struct mount_attr a = { .attr_set = set,
+                            .attr_clr = clear,
                             .userns_fd = userns_fd < 0 ? 0 : (uint64_t)userns_fd };
     if (syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
         return qerror_errno(err, errno, "mount attributes");
@@ -167,8 +163,8 @@ static void keep(struct plan_exec *ex, enum plan_slot slot, int mnt)
 
 static int do_mkdir(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)
 {
-    _cleanup_close_ int dir = beneath_mkdirs(ex->slot[s->at.slot], s->at.path, s->mode,
-                                             s->owner, err);
+    _cleanup_close_ int dir =
+        beneath_mkdirs(ex->slot[s->at.slot], s->at.path, s->mode, s->owner, err);
     if (dir < 0) {
         name_lookup(s->at.slot, err);
         return -1;
@@ -189,11 +185,11 @@ static int do_mkdir(struct plan_exec *ex, const struct plan_step *s, struct qerr
 static int do_symlink(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)
 {
     const char *slash = strrchr(s->at.path, '/');
-    _cleanup_free_ char *parent = slash ? xasprintf("%.*s", (int)(slash - s->at.path),
-                                                    s->at.path) : xstrdup("");
+    _cleanup_free_ char *parent =
+        slash ? xasprintf("%.*s", (int)(slash - s->at.path), s->at.path) : xstrdup("");
     const char *name = slash ? slash + 1 : s->at.path;
-    _cleanup_close_ int dir = open_at(ex, (struct plan_path){ s->at.slot, parent },
-                                      O_PATH | O_DIRECTORY, err);
+    _cleanup_close_ int dir =
+        open_at(ex, (struct plan_path){ s->at.slot, parent }, O_PATH | O_DIRECTORY, err);
     if (dir < 0)
         return -1;
     if (symlinkat(s->link_target, dir, name) < 0)
@@ -302,8 +298,7 @@ static int do_mask(struct plan_exec *ex, const struct plan_step *s, struct qerro
 static int apply_step(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)
 {
     switch (s->op) {
-    case PLAN_MKDIR:
-        return do_mkdir(ex, s, err);
+    case PLAN_MKDIR: return do_mkdir(ex, s, err);
     case PLAN_FILE: {
         int fd = beneath_mkfile(ex->slot[s->at.slot], s->at.path, s->mode, err);
         if (fd < 0) {
@@ -313,25 +308,19 @@ static int apply_step(struct plan_exec *ex, const struct plan_step *s, struct qe
         close(fd);
         return 0;
     }
-    case PLAN_SYMLINK:
-        return do_symlink(ex, s, err);
+    case PLAN_SYMLINK: return do_symlink(ex, s, err);
     case PLAN_MOUNT: {
         int mnt = new_fs(s->fstype, s->fstype, s->options, s->attr, err);
         if (mnt < 0)
             return -1;
         return place(ex, s, mnt, 0, 0, -1, err);
     }
-    case PLAN_IMAGE:
-        return do_image(ex, s, err);
-    case PLAN_IDMAP:
-        return do_idmap(ex, s, err);
-    case PLAN_OVERLAY:
-        return do_overlay(ex, s, err);
+    case PLAN_IMAGE: return do_image(ex, s, err);
+    case PLAN_IDMAP: return do_idmap(ex, s, err);
+    case PLAN_OVERLAY: return do_overlay(ex, s, err);
     case PLAN_BIND:
-    case PLAN_BIND_HOST:
-        return do_bind(ex, s, err);
-    case PLAN_MASK:
-        return do_mask(ex, s, err);
+    case PLAN_BIND_HOST: return do_bind(ex, s, err);
+    case PLAN_MASK: return do_mask(ex, s, err);
     }
     return qerror_set(err, ERR_QUBES_EXCEPTION, "unknown plan step %d", (int)s->op);
 }

@@ -25,7 +25,7 @@ struct qube_run {
     pid_t launcher;
     int pidfd;
     int status_fd; /* why the helper could not start the qube; -1 after a reattach */
-    bool child; /* started by this qubesd (else found again after a restart) */
+    bool child;    /* started by this qubesd (else found again after a restart) */
     char *name;
     char *tag;
 };
@@ -35,7 +35,6 @@ static char *state_dir(const char *name)
     _cleanup_free_ char *rel = xasprintf("run/qubes/sandbox/%s", name);
     return qroot_path(rel);
 }
-
 
 static int sandbox_prepare(const struct qube_launch *launch, struct qerror *err)
 {
@@ -87,11 +86,29 @@ static int sandbox_start(const struct qube_launch *l, struct qube_run **out, str
     snprintf(maxmem, sizeof(maxmem), "%ld", l->maxmem_mib);
     snprintf(vcpus, sizeof(vcpus), "%d", l->vcpus);
     snprintf(pids, sizeof(pids), "%d", l->pids_max);
-    const char *argv[32] = { helper, "--name", l->name, "--qid", qid, "--tag", l->instance_tag,
-                             "--state-dir", dir, "--root-image", l->root_image,
-                             "--volatile-mib", vol, "--guest-dir", l->guest_dir,
-                             "--memory-mib", mem, "--maxmem-mib", maxmem, "--vcpus", vcpus,
-                             "--pids-max", pids };
+    const char *argv[32] = { helper,
+                             "--name",
+                             l->name,
+                             "--qid",
+                             qid,
+                             "--tag",
+                             l->instance_tag,
+                             "--state-dir",
+                             dir,
+                             "--root-image",
+                             l->root_image,
+                             "--volatile-mib",
+                             vol,
+                             "--guest-dir",
+                             l->guest_dir,
+                             "--memory-mib",
+                             mem,
+                             "--maxmem-mib",
+                             maxmem,
+                             "--vcpus",
+                             vcpus,
+                             "--pids-max",
+                             pids };
     size_t n = 23;
     if (l->root_snapshot)
         argv[n++] = "--root-snapshot";

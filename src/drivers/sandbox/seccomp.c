@@ -141,8 +141,8 @@ int sandbox_seccomp_load(struct qerror *err)
      * compares (arg & mask) == value, so "any of these bits" needs several) */
     /* (CLONE_NEWTIME shares its bit with clone()'s exit signal: a new time
      * namespace comes only through unshare or clone3, both refused) */
-    static const unsigned long ns_flags[] = { CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,
-                                              CLONE_NEWNET,  CLONE_NEWUTS, CLONE_NEWIPC,
+    static const unsigned long ns_flags[] = { CLONE_NEWUSER,  CLONE_NEWNS,  CLONE_NEWPID,
+                                              CLONE_NEWNET,   CLONE_NEWUTS, CLONE_NEWIPC,
                                               CLONE_NEWCGROUP };
     for (size_t i = 0; i < ARRAY_SIZE(ns_flags) && rc == 0; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
