@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -133,4 +134,77 @@ int guest_write_resolv_conf(void)
         return -1;
     }
     return 0;
+}
+
+/* qubes-sysinit.sh's defaults, by the type dom0 says the qube is. */
+static const char *default_services(const char *type)
+{
+    if (strcmp(type, "NetVM") == 0)
+        return "network-manager qubes-network qubes-update-check qubes-updates-proxy "
+               "meminfo-writer qubes-firewall";
+    if (strcmp(type, "ProxyVM") == 0)
+        return "qubes-network qubes-firewall qubes-update-check meminfo-writer";
+    if (strcmp(type, "AppVM") == 0)
+        return "cups qubes-update-check meminfo-writer";
+    if (strcmp(type, "TemplateVM") == 0)
+        return "cups qubes-update-check meminfo-writer updates-proxy-setup";
+    return "meminfo-writer";
+}
+
+static void set_service(const char *name, size_t len, bool on)
+{
+    char path[sizeof(GUEST_SERVICE_DIR) + QDB_MAX_PATH];
+    if (len == 0 || len >= QDB_MAX_PATH || memchr(name, '/', len) ||
+        (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.'))))
+        return;
+    snprintf(path, sizeof(path), "%s/%.*s", GUEST_SERVICE_DIR, (int)len, name);
+    if (!on) {
+        unlink(path);
+        return;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        printf("qubes-init: %s: %s\n", path, strerror(errno));
+    else
+        close(fd);
+}
+
+int guest_apply_services(void)
+{
+    if (mkdir(GUEST_SERVICE_DIR, 0755) < 0 && errno != EEXIST) {
+        printf("qubes-init: %s: %s\n", GUEST_SERVICE_DIR, strerror(errno));
+        return -1;
+    }
+    struct qerror err = { 0 };
+    struct qdb_client *c = qdb_open(NULL, &err);
+    _cleanup_free_ char *type = NULL;
+    uint32_t len;
+    struct qdb_items items = { 0 };
+    if (!c || qdb_read(c, "/qubes-vm-type", &type, &len, &err) < 0 ||
+        qdb_multiread(c, "/qubes-service/", &items, &err) < 0) {
+        printf("qubes-init: qubesdb: %s\n", err.message);
+        if (c)
+            qdb_close(c);
+        return -1;
+    }
+    qdb_close(c);
+    for (const char *d = default_services(type ? type : ""); *d;) {
+        size_t n = strcspn(d, " ");
+        set_service(d, n, true);
+        d += n + (d[n] == ' ');
+    }
+    const size_t prefix = strlen("/qubes-service/");
+    for (size_t i = 0; i < items.n; i++) {
+        const char *name = items.items[i].path + prefix;
+        set_service(name, strlen(name), strcmp(items.items[i].value, "1") == 0);
+    }
+    qdb_items_free(&items);
+    return 0;
+}
+
+bool guest_service_enabled(const char *name)
+{
+    char path[sizeof(GUEST_SERVICE_DIR) + QDB_MAX_PATH];
+    snprintf(path, sizeof(path), "%s/%s", GUEST_SERVICE_DIR, name);
+    return access(path, F_OK) == 0;
 }

@@ -14,6 +14,16 @@
  * here) and waits until its socket serves dom0's entries. The daemon's pid,
  * or -1 (said why) when it could not start or sync in time. */
 pid_t guest_qubesdb_start(int channel_fd);
+/* Where a qube's enabled services show, one empty file each, as Qubes'
+ * qubes-sysinit makes them (/var/run/qubes-service). */
+#define GUEST_SERVICE_DIR "/run/qubes-service"
+
+/* GUEST_SERVICE_DIR/<name> for each service enabled: the defaults of the
+ * qube's type (/qubes-vm-type), then /qubes-service/<name> = 1 or 0 from
+ * dom0. 0, or -1 (said why) when qubesdb could not be read. */
+int guest_apply_services(void);
+/* Whether a service is enabled (after guest_apply_services). */
+bool guest_service_enabled(const char *name);
 /* /etc/resolv.conf from /qubes-primary-dns and /qubes-secondary-dns when the
  * qube has a network (/qubes-ip); 0 when written or not needed, -1 (said
  * why) on error. */

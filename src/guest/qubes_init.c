@@ -143,8 +143,10 @@ int main(void)
     /* qubesdb first: what follows reads dom0's word from it */
     if (fcntl(QUBESDB_FD, F_GETFD) < 0)
         say("no qubesdb channel on fd %d: qubesdb-daemon not started", QUBESDB_FD);
-    else if (guest_qubesdb_start(QUBESDB_FD) > 0)
+    else if (guest_qubesdb_start(QUBESDB_FD) > 0) {
+        guest_apply_services();
         guest_write_resolv_conf();
+    }
 
     pid_t agent = -1;
     if (fcntl(CHANNEL_FD, F_GETFD) < 0) {

@@ -47,6 +47,9 @@ min
 0" "$(qdb_in work /name /type /qubes-vm-persistence /qubes-vm-updateable /qubes-vm-type \
         /qubes-base-template /qubes-debug-mode /qubes-service/meminfo-writer \
         /qubes-service/crond /qubes-service/cups)" "the qube's own entries"
+    # the services as files, Qubes' way: the AppVM defaults, crond on, cups off
+    assert_eq "crond meminfo-writer qubes-update-check" \
+        "$(qube_run work 'ls /run/qubes-service' | tr '\n' ' ' | sed 's/ $//')" "services"
     # dom0's copy: the same, through the qube's dom0 daemon
     assert_eq "work" "$(qubesdb-read -d work /name)" "dom0's copy"
     # no network: no address, and resolv.conf left as the template has it
@@ -83,6 +86,9 @@ nameserver 10.139.1.2" "$(qube_run work 'cat /etc/resolv.conf')" "resolv.conf fr
 10.137.0.2
 10.137.0.2" "$(qdb_in sys-net /qubes-vm-type /qubes-netvm-network /qubes-netvm-gateway)" \
         "the provider's own"
+    assert_eq "meminfo-writer network-manager qubes-firewall qubes-network qubes-update-check qubes-updates-proxy" \
+        "$(qube_run sys-net 'ls /run/qubes-service' | tr '\n' ' ' | sed 's/ $//')" \
+        "a NetVM's default services"
 }
 
 test_a_netvm_learns_its_clients_and_their_firewall() {
