@@ -331,11 +331,18 @@ assert_serving() {
 make_template() {
     tree=$(mktemp -d "$QUBES_ROOT/tree.XXXXXX")
     sh "$BIN/../../templates/minimal/build.sh" "$tree" >/dev/null || fail "template build"
+    import_template "$1" "$tree"
+}
+
+# import_template NAME TREE: TemplateVM NAME with TREE (removed after) as its root, through
+# the Admin API import flow.
+import_template() {
+    local path
     call admin.vm.Create.TemplateVM dom0 "" "name=$1 label=black" >/dev/null
     path=$(printf '' | qubesd-query dom0 internal.vm.volume.ImportBegin "$1" root |
         tr '\0' ' ' | awk '{print $3}')
-    mkfs.ext4 -q -F -d "$tree" "$path" || fail "mkfs"
-    rm -rf "$tree"
+    mkfs.ext4 -q -F -d "$2" "$path" || fail "mkfs"
+    rm -rf "$2"
     assert_eq "0|" "$(call internal.vm.volume.ImportEnd "$1" root ok)" "import end"
 }
 

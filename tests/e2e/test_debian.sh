@@ -28,16 +28,11 @@ debian_tree_tar() {
 }
 
 make_debian_template() {
-    local tar tree path
+    local tar tree
     tar=$(debian_tree_tar) || fail "debootstrap (see above)"
     tree=$(mktemp -d "$QUBES_ROOT/tree.XXXXXX")
     tar -C "$tree" --numeric-owner -xpf "$tar" || fail "unpack"
-    call admin.vm.Create.TemplateVM dom0 "" "name=$1 label=black" >/dev/null
-    path=$(printf '' | qubesd-query dom0 internal.vm.volume.ImportBegin "$1" root |
-        tr '\0' ' ' | awk '{print $3}')
-    mkfs.ext4 -q -F -d "$tree" "$path" || fail "mkfs"
-    rm -rf "$tree"
-    assert_eq "0|" "$(call internal.vm.volume.ImportEnd "$1" root ok)" "import end"
+    import_template "$1" "$tree"
 }
 
 test_sudo_and_su_make_the_qubes_root() {

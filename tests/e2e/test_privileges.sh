@@ -10,16 +10,11 @@ PROBE="$BIN/../tests/probe/qubes-probe"
 # The minimal template with a set-user-ID root copy of the probe, as a
 # package would install sudo.
 make_template_with_suid_probe() {
-    local tree path
+    local tree
     tree=$(mktemp -d "$QUBES_ROOT/tree.XXXXXX")
     sh "$BIN/../../templates/minimal/build.sh" "$tree" >/dev/null || fail "template build"
     install -o 0 -g 0 -m 4755 "$PROBE" "$tree/usr/bin/qubes-probe-suid" || fail "install"
-    call admin.vm.Create.TemplateVM dom0 "" "name=$1 label=black" >/dev/null
-    path=$(printf '' | qubesd-query dom0 internal.vm.volume.ImportBegin "$1" root |
-        tr '\0' ' ' | awk '{print $3}')
-    mkfs.ext4 -q -F -d "$tree" "$path" || fail "mkfs"
-    rm -rf "$tree"
-    assert_eq "0|" "$(call internal.vm.volume.ImportEnd "$1" root ok)" "import end"
+    import_template "$1" "$tree"
 }
 
 test_a_set_user_id_program_of_the_template_makes_the_qubes_root() {
