@@ -48,11 +48,12 @@ static void test_expired_rules_leave_their_numbers(void **state)
     long long next;
     qdb_entries_firewall(&q, "10.137.0.9", 1000, &e, &next);
     char *text = joined(&e);
-    assert_string_equal(text, "/qubes-firewall/10.137.0.9/policy=drop\n"
-                              "/qubes-firewall/10.137.0.9/0001=action=accept proto=tcp dstports=80-80\n"
-                              "/qubes-firewall/10.137.0.9/0002=action=accept proto=tcp dstports=443-443\n"
-                              "/qubes-firewall/10.137.0.9/0003=action=drop\n"
-                              "/qubes-firewall/10.137.0.9=\n");
+    assert_string_equal(text,
+                        "/qubes-firewall/10.137.0.9/policy=drop\n"
+                        "/qubes-firewall/10.137.0.9/0001=action=accept proto=tcp dstports=80-80\n"
+                        "/qubes-firewall/10.137.0.9/0002=action=accept proto=tcp dstports=443-443\n"
+                        "/qubes-firewall/10.137.0.9/0003=action=drop\n"
+                        "/qubes-firewall/10.137.0.9=\n");
     assert_int_equal(next, 1500); /* the soonest of those still to come */
     free(text);
     qdb_entries_free(&e);
