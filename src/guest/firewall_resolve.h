@@ -19,7 +19,7 @@ struct fw_names {
         char *host;
         struct in_addr *addrs;
         size_t n;
-    } *names;
+    } * names;
     size_t n;
 };
 

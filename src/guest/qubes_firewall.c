@@ -173,7 +173,8 @@ int main(int argc, char **argv)
     run_user_scripts();
     /* watching first, then reading: no change falls between the two */
     int rc = 0;
-    if (qdb_watch(qdb, "/qubes-firewall/", &err) < 0 || qdb_watch(qdb, "/connected-ips", &err) < 0) {
+    if (qdb_watch(qdb, "/qubes-firewall/", &err) < 0 ||
+        qdb_watch(qdb, "/connected-ips", &err) < 0) {
         log_error("op=watch result=error reason=\"%s\"", err.message);
         rc = 1;
     } else {
