@@ -13,39 +13,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_call.h"
 #include "bench_util.h"
-#include "client/qubesd_client.h"
 #include "common/cleanup.h"
 #include "qubesdb/qdb_client.h"
 
 enum { RUNS = 21 };
-
-static void call(const char *method, const char *arg, const char *dest, const char *payload)
-{
-    struct qerror err = { 0 };
-    if (qubesd_call_str(method, arg, dest, payload, NULL, &err) < 0) {
-        fprintf(stderr, "bench: %s %s %s: %s\n", method, arg, dest, err.message);
-        exit(1);
-    }
-}
-
-static void run(char *const argv[])
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(null, 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "bench: %s failed (status %d)\n", argv[0], status);
-        exit(1);
-    }
-}
 
 static void fail(const char *what, const struct qerror *err)
 {
@@ -56,9 +29,9 @@ static void fail(const char *what, const struct qerror *err)
 static double start_ms(const char *name)
 {
     double t0 = bench_now_ms();
-    call("admin.vm.Start", "", name, NULL);
+    bench_call("admin.vm.Start", "", name, NULL);
     double t = bench_now_ms() - t0;
-    call("admin.vm.Kill", "", name, NULL);
+    bench_call("admin.vm.Kill", "", name, NULL);
     return t;
 }
 
@@ -84,7 +57,7 @@ int main(int argc, char **argv)
         snprintf(rule, sizeof(rule), "dst4=10.9.%d.0/24", i);
         char *add[] = { tool, (char *)client, "add", "accept", rule, NULL };
         double t0 = bench_now_ms();
-        run(add);
+        bench_run_ms(add);
         char path[QDB_MAX_PATH];
         do {
             if (qdb_read_watch(db, path, &err) < 0)
@@ -94,7 +67,7 @@ int main(int argc, char **argv)
         /* the tool alone, for scale: the same call that changes nothing */
         char *list[] = { tool, (char *)client, "list", NULL };
         t0 = bench_now_ms();
-        run(list);
+        bench_run_ms(list);
         base[i] = bench_now_ms() - t0;
     }
     qdb_close(db);
@@ -103,11 +76,11 @@ int main(int argc, char **argv)
     printf("  qvm-firewall list alone, p50              %8.2f ms  ratio %.2f\n", listed,
            enforced / listed);
 
-    call("admin.vm.Create.AppVM", "min", "dom0", "name=bench-net label=red");
-    call("admin.vm.property.Set", "netvm", "bench-net", "sys-firewall");
+    bench_call("admin.vm.Create.AppVM", "min", "dom0", "name=bench-net label=red");
+    bench_call("admin.vm.property.Set", "netvm", "bench-net", "sys-firewall");
     for (int i = 0; i < RUNS; i++)
         t[i] = start_ms("bench-net");
-    call("admin.vm.property.Set", "netvm", "bench-net", "");
+    bench_call("admin.vm.property.Set", "netvm", "bench-net", "");
     for (int i = 0; i < RUNS; i++)
         base[i] = start_ms("bench-net");
     double with = bench_median(t, RUNS), without = bench_median(base, RUNS);

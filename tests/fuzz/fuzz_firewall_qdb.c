@@ -45,7 +45,8 @@ static void check_rules(const struct fw_rule *rules, size_t n)
         struct fw_rule again;
         struct qerror err = { 0 };
         fw_rule_format(&rules[i], &text, false);
-        if (rules[i].dst_kind == FW_DST_IPV6 || fw_rule_parse(text.data, text.len, &again, &err) < 0)
+        if (rules[i].dst_kind == FW_DST_IPV6 ||
+            fw_rule_parse(text.data, text.len, &again, &err) < 0)
             abort();
         buf_free(&text);
     }
