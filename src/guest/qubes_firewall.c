@@ -2,7 +2,8 @@
  * (upstream qubesagent/firewall.py). qubes-init starts it when the
  * qubes-firewall service is on. It watches /qubes-firewall/ and
  * /connected-ips in the qube's qubesdb and keeps table ip qubes-firewall
- * in step (firewall_worker.c); on SIGTERM it deletes the table and exits.
+ * in step (firewall_worker.c); on SIGTERM it deletes the table and exits
+ * (when qubesdb fails it exits leaving the table: fail closed).
  * With --ready-fd it writes one byte there once its table and the rules
  * of the clients already known are in place.
  * Linked against libnftables, which Debian ships shared only: the build
@@ -183,6 +184,14 @@ int main(int argc, char **argv)
         log_info("op=start result=ok clients=%zu", w.clients.n);
         say_ready(&ready_fd);
         rc = watch_loop(&w, sig_fd) < 0;
+    }
+    /* qubesdb gone: the table stays, blocking what it blocked (fail
+     * closed, as upstream's agent dies on a qubesdb error); only a stop
+     * asked for deletes it */
+    if (rc != 0) {
+        fw_worker_free(&w);
+        qdb_close(qdb);
+        return rc;
     }
     if (fw_worker_cleanup(&w, &err) < 0) {
         log_error("op=stop result=error reason=\"%s\"", err.message);

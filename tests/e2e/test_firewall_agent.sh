@@ -275,3 +275,17 @@ test_200_qubes_behind_one_sys_firewall() {
     assert_eq "hello from the internet" "$(fetch c1 $WEB)" "the first, unharmed"
     assert_eq "hello from the internet" "$(fetch "c$((n / 2))" $WEB)" "one in the middle, unharmed"
 }
+
+# Without qubesdb the agent cannot follow dom0: it ends, and leaves its
+# table, so what was blocked stays blocked (upstream's agent dies the same).
+test_the_agent_keeps_its_table_when_qubesdb_fails() {
+    make_chain
+    make_clients work
+    rules work "action=drop"
+    qube_run sys-firewall root 'kill $(pidof qubesdb-daemon)'
+    wait_until 10 eval 'grep -q "qubes-init: qubes-firewall exited (status 1)" \
+        "$QUBES_ROOT/var/log/qubes/guest-sys-firewall.log"' || fail "the agent did not end"
+    assert_eq "rejected" "$(connect_result work $WEB)" "still blocked"
+    qube_nft sys-firewall list chain ip qubes-firewall qbs-10-137-0-4 >/dev/null ||
+        fail "the table went"
+}
