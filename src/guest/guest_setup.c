@@ -15,6 +15,7 @@
 
 #include "common/cleanup.h"
 #include "common/mono_time.h"
+#include "common/names.h"
 #include "qubesdb/qdb_client.h"
 
 #define GUEST_DIR "/run/qubes-guest"
@@ -207,4 +208,55 @@ bool guest_service_enabled(const char *name)
     char path[sizeof(GUEST_SERVICE_DIR) + QDB_MAX_PATH];
     snprintf(path, sizeof(path), "%s/%s", GUEST_SERVICE_DIR, name);
     return access(path, F_OK) == 0;
+}
+
+/* /etc/hosts without its old 127.0.1.1 line, then ours. */
+static int write_hosts(const char *name)
+{
+    _cleanup_buf_ struct buf out = BUF_INIT;
+    FILE *in = fopen("/etc/hosts", "re");
+    char line[512];
+    bool have_localhost = false;
+    while (in && fgets(line, sizeof(line), in)) {
+        if (strncmp(line, "127.0.1.1", 9) == 0 && (line[9] == ' ' || line[9] == '\t'))
+            continue;
+        have_localhost = have_localhost || strncmp(line, "127.0.0.1", 9) == 0;
+        buf_append_str(&out, line);
+        if (line[strlen(line) - 1] != '\n')
+            buf_append_char(&out, '\n');
+    }
+    if (in)
+        fclose(in);
+    if (!have_localhost)
+        buf_append_str(&out, "127.0.0.1\tlocalhost\n");
+    buf_printf(&out, "127.0.1.1\t%s\n", name);
+    FILE *f = fopen("/etc/hosts", "we");
+    if (!f || fwrite(out.data, 1, out.len, f) != out.len || fclose(f) != 0) {
+        printf("qubes-init: /etc/hosts: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int guest_set_hostname(void)
+{
+    struct qerror err = { 0 };
+    struct qdb_client *c = qdb_open(NULL, &err);
+    _cleanup_free_ char *name = NULL;
+    uint32_t len;
+    int r = c ? qdb_read(c, "/name", &name, &len, &err) : -1;
+    if (c)
+        qdb_close(c);
+    if (r < 0) {
+        printf("qubes-init: qubesdb: %s\n", err.message);
+        return -1;
+    }
+    /* dom0 writes a qube name: checked all the same before it reaches a file */
+    if (r == 0 || validate_qube_name(name, NULL, &err) < 0) {
+        printf("qubes-init: /name: %s\n", r == 0 ? "missing" : err.message);
+        return -1;
+    }
+    if (sethostname(name, len) < 0)
+        printf("qubes-init: sethostname: %s\n", strerror(errno));
+    return write_hosts(name);
 }

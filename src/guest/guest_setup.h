@@ -24,6 +24,10 @@ pid_t guest_qubesdb_start(int channel_fd);
 int guest_apply_services(void);
 /* Whether a service is enabled (after guest_apply_services). */
 bool guest_service_enabled(const char *name);
+/* The hostname from /name, and /etc/hosts naming it 127.0.1.1 (as Qubes'
+ * init does), so programs that look their own name up find it. 0, or -1
+ * (said why). */
+int guest_set_hostname(void);
 /* /etc/resolv.conf from /qubes-primary-dns and /qubes-secondary-dns when the
  * qube has a network (/qubes-ip); 0 when written or not needed, -1 (said
  * why) on error. */

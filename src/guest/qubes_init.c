@@ -179,6 +179,7 @@ int main(void)
     if (fcntl(QUBESDB_FD, F_GETFD) < 0)
         say("no qubesdb channel on fd %d: qubesdb-daemon not started", QUBESDB_FD);
     else if (guest_qubesdb_start(QUBESDB_FD) > 0) {
+        guest_set_hostname();
         guest_apply_services();
         guest_write_resolv_conf();
     }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/cleanup.h"
 
@@ -432,6 +433,13 @@ void fw_rule_format(const struct fw_rule *r, struct buf *out, bool with_api_only
         buf_printf(out, " icmptype=%u", (unsigned)r->icmptype);
     if (with_api_only_fields && r->comment[0] != '\0')
         buf_printf(out, " comment=%s", r->comment);
+}
+
+long long fw_rule_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec;
 }
 
 bool fw_rule_expired(const struct fw_rule *r, long long now)

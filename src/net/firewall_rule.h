@@ -54,6 +54,9 @@ int fw_rule_parse(const char *untrusted_line, size_t len, struct fw_rule *out, s
  * has no expire and no comment. No trailing newline. */
 void fw_rule_format(const struct fw_rule *r, struct buf *out, bool with_api_only_fields);
 
+/* The time expire is compared with: CLOCK_REALTIME's seconds, as date(1)
+ * reads them (time(2) may lag them by a tick across a second's edge). */
+long long fw_rule_now(void);
 /* Whether the rule's expire time lies before now. */
 bool fw_rule_expired(const struct fw_rule *r, long long now);
 

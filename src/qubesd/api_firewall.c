@@ -21,7 +21,7 @@ static int firewall_get(struct api_call *call, struct qerror *err)
         qerror_prefix(err, "stored firewall of %s: ", call->dest->name);
         return -1;
     }
-    long long now = (long long)time(NULL);
+    long long now = fw_rule_now();
     for (size_t i = 0; i < n; i++) {
         if (fw_rule_expired(&rules[i], now))
             continue;

@@ -15,6 +15,7 @@
 #include "common/loop.h"
 #include "common/parse.h"
 #include "common/root.h"
+#include "net/firewall_rule.h"
 #include "net/provider.h"
 #include "net/uplink.h"
 #include "net/vif.h"
@@ -87,7 +88,7 @@ static void arm_expire(struct network *n, long long when)
     if (!when || (n->next_expire && n->next_expire <= when))
         return;
     n->next_expire = when;
-    long long ms = (when + 1 - (long long)time(NULL)) * 1000;
+    long long ms = (when + 1 - fw_rule_now()) * 1000;
     loop_timer_start(n->app->loop, &n->expire_timer, ms > 0 ? (long)ms : 1, on_expire, n);
 }
 
@@ -101,8 +102,7 @@ static void publish_firewall(struct network *n, const struct qube *client)
     _cleanup_free_ char *gateway = prop_text(n->app, client, "visible_gateway");
     long long next = 0;
     struct qerror err = { 0 };
-    if (netvm_qdb_client(netvm, client, ip, gateway ? gateway : "", (long long)time(NULL), &next,
-                         &err) < 0)
+    if (netvm_qdb_client(netvm, client, ip, gateway ? gateway : "", fw_rule_now(), &next, &err) < 0)
         log_warning("qube=%s op=qubesdb-firewall netvm=%s result=error: %s", client->name,
                     netvm->name, err.message);
     arm_expire(n, next);

@@ -98,7 +98,7 @@ static void parse_cli_rule(const struct cli *cli, char **words, size_t n, struct
             cli_usage_error(cli, "Invalid rule element: %s", w);
         free(values[ki]);
         if (ki == 6 && value[0] == '+')
-            values[ki] = xasprintf("%lld", (long long)time(NULL) + atoll(value + 1));
+            values[ki] = xasprintf("%lld", fw_rule_now() + atoll(value + 1));
         else
             values[ki] = xstrdup(value);
         if (ki < 5)
@@ -138,7 +138,7 @@ static void print_table(const struct fw_rule *rules, size_t n)
     table_init(&t, ARRAY_SIZE(head));
     for (size_t i = 0; i < ARRAY_SIZE(head); i++)
         table_add(&t, head[i]);
-    long long now = (long long)time(NULL);
+    long long now = fw_rule_now();
     for (size_t i = 0; i < n; i++) {
         const struct fw_rule *r = &rules[i];
         char buf[FW_HOSTNAME_MAX + 16];

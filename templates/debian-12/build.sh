@@ -1,7 +1,7 @@
 #!/bin/sh
 # build.sh DIR: the "debian-12" template's root filesystem: Debian bookworm
 # (debootstrap --variant=minbase, plus sudo), a `user` account (uid 1000)
-# with passwordless sudo as in Qubes, root's password locked. Needs root
+# with passwordless sudo and su as in Qubes, root's password locked. Needs root
 # and network; takes a few minutes. The mirror is $MIRROR, else the host's
 # first Debian mirror from its apt sources, else deb.debian.org.
 set -eu
@@ -48,14 +48,19 @@ cd "$dir"
 mkdir -p etc/qubes-rpc etc/qubes/rpc-config rw home
 sh "$templates/guest-links.sh" .
 chroot "$dir" /usr/sbin/useradd --create-home --uid 1000 --user-group --shell /bin/bash user
-chroot "$dir" /usr/sbin/usermod --append --groups users user
+chroot "$dir" /usr/sbin/groupadd --system qubes
+chroot "$dir" /usr/sbin/usermod --append --groups users,qubes user
 chroot "$dir" /usr/bin/passwd --lock user >/dev/null
 chroot "$dir" /usr/bin/passwd --lock root >/dev/null
+# Qubes' passwordless root: the user of a qube is its administrator (the
+# qube is the boundary), through sudo and su alike, for the group qubes
 cat >etc/sudoers.d/qubes <<'SUDOERS'
-# Qubes: the user of a qube is its administrator (the qube is the boundary)
-user ALL=(ALL:ALL) NOPASSWD: ALL
+%qubes ALL=(ALL:ALL) NOPASSWD: ALL
 SUDOERS
 chmod 0440 etc/sudoers.d/qubes
+sed -i '/^auth[[:space:]]*sufficient[[:space:]]*pam_rootok.so/a auth       sufficient pam_succeed_if.so use_uid user ingroup qubes' \
+    etc/pam.d/su
+grep -q 'ingroup qubes' etc/pam.d/su || { echo "build.sh: pam.d/su has no pam_rootok line" >&2; exit 1; }
 
 cat >etc/apt/sources.list <<SOURCES
 deb $mirror bookworm main

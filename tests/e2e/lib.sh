@@ -20,6 +20,8 @@ TAP_RUNNER="$E2E_LIB_DIR/../../scripts/tap_runner.py"
 new_root() {
     QUBES_ROOT=$(mktemp -d "/tmp/${1:-qubicle-e2e}.XXXXXX")
     export QUBES_ROOT
+    # run.sh checks each root the test made once the test is over
+    [ -n "${E2E_ROOTS_FILE:-}" ] && echo "$QUBES_ROOT" >>"$E2E_ROOTS_FILE"
     mkdir -p "$QUBES_ROOT/var/log/qubes"
     local log="$QUBES_ROOT/var/log/qubes/sanitizer"
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:log_path=$log"
@@ -163,6 +165,19 @@ qube_cgroups() {
     return 0
 }
 
+# instance_cgroups: this root's instance groups (qubicle-<tag>), under every
+# hierarchy; they go with the root's last qube.
+instance_cgroups() {
+    local tag mnt
+    tag=$(qube_tag)
+    awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' /proc/self/mounts | sort -u |
+        while read -r mnt; do
+            [ -d "$mnt/qubicle-$tag" ] && echo "$mnt/qubicle-$tag"
+        done
+    return 0
+}
+no_instance_cgroups() { [ -z "$(instance_cgroups)" ]; }
+
 # Qubes outlive qubesd (as VMs outlive Qubes' qubesd): kill this root's.
 kill_qubes() {
     pkill -USR1 -f "qubes-sandbox .*--state-dir $QUBES_ROOT/" 2>/dev/null || return 0
@@ -204,6 +219,10 @@ cleanup_root() {
             cleanup_failed "process of this root still running: $p $(tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null)"
             kill -KILL "$p" 2>/dev/null
         done
+    fi
+    if ! wait_until 10 no_instance_cgroups; then
+        cleanup_failed "cgroups of this root left: $(instance_cgroups | tr '\n' ' ')"
+        instance_cgroups | xargs -r rmdir 2>/dev/null
     fi
     check_sanitizer_logs || E2E_CLEANUP_FAILED=1
     keep_guest_reports

@@ -12,6 +12,25 @@ export BIN="$build/bin"
 files=("$@")
 [ ${#files[@]} -eq 0 ] && files=("$here"/test_*.sh)
 
+# leaked_roots FILE: for each root listed, what still runs for it (QUBES_ROOT
+# in its environment) is reported, killed, and the root removed; 1 if any.
+leaked_roots() {
+    local root pids leaked=0
+    [ -s "$1" ] || return 0
+    while read -r root; do
+        pids=$(grep -lzxF "QUBES_ROOT=$root" /proc/[0-9]*/environ 2>/dev/null |
+            sed 's|^/proc/||; s|/environ$||')
+        [ -n "$pids" ] || continue
+        leaked=1
+        echo "FAIL (run.sh): the test's cleanup never ran for $root: still running: $(echo $pids)"
+        pkill -USR1 -f "qubes-sandbox .*--state-dir $root/" 2>/dev/null
+        kill -KILL $pids 2>/dev/null
+        sleep 1
+        rm -rf "$root"
+    done <"$1"
+    return $leaked
+}
+
 n=0
 for file in "${files[@]}"; do
     if ! tests=$(bash -c "source '$here/lib.sh' && source '$file' && declare -F" 2>&1); then
@@ -29,7 +48,7 @@ for file in "${files[@]}"; do
     for t in $tests; do
         n=$((n + 1))
         log=$(mktemp)
-        export E2E_SKIP_FILE="$log.skip" E2E_TEST=$(basename "$file" .sh).$t
+        export E2E_SKIP_FILE="$log.skip" E2E_ROOTS_FILE="$log.roots" E2E_TEST=$(basename "$file" .sh).$t
         start=$(date +%s%N)
         (
             source "$here/lib.sh"
@@ -39,6 +58,8 @@ for file in "${files[@]}"; do
             "$t"
         ) >"$log" 2>&1 </dev/null
         rc=$?
+        # a root whose cleanup never ran (a trap that lost it) fails the test
+        leaked_roots "$log.roots" >>"$log" || rc=1
         ms=$((($(date +%s%N) - start) / 1000000))
         name="$(basename "$file" .sh)/$t"
         if [ $rc -eq 0 ] && [ -e "$E2E_SKIP_FILE" ]; then
@@ -57,7 +78,7 @@ for file in "${files[@]}"; do
                 tail -n 50 "$log" | sed 's/^/    /'
             fi
         fi
-        rm -f "$log" "$E2E_SKIP_FILE"
+        rm -f "$log" "$E2E_SKIP_FILE" "$log.roots"
     done
 done
 echo "1..$n"

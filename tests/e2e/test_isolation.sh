@@ -208,9 +208,10 @@ test_console_flood_is_capped() {
 # qube (the same qid), and the two get ranges of their own.
 test_two_roots_never_share_host_uids() {
     start_work
-    local first=$QUBES_ROOT first_pid=$QUBESD_PID
+    # globals: the EXIT trap runs after this function's locals are gone
+    first=$QUBES_ROOT first_pid=$QUBESD_PID
     start_qubesd
-    local second=$QUBES_ROOT
+    second=$QUBES_ROOT
     trap 'QUBES_ROOT=$second cleanup_root; QUBES_ROOT=$first QUBESD_PID=$first_pid cleanup_root' EXIT
     make_template min
     assert_eq "0|" "$(call admin.vm.Create.AppVM dom0 min 'name=work label=red')" "create"

@@ -47,6 +47,9 @@ min
 0" "$(qdb_in work /name /type /qubes-vm-persistence /qubes-vm-updateable /qubes-vm-type \
         /qubes-base-template /qubes-debug-mode /qubes-service/meminfo-writer \
         /qubes-service/crond /qubes-service/cups)" "the qube's own entries"
+    # its name, resolvable (sudo looks it up)
+    assert_eq "work
+127.0.1.1	work" "$(qube_run work 'hostname; grep "^127.0.1.1" /etc/hosts')" "hostname"
     # the services as files, Qubes' way: the AppVM defaults, crond on, cups off
     assert_eq "crond meminfo-writer qubes-update-check" \
         "$(qube_run work 'ls /run/qubes-service' | tr '\n' ' ' | sed 's/ $//')" "services"

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -124,6 +125,12 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *what = argv[1], *arg = argc > 2 ? argv[2] : "";
+    /* as a set-user-ID copy: whose rights it runs with, and whether the
+     * kernel would still let it gain more (no_new_privs) */
+    if (!strcmp(what, "euid")) {
+        printf("euid=%d nnp=%d\n", (int)geteuid(), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+        return 0;
+    }
     if (!strcmp(what, "trigger"))
         return raw_trigger();
     if (!strcmp(what, "mount"))

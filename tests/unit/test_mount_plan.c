@@ -104,10 +104,16 @@ static void test_every_plan_keeps_the_rules(void **state)
             if (s->op == PLAN_IMAGE)
                 assert_int_equal(s->attr & (PLAN_NOSYMFOLLOW | PLAN_NOSUID | PLAN_NODEV),
                                  PLAN_NOSYMFOLLOW | PLAN_NOSUID | PLAN_NODEV);
-            /* no set-uid program or device of a volume works in a qube */
+            /* no device of a volume works in a qube; set-user-ID programs
+             * only from the root's own view (sudo, su: the qube's root) */
             if (s->op == PLAN_MOUNT || s->op == PLAN_IMAGE || s->op == PLAN_IDMAP ||
                 s->op == PLAN_OVERLAY || s->op == PLAN_BIND_HOST)
-                assert_true(s->attr & PLAN_NOSUID);
+                assert_true(s->attr & (PLAN_NODEV | PLAN_NOEXEC));
+            bool root_view = s->creates == SLOT_ROOT || s->creates == SLOT_ROOT_MAPPED;
+            if (s->op == PLAN_MOUNT || s->op == PLAN_IMAGE || s->op == PLAN_IDMAP ||
+                s->op == PLAN_OVERLAY || s->op == PLAN_BIND_HOST)
+                assert_int_equal(!(s->attr & PLAN_NOSUID),
+                                 root_view && (s->op == PLAN_IDMAP || s->op == PLAN_OVERLAY));
             if (s->creates) {
                 assert_false(made[s->creates]); /* each slot is filled once */
                 made[s->creates] = true;
@@ -132,11 +138,11 @@ static void test_an_appvm(void **state)
         "  4 image     work:root-image from /q/var/lib/qubes/appvms/work/root.img "
         "[ro,nosuid,nodev,nosymfollow] => root-image\n"
         "  5 mkdir     work:root-mapped mode=0700\n"
-        "  6 idmap     work:root-mapped from root-image [nosuid,nodev] => root-mapped\n"
+        "  6 idmap     work:root-mapped from root-image [nodev] => root-mapped\n"
         "  7 mkdir     volatile:root/upper mode=0700 owner=like:root-mapped\n"
         "  8 mkdir     volatile:root/work mode=0700\n"
         "  9 overlay   staging lower=root-mapped upper=volatile:root/upper work=volatile:root/work "
-        "[nosuid,nodev] => root\n"
+        "[nodev] => root\n"
         " 10 mkdir     root:rw mode=0755 owner=1073807360\n"
         " 11 mkdir     root:home mode=0755 owner=1073807360\n"
         " 12 mkdir     root:usr mode=0755 owner=1073807360\n"
@@ -222,7 +228,7 @@ static void test_own_volumes_are_prepared_on_the_plain_view(void **state)
                      "[nosuid,nodev,nosymfollow] => root-image\n"
                      "  3 mkdir     root-image:rw mode=0755\n"));
     assert_non_null(strstr(text, " 11 mkdir     root-image:sys mode=0755\n"
-                                 " 12 idmap     staging from root-image [nosuid,nodev] => root\n"));
+                                 " 12 idmap     staging from root-image [nodev] => root\n"));
     assert_null(strstr(text, "volatile"));
 }
 

@@ -56,13 +56,17 @@ static char *parent_of(const char *path)
 
 static int mkdir_group(const char *path, struct qerror *err)
 {
-    /* parent "qubicle-<tag>" first */
+    /* parent "qubicle-<tag>" first; the last qube of the instance to stop
+     * removes it (cgroup_remove), maybe between our two mkdirs: then again */
     _cleanup_free_ char *parent = parent_of(path);
-    if (mkdir(parent, 0755) < 0 && errno != EEXIST)
-        return qerror_errno(err, errno, "mkdir %s", parent);
-    if (mkdir(path, 0755) < 0 && errno != EEXIST)
-        return qerror_errno(err, errno, "mkdir %s", path);
-    return 0;
+    for (int tries = 0;; tries++) {
+        if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+            return qerror_errno(err, errno, "mkdir %s", parent);
+        if (mkdir(path, 0755) == 0 || errno == EEXIST)
+            return 0;
+        if (errno != ENOENT || tries == 3)
+            return qerror_errno(err, errno, "mkdir %s", path);
+    }
 }
 
 /* The instance's group bounds all its qubes together (host_budget.h); it is
@@ -267,11 +271,21 @@ void cgroup_usage(const struct qube_cgroup *cg, long long *memory, long long *cp
         cg->paths[V1_CPUACCT] ? read_number(cg->paths[V1_CPUACCT], "cpuacct.usage", NULL) : -1;
 }
 
-void cgroup_remove(struct qube_cgroup *cg)
+bool cgroup_remove(struct qube_cgroup *cg)
 {
+    bool gone = true;
     for (int i = 0; i < cg->n_paths; i++)
-        if (cg->paths[i])
-            rmdir(cg->paths[i]);
+        if (cg->paths[i] && rmdir(cg->paths[i]) < 0 && errno != ENOENT)
+            gone = false;
+    /* the instance's group goes with its last qube (EBUSY while others run;
+     * the next start makes it again, limits and all) */
+    for (int i = 0; i < cg->n_paths; i++) {
+        if (!cg->paths[i])
+            continue;
+        _cleanup_free_ char *parent = parent_of(cg->paths[i]);
+        rmdir(parent);
+    }
+    return gone;
 }
 
 void cgroup_free(struct qube_cgroup *cg)

@@ -32,6 +32,7 @@ int cgroup_freeze(const struct qube_cgroup *cg, bool frozen, struct qerror *err)
 void cgroup_unthrottle(const struct qube_cgroup *cg);
 /* Memory in use (bytes) and CPU time (ns); -1 when unknown. */
 void cgroup_usage(const struct qube_cgroup *cg, long long *memory, long long *cpu_ns);
-/* Removes the groups (they must be empty). */
-void cgroup_remove(struct qube_cgroup *cg);
+/* Removes the groups (they must be empty), and the instance's when it was
+ * the last; whether the qube's are gone. */
+bool cgroup_remove(struct qube_cgroup *cg);
 void cgroup_free(struct qube_cgroup *cg);

@@ -272,11 +272,8 @@ static int child_main(void *arg)
         _exit(1);
     if (opt->provides_network && new_netns(&err) < 0)
         child_fail(a->sync_fd, &err);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sandbox_seccomp_load(&err) < 0) {
-        if (!err.kind)
-            qerror_errno(&err, errno, "no_new_privs");
+    if (sandbox_seccomp_load(&err) < 0)
         child_fail(a->sync_fd, &err);
-    }
 
     /* init's descriptors: 0 /dev/null, 1-2 the console pipe (the helper
      * copies it into the guest log, bounded), QUBE_CHANNEL_FD and

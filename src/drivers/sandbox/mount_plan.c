@@ -80,19 +80,25 @@ static void image_step(struct mount_plan *plan, const char *image, bool read_onl
     s->creates = creates;
 }
 
+/* The qube's view of an image, its owners mapped into the qube's range.
+ * attr: PLAN_NODEV always; the root also runs the template's set-user-ID
+ * programs (sudo, su: the qube's root is the qube's, never dom0's), every
+ * other volume is nosuid. */
 static void idmap_step(struct mount_plan *plan, enum plan_slot from, struct plan_path at,
-                       enum plan_slot creates)
+                       unsigned attr, enum plan_slot creates)
 {
     struct plan_step *s = add(plan, PLAN_IDMAP, at);
     s->from = AT(from, "");
-    s->attr = PLAN_NOSUID | PLAN_NODEV;
+    s->attr = attr;
     s->creates = creates;
 }
 
 /* lower under a writable layer in the volatile tmpfs, whose root starts with
- * the owner and mode of lower's root, as the image mounted plainly shows. */
+ * the owner and mode of lower's root, as the image mounted plainly shows;
+ * attr as idmap_step's. */
 static void overlay_step(struct mount_plan *plan, enum plan_slot lower, const char *upper,
-                         const char *work, struct plan_path at, enum plan_slot creates)
+                         const char *work, struct plan_path at, unsigned attr,
+                         enum plan_slot creates)
 {
     struct plan_step *u = add(plan, PLAN_MKDIR, AT(SLOT_VOLATILE, upper));
     u->mode = 0700;
@@ -102,7 +108,7 @@ static void overlay_step(struct mount_plan *plan, enum plan_slot lower, const ch
     s->from = AT(lower, "");
     s->upper = AT(SLOT_VOLATILE, upper);
     s->workdir = AT(SLOT_VOLATILE, work);
-    s->attr = PLAN_NOSUID | PLAN_NODEV;
+    s->attr = attr;
     s->creates = creates;
 }
 
@@ -120,15 +126,15 @@ static void root_steps(const struct rootfs_config *cfg, struct mount_plan *plan)
          * image's root (through the id mapping, host root could not) */
         for (size_t i = 0; i < ARRAY_SIZE(mount_points); i++)
             mkdir_step(plan, AT(SLOT_ROOT_IMAGE, mount_points[i]), 0755, NO_OWNER);
-        idmap_step(plan, SLOT_ROOT_IMAGE, AT(SLOT_STAGING, ""), SLOT_ROOT);
+        idmap_step(plan, SLOT_ROOT_IMAGE, AT(SLOT_STAGING, ""), PLAN_NODEV, SLOT_ROOT);
         return;
     }
     /* the template's root, read-only and shared, under a writable layer that
      * goes with the qube; missing mount points are made in that layer */
     mkdir_step(plan, AT(SLOT_WORK, "root-mapped"), 0700, NO_OWNER);
-    idmap_step(plan, SLOT_ROOT_IMAGE, AT(SLOT_WORK, "root-mapped"), SLOT_ROOT_MAPPED);
+    idmap_step(plan, SLOT_ROOT_IMAGE, AT(SLOT_WORK, "root-mapped"), PLAN_NODEV, SLOT_ROOT_MAPPED);
     overlay_step(plan, SLOT_ROOT_MAPPED, "root/upper", "root/work", AT(SLOT_STAGING, ""),
-                 SLOT_ROOT);
+                 PLAN_NODEV, SLOT_ROOT);
     for (size_t i = 0; i < ARRAY_SIZE(mount_points); i++)
         mkdir_step(plan, AT(SLOT_ROOT, mount_points[i]), 0755, cfg->uid_base);
 }
@@ -145,14 +151,16 @@ static void private_steps(const struct rootfs_config *cfg, struct mount_plan *pl
         image_step(plan, cfg->private_image, false, "private-image", SLOT_PRIVATE_IMAGE);
         for (size_t i = 0; i < ARRAY_SIZE(private_dirs); i++)
             mkdir_step(plan, AT(SLOT_PRIVATE_IMAGE, private_dirs[i]), 0755, NO_OWNER);
-        idmap_step(plan, SLOT_PRIVATE_IMAGE, AT(SLOT_ROOT, "rw"), SLOT_PRIVATE);
+        idmap_step(plan, SLOT_PRIVATE_IMAGE, AT(SLOT_ROOT, "rw"), PLAN_NOSUID | PLAN_NODEV,
+                   SLOT_PRIVATE);
         return;
     } else {
         image_step(plan, cfg->private_image, true, "private-image", SLOT_PRIVATE_IMAGE);
         mkdir_step(plan, AT(SLOT_WORK, "private-mapped"), 0700, NO_OWNER);
-        idmap_step(plan, SLOT_PRIVATE_IMAGE, AT(SLOT_WORK, "private-mapped"), SLOT_PRIVATE_MAPPED);
+        idmap_step(plan, SLOT_PRIVATE_IMAGE, AT(SLOT_WORK, "private-mapped"),
+                   PLAN_NOSUID | PLAN_NODEV, SLOT_PRIVATE_MAPPED);
         overlay_step(plan, SLOT_PRIVATE_MAPPED, "private/upper", "private/work",
-                     AT(SLOT_ROOT, "rw"), SLOT_PRIVATE);
+                     AT(SLOT_ROOT, "rw"), PLAN_NOSUID | PLAN_NODEV, SLOT_PRIVATE);
     }
     /* a tmpfs, or a DVM template that never ran: made in the writable layer */
     for (size_t i = 0; i < ARRAY_SIZE(private_dirs); i++)

@@ -240,9 +240,11 @@ static int do_idmap(struct plan_exec *ex, const struct plan_step *s, struct qerr
     int tree = clone_tree(ex->slot[s->from.slot], NULL, err);
     if (tree < 0)
         return -1;
-    /* dom0's view does not follow symbolic links; the qube's does */
-    return place(ex, s, tree, MOUNT_ATTR_IDMAP | mount_attr(s->attr), MOUNT_ATTR_NOSYMFOLLOW,
-                 ex->idmap_userns_fd, err);
+    /* dom0's view does not follow symbolic links, nor run set-user-ID
+     * programs; the qube's follows its links, and its root runs them */
+    uint64_t clear = MOUNT_ATTR_NOSYMFOLLOW | (s->attr & PLAN_NOSUID ? 0 : MOUNT_ATTR_NOSUID);
+    return place(ex, s, tree, MOUNT_ATTR_IDMAP | mount_attr(s->attr), clear, ex->idmap_userns_fd,
+                 err);
 }
 
 static int do_bind(struct plan_exec *ex, const struct plan_step *s, struct qerror *err)

@@ -260,6 +260,21 @@ static void sandbox_release(struct qube_run *run)
     free(run);
 }
 
+/* A helper killed outright leaves its qube's groups: its processes die with
+ * it (their init's parent-death signal), and the groups, empty then, go. */
+static void remove_leftover_cgroups(const struct qube_run *run)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        struct qube_cgroup cg;
+        cgroup_open(&cg, run->tag, run->name);
+        bool gone = cgroup_remove(&cg);
+        cgroup_free(&cg);
+        if (gone)
+            return;
+        usleep(10000);
+    }
+}
+
 static int sandbox_reap(struct qube_run *run, struct qerror *err)
 {
     int rc = 0;
@@ -270,6 +285,7 @@ static int sandbox_reap(struct qube_run *run, struct qerror *err)
             rc = qerror_set(err, ERR_QUBES_EXCEPTION, "qube %s failed (helper exit status %d)",
                             run->name, WEXITSTATUS(status));
     }
+    remove_leftover_cgroups(run);
     /* the helper's own words, when it could not start the qube */
     char why[QERROR_MAX];
     ssize_t n = run->status_fd >= 0 ? read(run->status_fd, why, sizeof(why) - 1) : 0;

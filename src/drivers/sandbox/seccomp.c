@@ -128,6 +128,14 @@ int sandbox_seccomp_load(struct qerror *err)
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (!ctx)
         return qerror_set(err, ERR_QUBES_EXCEPTION, "seccomp_init failed");
+    /* no no_new_privs: the qube's set-user-ID programs (sudo, su) make the
+     * qube's root, the filter binds them as everything else; loading it
+     * without no_new_privs takes CAP_SYS_ADMIN, which the qube's root has in
+     * its user namespace */
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) {
+        seccomp_release(ctx);
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "seccomp: cannot leave no_new_privs unset");
+    }
     int rc = deny_all(ctx, denied, ARRAY_SIZE(denied), EPERM, err);
     if (rc == 0)
         rc = deny_all(ctx, absent, ARRAY_SIZE(absent), ENOSYS, err);

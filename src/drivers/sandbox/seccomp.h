@@ -3,5 +3,6 @@
 
 #include "common/error.h"
 
-/* Loads the filter into the calling thread (no_new_privs must be set). */
+/* Loads the filter into the calling thread, which needs CAP_SYS_ADMIN in its
+ * user namespace (no_new_privs stays unset). */
 int sandbox_seccomp_load(struct qerror *err);
