@@ -18,38 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_call.h"
 #include "bench_util.h"
-#include "client/qubesd_client.h"
 #include "common/cleanup.h"
-
-static void call(const char *method, const char *arg, const char *dest, const char *payload)
-{
-    struct qerror err = { 0 };
-    if (qubesd_call_str(method, arg, dest, payload, NULL, &err) < 0) {
-        fprintf(stderr, "bench: %s %s %s: %s\n", method, arg, dest, err.message);
-        exit(1);
-    }
-}
-
-static double run_ms(char *const argv[])
-{
-    double t0 = bench_now_ms();
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(null, 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "bench: %s failed (status %d)\n", argv[0], status);
-        exit(1);
-    }
-    return bench_now_ms() - t0;
-}
 
 static void report(const char *what, double value, const char *unit, const char *base_what,
                    double base)
@@ -107,42 +78,42 @@ int main(int argc, char **argv)
     enum { RUNS = 21, MANY = 100 };
     double a[RUNS], b[RUNS];
 
-    call("admin.vm.Create.AppVM", "min", "dom0", "name=bench label=red");
+    bench_call("admin.vm.Create.AppVM", "min", "dom0", "name=bench label=red");
     for (int i = 0; i < RUNS; i++) {
         double t0 = bench_now_ms();
-        call("admin.vm.Start", "", "bench", NULL);
+        bench_call("admin.vm.Start", "", "bench", NULL);
         a[i] = bench_now_ms() - t0;
-        call("admin.vm.Shutdown", "wait", "bench", NULL);
+        bench_call("admin.vm.Shutdown", "wait", "bench", NULL);
     }
     char *bwrap[] = { "/usr/bin/bwrap", "--unshare-all", "--ro-bind", (char *)tree, "/",
                       "--proc",         "/proc",         "--dev",     "/dev",       "--tmpfs",
                       "/tmp",           "--tmpfs",       "/run",      "/bin/true",  NULL };
     for (int i = 0; i < RUNS; i++)
-        b[i] = run_ms(bwrap);
+        b[i] = bench_run_ms(bwrap);
     report("start-to-ready of an AppVM, p50", bench_median(a, RUNS), "ms",
            "(bwrap --unshare-all true)", bench_median(b, RUNS));
 
-    call("admin.vm.Start", "", "bench", NULL);
+    bench_call("admin.vm.Start", "", "bench", NULL);
     char qvm_run[512];
     snprintf(qvm_run, sizeof(qvm_run), "%s/qvm-run", bin);
     char *run_argv[] = { qvm_run, "-p", "bench", "true", NULL };
     char *true_argv[] = { "/bin/true", NULL };
     for (int i = 0; i < RUNS; i++) {
-        a[i] = run_ms(run_argv);
-        b[i] = run_ms(true_argv);
+        a[i] = bench_run_ms(run_argv);
+        b[i] = bench_run_ms(true_argv);
     }
     report("qvm-run -p VM true on a running qube, p50", bench_median(a, RUNS), "ms",
            "(fork+exec of /bin/true)", bench_median(b, RUNS));
-    call("admin.vm.Shutdown", "wait", "bench", NULL);
+    bench_call("admin.vm.Shutdown", "wait", "bench", NULL);
 
     char name[32], payload[64];
     for (int i = 0; i < MANY; i++) {
         snprintf(payload, sizeof(payload), "name=many%03d label=blue", i);
-        call("admin.vm.Create.AppVM", "min", "dom0", payload);
+        bench_call("admin.vm.Create.AppVM", "min", "dom0", payload);
         /* admission: 100 qubes of the default 400 MiB pass the memory qubes
          * may have on a small host; a busybox qube needs far less */
         snprintf(name, sizeof(name), "many%03d", i);
-        call("admin.vm.property.Set", "memory", name, "150");
+        bench_call("admin.vm.property.Set", "memory", name, "150");
     }
     int idle_count;
     long idle = pss_of("qubesd", &idle_count);
@@ -150,7 +121,7 @@ int main(int argc, char **argv)
     double t0 = bench_now_ms();
     for (int i = 0; i < MANY; i++) {
         snprintf(name, sizeof(name), "many%03d", i);
-        call("admin.vm.Start", "", name, NULL);
+        bench_call("admin.vm.Start", "", name, NULL);
     }
     double total = bench_now_ms() - t0;
     int helpers;
@@ -170,7 +141,7 @@ int main(int argc, char **argv)
            helpers, MANY);
     for (int i = 0; i < MANY; i++) {
         snprintf(name, sizeof(name), "many%03d", i);
-        call("admin.vm.Kill", "", name, NULL);
+        bench_call("admin.vm.Kill", "", name, NULL);
     }
     return 0;
 }

@@ -25,26 +25,6 @@ static double pct(double *v, size_t n, double p)
     return v[i];
 }
 
-/* fork/exec argv with stdin and stdout on /dev/null; dies unless it exits 0. */
-static void run(char *const argv[])
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(null, 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "qube-bench: %s failed (status %d)\n", argv[0], status);
-        exit(1);
-    }
-}
-
 static void pause_between_runs(void)
 {
     const char *ms = getenv("QUBE_BENCH_PAUSE_MS");
@@ -70,17 +50,15 @@ static int calls(long n, char *target, char *service, char *program)
         _exit(0);
     }
     close(sv[1]);
-    run(cargv); /* warm up: the target's first call */
+    bench_run_ms(cargv); /* warm up: the target's first call */
     for (long i = 0; i < n; i++) {
         pause_between_runs();
+        call[i] = bench_run_ms(cargv);
         double t0 = bench_now_ms();
-        run(cargv);
-        call[i] = bench_now_ms() - t0;
-        t0 = bench_now_ms();
         char b = 'x';
         if (write(sv[0], &b, 1) != 1 || read(sv[0], &b, 1) != 1)
             return 1;
-        run(pargv);
+        bench_run_ms(pargv);
         floor[i] = bench_now_ms() - t0;
     }
     close(sv[0]);
@@ -101,9 +79,7 @@ static int timed(long runs, char **argv)
         return 1;
     for (long i = 0; i < runs; i++) {
         pause_between_runs();
-        double t0 = bench_now_ms();
-        run(argv);
-        t[i] = bench_now_ms() - t0;
+        t[i] = bench_run_ms(argv);
     }
     printf("%.2f\n", pct(t, (size_t)runs, 0.5));
     return 0;

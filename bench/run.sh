@@ -116,3 +116,7 @@ qvm-run -q -p work 'QUBE_BENCH_PAUSE_MS=1500 /tmp/qube-bench calls 20 @dispvm te
 unset QUBE_BENCH_PAUSE_MS
 qvm-features dvm preload-dispvm-max 0
 stop_root
+
+echo
+echo "== network: qubes behind sys-firewall and sys-net (minimal template)"
+bash "$here/network.sh" "$build"

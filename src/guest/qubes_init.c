@@ -1,13 +1,15 @@
 /* qubes-init: PID 1 of every qube. It prepares what the qube's own root may
  * prepare (the user's home on first use), starts qubesdb-daemon on the
  * qubesdb channel dom0 handed over (fd 4) and applies what it says
- * (guest_setup.c), starts qrexec-agent on the qrexec channel (fd 3), runs
+ * (guest_setup.c), starts the firewall agent where the qubes-firewall
+ * service is on, starts qrexec-agent on the qrexec channel (fd 3), runs
  * /rw/config/rc.local, reaps orphans, and on SIGTERM
  * shuts the qube down: every process gets SIGTERM, then, after a grace
  * period, SIGKILL. dom0 kills the qube if this takes longer than the qube's
  * shutdown_timeout. Built static: templates need no library of ours. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -27,6 +29,7 @@
 #define QUBESDB_FD 4
 #define USER_UID 1000
 #define SHUTDOWN_GRACE_S 5
+#define FIREWALL_READY_MS 10000
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -81,19 +84,51 @@ static pid_t spawn(const char *path, char *const argv[], bool keep_channel)
     return pid;
 }
 
+/* The firewall agent, waited for (as systemd waits for upstream's
+ * READY=1) until its table is in place: the qube is not started, and
+ * gets no client, before its forward chain drops what no rule allows. */
+static pid_t start_firewall(void)
+{
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+        say("qubes-firewall: pipe: %s", strerror(errno));
+        return -1;
+    }
+    /* above qubes-init's own channels (3, 4), and kept across exec */
+    int ready_w = fcntl(ready[1], F_DUPFD, 10);
+    close(ready[1]);
+    char fd_text[16];
+    snprintf(fd_text, sizeof(fd_text), "%d", ready_w);
+    char *const argv[] = { "qubes-firewall", "--ready-fd", fd_text, NULL };
+    say("starting qubes-firewall");
+    pid_t pid = ready_w < 0 ? -1 : spawn(GUEST_DIR "/qubes-firewall", argv, false);
+    if (ready_w >= 0)
+        close(ready_w);
+    struct pollfd p = { .fd = ready[0], .events = POLLIN };
+    char byte;
+    int r = pid < 0 ? 0 : poll(&p, 1, FIREWALL_READY_MS);
+    if (r > 0 && read(ready[0], &byte, 1) == 1)
+        say("qubes-firewall: ready");
+    else if (pid >= 0)
+        say("qubes-firewall: %s", r == 0 ? "not ready in time" : "ended before it was ready");
+    close(ready[0]);
+    return pid;
+}
+
 static bool executable(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
 }
 
-static void reap(pid_t agent)
+static void reap(pid_t agent, pid_t firewall)
 {
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-        if (pid == agent)
-            say("qrexec-agent exited (status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        if (pid == agent || pid == firewall)
+            say("%s exited (status %d)", pid == agent ? "qrexec-agent" : "qubes-firewall",
+                WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 /* SIGTERM to everything, wait, then SIGKILL to what is left. */
@@ -148,6 +183,7 @@ int main(void)
         guest_apply_services();
         guest_write_resolv_conf();
     }
+    pid_t firewall = guest_service_enabled("qubes-firewall") ? start_firewall() : -1;
 
     pid_t agent = -1;
     if (fcntl(CHANNEL_FD, F_GETFD) < 0) {
@@ -169,6 +205,6 @@ int main(void)
             continue;
         if (sig == SIGTERM || sig == SIGINT)
             shutdown_qube();
-        reap(agent);
+        reap(agent, firewall);
     }
 }

@@ -9,9 +9,14 @@
 
 #define REJECT "reject with icmp type admin-prohibited"
 
-void fwnft_init(const char *const *dns, size_t n_dns, struct buf *out)
+void fwnft_init(struct buf *out)
 {
-    buf_append_str(out, "table ip qubes-firewall {\n"
+    /* "add table" first: the delete that follows must find it, and the
+     * script is one transaction, so a table a previous agent left is
+     * replaced without a moment of no firewall */
+    buf_append_str(out, "add table ip qubes-firewall\n"
+                        "delete table ip qubes-firewall\n"
+                        "table ip qubes-firewall {\n"
                         "    set dns-addr {\n"
                         "        type ipv4_addr\n"
                         "    }\n"
@@ -19,19 +24,58 @@ void fwnft_init(const char *const *dns, size_t n_dns, struct buf *out)
                         "    }\n"
                         "    chain forward {\n"
                         "        type filter hook forward priority 0; policy drop;\n"
-                        "    }\n"
-                        "}\n"
-                        "flush chain ip qubes-firewall forward\n"
-                        "table ip qubes-firewall {\n"
-                        "    chain forward {\n"
                         "        ct state established,related accept\n"
                         "        meta iifname != \"vif*\" accept\n"
                         "        jump qubes-forward\n"
                         "    }\n"
-                        "}\n"
-                        "flush set ip qubes-firewall dns-addr\n");
+                        "    chain prerouting {\n"
+                        "        type filter hook prerouting priority -300; policy accept;\n"
+                        "    }\n"
+                        "    chain postrouting {\n"
+                        "        type filter hook postrouting priority -300; policy accept;\n"
+                        "    }\n"
+                        "}\n");
+}
+
+void fwnft_dns(const char *const *dns, size_t n_dns, struct buf *out)
+{
+    buf_append_str(out, "flush set ip qubes-firewall dns-addr\n");
     for (size_t i = 0; i < n_dns; i++)
         buf_printf(out, "add element ip qubes-firewall dns-addr { %s }\n", dns[i]);
+}
+
+/* "{a, b, c}", as upstream writes an anonymous set */
+static void ip_set(const char *const *ips, size_t n, struct buf *out)
+{
+    buf_append_char(out, '{');
+    for (size_t i = 0; i < n; i++)
+        buf_printf(out, "%s%s", i ? ", " : "", ips[i]);
+    buf_append_char(out, '}');
+}
+
+void fwnft_antispoof(const char *const *ips, size_t n, struct buf *out)
+{
+    buf_append_str(out, "flush chain ip qubes-firewall prerouting\n"
+                        "flush chain ip qubes-firewall postrouting\n");
+    if (n == 0)
+        return;
+    buf_append_str(out, "table ip qubes-firewall {\n"
+                        "    chain prerouting {\n"
+                        "        iifname != \"vif*\" ip saddr ");
+    ip_set(ips, n, out);
+    buf_append_str(out, " drop\n"
+                        "    }\n"
+                        "    chain postrouting {\n"
+                        "        oifname != \"vif*\" ip daddr ");
+    ip_set(ips, n, out);
+    buf_append_str(out, " drop\n"
+                        "    }\n"
+                        "}\n");
+}
+
+void fwnft_cleanup(struct buf *out)
+{
+    buf_append_str(out, "delete table ip qubes-firewall\n");
 }
 
 static void chain_name(const char *ip, char out[32])
@@ -143,6 +187,16 @@ void fwnft_client_drop(const char *ip, struct buf *out)
 {
     open_chain(ip, out);
     buf_append_str(out, "        " REJECT "\n    }\n}\n");
+}
+
+void fwnft_client_remove(const char *ip, struct buf *out)
+{
+    char chain[32];
+    chain_name(ip, chain);
+    buf_printf(out,
+               "flush chain ip qubes-firewall %s\n"
+               "delete chain ip qubes-firewall %s\n",
+               chain, chain);
 }
 
 void fwnft_forward(const char *const *ips, size_t n, struct buf *out)

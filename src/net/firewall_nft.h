@@ -16,9 +16,18 @@
  * elements, comma-separated, to out; -1 with err when it cannot. */
 typedef int (*fwnft_resolve_fn)(void *ctx, const char *host, struct buf *out, struct qerror *err);
 
-/* Creates the table and its base chains if they are missing, and sets the
- * firewall qube's resolvers (specialtarget=dns) in set dns-addr. */
-void fwnft_init(const char *const *dns, size_t n_dns, struct buf *out);
+/* Replaces the table (one left by an earlier agent goes) with empty
+ * ones: set dns-addr, chain qubes-forward, base chains forward (policy
+ * drop), prerouting and postrouting (anti-spoofing, priority -300). */
+void fwnft_init(struct buf *out);
+/* Sets the firewall qube's resolvers (specialtarget=dns) in set dns-addr. */
+void fwnft_dns(const char *const *dns, size_t n_dns, struct buf *out);
+/* Anti-spoofing for the connected clients' addresses, as upstream's
+ * update_connected_ips: such a source only from a vif, such a destination
+ * only towards one. */
+void fwnft_antispoof(const char *const *ips, size_t n, struct buf *out);
+/* Deletes the table. */
+void fwnft_cleanup(struct buf *out);
 
 /* The part of a transaction that makes client ip's chain hold its rules
  * (the jumps to it are fwnft_forward's). A rule whose dsthost does not resolve fails the whole: the
@@ -28,6 +37,9 @@ int fwnft_client(const char *ip, const struct fw_rule *rules, size_t n, fwnft_re
                  void *ctx, struct buf *out, struct qerror *err);
 /* The client's chain holds one rule: reject everything. */
 void fwnft_client_drop(const char *ip, struct buf *out);
+/* Empties and deletes client ip's chain (its jump must be gone by then:
+ * fwnft_forward without it, earlier in the same transaction). */
+void fwnft_client_remove(const char *ip, struct buf *out);
 /* The jumps of chain qubes-forward: one per client address, as listed (the
  * clients with a chain; any other address is dropped by the policy). */
 void fwnft_forward(const char *const *ips, size_t n, struct buf *out);

@@ -149,7 +149,10 @@ void qdb_entries_firewall(const struct qube *client, const char *ip, long long n
         if (parsed && r.has_expire && !fw_rule_expired(&r, now) &&
             (!*next_expire || r.expire < *next_expire))
             *next_expire = r.expire;
-        if (parsed && !fw_rule_expired(&r, now)) {
+        /* the tree is the IPv4 address's: dst6 rules are left out, as Qubes'
+         * qdb_entries(addr_family=4) leaves them (its agent would block the
+         * client over one) */
+        if (parsed && !fw_rule_expired(&r, now) && r.dst_kind != FW_DST_IPV6) {
             _cleanup_buf_ struct buf text = BUF_INIT;
             fw_rule_format(&r, &text, false);
             snprintf(path, sizeof(path), "%s/%04d", base, index);

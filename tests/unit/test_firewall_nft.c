@@ -112,14 +112,23 @@ static void test_the_table_and_its_jumps(void **state)
 {
     (void)state;
     _cleanup_buf_ struct buf out = BUF_INIT;
-    const char *dns[] = { "10.139.1.1", "10.139.1.2" };
-    fwnft_init(dns, 2, &out);
+    fwnft_init(&out);
+    assert_non_null(strstr(out.data, "add table ip qubes-firewall\n"
+                                     "delete table ip qubes-firewall\n"));
     assert_non_null(
         strstr(out.data, "        type filter hook forward priority 0; policy drop;\n"));
     assert_non_null(strstr(out.data, "        ct state established,related accept\n"
                                      "        meta iifname != \"vif*\" accept\n"
                                      "        jump qubes-forward\n"));
-    assert_non_null(strstr(out.data, "add element ip qubes-firewall dns-addr { 10.139.1.2 }\n"));
+    assert_non_null(strstr(out.data, "    chain prerouting {\n"
+                                     "        type filter hook prerouting priority -300; "
+                                     "policy accept;\n"));
+    _cleanup_buf_ struct buf dns = BUF_INIT;
+    const char *servers[] = { "10.139.1.1", "10.139.1.2" };
+    fwnft_dns(servers, 2, &dns);
+    assert_string_equal(dns.data, "flush set ip qubes-firewall dns-addr\n"
+                                  "add element ip qubes-firewall dns-addr { 10.139.1.1 }\n"
+                                  "add element ip qubes-firewall dns-addr { 10.139.1.2 }\n");
     _cleanup_buf_ struct buf fwd = BUF_INIT;
     const char *ips[] = { "10.137.0.3", "10.137.0.5" };
     fwnft_forward(ips, 2, &fwd);
@@ -128,6 +137,37 @@ static void test_the_table_and_its_jumps(void **state)
         "flush chain ip qubes-firewall qubes-forward\n"
         "add rule ip qubes-firewall qubes-forward ip saddr 10.137.0.3 jump qbs-10-137-0-3\n"
         "add rule ip qubes-firewall qubes-forward ip saddr 10.137.0.5 jump qbs-10-137-0-5\n");
+    _cleanup_buf_ struct buf gone = BUF_INIT;
+    fwnft_client_remove("10.137.0.5", &gone);
+    assert_string_equal(gone.data, "flush chain ip qubes-firewall qbs-10-137-0-5\n"
+                                   "delete chain ip qubes-firewall qbs-10-137-0-5\n");
+    _cleanup_buf_ struct buf end = BUF_INIT;
+    fwnft_cleanup(&end);
+    assert_string_equal(end.data, "delete table ip qubes-firewall\n");
+}
+
+/* upstream's test_008 and test_009: the connected clients' anti-spoofing */
+static void test_anti_spoofing_of_the_connected_ips(void **state)
+{
+    (void)state;
+    _cleanup_buf_ struct buf out = BUF_INIT;
+    const char *ips[] = { "10.137.0.1", "10.137.0.2" };
+    fwnft_antispoof(ips, 2, &out);
+    assert_string_equal(out.data,
+                        "flush chain ip qubes-firewall prerouting\n"
+                        "flush chain ip qubes-firewall postrouting\n"
+                        "table ip qubes-firewall {\n"
+                        "    chain prerouting {\n"
+                        "        iifname != \"vif*\" ip saddr {10.137.0.1, 10.137.0.2} drop\n"
+                        "    }\n"
+                        "    chain postrouting {\n"
+                        "        oifname != \"vif*\" ip daddr {10.137.0.1, 10.137.0.2} drop\n"
+                        "    }\n"
+                        "}\n");
+    _cleanup_buf_ struct buf none = BUF_INIT;
+    fwnft_antispoof(NULL, 0, &none);
+    assert_string_equal(none.data, "flush chain ip qubes-firewall prerouting\n"
+                                   "flush chain ip qubes-firewall postrouting\n");
 }
 
 int main(void)
@@ -137,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_dns_ports_and_ipv6),
         cmocka_unit_test(test_an_unresolvable_host_fails_and_drops_everything),
         cmocka_unit_test(test_the_table_and_its_jumps),
+        cmocka_unit_test(test_anti_spoofing_of_the_connected_ips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

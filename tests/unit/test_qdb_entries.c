@@ -75,12 +75,32 @@ static void test_a_rule_expires_after_its_second(void **state)
     qdb_entries_free(&e);
 }
 
+/* the tree is the client's IPv4 address's: Qubes' qdb_entries(addr_family=4) */
+static void test_dst6_rules_stay_out_of_the_ipv4_tree(void **state)
+{
+    (void)state;
+    struct qube q = { .firewall = "action=accept dst6=2001:db8::/32\n"
+                                  "action=accept dst4=10.0.0.0/8\n"
+                                  "action=drop\n" };
+    struct qdb_entries e;
+    long long next;
+    qdb_entries_firewall(&q, "10.137.0.3", 1000, &e, &next);
+    char *text = joined(&e);
+    assert_string_equal(text, "/qubes-firewall/10.137.0.3/policy=drop\n"
+                              "/qubes-firewall/10.137.0.3/0001=action=accept dst4=10.0.0.0/8\n"
+                              "/qubes-firewall/10.137.0.3/0002=action=drop\n"
+                              "/qubes-firewall/10.137.0.3=\n");
+    free(text);
+    qdb_entries_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_rules_is_qubes_default_accept),
         cmocka_unit_test(test_expired_rules_leave_their_numbers),
         cmocka_unit_test(test_a_rule_expires_after_its_second),
+        cmocka_unit_test(test_dst6_rules_stay_out_of_the_ipv4_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

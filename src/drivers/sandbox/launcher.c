@@ -604,10 +604,13 @@ int main(int argc, char **argv)
         die("%s", err.kind ? err.message : text);
     }
     close(sync[0]);
+    /* the state first: once the status descriptor closes, qubesd takes the
+     * qube as started and reads the state for the init's namespaces
+     * (network attach); before, it could find the previous run's */
+    write_state(&opt, pid);
     if (status_fd >= 0)
         close(status_fd);
     status_fd = -1;
-    write_state(&opt, pid);
     fprintf(stderr, "qubes-sandbox: qube=%s started init=%d uid_base=%u\n", opt.name, (int)pid,
             base);
     struct console con = { .fd = console[0] };
