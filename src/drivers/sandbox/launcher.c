@@ -297,16 +297,15 @@ static int child_main(void *arg)
 
 /* ---- supervision ---- */
 
-static void write_state(const struct options *opt, pid_t init_pid)
+static int write_state(const struct options *opt, pid_t init_pid, struct qerror *err)
 {
     _cleanup_free_ char *path = xasprintf("%s/" SANDBOX_STATE_FILE, opt->state_dir);
     _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
     _cleanup_fclose_ FILE *f = fopen(tmp, "we");
-    if (!f)
-        return;
-    fprintf(f, "launcher=%d\ninit=%d\n", (int)getpid(), (int)init_pid);
-    fflush(f);
-    rename(tmp, path);
+    if (!f || fprintf(f, "launcher=%d\ninit=%d\n", (int)getpid(), (int)init_pid) < 0 ||
+        fflush(f) != 0 || rename(tmp, path) < 0)
+        return qerror_errno(err, errno, "state file %s", path);
+    return 0;
 }
 
 /* After init is gone the kernel kills the rest of the pid namespace; the
@@ -336,6 +335,16 @@ static void release(const struct options *opt, struct qube_cgroup *cg)
     rmdir(work);
     rmdir(root);
     rmdir(opt->state_dir);
+}
+
+/* A start given up after init was cloned: init goes, then what was made for it. */
+static void __attribute__((noreturn))
+abandon(const struct options *opt, struct qube_cgroup *cg, pid_t init_pid, const char *why)
+{
+    kill(init_pid, SIGKILL);
+    waitpid(init_pid, NULL, 0);
+    release(opt, cg);
+    die("%s", why);
 }
 
 /* The qube writes its console; dom0 keeps at most SANDBOX_CONSOLE_MAX bytes
@@ -569,6 +578,12 @@ int main(int argc, char **argv)
                       CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD, &args);
     if (pid < 0)
         die("clone: %s", strerror(errno));
+    /* the state before init may run: its qrexec-agent's hello makes qubesd take
+     * the qube as started and read the state for the init's namespaces (network
+     * attach), which can be before this helper is scheduled again; release()
+     * removes it if the start fails */
+    if (write_state(&opt, pid, &err) < 0)
+        abandon(&opt, &cg, pid, err.message);
     close(sync[1]);
     close(console[1]);
     close(idmap_fd);
@@ -577,12 +592,8 @@ int main(int argc, char **argv)
     close(SANDBOX_QUBESDB_FD);
     fcntl(console[0], F_SETFL, O_NONBLOCK);
 
-    if (cgroup_add(&cg, pid, &err) < 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        release(&opt, &cg);
-        die("%s", err.message);
-    }
+    if (cgroup_add(&cg, pid, &err) < 0)
+        abandon(&opt, &cg, pid, err.message);
     sync_send(sync[0], SYNC_CGROUP);
     char msg = sync_wait(sync[0]);
     if (msg == SYNC_USERNS) {
@@ -604,10 +615,6 @@ int main(int argc, char **argv)
         die("%s", err.kind ? err.message : text);
     }
     close(sync[0]);
-    /* the state first: once the status descriptor closes, qubesd takes the
-     * qube as started and reads the state for the init's namespaces
-     * (network attach); before, it could find the previous run's */
-    write_state(&opt, pid);
     if (status_fd >= 0)
         close(status_fd);
     status_fd = -1;
