@@ -10,16 +10,6 @@ setup() {
     ok admin.vm.property.Set work netvm net
 }
 
-# run_tool WANT_RC CMD...: stdout+stderr of the tool, asserting its exit code.
-run_tool() {
-    local want=$1 out rc
-    shift
-    out=$("$@" 2>&1)
-    rc=$?
-    [ "$rc" = "$want" ] || fail "exit status of $*: expected $want, got $rc; output: $out"
-    printf '%s' "$out"
-}
-
 test_qvm_ls_default_table() {
     assert_eq "NAME    STATE    CLASS       LABEL  TEMPLATE  NETVM
 dom0    Running  AdminVM     black  -         -
