@@ -203,12 +203,11 @@ int qvm_create_main(int argc, char **argv)
     if (standalone) {
         if (template_name) {
             buf_append_str(&source, template_name);
-        } else if (qcall("admin.property.Get", "default_template", "dom0", "", 0, &source, &err) ==
-                   0) {
-            const char *v = strrchr(source.data ? source.data : "", ' ');
-            _cleanup_free_ char *t = xstrdup(v ? v + 1 : "");
-            buf_reset(&source);
-            buf_append_str(&source, t);
+        } else {
+            struct qprop p = { 0 };
+            if (global_prop_get("default_template", &p, &err) == 0)
+                buf_append_str(&source, p.value);
+            free(p.value);
         }
         template_name = NULL;
     }

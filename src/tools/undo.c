@@ -23,11 +23,8 @@ void undo_created_qube(struct undo *u, const char *name)
 
 int undo_global_property(struct undo *u, const char *prop, struct qerror *err)
 {
-    _cleanup_buf_ struct buf content = BUF_INIT;
-    if (qcall("admin.property.Get", prop, "dom0", "", 0, &content, err) < 0)
-        return -1;
     struct qprop p = { 0 };
-    if (qprop_parse_value(content.data ? content.data : "", &p, err) < 0)
+    if (global_prop_get(prop, &p, err) < 0)
         return -1;
     struct undo_step *s = undo_push(u);
     s->prop = xstrdup(prop);
@@ -49,9 +46,6 @@ static bool undo_step_run(const struct undo_step *s, struct qerror *step_err)
 
 int undo_fail(const struct cli *cli, struct undo *u, const char *what, const struct qerror *err)
 {
-    size_t nqubes = 0;
-    for (size_t i = 0; i < u->n; i++)
-        nqubes += u->steps[i].qube != NULL;
     _cleanup_buf_ struct buf done = BUF_INIT;
     _cleanup_strv_ char **failures = NULL;
     size_t nfailures = 0;
@@ -61,11 +55,10 @@ int undo_fail(const struct cli *cli, struct undo *u, const char *what, const str
         bool ok = undo_step_run(s, &step_err);
         if (done.len)
             buf_append_str(&done, ", ");
-        /* one qube goes without its name: the command line named it */
-        if (s->qube && nqubes == 1)
-            buf_printf(&done, "qube %s", ok ? "removed" : "NOT removed");
-        else if (s->qube)
+        if (s->qube && u->name_qubes)
             buf_printf(&done, "qube %s %s", s->qube, ok ? "removed" : "NOT removed");
+        else if (s->qube)
+            buf_printf(&done, "qube %s", ok ? "removed" : "NOT removed");
         else
             buf_printf(&done, "qubes-prefs %s %s", s->prop, ok ? "put back" : "NOT put back");
         if (!ok)

@@ -18,6 +18,7 @@ struct undo_step {
 struct undo {
     struct undo_step *steps;
     size_t n;
+    bool name_qubes; /* say which qube went: the run may have made more than one */
 };
 
 /* name was created by this run. */
