@@ -338,8 +338,8 @@ file" admin.vm.notes.Get work
 }
 
 test_tools_help() {
-    for t in qvm-ls qvm-create qvm-remove qvm-clone qvm-prefs qubes-prefs qvm-features qvm-tags \
-        qvm-check qvm-notes qvm-firewall; do
+    for t in qvm-ls qvm-create qvm-create-default-netvms qvm-remove qvm-clone qvm-prefs qubes-prefs \
+        qvm-features qvm-tags qvm-check qvm-notes qvm-firewall; do
         out=$("$t" --help 2>&1)
         assert_eq 0 "$?" "$t --help exit status"
         assert_eq "usage: $t " "${out:0:$((8 + ${#t}))}" "$t --help"
