@@ -449,6 +449,14 @@ int qprop_parse_value(const char *s, struct qprop *p, struct qerror *err)
     return 0;
 }
 
+int global_prop_get(const char *prop, struct qprop *p, struct qerror *err)
+{
+    _cleanup_buf_ struct buf content = BUF_INIT;
+    if (qcall("admin.property.Get", prop, "dom0", "", 0, &content, err) < 0)
+        return -1;
+    return qprop_parse_value(content.data ? content.data : "", p, err);
+}
+
 static int qprop_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct qprop *)a)->name, ((const struct qprop *)b)->name);

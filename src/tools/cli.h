@@ -179,6 +179,8 @@ struct qprop {
 };
 /* Parses "default=<b> type=<t> <value>" (Get's answer, no name). */
 int qprop_parse_value(const char *s, struct qprop *p, struct qerror *err);
+/* A global property (admin.property.Get), parsed; p->value is the caller's. */
+int global_prop_get(const char *prop, struct qprop *p, struct qerror *err);
 /* Parses a GetAll answer: "<name> default=.. type=.. <value>\n"..., with the
  * \\ and \n escapes undone. Sorted by name as qubesd sends it. */
 int qprops_parse(const char *s, size_t len, struct qprop **props, size_t *n, struct qerror *err);

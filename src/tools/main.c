@@ -15,6 +15,8 @@ struct tool {
 static const struct tool tools[] = {
     { "qvm-ls", qvm_ls_main, "list qubes and their properties" },
     { "qvm-create", qvm_create_main, "create a new qube" },
+    { "qvm-create-default-netvms", qvm_create_default_netvms_main,
+      "create sys-net and sys-firewall as the installer does" },
     { "qvm-remove", qvm_remove_main, "remove qubes" },
     { "qvm-clone", qvm_clone_main, "clone a qube" },
     { "qvm-prefs", qvm_prefs_main, "show or change properties of a qube" },
@@ -57,7 +59,11 @@ int main(int argc, char **argv)
         return 2;
     }
     printf("usage: qvm TOOL [ARGS...]  (or call a tool by its name)\n\ntools:\n");
+    int width = 0;
     for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
-        printf("  %-14s %s\n", tools[i].name, tools[i].summary);
+        if ((int)strlen(tools[i].name) > width)
+            width = (int)strlen(tools[i].name);
+    for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
+        printf("  %-*s %s\n", width, tools[i].name, tools[i].summary);
     return 0;
 }

@@ -1,5 +1,5 @@
 /* qvm-create: create a qube, then set the requested properties; a qube
- * whose property cannot be set is removed again, so nothing half-made stays. */
+ * whose property cannot be set is removed again (tools/undo.h), so nothing half-made stays. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "tools/cli.h"
 #include "tools/dom0_service.h"
 #include "tools/tools.h"
+#include "tools/undo.h"
 
 static const char usage[] =
     "usage: qvm-create [--verbose] [--quiet] [--help] [--class CLS]\n"
@@ -76,19 +77,6 @@ static int import_root(const char *name, const char *image, struct qerror *err)
         return 0;
     _cleanup_free_ char *grow = xasprintf("%llu", own);
     return qcall("admin.vm.volume.Resize", "root", name, grow, strlen(grow), NULL, err);
-}
-
-/* Removes the qube made by this run after a failure; the message says whether it went. */
-static int fail_created(const struct cli *cli, const char *name, const char *what,
-                        const struct qerror *err)
-{
-    struct qerror rm_err = { 0 };
-    bool removed = qcall("admin.vm.Remove", "", name, "", 0, NULL, &rm_err) == 0;
-    cli_error(cli, "%s (%s): %s", what, removed ? "qube removed" : "qube NOT removed",
-              err->message);
-    if (!removed)
-        cli_error(cli, "%s", rm_err.message);
-    return 1;
 }
 
 int qvm_create_main(int argc, char **argv)
@@ -215,25 +203,24 @@ int qvm_create_main(int argc, char **argv)
     if (standalone) {
         if (template_name) {
             buf_append_str(&source, template_name);
-        } else if (qcall("admin.property.Get", "default_template", "dom0", "", 0, &source, &err) ==
-                   0) {
-            const char *v = strrchr(source.data ? source.data : "", ' ');
-            _cleanup_free_ char *t = xstrdup(v ? v + 1 : "");
-            buf_reset(&source);
-            buf_append_str(&source, t);
+        } else {
+            struct qprop p = { 0 };
+            if (global_prop_get("default_template", &p, &err) == 0)
+                buf_append_str(&source, p.value);
+            free(p.value);
         }
         template_name = NULL;
     }
     if (qube_create(klass, name, label, template_name, &pools, &err) < 0)
         return cli_qerror(&cli, &err);
+    _cleanup_undo_ struct undo undo = { 0 };
+    undo_created_qube(&undo, name);
     if (standalone && source.len) {
         _cleanup_buf_ struct buf token = BUF_INIT;
         if (qcall("admin.vm.volume.CloneFrom", "root", source.data, "", 0, &token, &err) < 0 ||
             qcall("admin.vm.volume.CloneTo", "root", name, token.data, token.len, NULL, &err) < 0) {
-            struct qerror rm_err = { 0 };
-            qcall("admin.vm.Remove", "", name, "", 0, NULL, &rm_err);
-            return cli_error(&cli, "Cannot copy the root of %s (qube removed): %s", source.data,
-                             err.message);
+            _cleanup_free_ char *what = xasprintf("Cannot copy the root of %s", source.data);
+            return undo_fail(&cli, &undo, what, &err);
         }
     }
 
@@ -243,12 +230,12 @@ int qvm_create_main(int argc, char **argv)
         const char *value = eq + 1;
         if (qcall("admin.vm.property.Set", prop, name, value, strlen(value), NULL, &err) < 0) {
             _cleanup_free_ char *what = xasprintf("Error setting property %s", prop);
-            return fail_created(&cli, name, what, &err);
+            return undo_fail(&cli, &undo, what, &err);
         }
     }
     if (root_image) {
         if (import_root(name, root_image, &err) < 0)
-            return fail_created(&cli, name, "Error importing root volume", &err);
+            return undo_fail(&cli, &undo, "Error importing root volume", &err);
         if (root_move && unlink(root_move) < 0)
             return cli_error(&cli, "%s: %s", root_move, strerror(errno));
     }

@@ -3,6 +3,7 @@
 
 int qvm_ls_main(int argc, char **argv);
 int qvm_create_main(int argc, char **argv);
+int qvm_create_default_netvms_main(int argc, char **argv);
 int qvm_remove_main(int argc, char **argv);
 int qvm_clone_main(int argc, char **argv);
 int qvm_prefs_main(int argc, char **argv);

@@ -31,6 +31,16 @@ mk_template() { ok admin.vm.Create.TemplateVM dom0 "" "name=$1 label=${2:-black}
 mk_appvm() { ok admin.vm.Create.AppVM dom0 "$2" "name=$1 label=${3:-red}"; }
 mk_standalone() { ok admin.vm.Create.StandaloneVM dom0 "" "name=$1 label=${2:-green}"; }
 
+# run_tool WANT_RC CMD...: stdout+stderr of the tool, asserting its exit code.
+run_tool() {
+    local want=$1 out rc
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    [ "$rc" = "$want" ] || fail "exit status of $*: expected $want, got $rc; output: $out"
+    printf '%s' "$out"
+}
+
 # The value part of a property.Get answer.
 prop() {
     local a

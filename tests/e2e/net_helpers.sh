@@ -43,6 +43,9 @@ make_sys_firewall() {
     ok admin.vm.property.Set sys-firewall netvm sys-net
 }
 
+# How many times sys-firewall's agent applied IP's rules (dom0's copy).
+handled() { qubesdb-read -d sys-firewall "/qubes-firewall-handled/$1" 2>/dev/null || echo 0; }
+
 fetch() { qube_run "$1" "wget -q -O- http://$2/ 2>/dev/null || echo unreachable"; }
 # Where the answer is to be none: a dropped connection is given up after 5 s.
 no_fetch() { qube_run "$1" "timeout 5 wget -q -O- http://$2/ 2>/dev/null || echo unreachable"; }

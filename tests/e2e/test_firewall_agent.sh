@@ -19,9 +19,6 @@ make_clients() {
     done
 }
 
-# How many times sys-firewall's agent applied IP's rules (dom0's copy).
-handled() { qubesdb-read -d sys-firewall "/qubes-firewall-handled/$1" 2>/dev/null || echo 0; }
-
 # rules QUBE RULE...: sets QUBE's rules and waits until sys-firewall's agent
 # applied them (its handled count grew); starts QUBE first.
 rules() {

@@ -10,15 +10,6 @@ setup() {
     mk_appvm work fedora blue
 }
 
-run_tool() {
-    local want=$1 out rc
-    shift
-    out=$("$@" 2>&1)
-    rc=$?
-    [ "$rc" = "$want" ] || fail "exit status of $*: expected $want, got $rc; output: $out"
-    printf '%s' "$out"
-}
-
 images() { (cd "$QUBES_ROOT/var/lib/qubes" && find appvms vm-templates -type f 2>/dev/null | sort | tr '\n' ' '); }
 
 test_volume_methods_exact() {

@@ -10,16 +10,6 @@ setup() {
     ok admin.vm.property.Set work netvm net
 }
 
-# run_tool WANT_RC CMD...: stdout+stderr of the tool, asserting its exit code.
-run_tool() {
-    local want=$1 out rc
-    shift
-    out=$("$@" 2>&1)
-    rc=$?
-    [ "$rc" = "$want" ] || fail "exit status of $*: expected $want, got $rc; output: $out"
-    printf '%s' "$out"
-}
-
 test_qvm_ls_default_table() {
     assert_eq "NAME    STATE    CLASS       LABEL  TEMPLATE  NETVM
 dom0    Running  AdminVM     black  -         -
@@ -348,8 +338,8 @@ file" admin.vm.notes.Get work
 }
 
 test_tools_help() {
-    for t in qvm-ls qvm-create qvm-remove qvm-clone qvm-prefs qubes-prefs qvm-features qvm-tags \
-        qvm-check qvm-notes qvm-firewall; do
+    for t in qvm-ls qvm-create qvm-create-default-netvms qvm-remove qvm-clone qvm-prefs qubes-prefs \
+        qvm-features qvm-tags qvm-check qvm-notes qvm-firewall; do
         out=$("$t" --help 2>&1)
         assert_eq 0 "$?" "$t --help exit status"
         assert_eq "usage: $t " "${out:0:$((8 + ${#t}))}" "$t --help"

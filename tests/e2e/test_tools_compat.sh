@@ -12,16 +12,6 @@ setup() {
     mk_appvm work fedora blue
 }
 
-# run_tool WANT_RC CMD...: stdout+stderr of the tool, asserting its exit code.
-run_tool() {
-    local want=$1 out rc
-    shift
-    out=$("$@" 2>&1)
-    rc=$?
-    [ "$rc" = "$want" ] || fail "exit status of $*: expected $want, got $rc; output: $out"
-    printf '%s' "$out"
-}
-
 # A qube that runs: a real (busybox) template and an AppVM of it, started.
 running_qube() {
     make_template tpl
