@@ -13,16 +13,55 @@ reset=$(tput sgr0 2>/dev/null || true)
 
 qubesd >"$QUBES_ROOT/qubesd.out" 2>&1 &
 qubesd_pid=$!
+
+# The demo's own "internet": a network namespace with a web server and a DNS
+# server, joined by a veth whose dom0 end becomes sys-net's uplink. No packet
+# of the demo leaves this machine.
+inet=qubicle-demo$$
+uplink=qbdemo$$
+web=10.200.0.1
+# cable: the veth, again after sys-net stopped (a veth goes with the namespace
+# it was moved into; a real interface comes back to dom0).
+cable() {
+    ip link show $uplink >/dev/null 2>&1 && return
+    ip link add $uplink type veth peer name eth0 netns $inet
+    ip -n $inet addr add $web/24 dev eth0
+    ip -n $inet link set eth0 up
+}
+ip netns add $inet
+ip -n $inet link set lo up
+cable
+mkdir "$QUBES_ROOT/www"
+echo "hello from the demo's internet" >"$QUBES_ROOT/www/index.html"
+ip netns exec $inet busybox httpd -f -p $web:80 -h "$QUBES_ROOT/www" &
+web_pid=$!
+ip netns exec $inet python3 "$build/../tests/e2e/dns_server.py" $web web.example=$web &
+dns_pid=$!
+
 cleanup() {
     # qubes outlive qubesd, as VMs do in Qubes: stop this root's before leaving
     pkill -USR1 -f "qubes-sandbox .*--state-dir $QUBES_ROOT/" 2>/dev/null && sleep 0.5
-    kill $qubesd_pid 2>/dev/null || true
+    kill $qubesd_pid $web_pid $dns_pid 2>/dev/null || true
     wait $qubesd_pid 2>/dev/null || true
+    ip netns del $inet 2>/dev/null || true
+    ip link del $uplink 2>/dev/null || true
     rm -rf "$QUBES_ROOT"
 }
 trap cleanup EXIT
 for _ in $(seq 100); do [ -S "$QUBES_ROOT/run/qubesd.sock" ] && break; sleep 0.05; done
 
+# firewall VM ARGS...: run qvm-firewall VM ARGS and wait until sys-firewall has
+# applied the change (its agent counts each under /qubes-firewall-handled/IP).
+firewall() {
+    local ip before
+    ip=$(qvm-prefs "$1" ip)
+    before=$(qubesdb-read -d sys-firewall "/qubes-firewall-handled/$ip" 2>/dev/null || echo 0)
+    run qvm-firewall "$@"
+    for _ in $(seq 100); do
+        [ "$(qubesdb-read -d sys-firewall "/qubes-firewall-handled/$ip" 2>/dev/null || echo 0)" -gt "$before" ] && return
+        sleep 0.05
+    done
+}
 step() { printf '\n%s== %s%s\n' "$bold" "$*" "$reset"; }
 # run CMD...: show the command, run it, show its output; the demo stops if
 # it fails unexpectedly.
@@ -47,17 +86,19 @@ run qvm-template build --recipe minimal minimal
 run qvm-template build --recipe debian-12 debian-12
 run qvm-template list
 
-step "Qubes, each with a label"
+step "The network qubes, as Qubes' installer makes them (sys-net's uplink: the demo's internet)"
 run qubes-prefs default_template debian-12
-run qvm-create --label red sys-net --prop provides_network=True --prop netvm=
-run qvm-create --label green sys-firewall --prop provides_network=True --prop netvm=sys-net
+run qvm-create-default-netvms --uplink $uplink --uplink-address 10.200.0.2/24 --uplink-gateway $web --uplink-dns $web
+run qvm-ls --fields name,class,label,netvm,template sys-net sys-firewall
+
+step "Qubes, each with a label"
 run qvm-create --label blue work
 run qvm-create --label purple --template minimal personal
 run qvm-clone --class StandaloneVM minimal legacy
 run qvm-create --label red untrusted --prop netvm=
 
 step "A netvm chain: work -> sys-firewall -> sys-net"
-run qubes-prefs default_netvm sys-firewall
+run qubes-prefs default_netvm
 refused qvm-prefs --default sys-net netvm
 run qvm-prefs work netvm
 run qvm-prefs work ip
@@ -84,10 +125,10 @@ run qvm-tags work list
 run qvm-notes work --set "keys for project X live here"
 run qvm-notes work
 
-step "Firewall rules of work (enforced by sys-firewall once networking lands)"
+step "Firewall rules of work (sys-firewall enforces them)"
 run qvm-firewall work reset
 run qvm-firewall work del accept
-run qvm-firewall work add accept dsthost=debian.org proto=tcp dstports=443
+run qvm-firewall work add accept dsthost=web.example proto=tcp dstports=443
 run qvm-firewall work add accept specialtarget=dns
 run qvm-firewall work add drop
 run qvm-firewall work list
@@ -99,6 +140,13 @@ run qvm-ls --running
 run qvm-run -p work 'grep PRETTY_NAME /etc/os-release; id; hostname'
 run qvm-run -p -u root work 'echo "root here is uid $(id -u); processes visible: $(ls /proc | grep -c "^[0-9]")"'
 run qvm-run -p personal 'echo "personal runs $(uname -s) in its own sandbox"; cat /etc/os-release'
+
+step "The network: personal reaches a web server through sys-firewall and sys-net, until a rule says no"
+run qvm-run -p personal 'cat /etc/resolv.conf; ip route; wget -q -O- http://web.example/'
+firewall personal add --before 0 drop dsthost=web.example
+refused qvm-run -p personal 'wget -O- http://web.example/'
+firewall personal del --rule-no 0
+run qvm-run -p personal 'wget -q -O- http://web.example/'
 
 step "What a qube writes: / is discarded at shutdown, /home/user is kept"
 run qvm-run -p personal 'echo kept > /home/user/note'
@@ -152,6 +200,7 @@ qubesd_pid=$!
 for _ in $(seq 100); do [ -S "$QUBES_ROOT/run/qubesd.sock" ] && break; sleep 0.05; done
 run qvm-ls
 run qvm-prefs debian-12 memory
+cable
 run qvm-run -p work 'echo work still starts after a qubesd restart'
 run qvm-shutdown --wait --all
 

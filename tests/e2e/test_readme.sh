@@ -137,12 +137,16 @@ test_demo_invocations() {
     make_template debian-12
     make_template minimal
     assert_eq "" "$(demo 0 'qubes-prefs default_template debian-12')"
-    assert_eq "" "$(demo 0 'qvm-create --label red sys-net --prop provides_network=True --prop netvm=')"
-    assert_eq "" "$(demo 0 'qvm-create --label green sys-firewall --prop provides_network=True --prop netvm=sys-net')"
+    # sys-net's uplink: an interface name nothing uses (the demo's is its internet's veth)
+    assert_eq "" "$(uplink=qbreadme$$ web=10.200.0.1 demo 0 'qvm-create-default-netvms --uplink $uplink --uplink-address 10.200.0.2/24 --uplink-gateway $web --uplink-dns $web')"
+    assert_eq "NAME          CLASS  LABEL  NETVM    TEMPLATE
+sys-firewall  AppVM  green  sys-net  debian-12
+sys-net       AppVM  red    -        debian-12" \
+        "$(demo 0 'qvm-ls --fields name,class,label,netvm,template sys-net sys-firewall')"
     assert_eq "" "$(demo 0 'qvm-create --label blue work')"
     assert_eq "" "$(demo 0 'qvm-create --label purple --template minimal personal')"
     assert_eq "" "$(demo 0 'qvm-create --label red untrusted --prop netvm=')"
-    assert_eq "" "$(demo 0 'qubes-prefs default_netvm sys-firewall')"
+    assert_eq "sys-firewall" "$(demo 0 'qubes-prefs default_netvm')"
     assert_eq "sys-firewall" "$(demo 0 'qvm-prefs work netvm')"
     assert_eq "qvm-prefs: error: Loops in network are unsupported" \
         "$(demo 1 'qvm-prefs --default sys-net netvm')"
@@ -163,13 +167,13 @@ project-x" "$(demo 0 'qvm-tags work list')"
     assert_eq "keys for project X live here" "$(demo 0 'qvm-notes work')"
     assert_eq "" "$(demo 0 'qvm-firewall work reset')"
     assert_eq "" "$(demo 0 'qvm-firewall work del accept')"
-    assert_eq "" "$(demo 0 'qvm-firewall work add accept dsthost=debian.org proto=tcp dstports=443')"
+    assert_eq "" "$(demo 0 'qvm-firewall work add accept dsthost=web.example proto=tcp dstports=443')"
     assert_eq "" "$(demo 0 'qvm-firewall work add accept specialtarget=dns')"
     assert_eq "" "$(demo 0 'qvm-firewall work add drop')"
-    assert_eq "NO  ACTION  HOST        PROTOCOL  PORT(S)  SPECIAL TARGET  ICMP TYPE  EXPIRE  COMMENT
-0   accept  debian.org  tcp       443      -               -          -       -
-1   accept  -           -         -        dns             -          -       -
-2   drop    -           -         -        -               -          -       -" \
+    assert_eq "NO  ACTION  HOST         PROTOCOL  PORT(S)  SPECIAL TARGET  ICMP TYPE  EXPIRE  COMMENT
+0   accept  web.example  tcp       443      -               -          -       -
+1   accept  -            -         -        dns             -          -       -
+2   drop    -            -         -        -               -          -       -" \
         "$(demo 0 'qvm-firewall work list')"
     assert_eq "" "$(demo 0 'qvm-remove --force untrusted')"
     assert_eq "qvm-clone: Cloning private volume" "$(demo 0 'qvm-clone work work-copy')"
