@@ -165,6 +165,7 @@ static void on_exit_fd(struct loop_watch *w, uint32_t events)
     int rc = rt->drv->reap(rt->run, &reap_err);
     rt->run = NULL;
     qube_run_end(q);
+    qube_run_save(q);
     fire0(app, q, "domain-stopped");
     struct qerror stop_err = { 0 };
     if (storage_stop(app, q, &stop_err) < 0)
@@ -223,7 +224,12 @@ static struct qube_runtime *runtime_new(struct app *app, struct qube *q,
     rt->qrexec_watch.fd = -1;
     rt->exit_watch = (struct loop_watch){ .fd = drv->exit_fd(run), .fn = on_exit_fd, .ctx = rt };
     q->runtime = rt;
-    qube_run_begin(app, q);
+    if (state == POWER_RUNNING) {
+        qube_run_resume(app, q); /* found running by a new qubesd */
+    } else {
+        qube_run_begin(app, q);
+        qube_run_save(q);
+    }
     loop_add(app->loop, &rt->exit_watch, EPOLLIN);
     return rt;
 }

@@ -27,8 +27,8 @@
 struct network {
     struct app *app;
     struct event_subscriber sub;
-    struct kv_list nat_slots;       /* top qube -> its NAT uplink's slot */
-    struct kv_list links;           /* client -> "<netvm> <ip>" of its link, while it has one */
+    struct kv_list nat_slots; /* top qube -> its NAT uplink's slot */
+    struct kv_list links;     /* client -> "<netvm> <ip> <xid>" of its link, while it has one */
     struct loop_watch expire_timer; /* the next firewall rule to expire */
     long long next_expire;          /* its time, 0: none armed */
 };
@@ -59,10 +59,19 @@ static char *prop_text(const struct app *app, const struct qube *q, const char *
 }
 
 /* The netvm and address of client's link; false when it has none. */
-static bool link_of(const struct network *n, const char *client, char netvm[32], char ip[16])
+static bool link_of(const struct network *n, const char *client, char netvm[32], char ip[16],
+                    int *xid)
 {
     const char *link = kv_get(&n->links, client);
-    return link && sscanf(link, "%31s %15s", netvm, ip) == 2;
+    int ignored;
+    return link && sscanf(link, "%31s %15s %d", netvm, ip, xid ? xid : &ignored) == 3;
+}
+
+static void link_set(struct network *n, const struct qube *client, const struct qube *netvm,
+                     const char *ip)
+{
+    _cleanup_free_ char *link = xasprintf("%s %s %d", netvm->name, ip, client->xid);
+    kv_set(&n->links, client->name, link);
 }
 
 /* /connected-ips of netvm from the links it holds now, in qube order. */
@@ -72,7 +81,7 @@ static void publish_connected(struct network *n, struct qube *netvm)
     buf_append(&ips, "", 0);
     for (size_t i = 0; i < n->app->n_qubes; i++) {
         char name[32], ip[16];
-        if (link_of(n, n->app->qubes[i]->name, name, ip) && strcmp(name, netvm->name) == 0)
+        if (link_of(n, n->app->qubes[i]->name, name, ip, NULL) && strcmp(name, netvm->name) == 0)
             buf_printf(&ips, "%s%s", ips.len ? " " : "", ip);
     }
     struct qerror err = { 0 };
@@ -97,7 +106,7 @@ static void publish_firewall(struct network *n, const struct qube *client)
 {
     char name[32], ip[16];
     struct qube *netvm;
-    if (!link_of(n, client->name, name, ip) || !(netvm = app_find(n->app, name)))
+    if (!link_of(n, client->name, name, ip, NULL) || !(netvm = app_find(n->app, name)))
         return;
     _cleanup_free_ char *gateway = prop_text(n->app, client, "visible_gateway");
     long long next = 0;
@@ -132,18 +141,17 @@ static int attach(struct network *n, const struct app *app, const struct qube *c
     _cleanup_close_ int netvm_ns = client_ns < 0 ? -1 : lifecycle_netns_fd(netvm, err);
     if (netvm_ns < 0)
         return -1;
-    struct vif_config c = { client_ns, netvm_ns, client->qid, ip, gateway };
+    struct vif_config c = { client_ns, netvm_ns, client->xid, ip, gateway };
     char vif[16];
-    vif_name(client->qid, vif);
+    vif_name(client->xid, vif);
     if (vif_attach(&c, err) < 0)
         return -1;
     if (provider_allow(netvm_ns, vif, ip, true, err) < 0) {
         struct qerror ignored;
-        vif_detach(netvm_ns, client->qid, &ignored);
+        vif_detach(netvm_ns, client->xid, &ignored);
         return -1;
     }
-    _cleanup_free_ char *link = xasprintf("%s %s", netvm->name, ip);
-    kv_set(&n->links, client->name, link);
+    link_set(n, client, netvm, ip);
     publish_connected(n, (struct qube *)netvm);
     publish_firewall(n, client);
     log_info("qube=%s op=network-attach netvm=%s ip=%s vif=%s", client->name, netvm->name, ip, vif);
@@ -154,7 +162,8 @@ static int attach(struct network *n, const struct app *app, const struct qube *c
 static void detach(struct network *n, const struct app *app, const struct qube *client)
 {
     char netvm_name[32], ip[16];
-    if (!link_of(n, client->name, netvm_name, ip))
+    int xid;
+    if (!link_of(n, client->name, netvm_name, ip, &xid))
         return;
     kv_del(&n->links, client->name);
     struct qube *netvm = app_find(app, netvm_name);
@@ -169,8 +178,8 @@ static void detach(struct network *n, const struct app *app, const struct qube *
         qerror_clear(&err);
     }
     char vif[16];
-    vif_name(client->qid, vif);
-    vif_detach(netvm_ns, client->qid, &err); /* gone already when the client stopped */
+    vif_name(xid, vif);              /* the xid the client had: a stopped one has none now */
+    vif_detach(netvm_ns, xid, &err); /* gone already when the client stopped */
     qerror_clear(&err);
     if (provider_allow(netvm_ns, vif, ip, false, &err) < 0)
         log_warning("qube=%s op=network-detach netvm=%s result=error: %s", client->name, netvm_name,
@@ -364,10 +373,8 @@ struct network *network_open(struct app *app)
             slot_recall(n, q);
         const struct qube *netvm = qube_netvm(app, q);
         _cleanup_free_ char *ip = prop_text(app, q, "visible_ip");
-        if (netvm && ip && qube_power(q) == POWER_RUNNING && qube_power(netvm) == POWER_RUNNING) {
-            _cleanup_free_ char *link = xasprintf("%s %s", netvm->name, ip);
-            kv_set(&n->links, q->name, link);
-        }
+        if (netvm && ip && qube_power(q) == POWER_RUNNING && qube_power(netvm) == POWER_RUNNING)
+            link_set(n, q, netvm, ip);
     }
     return n;
 }

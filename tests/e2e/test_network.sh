@@ -144,3 +144,28 @@ test_a_qubesd_restart_keeps_track_of_the_uplink() {
     ok admin.vm.Shutdown sys-net wait
     ! nft list table ip "qubicle-$slot" >/dev/null 2>&1 || fail "dom0's table outlived sys-net"
 }
+
+# A restarted qubesd keeps each running qube's xid and start time (a Xen domain
+# keeps its domid), so the vif<xid>.0 it finds is the one it detaches later.
+test_a_qubesd_restart_keeps_xids_and_their_vifs() {
+    make_template min
+    make_sys_net
+    mk_appvm work min blue
+    ok admin.vm.property.Set work netvm sys-net
+    assert_eq "hello from the internet" "$(fetch work $WEB)" "through sys-net"
+    local xid started
+    xid=$(prop work xid)
+    started=$(prop work start_time)
+    assert_eq "vif$xid.0" "$(qvm-run -p -u root sys-net 'ip -o link' </dev/null |
+        grep -o 'vif[0-9]*\.0' | sort -u)" "work's vif is named after its xid"
+    restart_qubesd
+    assert_eq "$xid $started" "$(prop work xid) $(prop work start_time)" "kept over the restart"
+    ok admin.vm.property.Set work netvm ""
+    assert_eq "" "$(qvm-run -p -u root sys-net 'ip -o link' </dev/null |
+        grep -o 'vif[0-9]*\.0' | sort -u)" "the vif went with the link"
+    assert_eq "unreachable" "$(no_fetch work $WEB)" "no netvm, no network"
+    mk_appvm other min green
+    qvm-start -q other || fail "start other"
+    [ "$(prop other xid)" -gt "$(prop sys-net xid)" ] && [ "$(prop other xid)" -gt "$xid" ] ||
+        fail "a new xid counts on from the ones kept: $(prop other xid)"
+}
