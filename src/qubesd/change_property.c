@@ -17,22 +17,37 @@ static const char *event_text(const struct prop_def *def, const char *v)
     return def->type == PROP_VM && !*v ? "None" : v;
 }
 
+/* An event on a property: its name and keyword arguments (name, then newvalue
+ * and oldvalue when given), as property-set/-reset and their pre- events carry. */
+struct prop_event {
+    char name[128];
+    const char *keys[3], *values[3];
+    size_t n;
+};
+
+static void prop_event_init(struct prop_event *ev, const char *prefix, const struct prop_def *def,
+                            const char *newvalue, const char *oldvalue)
+{
+    snprintf(ev->name, sizeof(ev->name), "%s%s", prefix, def->name);
+    ev->keys[0] = "name";
+    ev->values[0] = def->name;
+    ev->n = 1;
+    if (newvalue) {
+        ev->keys[ev->n] = "newvalue";
+        ev->values[ev->n++] = event_text(def, newvalue);
+    }
+    if (oldvalue) {
+        ev->keys[ev->n] = "oldvalue";
+        ev->values[ev->n++] = event_text(def, oldvalue);
+    }
+}
+
 static void fire_change(struct app *app, const struct qube *q, const char *prefix,
                         const struct prop_def *def, const char *newvalue, const char *oldvalue)
 {
-    char event[128];
-    snprintf(event, sizeof(event), "%s%s", prefix, def->name);
-    const char *keys[3] = { "name" }, *values[3] = { def->name };
-    size_t n = 1;
-    if (newvalue) {
-        keys[n] = "newvalue";
-        values[n++] = event_text(def, newvalue);
-    }
-    if (oldvalue) {
-        keys[n] = "oldvalue";
-        values[n++] = event_text(def, oldvalue);
-    }
-    app_fire(app, q, event, n, keys, values);
+    struct prop_event ev;
+    prop_event_init(&ev, prefix, def, newvalue, oldvalue);
+    app_fire(app, q, ev.name, ev.n, ev.keys, ev.values);
 }
 
 /* Children of q that inherit this property now see another value. */
@@ -80,20 +95,10 @@ static void fire_default_followers(struct app *app, const struct qube *q,
 static int check_change(struct app *app, const struct qube *q, const struct prop_def *def,
                         const char *newvalue, const char *oldvalue, struct qerror *err)
 {
-    char event[128];
-    snprintf(event, sizeof(event), "%s%s",
-             newvalue ? "property-pre-set:" : "property-pre-reset:", def->name);
-    const char *keys[3] = { "name" }, *values[3] = { def->name };
-    size_t n = 1;
-    if (newvalue) {
-        keys[n] = "newvalue";
-        values[n++] = event_text(def, newvalue);
-    }
-    if (oldvalue) {
-        keys[n] = "oldvalue";
-        values[n++] = event_text(def, oldvalue);
-    }
-    return app_check(app, q, event, n, keys, values, err);
+    struct prop_event ev;
+    prop_event_init(&ev, newvalue ? "property-pre-set:" : "property-pre-reset:", def, newvalue,
+                    oldvalue);
+    return app_check(app, q, ev.name, ev.n, ev.keys, ev.values, err);
 }
 
 struct persist_prop_ctx {
