@@ -83,11 +83,8 @@ static void fire_default_followers(struct app *app, const struct qube *q,
             continue;
         if (strcmp(follower, "netvm") == 0 && other->cls == QUBE_TEMPLATEVM)
             continue;
-        const char *keys[] = { "name", "oldvalue" };
-        const char *values[] = { follower, oldvalue ? event_text(def, oldvalue) : "None" };
-        char event[64];
-        snprintf(event, sizeof(event), "property-reset:%s", follower);
-        app_fire(app, other, event, 2, keys, values);
+        /* both followers are qube properties: "" reads None, as no old value */
+        fire_change(app, other, "property-reset:", fdef, NULL, oldvalue ? oldvalue : "");
     }
 }
 

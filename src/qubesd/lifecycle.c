@@ -618,22 +618,27 @@ int lifecycle_kill(struct app *app, struct qube *q, lifecycle_done_fn done, void
     return 0;
 }
 
-struct qdb_client *lifecycle_qubesdb(struct qube *q, struct qerror *err)
+/* q's runtime while its driver runs it; NULL, with the error, otherwise. */
+static struct qube_runtime *running(const struct qube *q, struct qerror *err)
 {
-    struct qube_runtime *rt = q->runtime;
-    if (!rt || !rt->run) {
+    if (!q->runtime || !q->runtime->run) {
         qerror_set(err, ERR_QUBES_VM_NOT_RUNNING_ERROR, "Domain is not running: '%s'", q->name);
         return NULL;
     }
-    return qubesdb_link_client(&rt->qubesdb, q->name, err);
+    return q->runtime;
+}
+
+struct qdb_client *lifecycle_qubesdb(struct qube *q, struct qerror *err)
+{
+    struct qube_runtime *rt = running(q, err);
+    return rt ? qubesdb_link_client(&rt->qubesdb, q->name, err) : NULL;
 }
 
 int lifecycle_netns_fd(const struct qube *q, struct qerror *err)
 {
-    struct qube_runtime *rt = q->runtime;
-    if (!rt || !rt->run)
-        return qerror_set(err, ERR_QUBES_VM_NOT_RUNNING_ERROR, "Domain is not running: '%s'",
-                          q->name);
+    struct qube_runtime *rt = running(q, err);
+    if (!rt)
+        return -1;
     if (!rt->drv->netns_fd)
         return qerror_set(err, ERR_QUBES_EXCEPTION, "virt_mode %s has no network yet",
                           rt->drv->virt_mode);
@@ -704,6 +709,14 @@ bool lifecycle_sample(const struct app *app, struct qube *q, struct qube_sample 
     return true;
 }
 
+static void free_waiters(struct waiter *w)
+{
+    for (struct waiter *next; w; w = next) {
+        next = w->next;
+        free(w);
+    }
+}
+
 void lifecycle_release_all(struct app *app)
 {
     for (size_t i = 0; i < app->n_qubes; i++) {
@@ -711,14 +724,8 @@ void lifecycle_release_all(struct app *app)
         if (!rt)
             continue;
         /* nobody is told: their connections close with the server */
-        for (struct waiter *w = rt->on_started, *next; w; w = next) {
-            next = w->next;
-            free(w);
-        }
-        for (struct waiter *w = rt->on_halted, *next; w; w = next) {
-            next = w->next;
-            free(w);
-        }
+        free_waiters(rt->on_started);
+        free_waiters(rt->on_halted);
         rt->drv->release(rt->run);
         qubesdb_link_release(&rt->qubesdb);
         runtime_free(app, rt);

@@ -76,12 +76,10 @@ void qubesdb_link_release(struct qubesdb_link *l)
 
 void qubesdb_link_stop(struct qubesdb_link *l)
 {
-    if (l->client)
-        qdb_close(l->client);
     if (l->pid > 0) {
         kill(l->pid, SIGTERM);
         while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
-    *l = (struct qubesdb_link){ 0 };
+    qubesdb_link_release(l);
 }
