@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/names.h"
 
 #define KIND ERR_QUBES_VALUE_ERROR
 /* Echo at most this much of a bad key or value back. */
@@ -31,15 +32,6 @@ static bool is_option(const char *s, size_t len)
     return false;
 }
 
-/* Only echo what is printable ASCII: a log line stays one line. */
-static bool printable(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (s[i] < 0x20 || s[i] > 0x7e)
-            return false;
-    return true;
-}
-
 /* One rule value: every option one of Rule.rule's, then fw_rule_parse,
  * and a destination of the kind its key names. */
 static int parse_rule(const char *untrusted_v, size_t len, struct fw_rule *r, struct qerror *err)
@@ -52,7 +44,7 @@ static int parse_rule(const char *untrusted_v, size_t len, struct fw_rule *r, st
         const char *eq = memchr(untrusted_v + pos, '=', tok);
         size_t key_len = eq ? (size_t)(eq - (untrusted_v + pos)) : tok;
         if (!eq || !is_option(untrusted_v + pos, key_len)) {
-            if (printable(untrusted_v + pos, key_len))
+            if (all_printable_ascii(untrusted_v + pos, key_len))
                 return qerror_set(err, KIND, "unsupported rule option '%.*s'", echo_len(key_len),
                                   untrusted_v + pos);
             return qerror_set(err, KIND, "unsupported rule option");
@@ -117,7 +109,7 @@ int fw_qdb_client_rules(const struct fw_qdb_entry *entries, size_t n, struct fw_
         } else if (four_digits(untrusted_key)) {
             order[n_rules].number = (unsigned)atoi(untrusted_key);
             order[n_rules++].entry = i;
-        } else if (printable(untrusted_key, strlen(untrusted_key))) {
+        } else if (all_printable_ascii(untrusted_key, strlen(untrusted_key))) {
             return qerror_set(err, KIND, "unexpected non-rule found: %.*s",
                               echo_len(strlen(untrusted_key)), untrusted_key);
         } else {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fd_io.h"
 
 int netns_run(int netns_fd, int (*fn)(void *ctx, struct qerror *err), void *ctx, struct qerror *err)
 {
@@ -56,7 +57,7 @@ int sysctl_write(const char *path, const char *value, struct qerror *err)
     char full[256];
     snprintf(full, sizeof(full), "/proc/sys/%s", path);
     _cleanup_close_ int fd = open(full, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, value, strlen(value)) < 0)
+    if (fd < 0 || fd_write_all(fd, value, strlen(value)) < 0)
         return qerror_errno(err, errno, "sysctl %s", path);
     return 0;
 }

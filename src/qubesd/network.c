@@ -203,7 +203,10 @@ static void slot_remember(struct network *n, const struct qube *q, int slot)
     kv_set(&n->nat_slots, q->name, text);
     _cleanup_free_ char *path = slot_file(q);
     FILE *f = fopen(path, "we");
-    if (!f || fprintf(f, "%d\n", slot) < 0 || fclose(f) != 0)
+    bool ok = f && fprintf(f, "%d\n", slot) > 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok)
         log_warning("qube=%s op=uplink file=%s result=error: %s", q->name, path, strerror(errno));
 }
 
