@@ -54,6 +54,7 @@ test_no_qube_reaches_another_nor_its_netvm() {
     mk_appvm personal min blue
     ok admin.vm.property.Set work netvm sys-net
     ok admin.vm.property.Set personal netvm sys-net
+    assert_eq "hello from the internet" "$(fetch work $WEB)" "work has a network"
     qvm-start -q personal || fail "start personal"
     qube_run personal root 'mkdir -p /tmp/w && echo secret > /tmp/w/index.html &&
         httpd -p 8080 -h /tmp/w' </dev/null

@@ -175,9 +175,12 @@ test_a_daemon_that_dies_leaves_the_qube_running() {
     make_template min
     mk_appvm work min blue
     ok admin.vm.Start work
+    local xid
+    xid=$(prop work xid)
     pkill -f -- "qubesdb-daemon --qube work" || fail "no dom0 daemon for work"
-    # qrexec is its own channel: the qube still answers
+    # qrexec is its own channel: the qube still answers, the same run of it
     assert_eq "alive" "$(qube_run work 'echo alive')" "qrexec without qubesdb"
+    assert_eq "$xid" "$(prop work xid)" "not started again"
     ok admin.vm.Kill work
     ok admin.vm.Start work
     assert_eq "work" "$(qdb_in work /name)" "a new daemon with the next start"
