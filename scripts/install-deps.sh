@@ -11,7 +11,7 @@ set -eu
 # image) has none of python3, file, procps and e2fsprogs.
 PACKAGES="build-essential meson ninja-build pkg-config libsqlite3-dev libcmocka-dev \
 libseccomp-dev libmnl-dev libnftables-dev nftables busybox-static e2fsprogs btrfs-progs \
-debootstrap bubblewrap clang libclang-rt-14-dev clang-format zlib1g-dev \
+debootstrap bubblewrap clang libclang-rt-14-dev clang-format zlib1g-dev libdeflate-dev \
 python3 file procps mount util-linux"
 
 missing=""

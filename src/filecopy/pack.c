@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ struct filecopy_pack *filecopy_pack_new(int out_fd, int in_fd)
     }
     p->out_fd = out_fd;
     p->in_fd = in_fd;
-    p->crc = crc32(0L, Z_NULL, 0);
+    p->crc = 0; /* the CRC-32 of nothing */
     p->next_check = PROGRESS_NOTIFY_DELTA;
     return p;
 }
@@ -165,7 +166,7 @@ static int stream_broken(struct filecopy_pack *p, int errnum, struct qerror *err
 
 static int send_bytes(struct filecopy_pack *p, const void *data, size_t n, struct qerror *err)
 {
-    p->crc = crc32(p->crc, data, (uInt)n);
+    p->crc = libdeflate_crc32(p->crc, data, n);
     int r = write_exact(p->out_fd, data, n);
     return r < 0 ? stream_broken(p, -r, err) : 0;
 }

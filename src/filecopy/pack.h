@@ -3,8 +3,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <zlib.h>
 
 #include "common/error.h"
 
@@ -17,7 +17,7 @@ struct filecopy_pack {
     void *progress_ctx;
 
     uint64_t bytes_sent;   /* file data and symlink targets so far */
-    uLong crc;             /* of every byte written to out_fd */
+    uint32_t crc;          /* CRC-32 (zlib's) of every byte written to out_fd */
     uint32_t remote_error; /* the receiver's error code once it reported one */
 
     /* private */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
@@ -15,7 +16,6 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "filecopy/filecopy.h"
 #include "filecopy/path_check.h"
@@ -36,7 +36,7 @@ struct unpacker {
     struct filecopy_limits limits;
     uint64_t total_bytes;
     uint64_t total_files;
-    uLong crc;
+    uint32_t crc; /* CRC-32 (zlib's) of every byte read */
 
     uint8_t *buf; /* buffered input: unread bytes are buf[pos, len) */
     size_t pos;
@@ -134,7 +134,7 @@ static int read_exact(struct unpacker *u, void *dst, size_t n)
             return avail == 0 ? 1 : (int)avail;
         size_t take = (size_t)avail < n ? (size_t)avail : n;
         memcpy(d, u->buf + u->pos, take);
-        u->crc = crc32(u->crc, u->buf + u->pos, (uInt)take);
+        u->crc = libdeflate_crc32(u->crc, u->buf + u->pos, take);
         u->pos += take;
         d += take;
         n -= take;
@@ -171,7 +171,7 @@ static uint32_t copy_data(struct unpacker *u, int fd, uint64_t len)
             return LEGAL_EOF; /* the sender has said why, if it could */
         size_t take = (uint64_t)avail < len ? (size_t)avail : (size_t)len;
         const uint8_t *chunk = u->buf + u->pos;
-        u->crc = crc32(u->crc, chunk, (uInt)take);
+        u->crc = libdeflate_crc32(u->crc, chunk, take);
         u->pos += take;
         len -= take;
         if (write_all(fd, chunk, take) < 0)
@@ -405,7 +405,7 @@ static uint32_t unpack_entry(struct unpacker *u, const struct file_header *untru
     }
 }
 
-static void send_result(int out_fd, uint32_t code, uLong crc, const char *last_name)
+static void send_result(int out_fd, uint32_t code, uint32_t crc, const char *last_name)
 {
     struct result_header hdr = { .error_code = code, ._pad = 0, .crc32 = (uint64_t)crc };
     struct result_header_ext ext = { .last_namelen = (uint32_t)strlen(last_name) };
@@ -457,7 +457,7 @@ uint32_t filecopy_unpack(int dest_fd, int in_fd, int out_fd, unsigned flags,
         ((flags & COPY_ALLOW_UNSAFE_SYMLINKS) ? PATH_ALLOW_UNSAFE_SYMLINKS : 0);
     if (limits)
         u->limits = *limits;
-    u->crc = crc32(0L, Z_NULL, 0);
+    u->crc = 0; /* the CRC-32 of nothing */
     u->buf = buf;
     u->top_fd = -1;
     u->last_name = "";

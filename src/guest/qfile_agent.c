@@ -2,6 +2,7 @@
  * qrexec-client-vm: it streams FILEs to stdout and reads the receiver's result on stdin. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
