@@ -38,6 +38,11 @@ static void run_deferred(struct loop *l)
     }
 }
 
+void loop_run_deferred(struct loop *l)
+{
+    run_deferred(l);
+}
+
 int loop_init(struct loop *l)
 {
     memset(l, 0, sizeof(*l));

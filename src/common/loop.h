@@ -40,6 +40,9 @@ void loop_del(struct loop *l, struct loop_watch *w);
  * for work that must not happen inside the code that asked for it, yet
  * before anyone else is served. */
 void loop_defer(struct loop *l, void (*fn)(void *ctx), void *ctx);
+/* Runs what was deferred now: for a callback that serves several clients in
+ * one call, between two of them. */
+void loop_run_deferred(struct loop *l);
 
 /* Waits up to timeout_ms and runs the callbacks of what is ready. */
 int loop_run_once(struct loop *l, int timeout_ms);
