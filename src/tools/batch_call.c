@@ -1,9 +1,12 @@
-/* Concurrent Admin API calls over non-blocking sockets and poll(): up to
- * BATCH_MAX_INFLIGHT connections at once, each one request and one answer. */
+/* Concurrent Admin API calls over sockets and poll(): up to BATCH_MAX_INFLIGHT
+ * connections at once, each one request and one answer. A call costs few
+ * syscalls (qvm-ls makes one per qube): the request goes out right after
+ * connect, the sockets stay blocking (MSG_DONTWAIT where it matters, no
+ * fcntl), and an answer whose end poll() reported already is taken in one
+ * read. */
 #include "tools/batch_call.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,9 +33,28 @@ static void fail(struct batch_call *c, enum qerror_kind kind, const char *what)
     qerror_set(&c->err, kind, "%s: %s", what, strerror(errno));
 }
 
+/* As much of the request as the socket takes now; the half-close once it is
+ * all out. false on a failed send (the slot is closed). */
+static bool send_some(struct slot *s, struct batch_call *c)
+{
+    ssize_t n =
+        send(s->fd, s->req.data + s->sent, s->req.len - s->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        fail(c, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to send request to qubesd");
+        close(s->fd);
+        s->fd = -1;
+        return false;
+    }
+    if (n > 0)
+        s->sent += (size_t)n;
+    if (s->sent == s->req.len)
+        shutdown(s->fd, SHUT_WR);
+    return true;
+}
+
 static int open_slot(struct slot *s, struct batch_call *c, size_t idx, const char *path)
 {
-    int fd = unix_connect(path, UNIX_NONBLOCK, NULL);
+    int fd = unix_connect(path, 0, NULL);
     if (fd < 0) {
         fail(c, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to connect to qubesd service");
         return -1;
@@ -44,10 +66,17 @@ static int open_slot(struct slot *s, struct batch_call *c, size_t idx, const cha
     buf_reset(&s->resp);
     admin_request_build(&s->req, c->method, c->arg ? c->arg : "", c->dest,
                         c->payload ? c->payload : "", c->payload ? c->payload_len : 0);
-    return 0;
+    /* a connected Unix socket takes a request this small at once */
+    return send_some(s, c) ? 0 : -1;
 }
 
-static void finish(struct slot *s, struct batch_call *c)
+/* where the answers go: c->content, or done */
+struct batch_sink {
+    batch_done_fn done;
+    void *ctx;
+};
+
+static void finish(struct slot *s, struct batch_call *c, const struct batch_sink *sink)
 {
     close(s->fd);
     s->fd = -1;
@@ -63,6 +92,10 @@ static void finish(struct slot *s, struct batch_call *c)
         return;
     }
     c->status = 0;
+    if (sink->done) {
+        sink->done(c, r.content_len ? r.content : "", r.content_len, sink->ctx);
+        return;
+    }
     buf_reset(&c->content);
     buf_append(&c->content, r.content, r.content_len);
     if (!c->content.data)
@@ -70,26 +103,18 @@ static void finish(struct slot *s, struct batch_call *c)
 }
 
 /* Returns true when the slot's call is over. */
-static bool step(struct slot *s, struct batch_call *c, short revents)
+static bool step(struct slot *s, struct batch_call *c, short revents, const struct batch_sink *sink)
 {
-    if (s->sent < s->req.len && (revents & (POLLOUT | POLLERR | POLLHUP))) {
-        ssize_t n = send(s->fd, s->req.data + s->sent, s->req.len - s->sent, MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            fail(c, ERR_QUBES_DAEMON_ACCESS_ERROR, "Failed to send request to qubesd");
-            close(s->fd);
-            s->fd = -1;
-            return true;
-        }
-        if (n > 0)
-            s->sent += (size_t)n;
-        if (s->sent == s->req.len)
-            shutdown(s->fd, SHUT_WR);
-        return false;
-    }
-    if (revents & (POLLIN | POLLHUP | POLLERR)) {
+    if (s->sent < s->req.len && (revents & (POLLOUT | POLLERR | POLLHUP)))
+        return !send_some(s, c);
+    if (revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) {
+        /* qubesd had half-closed when poll() looked: everything it sent is
+         * queued, so a read that leaves room in the buffer has all of it */
+        bool ended = revents & (POLLRDHUP | POLLHUP);
         for (;;) {
             buf_reserve(&s->resp, 65536);
-            ssize_t n = read(s->fd, s->resp.data + s->resp.len, s->resp.cap - s->resp.len - 1);
+            size_t room = s->resp.cap - s->resp.len - 1;
+            ssize_t n = recv(s->fd, s->resp.data + s->resp.len, room, MSG_DONTWAIT);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0 && errno == EAGAIN)
@@ -101,7 +126,7 @@ static bool step(struct slot *s, struct batch_call *c, short revents)
                 return true;
             }
             if (n == 0) {
-                finish(s, c);
+                finish(s, c, sink);
                 return true;
             }
             s->resp.len += (size_t)n;
@@ -113,6 +138,10 @@ static bool step(struct slot *s, struct batch_call *c, short revents)
                 s->fd = -1;
                 return true;
             }
+            if (ended && (size_t)n < room) {
+                finish(s, c, sink);
+                return true;
+            }
         }
     }
     return false;
@@ -120,6 +149,12 @@ static bool step(struct slot *s, struct batch_call *c, short revents)
 
 void batch_run(struct batch_call *calls, size_t n)
 {
+    batch_run_each(calls, n, NULL, NULL);
+}
+
+void batch_run_each(struct batch_call *calls, size_t n, batch_done_fn done, void *ctx)
+{
+    const struct batch_sink sink = { done, ctx };
     _cleanup_free_ char *path = qroot_path("run/qubesd.sock");
     struct slot slots[BATCH_MAX_INFLIGHT];
     struct pollfd pfd[BATCH_MAX_INFLIGHT];
@@ -141,7 +176,7 @@ void batch_run(struct batch_call *calls, size_t n)
             break;
         for (size_t i = 0; i < nslots; i++) {
             pfd[i].fd = slots[i].fd;
-            pfd[i].events = slots[i].sent < slots[i].req.len ? POLLOUT : POLLIN;
+            pfd[i].events = slots[i].sent < slots[i].req.len ? POLLOUT : POLLIN | POLLRDHUP;
             pfd[i].revents = 0;
         }
         if (poll(pfd, nslots, -1) < 0) {
@@ -154,11 +189,11 @@ void batch_run(struct batch_call *calls, size_t n)
             break;
         }
         for (size_t i = 0; i < nslots;) {
-            if (pfd[i].revents && step(&slots[i], &calls[slots[i].call], pfd[i].revents)) {
+            if (pfd[i].revents && step(&slots[i], &calls[slots[i].call], pfd[i].revents, &sink)) {
                 /* compact: move the last slot here, keeping its buffers */
-                struct slot done = slots[i];
+                struct slot ended = slots[i];
                 slots[i] = slots[nslots - 1];
-                slots[nslots - 1] = done;
+                slots[nslots - 1] = ended;
                 pfd[i] = pfd[nslots - 1];
                 nslots--;
                 continue;

@@ -25,4 +25,9 @@ struct batch_call {
 
 /* Runs all calls; each one's outcome is in its status/content/err. */
 void batch_run(struct batch_call *calls, size_t n);
+/* The same, but each answer goes to done as its call ends with status 0
+ * (content NUL-terminated, valid during the call only) instead of into
+ * c->content: a caller that parses as the answers come keeps no copies. */
+typedef void (*batch_done_fn)(struct batch_call *c, const char *content, size_t len, void *ctx);
+void batch_run_each(struct batch_call *calls, size_t n, batch_done_fn done, void *ctx);
 void batch_free(struct batch_call *calls, size_t n);

@@ -423,7 +423,8 @@ void cli_vm_command(const struct cli *cli, int argc, char **argv, const char *df
 
 /* ---- properties ---- */
 
-int qprop_parse_value(const char *s, struct qprop *p, struct qerror *err)
+/* "default=<b> type=<t> <value>": fills p but its value, which starts at *value. */
+static int parse_value_at(const char *s, struct qprop *p, const char **value, struct qerror *err)
 {
     const char *t;
     if (strncmp(s, "default=True ", 13) == 0) {
@@ -445,7 +446,16 @@ int qprop_parse_value(const char *s, struct qprop *p, struct qerror *err)
     memcpy(p->type, t, tl);
     p->type[tl] = '\0';
     t += tl;
-    p->value = xstrdup(*t == ' ' ? t + 1 : t);
+    *value = *t == ' ' ? t + 1 : t;
+    return 0;
+}
+
+int qprop_parse_value(const char *s, struct qprop *p, struct qerror *err)
+{
+    const char *value;
+    if (parse_value_at(s, p, &value, err) < 0)
+        return -1;
+    p->value = xstrdup(value);
     return 0;
 }
 
@@ -464,44 +474,47 @@ static int qprop_cmp(const void *a, const void *b)
 
 int qprops_parse(const char *s, size_t len, struct qprop **props, size_t *n, struct qerror *err)
 {
-    struct qprop *v = NULL;
-    size_t count = 0, cap = 0;
+    size_t lines = 1;
+    for (const char *p = s; (p = memchr(p, '\n', (size_t)(s + len - p))); p++)
+        lines++;
+    /* one block (qvm-ls parses one answer per qube): the array, then the
+     * names and values, unescaped (which only shortens them) */
+    struct qprop *v = xmalloc(lines * sizeof(*v) + len + 1);
+    char *text = (char *)(v + lines);
+    size_t count = 0;
     const char *end = s + len;
     while (s < end) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         const char *le = nl ? nl : end;
         /* undo the \\ and \n escapes of GetAll */
-        _cleanup_free_ char *line = xmalloc((size_t)(le - s) + 1);
-        size_t k = 0;
+        char *line = text;
         for (const char *p = s; p < le; p++) {
             if (*p == '\\' && p + 1 < le) {
                 p++;
-                line[k++] = *p == 'n' ? '\n' : *p;
+                *text++ = *p == 'n' ? '\n' : *p;
             } else {
-                line[k++] = *p;
+                *text++ = *p;
             }
         }
-        line[k] = '\0';
+        *text++ = '\0';
         s = le + 1;
-        if (!k)
+        if (!*line)
             continue;
         char *sp = strchr(line, ' ');
         if (!sp) {
-            qprops_free(v, count);
+            free(v);
             return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Invalid GetAll line");
         }
         *sp = '\0';
-        if (count == cap) {
-            cap = cap ? cap * 2 : 64;
-            v = xrealloc(v, cap * sizeof(*v));
-        }
         struct qprop *p = &v[count];
         memset(p, 0, sizeof(*p));
-        if (qprop_parse_value(sp + 1, p, err) < 0) {
-            qprops_free(v, count);
+        const char *value;
+        if (parse_value_at(sp + 1, p, &value, err) < 0) {
+            free(v);
             return -1;
         }
-        p->name = xstrdup(line);
+        p->name = line;
+        p->value = (char *)value; /* in the block */
         count++;
     }
     qsort(v, count, sizeof(*v), qprop_cmp);
@@ -520,10 +533,7 @@ const struct qprop *qprops_find(const struct qprop *props, size_t n, const char 
 
 void qprops_free(struct qprop *props, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(props[i].name);
-        free(props[i].value);
-    }
+    (void)n; /* names and values are in the array's block */
     free(props);
 }
 

@@ -182,7 +182,8 @@ int qprop_parse_value(const char *s, struct qprop *p, struct qerror *err);
 /* A global property (admin.property.Get), parsed; p->value is the caller's. */
 int global_prop_get(const char *prop, struct qprop *p, struct qerror *err);
 /* Parses a GetAll answer: "<name> default=.. type=.. <value>\n"..., with the
- * \\ and \n escapes undone. Sorted by name as qubesd sends it. */
+ * \\ and \n escapes undone. Sorted by name as qubesd sends it. The names and
+ * values live in the array's one allocation: free it with qprops_free only. */
 int qprops_parse(const char *s, size_t len, struct qprop **props, size_t *n, struct qerror *err);
 const struct qprop *qprops_find(const struct qprop *props, size_t n, const char *name);
 void qprops_free(struct qprop *props, size_t n);

@@ -35,12 +35,11 @@ void ls_qubes_free(struct ls_qubes *q)
     *q = (struct ls_qubes){ 0 };
 }
 
-/* Runs the calls; a failure other than a qube gone (or, when
- * absent_ok is not ERR_NONE, an absent item) is reported once. */
-static int run_batch(const struct cli *cli, struct batch_call *calls, size_t n,
-                     enum qerror_kind absent_ok)
+/* A failure other than a qube gone (or, when absent_ok is not ERR_NONE, an
+ * absent item) is reported once. */
+static int check_batch(const struct cli *cli, const struct batch_call *calls, size_t n,
+                       enum qerror_kind absent_ok)
 {
-    batch_run(calls, n);
     for (size_t i = 0; i < n; i++) {
         if (calls[i].status == 0 || (calls[i].err.kind == ERR_QUBES_VM_NOT_FOUND_ERROR))
             continue;
@@ -49,6 +48,14 @@ static int run_batch(const struct cli *cli, struct batch_call *calls, size_t n,
         return cli_qerror(cli, &calls[i].err);
     }
     return 0;
+}
+
+/* Runs the calls, then check_batch. */
+static int run_batch(const struct cli *cli, struct batch_call *calls, size_t n,
+                     enum qerror_kind absent_ok)
+{
+    batch_run(calls, n);
+    return check_batch(cli, calls, n, absent_ok);
 }
 
 /* n calls of method to the qubes at idx, all else zero. */
@@ -69,20 +76,36 @@ static void calls_free(struct batch_call *calls, size_t n)
     free(calls);
 }
 
+struct props_sink {
+    struct ls_qubes *q;
+    const size_t *idx;
+    const struct batch_call *calls;
+    struct qerror err; /* the first answer that did not parse */
+    bool failed;
+};
+
+/* Parses each answer as it comes: no copy of 1000 answers is kept. */
+static void props_done(struct batch_call *c, const char *content, size_t len, void *ctx)
+{
+    struct props_sink *sink = ctx;
+    struct ls_qube *e = &sink->q->v[sink->idx[c - sink->calls]];
+    if (e->have_props || sink->failed)
+        return;
+    if (qprops_parse(content, len, &e->props, &e->nprops, &sink->err) < 0) {
+        sink->failed = true;
+        return;
+    }
+    e->have_props = true;
+}
+
 int ls_fetch_props(const struct cli *cli, struct ls_qubes *q, const size_t *idx, size_t n)
 {
     struct batch_call *calls = calls_to(q, idx, n, "admin.vm.property.GetAll");
-    int rc = run_batch(cli, calls, n, ERR_NONE);
-    for (size_t i = 0; i < n && !rc; i++) {
-        struct ls_qube *e = &q->v[idx[i]];
-        if (calls[i].status < 0 || e->have_props)
-            continue;
-        struct qerror err = { 0 };
-        if (qprops_parse(calls[i].content.data, calls[i].content.len, &e->props, &e->nprops, &err) <
-            0)
-            rc = cli_qerror(cli, &err);
-        e->have_props = rc == 0;
-    }
+    struct props_sink sink = { .q = q, .idx = idx, .calls = calls };
+    batch_run_each(calls, n, props_done, &sink);
+    int rc = check_batch(cli, calls, n, ERR_NONE);
+    if (!rc && sink.failed)
+        rc = cli_qerror(cli, &sink.err);
     calls_free(calls, n);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* cli_getopt's argparse behaviour: negative numbers are arguments, nargs='+' values,
- * and getopt's permutation of positional arguments around them. */
+ * and getopt's permutation of positional arguments around them; qprops_parse's reading of
+ * a GetAll answer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,6 +107,46 @@ static void test_take_values_again_replaces(void **state)
     free(values);
 }
 
+/* A GetAll answer: escapes undone, empty values kept, sorted by name, lines
+ * without a value rejected. */
+static void test_qprops_parse(void **state)
+{
+    (void)state;
+    static const char answer[] = "name default=False type=str work\n"
+                                 "kernelopts default=False type=str a\\\\b\\nc\n"
+                                 "\n"
+                                 "ip default=True type=str \n"
+                                 "audiovm default=True type=vm dom0\n"
+                                 "label default=False type=label red";
+    struct qprop *p = NULL;
+    size_t n = 0;
+    struct qerror err = { 0 };
+    assert_int_equal(qprops_parse(answer, strlen(answer), &p, &n, &err), 0);
+    assert_int_equal(n, 5);
+    const char *names[] = { "audiovm", "ip", "kernelopts", "label", "name" };
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(p[i].name, names[i]);
+    assert_string_equal(p[0].type, "vm");
+    assert_true(p[0].is_default);
+    assert_string_equal(p[0].value, "dom0");
+    assert_string_equal(p[1].value, "");
+    assert_string_equal(p[2].value, "a\\b\nc"); /* \\ and \n undone */
+    assert_false(p[2].is_default);
+    assert_string_equal(p[3].type, "label");
+    assert_string_equal(p[3].value, "red");
+    assert_ptr_equal(qprops_find(p, n, "ip"), &p[1]);
+    assert_null(qprops_find(p, n, "netvm"));
+    qprops_free(p, n);
+
+    static const char bad[] = "name default=False type=str work\nnovalue\n";
+    p = NULL;
+    assert_int_equal(qprops_parse(bad, strlen(bad), &p, &n, &err), -1);
+    assert_int_equal(err.kind, ERR_QUBES_DAEMON_COMMUNICATION_ERROR);
+    assert_null(p);
+    static const char bad_type[] = "name default=maybe type=str work\n";
+    assert_int_equal(qprops_parse(bad_type, strlen(bad_type), &p, &n, &err), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +154,7 @@ int main(void)
         cmocka_unit_test(test_negative_values),
         cmocka_unit_test(test_take_values_and_permutation),
         cmocka_unit_test(test_take_values_again_replaces),
+        cmocka_unit_test(test_qprops_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
