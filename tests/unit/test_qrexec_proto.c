@@ -1,5 +1,6 @@
 /* qrexec protocol 3 wire format: exact bytes of every message we encode, the handshake,
- * the size rules per role, chunking, command lines, and descriptors over the transport. */
+ * the size rules per role, chunking, command lines, descriptors over the transport, and the
+ * data pump's splice paths (pipe -> socket, socket -> pipe). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -421,14 +423,137 @@ static void test_pump_chunking(void **state)
     close(sv[1]);
 }
 
+/* Runs a client-side pump on sv0 with its stdout to a pipe (the socket -> pipe splice
+ * path), feeds it msgs on sv1 (then closes sv1) and collects what reaches the pipe.
+ * Returns the pump's result. */
+static int pump_client_to_pipe(const struct buf *msgs, struct buf *got)
+{
+    int sv[2], out[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pumper = fork();
+    assert_true(pumper >= 0);
+    if (pumper == 0) {
+        close(sv[1]);
+        close(out[0]);
+        struct qrexec_pump_cfg cfg = { .remote_fd = sv[0],
+                                       .version = 3,
+                                       .is_service = false,
+                                       .in_fd = -1,
+                                       .out_fd = out[1],
+                                       .err_fd = -1,
+                                       .child = -1 };
+        const char *why;
+        int code = qrexec_pump_run(&cfg, &why);
+        _exit(code < 0 ? 255 : code);
+    }
+    close(sv[0]);
+    close(out[1]);
+    /* write the messages and read the pipe at once: neither may stall the other */
+    qrexec_set_nonblock(sv[1], true);
+    size_t sent = 0;
+    for (;;) {
+        struct pollfd pfd[2] = { { .fd = out[0], .events = POLLIN },
+                                 { .fd = sent < msgs->len ? sv[1] : -1, .events = POLLOUT } };
+        assert_true(poll(pfd, 2, 10000) > 0);
+        if (pfd[1].revents & POLLOUT) {
+            ssize_t n = send(sv[1], msgs->data + sent, msgs->len - sent, MSG_NOSIGNAL);
+            assert_true(n > 0);
+            sent += (size_t)n;
+            if (sent == msgs->len)
+                close(sv[1]);
+        }
+        if (pfd[0].revents) {
+            buf_reserve(got, 65536);
+            ssize_t n = read(out[0], got->data + got->len, 65536);
+            assert_true(n >= 0);
+            if (n == 0)
+                break;
+            got->len += (size_t)n;
+        }
+    }
+    if (sent < msgs->len)
+        close(sv[1]);
+    close(out[0]);
+    int st;
+    assert_int_equal(waitpid(pumper, &st, 0), pumper);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st) == 255 ? -1 : WEXITSTATUS(st);
+}
+
+/* Messages of every size up to the 64 KiB limit reach a pipe byte for byte and in order
+ * (spliced from the socket), and the exit code after them is the pump's result. */
+static void test_pump_splice_to_pipe(void **state)
+{
+    (void)state;
+    struct buf msgs = BUF_INIT, want = BUF_INIT, got = BUF_INIT;
+    static uint8_t chunk[65536];
+    uint32_t x = 12345;
+    const size_t sizes[] = { 1, 65536, 7, 4096, 65535, 65536, 300, 65536, 1 };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        for (size_t k = 0; k < sizes[i]; k++) {
+            x = x * 1103515245u + 12345u;
+            chunk[k] = (uint8_t)(x >> 16);
+        }
+        qrexec_msg_encode(&msgs, MSG_DATA_STDOUT, chunk, sizes[i]);
+        buf_append(&want, chunk, sizes[i]);
+    }
+    qrexec_msg_encode(&msgs, MSG_DATA_STDERR, "dropped: no stderr", 18);
+    qrexec_msg_encode(&msgs, MSG_DATA_STDOUT, NULL, 0);
+    qrexec_exit_code_encode(&msgs, 7);
+    assert_int_equal(pump_client_to_pipe(&msgs, &got), 7);
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.data, want.data, want.len);
+    buf_free(&msgs);
+    buf_free(&want);
+    buf_free(&got);
+}
+
+/* A stream cut inside a message's payload: what came of it reaches the pipe, nothing after,
+ * and the call fails (no exit code). A header over the size limit is a protocol violation
+ * before any of its payload is passed on. */
+static void test_pump_splice_cut_and_oversize(void **state)
+{
+    (void)state;
+    struct buf msgs = BUF_INIT, got = BUF_INIT;
+    static uint8_t chunk[65536];
+    memset(chunk, 'a', sizeof(chunk));
+    qrexec_msg_encode(&msgs, MSG_DATA_STDOUT, chunk, 100);
+    qrexec_msg_encode(&msgs, MSG_DATA_STDOUT, chunk, 65536);
+    msgs.len -= 65536 - 1000; /* the second payload stops after 1000 bytes */
+    assert_int_equal(pump_client_to_pipe(&msgs, &got), -1);
+    assert_int_equal(got.len, 1100);
+    buf_reset(&msgs);
+    buf_reset(&got);
+
+    qrexec_msg_encode(&msgs, MSG_DATA_STDOUT, chunk, 10);
+    uint8_t hdr[QREXEC_HDR_SIZE];
+    qrexec_hdr_encode(hdr, MSG_DATA_STDOUT, 65537);
+    buf_append(&msgs, hdr, sizeof(hdr));
+    buf_append(&msgs, chunk, 65536);
+    buf_append(&msgs, "x", 1);
+    qrexec_exit_code_encode(&msgs, 0);
+    assert_int_equal(pump_client_to_pipe(&msgs, &got), -1);
+    assert_int_equal(got.len, 10);
+    buf_free(&msgs);
+    buf_free(&got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encode_exact_bytes), cmocka_unit_test(test_hello_negotiation),
-        cmocka_unit_test(test_sizes_from_agent),   cmocka_unit_test(test_sizes_other_roles),
-        cmocka_unit_test(test_chunk_limits),       cmocka_unit_test(test_exec_decode),
-        cmocka_unit_test(test_trigger3),           cmocka_unit_test(test_cmdline),
-        cmocka_unit_test(test_transport_fds),      cmocka_unit_test(test_pump_chunking),
+        cmocka_unit_test(test_encode_exact_bytes),
+        cmocka_unit_test(test_hello_negotiation),
+        cmocka_unit_test(test_sizes_from_agent),
+        cmocka_unit_test(test_sizes_other_roles),
+        cmocka_unit_test(test_chunk_limits),
+        cmocka_unit_test(test_exec_decode),
+        cmocka_unit_test(test_trigger3),
+        cmocka_unit_test(test_cmdline),
+        cmocka_unit_test(test_transport_fds),
+        cmocka_unit_test(test_pump_chunking),
+        cmocka_unit_test(test_pump_splice_to_pipe),
+        cmocka_unit_test(test_pump_splice_cut_and_oversize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
