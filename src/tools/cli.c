@@ -477,9 +477,9 @@ int qprops_parse(const char *s, size_t len, struct qprop **props, size_t *n, str
     size_t lines = 1;
     for (const char *p = s; (p = memchr(p, '\n', (size_t)(s + len - p))); p++)
         lines++;
-    /* one block (qvm-ls parses one answer per qube): the array, then the
-     * names and values, unescaped (which only shortens them) */
-    struct qprop *v = xmalloc(lines * sizeof(*v) + len + 1);
+    /* parsed in a scratch block, then kept in one exact block: the array, then the names and
+     * values only (qvm-ls keeps one per qube, and fresh pages cost) */
+    _cleanup_free_ struct qprop *v = xmalloc(lines * sizeof(*v) + len + 1);
     char *text = (char *)(v + lines);
     size_t count = 0;
     const char *end = s + len;
@@ -501,24 +501,32 @@ int qprops_parse(const char *s, size_t len, struct qprop **props, size_t *n, str
         if (!*line)
             continue;
         char *sp = strchr(line, ' ');
-        if (!sp) {
-            free(v);
+        if (!sp)
             return qerror_set(err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Invalid GetAll line");
-        }
         *sp = '\0';
         struct qprop *p = &v[count];
         memset(p, 0, sizeof(*p));
         const char *value;
-        if (parse_value_at(sp + 1, p, &value, err) < 0) {
-            free(v);
+        if (parse_value_at(sp + 1, p, &value, err) < 0)
             return -1;
-        }
         p->name = line;
-        p->value = (char *)value; /* in the block */
+        p->value = (char *)value; /* in the scratch block */
         count++;
     }
-    qsort(v, count, sizeof(*v), qprop_cmp);
-    *props = v;
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++)
+        kept += strlen(v[i].name) + strlen(v[i].value) + 2;
+    struct qprop *out = xmalloc(count * sizeof(*out) + kept + 1);
+    char *at = (char *)(out + count);
+    for (size_t i = 0; i < count; i++) {
+        out[i] = v[i];
+        out[i].name = at;
+        at = stpcpy(at, v[i].name) + 1;
+        out[i].value = at;
+        at = stpcpy(at, v[i].value) + 1;
+    }
+    qsort(out, count, sizeof(*out), qprop_cmp);
+    *props = out;
     *n = count;
     return 0;
 }

@@ -173,9 +173,9 @@ void cli_vm_command(const struct cli *cli, int argc, char **argv, const char *df
 /* A property as (vm.)property.Get / GetAll report it. */
 struct qprop {
     char *name;
-    bool is_default;
-    char type[8]; /* vm, int, bool, label, str */
     char *value;  /* "" for None / no value */
+    char type[7]; /* vm, int, bool, label, str */
+    bool is_default;
 };
 /* Parses "default=<b> type=<t> <value>" (Get's answer, no name). */
 int qprop_parse_value(const char *s, struct qprop *p, struct qerror *err);
