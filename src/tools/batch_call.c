@@ -27,10 +27,20 @@ struct slot {
     struct buf resp;
 };
 
+/* The call's error, cleared (allocated the first time). */
+static struct qerror *call_err(struct batch_call *c)
+{
+    if (!c->err)
+        c->err = xcalloc(1, sizeof(*c->err));
+    qerror_clear(c->err);
+    return c->err;
+}
+
 static void fail(struct batch_call *c, enum qerror_kind kind, const char *what)
 {
     c->status = -1;
-    qerror_set(&c->err, kind, "%s: %s", what, strerror(errno));
+    int e = errno;
+    qerror_set(call_err(c), kind, "%s: %s", what, strerror(e));
 }
 
 /* As much of the request as the socket takes now; the half-close once it is
@@ -81,14 +91,17 @@ static void finish(struct slot *s, struct batch_call *c, const struct batch_sink
     close(s->fd);
     s->fd = -1;
     struct admin_response r;
-    if (admin_response_parse(s->resp.data ? s->resp.data : "", s->resp.len, &r, &c->err) < 0) {
+    struct qerror perr = { 0 };
+    if (admin_response_parse(s->resp.data ? s->resp.data : "", s->resp.len, &r, &perr) < 0) {
+        *call_err(c) = perr;
         c->status = -1;
         return;
     }
     if (r.type == ADMIN_MSG_EXCEPTION) {
         c->status = -1;
-        qerror_set(&c->err, ERR_QUBES_EXCEPTION, "%s", r.message);
-        qerror_set_peer_kind(&c->err, r.kind[0] ? r.kind : "QubesException");
+        struct qerror *err = call_err(c);
+        qerror_set(err, ERR_QUBES_EXCEPTION, "%s", r.message);
+        qerror_set_peer_kind(err, r.kind[0] ? r.kind : "QubesException");
         return;
     }
     c->status = 0;
@@ -133,7 +146,7 @@ static bool step(struct slot *s, struct batch_call *c, short revents, const stru
             s->resp.data[s->resp.len] = '\0';
             if (s->resp.len > MAX_RESPONSE) {
                 c->status = -1;
-                qerror_set(&c->err, ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Response too long");
+                qerror_set(call_err(c), ERR_QUBES_DAEMON_COMMUNICATION_ERROR, "Response too long");
                 close(s->fd);
                 s->fd = -1;
                 return true;
@@ -163,7 +176,7 @@ void batch_run_each(struct batch_call *calls, size_t n, batch_done_fn done, void
     for (size_t i = 0; i < n; i++) {
         calls[i].status = -1;
         calls[i].content = (struct buf)BUF_INIT;
-        qerror_clear(&calls[i].err);
+        calls[i].err = NULL;
     }
 
     while (next < n || nslots) {
@@ -205,10 +218,18 @@ void batch_run_each(struct batch_call *calls, size_t n, batch_done_fn done, void
         buf_free(&slots[i].req);
         buf_free(&slots[i].resp);
     }
+    /* the calls a failed poll() left unstarted */
+    for (size_t i = 0; i < n; i++)
+        if (calls[i].status < 0 && !calls[i].err)
+            qerror_set(call_err(&calls[i]), ERR_QUBES_DAEMON_ACCESS_ERROR,
+                       "Failed to connect to qubesd service");
 }
 
 void batch_free(struct batch_call *calls, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         buf_free(&calls[i].content);
+        free(calls[i].err);
+        calls[i].err = NULL;
+    }
 }

@@ -20,7 +20,9 @@ struct batch_call {
     /* out */
     int status; /* 0 ok (content holds the value), -1 failed (err) */
     struct buf content;
-    struct qerror err;
+    /* set exactly when status is -1 (freed by batch_free): out of line, as a
+     * qerror is over 1 KiB and a call is 80 bytes (qvm-ls makes 1000) */
+    struct qerror *err;
 };
 
 /* Runs all calls; each one's outcome is in its status/content/err. */

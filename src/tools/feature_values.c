@@ -41,7 +41,7 @@ int feature_values_fetch(const struct cli *cli, const char *vm, const char *pref
     batch_run(fv->calls, fv->n);
     for (size_t i = 0; i < fv->n; i++)
         if (fv->calls[i].status < 0)
-            return cli_qerror(cli, &fv->calls[i].err);
+            return cli_qerror(cli, fv->calls[i].err);
     return 0;
 }
 

@@ -41,11 +41,11 @@ static int check_batch(const struct cli *cli, const struct batch_call *calls, si
                        enum qerror_kind absent_ok)
 {
     for (size_t i = 0; i < n; i++) {
-        if (calls[i].status == 0 || (calls[i].err.kind == ERR_QUBES_VM_NOT_FOUND_ERROR))
+        if (calls[i].status == 0 || (calls[i].err->kind == ERR_QUBES_VM_NOT_FOUND_ERROR))
             continue;
-        if (absent_ok && calls[i].err.kind == absent_ok)
+        if (absent_ok && calls[i].err->kind == absent_ok)
             continue;
-        return cli_qerror(cli, &calls[i].err);
+        return cli_qerror(cli, calls[i].err);
     }
     return 0;
 }

@@ -44,9 +44,9 @@ int qvm_kill_main(int argc, char **argv)
     batch_run(calls, n);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        if (calls[i].status == 0 || (calls[i].err.kind == ERR_QUBES_VM_NOT_STARTED_ERROR))
+        if (calls[i].status == 0 || (calls[i].err->kind == ERR_QUBES_VM_NOT_STARTED_ERROR))
             continue;
-        print_plain_error("Failed to kill '%s': %s", calls[i].dest, calls[i].err.message);
+        print_plain_error("Failed to kill '%s': %s", calls[i].dest, calls[i].err->message);
         rc = 1;
     }
     batch_free(calls, n);

@@ -146,10 +146,10 @@ int qvm_shutdown_main(int argc, char **argv)
             struct batch_call *calls =
                 call_each("admin.vm.Shutdown", force ? "force" : "", round, nround);
             for (size_t i = 0; i < nround; i++) {
-                if (calls[i].status == 0 || (calls[i].err.kind == ERR_QUBES_VM_NOT_STARTED_ERROR))
+                if (calls[i].status == 0 || (calls[i].err->kind == ERR_QUBES_VM_NOT_STARTED_ERROR))
                     round[ndone++] = round[i];
                 else if (!wait)
-                    print_qube_error(round[i], "Shutdown error: %s", calls[i].err.message);
+                    print_qube_error(round[i], "Shutdown error: %s", calls[i].err->message);
                 else
                     again[nagain++] = round[i];
             }
@@ -173,8 +173,9 @@ int qvm_shutdown_main(int argc, char **argv)
             cli_info(&cli, "Killing remaining qubes: %s", names.data);
             struct batch_call *calls = call_each("admin.vm.Kill", "", round, nkill);
             for (size_t i = 0; i < nkill; i++) {
-                if (calls[i].status < 0 && !(calls[i].err.kind == ERR_QUBES_VM_NOT_STARTED_ERROR)) {
-                    int rc = cli_qerror(&cli, &calls[i].err);
+                if (calls[i].status < 0 &&
+                    !(calls[i].err->kind == ERR_QUBES_VM_NOT_STARTED_ERROR)) {
+                    int rc = cli_qerror(&cli, calls[i].err);
                     free_calls(calls, nkill);
                     return rc;
                 }
