@@ -5,7 +5,9 @@
  *       service in this qube), with the ratio of the medians.
  *   qube-bench time RUNS CMD [ARGS...]
  *       the median wall time of RUNS runs of CMD (exit status must be 0).
- * QUBE_BENCH_PAUSE_MS: an untimed pause before each timed run (a preload pool refills). */
+ * QUBE_BENCH_PAUSE_MS: an untimed pause before each timed run (a preload pool refills).
+ * calls settles for SETTLE_MS (untimed) before each call and each floor run, so that neither
+ * pays for what the one before left running (a call's process exiting, one forked ahead). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,6 +35,13 @@ static void pause_between_runs(void)
         usleep((useconds_t)(v * 1000));
 }
 
+#define SETTLE_MS 10
+
+static void settle(void)
+{
+    usleep(SETTLE_MS * 1000);
+}
+
 static int calls(long n, char *target, char *service, char *program)
 {
     double *call = calloc((size_t)n, sizeof(double)), *floor = calloc((size_t)n, sizeof(double));
@@ -53,7 +62,9 @@ static int calls(long n, char *target, char *service, char *program)
     bench_run_ms(cargv); /* warm up: the target's first call */
     for (long i = 0; i < n; i++) {
         pause_between_runs();
+        settle();
         call[i] = bench_run_ms(cargv);
+        settle();
         double t0 = bench_now_ms();
         char b = 'x';
         if (write(sv[0], &b, 1) != 1 || read(sv[0], &b, 1) != 1)

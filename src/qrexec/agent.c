@@ -53,6 +53,8 @@ struct agent {
     struct trigger_client *clients[MAX_TRIGGER_CLIENTS];
     size_t nclients;
     unsigned long next_ident;
+    pid_t spare_pid; /* the spare call process; 0: none */
+    int spare_sock;
 };
 
 static void usage(FILE *f)
@@ -100,13 +102,22 @@ static int handshake(struct agent *a)
     return 0;
 }
 
+static void spare_make(struct agent *a);
+
 static void reap(struct agent *a)
 {
+    bool call_ended = false;
     for (;;) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
-            return;
+            break;
+        if (pid == a->spare_pid) { /* gone idle: the next call forks, and makes a new one */
+            close(a->spare_sock);
+            a->spare_pid = 0;
+            a->spare_sock = -1;
+            continue;
+        }
         for (size_t i = 0; i < a->ncalls; i++) {
             if (a->calls[i].pid != pid)
                 continue;
@@ -116,30 +127,111 @@ static void reap(struct agent *a)
             if (send_msg(a, &m) < 0)
                 log_warning("op=terminated port=%u result=error", a->calls[i].port);
             a->calls[i] = a->calls[--a->ncalls];
+            call_ended = true;
             break;
         }
     }
+    /* a call ended: the next one finds its process already forked (not while the call it
+     * answers is running) */
+    if (call_ended)
+        spare_make(a);
+}
+
+/* In a call's process: it must never write to the control channel, and dies with the agent.
+ * Returns the agent's pid. */
+static pid_t call_process_setup(struct agent *a)
+{
+    close(a->control_fd);
+    close(a->sig_fd);
+    pid_t agent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != agent)
+        _exit(1);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    return agent;
+}
+
+/* What a spare is given: the message type and the command line (its NUL included), with the
+ * data socket attached; EOF when the agent drops it. */
+struct spare_request {
+    uint32_t type;
+    uint32_t cmdline_len;
+};
+
+__attribute__((noreturn)) static void spare_wait(pid_t agent)
+{
+    struct spare_request r;
+    struct qrexec_fds fds = { .n = 0 };
+    if (qrexec_recv_all(3, &r, sizeof(r), &fds) < 0 || fds.n != 1 || fds.overflow ||
+        r.cmdline_len == 0 || r.cmdline_len > QREXEC_MAX_CMD_LEN)
+        _exit(0);
+    char *cmdline = xmalloc(r.cmdline_len);
+    if (qrexec_recv_all(3, cmdline, r.cmdline_len, NULL) < 0 || cmdline[r.cmdline_len - 1])
+        _exit(0);
+    close(3);
+    struct qrexec_service_host host = { .agent_pid = (long)agent };
+    qrexec_agent_call(fds.fd[0], r.type, cmdline, &host);
+}
+
+/* Forks the spare for the next call dom0 starts here: a call then costs a wake-up, not a
+ * fork (a disposable's one call too: the first spare is made at start). It holds nothing of
+ * the agent's but its socket (fd 3) and stdio. */
+static void spare_make(struct agent *a)
+{
+    int sv[2];
+    if (a->spare_pid > 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        pid_t agent = call_process_setup(a);
+        if (dup2(sv[1], 3) < 0)
+            _exit(1);
+        close_range(4, ~0U, 0);
+        spare_wait(agent);
+    }
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return;
+    }
+    a->spare_pid = pid;
+    a->spare_sock = sv[0];
+}
+
+/* The call to the spare: its pid, or -1 (no spare, or it is gone). */
+static pid_t spare_take(struct agent *a, uint32_t type, const struct qrexec_exec_req *req,
+                        int data_fd)
+{
+    if (a->spare_pid <= 0)
+        return -1;
+    size_t len = strlen(req->cmdline) + 1;
+    struct spare_request r = { .type = type, .cmdline_len = (uint32_t)len };
+    struct buf m = BUF_INIT;
+    buf_append(&m, &r, sizeof(r));
+    buf_append(&m, req->cmdline, len);
+    int rc = qrexec_send_all(a->spare_sock, m.data, m.len, data_fd);
+    buf_free(&m);
+    pid_t pid = a->spare_pid;
+    close(a->spare_sock); /* taken, or gone: no other call goes to it */
+    a->spare_pid = 0;
+    a->spare_sock = -1;
+    return rc < 0 ? -1 : pid;
 }
 
 static void start_call(struct agent *a, uint32_t type, const struct qrexec_exec_req *req,
                        int data_fd)
 {
-    pid_t pid = fork();
+    pid_t pid = spare_take(a, type, req, data_fd);
+    if (pid < 0)
+        pid = fork();
     if (pid < 0) {
         log_error("op=call result=error reason=\"fork: %s\"", strerror(errno));
         return;
     }
     if (pid == 0) {
-        /* the call must never write to the control channel, and dies with the agent */
-        close(a->control_fd);
-        close(a->sig_fd);
-        pid_t agent = getppid();
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != agent)
-            _exit(1);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        pid_t agent = call_process_setup(a);
         struct qrexec_service_host host = { .agent_pid = (long)agent };
         qrexec_agent_call(data_fd, type, req->cmdline, &host);
     }
@@ -372,7 +464,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    struct agent a = { .control_fd = control_fd, .trigger_fd = -1 };
+    struct agent a = { .control_fd = control_fd, .trigger_fd = -1, .spare_sock = -1 };
     a.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (a.sig_fd < 0) {
         log_error("op=start result=error reason=\"signalfd: %s\"", strerror(errno));
@@ -383,6 +475,7 @@ int main(int argc, char **argv)
         return 1;
     /* without the trigger socket, calls from dom0 still work */
     a.trigger_fd = open_trigger_socket(trigger_path);
+    spare_make(&a);
 
     int rc = 0;
     struct pollfd fds[3 + MAX_TRIGGER_CLIENTS];

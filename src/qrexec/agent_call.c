@@ -1,9 +1,11 @@
 /* The per-call process of qrexec-agent (upstream agent/qrexec-agent-data.c): HELLO on the data
- * socket, then run "user:command" through /bin/sh -c or a QUBESRPC service, and pump. */
+ * socket, then run "user:command" through /bin/sh -c or a QUBESRPC service, and pump. The
+ * process starts before the caller's HELLO is read, so the two overlap. */
 #include "qrexec/agent_call.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -120,28 +122,66 @@ static void wait_for_session(const struct qrexec_service_host *host, const char 
     free(path);
 }
 
+/* The service side of the data connection's handshake. Our HELLO goes first and the caller's
+ * is read only when something else must go to it: the process behind the call starts while
+ * the caller's HELLO is on its way (the bytes are the handshake's in either order). */
+struct call_side {
+    int fd;
+    bool just_exec;
+    bool hello_sent, hello_read, hello_ok;
+    uint32_t version;
+};
+
+/* The caller's HELLO, read once. false: the handshake failed (logged). */
+static bool caller_hello(struct call_side *s)
+{
+    if (s->hello_read)
+        return s->hello_ok;
+    s->hello_read = true;
+    const char *why = "cannot send HELLO";
+    s->hello_ok = s->hello_sent &&
+                  qrexec_data_hello_recv(s->fd, QREXEC_DATA_TO_SERVICE, &s->version, &why) == 0;
+    if (!s->hello_ok && s->just_exec)
+        /* qrexec-client -e may hang up before the handshake: the command still runs, only
+         * its start status has nobody to go to */
+        log_info("op=call type=JUST_EXEC event=caller-gone");
+    else if (!s->hello_ok)
+        log_error("op=call event=handshake-failed reason=\"%s\"", why);
+    return s->hello_ok;
+}
+
+/* Before an answer other than our HELLO: the whole handshake. Without it a call other than
+ * JUST_EXEC ends here, having sent nothing more. */
+static void need_caller(struct call_side *s)
+{
+    if (!caller_hello(s) && !s->just_exec)
+        _exit(1);
+}
+
+/* A failure answered after the handshake, as it always was. */
+static void fail_call(struct call_side *s, int code)
+{
+    need_caller(s);
+    s->just_exec ? send_exit_code(s->fd, code) : send_failure(s->fd, code);
+}
+
 void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
                        const struct qrexec_service_host *host)
 {
-    uint32_t version = QREXEC_PROTOCOL_VERSION;
     bool just_exec = type == MSG_JUST_EXEC;
-    /* qrexec-client -e may hang up before the handshake: the command still runs, only
-     * its start status has nobody to go to */
     const char *why = NULL;
-    if (qrexec_data_handshake(data_fd, QREXEC_DATA_TO_SERVICE, &version, &why) < 0) {
-        if (!just_exec) {
-            log_error("op=call event=handshake-failed reason=\"%s\"", why);
-            _exit(1);
-        }
-        log_info("op=call type=JUST_EXEC event=caller-gone");
-    }
+    struct call_side side = { .fd = data_fd,
+                              .just_exec = just_exec,
+                              .version = QREXEC_PROTOCOL_VERSION };
+    side.hello_sent = qrexec_data_hello_send(data_fd, &why) == 0;
+    if (!side.hello_sent)
+        need_caller(&side);
 
     struct qrexec_cmd cmd;
     struct qerror err = { 0 };
     if (qrexec_cmd_parse(cmdline, &cmd, &err) < 0) {
         log_error("op=call event=bad-cmdline reason=\"%s\"", err.message);
-        just_exec ? send_exit_code(data_fd, QREXEC_EXIT_PROBLEM)
-                  : send_failure(data_fd, QREXEC_EXIT_PROBLEM);
+        fail_call(&side, QREXEC_EXIT_PROBLEM);
         _exit(1);
     }
 
@@ -155,8 +195,7 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
         path = qrexec_find_service(&cmd, host->service_path);
         if (!path) {
             log_error("op=call service=%s source=%s event=service-not-found", svc, cmd.source);
-            just_exec ? send_exit_code(data_fd, QREXEC_EXIT_SERVICE_NOT_FOUND)
-                      : send_failure(data_fd, QREXEC_EXIT_SERVICE_NOT_FOUND);
+            fail_call(&side, QREXEC_EXIT_SERVICE_NOT_FOUND);
             _exit(0);
         }
         if (qrexec_rpc_config_load(cmd.service_full, cmd.service_name,
@@ -164,8 +203,7 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
                                                      : QREXEC_GUEST_RPC_CONFIG_PATH,
                                    &conf, &err) < 0) {
             log_error("op=call service=%s event=bad-config reason=\"%s\"", svc, err.message);
-            just_exec ? send_exit_code(data_fd, QREXEC_EXIT_PROBLEM)
-                      : send_failure(data_fd, QREXEC_EXIT_PROBLEM);
+            fail_call(&side, QREXEC_EXIT_PROBLEM);
             _exit(1);
         }
         if (conf.force_user && !host->keep_user) {
@@ -175,8 +213,10 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
         log_info("op=call type=%s user=%s service=%s source=%s", qrexec_msg_type_name(type),
                  cmd.user, svc, cmd.source);
         struct stat st;
-        if (!just_exec && stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-            _exit(run_socket_service(data_fd, version, path, &cmd, &conf));
+        if (!just_exec && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            need_caller(&side); /* a socket service is connected only to a whole call */
+            _exit(run_socket_service(data_fd, side.version, path, &cmd, &conf));
+        }
         if (conf.wait_for_session && !cmd.nogui)
             wait_for_session(host, host->keep_user ? NULL : cmd.user, cmd.source);
         env = qrexec_service_env(&cmd, host->agent_pid);
@@ -204,8 +244,19 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
         code = QREXEC_EXIT_PROBLEM;
     }
     if (just_exec) {
+        caller_hello(&side);
         send_exit_code(data_fd, code);
         _exit(0);
+    }
+    if (!caller_hello(&side)) {
+        /* it started for a caller that is not one: it goes at once, having had no input
+         * and its output going nowhere */
+        if (code == 0) {
+            kill(-child.pid, SIGKILL); /* its session (setsid) */
+            while (waitpid(child.pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
+        _exit(1);
     }
     int status = 0;
     if (code == QREXEC_EXIT_PROBLEM && child.stdout_fd < 0) {
@@ -213,7 +264,7 @@ void qrexec_agent_call(int data_fd, uint32_t type, const char *cmdline,
     } else {
         struct qrexec_pump_cfg cfg = {
             .remote_fd = data_fd,
-            .version = version,
+            .version = side.version,
             .is_service = true,
             .in_fd = child.stdin_fd,
             .out_fd = child.stdout_fd,

@@ -118,6 +118,15 @@ int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline,
     if (*sock < 0)
         return fail(err, "cannot connect to the qrexec daemon", strerror(errno));
 
+    /* our HELLO and the request go at once, without waiting for the daemon's HELLO: it
+     * reads them after sending its own, and the bytes are those of the exchange */
+    struct buf m = BUF_INIT;
+    qrexec_hello_encode(&m, QREXEC_CLIENT_PROTOCOL_VERSION);
+    qrexec_exec_encode(&m, type, source_domid, 0, cmdline);
+    int rc = qrexec_send_all(*sock, m.data, m.len, -1);
+    int send_errno = errno;
+    buf_free(&m);
+
     const char *why = NULL;
     struct msg_header hdr;
     uint8_t *payload = NULL;
@@ -133,13 +142,8 @@ int qrexec_client_request(const char *qube, uint32_t type, const char *cmdline,
     }
     free(payload);
     payload = NULL;
-    struct buf m = BUF_INIT;
-    qrexec_hello_encode(&m, QREXEC_CLIENT_PROTOCOL_VERSION);
-    qrexec_exec_encode(&m, type, source_domid, 0, cmdline);
-    int rc = qrexec_send_all(*sock, m.data, m.len, -1);
-    buf_free(&m);
     if (rc < 0)
-        return fail(err, "cannot send the request", strerror(errno));
+        return fail(err, "cannot send the request", strerror(send_errno));
 
     if (recv_daemon(*sock, deadline, &hdr, &payload, &fds, &why) < 0 || hdr.type != type ||
         qrexec_params_decode(payload, hdr.len, domain, port, &why) < 0 || fds.n != 1 ||

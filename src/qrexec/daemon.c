@@ -74,6 +74,9 @@ struct daemon {
     pid_t port_process[QREXEC_MAX_CLIENTS];         /* a dom0 service holding the port */
     struct pending_call *pending[QREXEC_MAX_CLIENTS];
     size_t npending;
+    bool called;     /* the qube has asked for a call: it gets a spare call process */
+    pid_t spare_pid; /* 0: none */
+    int spare_sock;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -355,54 +358,151 @@ static int refuse_trigger(struct daemon *d, const char ident[QREXEC_SERVICE_PARA
     return send_to_agent(d, &m, -1);
 }
 
-/* Forks the process that decides the call; its report arrives on a socket we poll. */
+/* What a call process starts with: nothing of the daemon's (not the agent's channel, not
+ * other clients), its socket to the daemon as fd 3. */
+static void call_process_setup(const struct daemon *d, int sock)
+{
+    if (dup2(sock, 3) < 0)
+        _exit(1);
+    close_range(4, ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGCHLD, SIG_DFL);
+    log_after_fork();
+    /* work a qube asked for (it may run a dom0 service) is no daemon: the OOM killer
+     * takes it before this qube's daemon */
+    if (set_oom_score_adj(OOM_SCORE_ADJ_DEFAULT) < 0)
+        log_warning("qube=%s op=trigger event=oom-score-adj reason=\"%s\"", d->qube,
+                    strerror(errno));
+}
+
+__attribute__((noreturn)) static void call_process(const struct daemon *d, const char *target,
+                                                   const char *service)
+{
+    struct qrexec_call_request req = { .source = d->qube,
+                                       .source_domid = d->domid,
+                                       .target = target,
+                                       .service = service,
+                                       .timeout = d->timeout };
+    qrexec_daemon_call(&req, 3);
+}
+
+/* A spare waits for the call it is given: the target, then the service's length and bytes
+ * (both sanitized by the daemon already), or EOF when the daemon goes. */
+struct spare_request {
+    char target[sizeof(((struct qrexec_trigger3 *)0)->target_domain)];
+    uint32_t service_len;
+};
+
+__attribute__((noreturn)) static void spare_wait(const struct daemon *d)
+{
+    struct spare_request r;
+    if (qrexec_recv_all(3, &r, sizeof(r), NULL) < 0 || r.service_len > QREXEC_MAX_SERVICE_NAME_LEN)
+        _exit(0);
+    r.target[sizeof(r.target) - 1] = '\0';
+    char *service = xmalloc(r.service_len + 1);
+    if (qrexec_recv_all(3, service, r.service_len, NULL) < 0)
+        _exit(0);
+    service[r.service_len] = '\0';
+    call_process(d, r.target, service);
+}
+
+/* Forks the spare for the qube's next call: a call then costs a wake-up, not a fork. Made
+ * once the qube has called, again whenever a call process ended. */
+static void spare_make(struct daemon *d)
+{
+    int sv[2];
+    if (d->spare_pid > 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        call_process_setup(d, sv[1]);
+        spare_wait(d);
+    }
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return;
+    }
+    d->spare_pid = pid;
+    d->spare_sock = sv[0];
+}
+
+/* An idle spare goes at once (it holds nothing), and is gone when this returns: a daemon
+ * that exits leaves no process named like it behind. */
+static void spare_drop(struct daemon *d)
+{
+    if (d->spare_pid <= 0)
+        return;
+    kill(d->spare_pid, SIGKILL);
+    while (waitpid(d->spare_pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(d->spare_sock);
+    d->spare_pid = 0;
+    d->spare_sock = -1;
+}
+
+/* The call to the spare: its pid and socket, or -1 (no spare, or it is gone). */
+static pid_t spare_take(struct daemon *d, const struct qrexec_trigger3 *t, int *sock)
+{
+    if (d->spare_pid <= 0)
+        return -1;
+    struct spare_request r = { .service_len = (uint32_t)strlen(t->service_name) };
+    snprintf(r.target, sizeof(r.target), "%s", t->target_domain);
+    if (qrexec_send_all(d->spare_sock, &r, sizeof(r), -1) < 0 ||
+        qrexec_send_all(d->spare_sock, t->service_name, r.service_len, -1) < 0) {
+        spare_drop(d);
+        return -1;
+    }
+    pid_t pid = d->spare_pid;
+    *sock = d->spare_sock;
+    d->spare_pid = 0;
+    d->spare_sock = -1;
+    return pid;
+}
+
+/* Starts the process that decides the call (the spare, else a new one); its report arrives
+ * on a socket we poll. */
 static int start_trigger(struct daemon *d, const struct qrexec_trigger3 *t)
 {
     _cleanup_free_ char *svc = log_cut(t->service_name, QREXEC_LOG_SERVICE_MAX);
     /* each call's outcome is logged at its end, with the service and target */
     log_debug("qube=%s op=trigger service=%s target=%s ident=%.32s", d->qube, svc, t->target_domain,
               t->ident);
-    int sv[2] = { -1, -1 };
-    if (d->npending >= QREXEC_MAX_CLIENTS ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    if (d->npending >= QREXEC_MAX_CLIENTS) {
         log_warning("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"", d->qube,
-                    svc, t->target_domain,
-                    d->npending >= QREXEC_MAX_CLIENTS ? "too many pending calls" : strerror(errno));
+                    svc, t->target_domain, "too many pending calls");
         return refuse_trigger(d, t->ident);
     }
-    pid_t pid = fork();
+    d->called = true;
+    int report_fd = -1;
+    pid_t pid = spare_take(d, t, &report_fd);
     if (pid < 0) {
-        close(sv[0]);
+        int sv[2] = { -1, -1 };
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+            log_warning("qube=%s op=trigger service=%s target=%s result=refused reason=\"%s\"",
+                        d->qube, svc, t->target_domain, strerror(errno));
+            return refuse_trigger(d, t->ident);
+        }
+        pid = fork();
+        if (pid < 0) {
+            close(sv[0]);
+            close(sv[1]);
+            log_error("qube=%s op=trigger result=error reason=\"fork: %s\"", d->qube,
+                      strerror(errno));
+            return refuse_trigger(d, t->ident);
+        }
+        if (pid == 0) {
+            call_process_setup(d, sv[1]);
+            call_process(d, t->target_domain, t->service_name);
+        }
         close(sv[1]);
-        log_error("qube=%s op=trigger result=error reason=\"fork: %s\"", d->qube, strerror(errno));
-        return refuse_trigger(d, t->ident);
+        report_fd = sv[0];
     }
-    if (pid == 0) {
-        /* nothing of the daemon's: not the agent's channel, not other clients */
-        if (dup2(sv[1], 3) < 0)
-            _exit(1);
-        close_range(4, ~0U, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGCHLD, SIG_DFL);
-        log_after_fork();
-        /* work a qube asked for (it may run a dom0 service) is no daemon: the OOM killer
-         * takes it before this qube's daemon */
-        if (set_oom_score_adj(OOM_SCORE_ADJ_DEFAULT) < 0)
-            log_warning("qube=%s op=trigger event=oom-score-adj reason=\"%s\"", d->qube,
-                        strerror(errno));
-        struct qrexec_call_request req = { .source = d->qube,
-                                           .source_domid = d->domid,
-                                           .target = t->target_domain,
-                                           .service = t->service_name,
-                                           .timeout = d->timeout };
-        qrexec_daemon_call(&req, 3);
-    }
-    close(sv[1]);
     struct pending_call *pc = xcalloc(1, sizeof(*pc));
     memcpy(pc->ident, t->ident, sizeof(pc->ident));
-    pc->report_fd = sv[0];
+    pc->report_fd = report_fd;
     pc->pid = pid;
     pc->service = steal_pointer(&svc);
     snprintf(pc->target, sizeof(pc->target), "%s", t->target_domain);
@@ -474,17 +574,29 @@ static int finish_trigger(struct daemon *d, struct pending_call *pc)
 static void reap_children(struct daemon *d)
 {
     child_exited = 0;
+    bool call_ended = false;
     for (;;) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
-            return;
+            break;
+        if (pid == d->spare_pid) { /* gone idle: the next call forks, and makes a new one */
+            close(d->spare_sock);
+            d->spare_pid = 0;
+            d->spare_sock = -1;
+        } else {
+            call_ended = true;
+        }
         for (size_t i = 0; i < QREXEC_MAX_CLIENTS; i++)
             if (d->port_process[i] == pid) {
                 d->port_process[i] = 0;
                 qrexec_ports_release(&d->ports, QREXEC_BASE_DATA_PORT + (uint32_t)i);
             }
     }
+    /* a call ended: the next one finds its process already forked (not while the call it
+     * answers is running) */
+    if (call_ended && d->called && !stop_signal)
+        spare_make(d);
 }
 
 /* One complete message from the agent; -1 is a protocol violation. */
@@ -674,7 +786,9 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct daemon d = { .default_user = "user", .control_fd = -1, .listen_fd = -1 };
+    struct daemon d = {
+        .default_user = "user", .control_fd = -1, .listen_fd = -1, .spare_sock = -1
+    };
     long long timeout = -1, fd = -1;
     bool quiet = false, foreground = false;
     int opt;
@@ -842,6 +956,7 @@ int main(int argc, char **argv)
         drop_client(&d, d.clients[0]);
     while (d.npending)
         drop_pending(&d, d.pending[0]);
+    spare_drop(&d);
     qrexec_reader_free(&d.agent_rd);
     free(d.socket_path);
     close(d.listen_fd);

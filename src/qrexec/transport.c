@@ -235,22 +235,32 @@ int qrexec_reader_feed(struct qrexec_reader *r, int fd)
     }
 }
 
-int qrexec_data_handshake(int fd, enum qrexec_role role, uint32_t *version, const char **why)
+int qrexec_data_hello_send(int fd, const char **why)
 {
     struct buf m = BUF_INIT;
     qrexec_hello_encode(&m, QREXEC_PROTOCOL_VERSION);
     int rc = qrexec_send_all(fd, m.data, m.len, -1);
     buf_free(&m);
-    if (rc < 0) {
+    if (rc < 0)
         *why = "cannot send HELLO";
-        return -1;
-    }
+    return rc;
+}
+
+int qrexec_data_hello_recv(int fd, enum qrexec_role role, uint32_t *version, const char **why)
+{
     struct msg_header hdr;
     uint8_t *payload = NULL;
-    rc = qrexec_recv_msg(fd, role, QREXEC_PROTOCOL_VERSION, &hdr, &payload, NULL, why);
+    int rc = qrexec_recv_msg(fd, role, QREXEC_PROTOCOL_VERSION, &hdr, &payload, NULL, why);
     if (rc == 0)
         rc = qrexec_hello_decode(&hdr, payload, QREXEC_PROTOCOL_VERSION, QREXEC_DATA_MIN_VERSION,
                                  version, why);
     free(payload);
     return rc;
+}
+
+int qrexec_data_handshake(int fd, enum qrexec_role role, uint32_t *version, const char **why)
+{
+    if (qrexec_data_hello_send(fd, why) < 0)
+        return -1;
+    return qrexec_data_hello_recv(fd, role, version, why);
 }

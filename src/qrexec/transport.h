@@ -62,3 +62,7 @@ int qrexec_set_nonblock(int fd, bool on);
  * buffer, so upstream's who-sends-first order for vchan does not matter here). role is what
  * this side reads (QREXEC_DATA_TO_SERVICE or QREXEC_DATA_TO_CLIENT). 0, or -1 with *why. */
 int qrexec_data_handshake(int fd, enum qrexec_role role, uint32_t *version, const char **why);
+/* Its two halves, for a side with work to do between them (the service side starts the
+ * service while the caller's HELLO is on its way). */
+int qrexec_data_hello_send(int fd, const char **why);
+int qrexec_data_hello_recv(int fd, enum qrexec_role role, uint32_t *version, const char **why);

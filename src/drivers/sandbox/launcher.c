@@ -22,6 +22,7 @@
 #include <linux/sched.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -308,6 +309,29 @@ static int write_state(const struct options *opt, pid_t init_pid, struct qerror 
     return 0;
 }
 
+static void *rmdir_thread(void *path)
+{
+    rmdir(path);
+    return NULL;
+}
+
+/* Removes the directories at once. Those that were mount points of the qube's namespace (dead
+ * now) still carry its mounts, and each rmdir waits for their release, an RCU grace period
+ * (about 4 ms); in threads those waits overlap instead of adding up. */
+static void rmdir_together(char *const *paths, size_t n)
+{
+    pthread_t t[8];
+    bool started[8] = { false };
+    for (size_t i = 0; i < n && i < ARRAY_SIZE(t); i++)
+        started[i] = pthread_create(&t[i], NULL, rmdir_thread, paths[i]) == 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i < ARRAY_SIZE(t) && started[i])
+            pthread_join(t[i], NULL);
+        else
+            rmdir(paths[i]);
+    }
+}
+
 /* After init is gone the kernel kills the rest of the pid namespace; the
  * cgroups can go once they are empty. */
 static void release(const struct options *opt, struct qube_cgroup *cg)
@@ -328,12 +352,15 @@ static void release(const struct options *opt, struct qube_cgroup *cg)
     unlink(state);
     static const char *const work_dirs[] = { "root-image", "root-mapped", "volatile",
                                              "private-image", "private-mapped" };
-    for (size_t i = 0; i < ARRAY_SIZE(work_dirs); i++) {
-        _cleanup_free_ char *d = xasprintf("%s/%s", work, work_dirs[i]);
-        rmdir(d);
-    }
+    /* the work directories and the root first (all mount points), then their parents */
+    char *dirs[ARRAY_SIZE(work_dirs) + 1];
+    for (size_t i = 0; i < ARRAY_SIZE(work_dirs); i++)
+        dirs[i] = xasprintf("%s/%s", work, work_dirs[i]);
+    dirs[ARRAY_SIZE(work_dirs)] = root;
+    rmdir_together(dirs, ARRAY_SIZE(dirs));
+    for (size_t i = 0; i < ARRAY_SIZE(work_dirs); i++)
+        free(dirs[i]);
     rmdir(work);
-    rmdir(root);
     rmdir(opt->state_dir);
 }
 
