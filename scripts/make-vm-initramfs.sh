@@ -6,9 +6,10 @@
 #   /modules/NN-*.ko the modules vm-boot loads, numbered in dependency order
 #   /qubes-guest/    the guest programs of GUEST_DIR (the build's guest/)
 #   /dev /proc /sys /sysroot  where vm-boot mounts
-# Uncompressed: under TCG the kernel unpacks a gzip'd one slower than QEMU
-# loads the bytes (see tests/vm/test_vm_guest.py for the figures). Run on
-# every build; it rewrites nothing when none of its inputs changed.
+# Uncompressed: under TCG the kernel unpacks a gzip'd one far slower than QEMU
+# loads the bytes (measured here: 15.1 MiB as is, qubes-init after 2.8 s;
+# gzip -1'd to 7.1 MiB, after 5.3 s). Run on every build; it rewrites
+# nothing when none of its inputs changed.
 set -eu
 abs() { (cd "$(dirname "$1")" && echo "$(pwd)/$(basename "$1")"); }
 kernel_dir=$(abs "$1")

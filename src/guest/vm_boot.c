@@ -42,8 +42,8 @@
 #define QUBESDB_FD 4
 /* Under TCG the disks are there when virtio_blk is loaded; the ports'
  * names come a few milliseconds later from the host. Generous bounds. */
-#define DISK_WAIT_MS 10000
-#define PORT_WAIT_MS 10000
+#define DISK_WAIT_MS 5000
+#define PORT_WAIT_MS 5000
 #define CMDLINE_MAX 4096
 
 static void __attribute__((noreturn)) power_off(void)
@@ -152,7 +152,7 @@ static void mount_volumes(void)
     snprintf(path, sizeof(path), "/dev/%s", dev);
     mount_or_fail(path, NEW_ROOT, "ext4", 0, NULL);
     /* where every root needs a mount point */
-    static const char *const points[] = { "rw",  "home", "usr", "usr/local", "dev",
+    static const char *const points[] = { "rw",   "home", "usr", "usr/local", "dev",
                                           "proc", "run",  "tmp", "sys" };
     for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
         snprintf(path, sizeof(path), NEW_ROOT "/%s", points[i]);
@@ -287,8 +287,8 @@ int main(void)
         fail("channel descriptors: %s", strerror(errno));
     close(qrexec);
     close(qubesdb);
-    vm_say("qube=%s op=boot result=ok modules_ms=%lld ms=%lld", name,
-           (long long)(modules - start), (long long)(mono_ms() - start));
+    vm_say("qube=%s op=boot result=ok modules_ms=%lld ms=%lld", name, (long long)(modules - start),
+           (long long)(mono_ms() - start));
     char *const argv[] = { "qubes-init", "--vm", NULL };
     char *const envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                            NULL };
