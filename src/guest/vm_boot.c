@@ -216,6 +216,18 @@ static void switch_root(void)
         fail("chroot into the qube's root: %s", strerror(errno));
 }
 
+/* In a child: fd moved above every descriptor vm-boot opens, which are all
+ * closed. */
+#define CHILD_FD_MIN 100
+static int keep_above(int fd)
+{
+    int kept = fcntl(fd, F_DUPFD_CLOEXEC, CHILD_FD_MIN);
+    if (kept < 0)
+        _exit(1);
+    close_range(3, CHILD_FD_MIN - 1, 0);
+    return kept;
+}
+
 /* dom0 asks a VM to shut down as Qubes asks an HVM: the ACPI power button
  * (QMP system_powerdown). A child of PID 1 turns its press into the SIGTERM
  * that shuts a sandbox qube down; qubes-init's shutdown ends it too. */
@@ -229,6 +241,9 @@ static void watch_power_button(int button)
         return;
     }
     prctl(PR_SET_NAME, "power-button", 0, 0, 0);
+    /* nothing of the channels stays open here: their peers see them end
+     * with qubes-init's programs */
+    button = keep_above(button);
     struct input_event ev;
     while (read(button, &ev, sizeof(ev)) == (ssize_t)sizeof(ev))
         if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1)

@@ -321,6 +321,7 @@ def run(build, work, kernel, initrd):
         subprocess.run("find . | cpio -o -H newc -R 0:0 --quiet", shell=True, cwd=bare,
                        stdout=out, stderr=subprocess.DEVNULL, check=True)
     times = {"bare": [], "qube": []}
+    statuses = []
     for _ in range(RUNS):
         vm = Vm(work, build, "bare", kernel, bare_img, ports=False)
         try:
@@ -334,9 +335,11 @@ def run(build, work, kernel, initrd):
         try:
             times["qube"].append(vm.wait_for("qubes-init: starting qube"))
             vm.qmp("system_powerdown")
-            vm.wait_exit(30)
+            statuses.append(vm.wait_exit(30))
         finally:
             vm.close()
+    ok(statuses == [0] * RUNS, "the power button, pressed as soon as qubes-init starts, "
+       "ends every boot (statuses %s)" % statuses)
     b, q = median(times["bare"]), median(times["qube"])
     ok(b is not None and q is not None, "figures measured", json.dumps(times))
     if b and q:
