@@ -14,7 +14,9 @@
  * From then on both relays pump stream k both ways, half-close (shutdown(SHUT_WR)) included.
  * To know which message a descriptor came with, the dom0 relay reads stream 0 one qrexec message
  * part at a time (it follows struct msg_header's length, nothing else of qrexec): stream 0 of
- * the dom0 side must carry qrexec protocol messages. Descriptors only travel dom0 -> guest: any
+ * the dom0 side must carry qrexec protocol messages when it carries descriptors (a protocol
+ * that passes none, qubesdb's, goes through as well: the lengths then only decide where dom0's
+ * reads split, which changes nothing of the bytes). Descriptors only travel dom0 -> guest: any
  * descriptor that the guest's local side sends, or that arrives on a stream other than 0 on
  * either side, is closed and ignored; more than one with one message on dom0's stream 0 ends the
  * relay. The frame format and its limits are in channel/channel_proto.h.
