@@ -183,9 +183,8 @@ int main(int argc, char **argv)
         rt_direct[i] = round_trip_us(direct[0], direct[1]);
         rt_tunnel[i] = round_trip_us(tunnel_dom0, tunnel_guest);
     }
-    double b = bench_median(base, RUNS), dn = bench_median(down, RUNS),
-           u = bench_median(up, RUNS), rd = bench_median(rt_direct, RUNS),
-           rtun = bench_median(rt_tunnel, RUNS);
+    double b = bench_median(base, RUNS), dn = bench_median(down, RUNS), u = bench_median(up, RUNS),
+           rd = bench_median(rt_direct, RUNS), rtun = bench_median(rt_tunnel, RUNS);
     printf("one stream, %zu MiB per run, medians of %d\n", mib, RUNS);
     printf("direct socketpair                    %8.0f MiB/s\n", b);
     printf("channel dom0 -> guest (two relays)   %8.0f MiB/s  ratio %.2f\n", dn, dn / b);
