@@ -23,10 +23,24 @@
  *
  * What a hostile guest can do to the dom0 side: end this channel (any protocol error, named in
  * the error), and make it buffer at most CHANNEL_WINDOW bytes per open stream (the streams are
- * opened by dom0 only), plus a few frames of credit per stream waiting for the wire. A stream
+ * opened by dom0 only), plus a few CREDIT frames per stream waiting for the wire. A stream
  * whose local reader is slow stops only itself; the wire is always read.
  *
- * Depends on libc and common/error.c only, so guest programs link it statically. */
+ * Using it:
+ *  - dom0 (the vm driver's launcher): wire_fd is the connection of QEMU's chardev for the port
+ *    named org.qubes.qrexec; local_fd one end of a socketpair whose other end is
+ *    qrexec-daemon's --channel-fd (as the sandbox driver's); control_fd a pipe's read end.
+ *    Run channel_relay_run in a thread or process of its own and report err once if it
+ *    returns -1. Writing 'P' to the pipe asks the guest to power off.
+ *  - guest (the boot program): wire_fd is /dev/vportNpM opened O_RDWR, the port whose
+ *    /sys/class/virtio-ports/vportNpM/name is org.qubes.qrexec; local_fd one end of a
+ *    socketpair whose other end becomes qubes-init's fd 3; on_poweroff does kill(1, SIGTERM).
+ *    virtio_console reads 0 (EOF) from a port whose host side is not connected, which ends the
+ *    relay ("wire closed by dom0"): dom0's end must be connected before the relay starts (QEMU
+ *    connects its chardev socket before the guest runs).
+ *
+ * Depends on libc and common/error.c only, so guest programs link it statically (channel_sources
+ * in src/channel/meson.build, with ../src/common/error.c; bench/bench-channel is built so). */
 #pragma once
 
 #include "channel/channel_proto.h"
