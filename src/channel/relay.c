@@ -491,8 +491,10 @@ static bool wants_read(const struct relay *r, uint16_t id)
     if (s->fd < 0 || !s->reading || ss->tx_credit == 0 || ss->peer_closed ||
         tx_pending(r) >= TX_HIGH)
         return false;
-    /* a descriptor in what comes next needs a free id */
-    return !(id == 0 && r->cfg->side == CHANNEL_SIDE_DOM0 && r->ses.n_live >= CHANNEL_MAX_STREAMS);
+    /* a descriptor comes with a message's first bytes and needs a free id; the rest of a
+     * message started is read whatever the ids */
+    return !(id == 0 && r->cfg->side == CHANNEL_SIDE_DOM0 && r->msg_hdr_got == 0 &&
+             r->ses.n_live >= CHANNEL_MAX_STREAMS);
 }
 
 static uint32_t read_chunk(const struct relay *r, uint16_t id)

@@ -414,6 +414,89 @@ static void test_many_streams(void **state)
     tunnel_end(&t);
 }
 
+/* --- all stream ids live: dom0 stops reading stream 0 until one is free --- */
+
+#define OVER_IDS 4
+
+struct sender {
+    int daemon;
+    int dom0_end[CHANNEL_MAX_STREAMS + OVER_IDS];
+    size_t n;
+    pthread_t th;
+};
+
+/* As qrexec-daemon would, if that many calls ran at once: a message and a data socket each. */
+static void *sender_main(void *p)
+{
+    struct sender *s = p;
+    for (size_t i = 0; i < s->n; i++) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+            abort();
+        struct buf m = BUF_INIT;
+        qrexec_exec_encode(&m, MSG_EXEC_CMDLINE, 0, QREXEC_BASE_DATA_PORT, "user:true");
+        if (qrexec_send_all(s->daemon, m.data, m.len, sv[1]) < 0)
+            abort();
+        buf_free(&m);
+        close(sv[1]);
+        s->dom0_end[i] = sv[0];
+    }
+    return NULL;
+}
+
+/* The next call's message at the agent, with its descriptor. */
+static int agent_next_call(struct tunnel *t)
+{
+    struct msg_header hdr;
+    uint8_t *payload = NULL;
+    struct qrexec_fds fds = { .n = 0 };
+    const char *why = NULL;
+    assert_int_equal(qrexec_recv_msg(t->agent, QREXEC_FROM_DAEMON, 3, &hdr, &payload, &fds, &why),
+                     0);
+    free(payload);
+    assert_int_equal(hdr.type, MSG_EXEC_CMDLINE);
+    assert_int_equal(fds.n, 1);
+    return fds.fd[0];
+}
+
+static void test_ids_exhausted(void **state)
+{
+    (void)state;
+    struct tunnel t;
+    tunnel_init(&t);
+    tunnel_start(&t);
+    static struct sender s;
+    s.daemon = t.daemon;
+    s.n = CHANNEL_MAX_STREAMS - 1 + OVER_IDS;
+    assert_int_equal(pthread_create(&s.th, NULL, sender_main, &s), 0);
+    static int guest_end[CHANNEL_MAX_STREAMS + OVER_IDS];
+    for (size_t i = 0; i < CHANNEL_MAX_STREAMS - 1; i++)
+        guest_end[i] = agent_next_call(&t);
+    /* every id is live: the next call waits in the daemon's socket, not in dom0's memory */
+    assert_false(readable(t.agent, 300));
+    pthread_join(s.th, NULL); /* the last messages fit in the daemon's socket buffer */
+    for (size_t i = 0; i < OVER_IDS; i++) {
+        /* one call ends on both sides: its id is free once both relays closed it */
+        close(guest_end[i]);
+        close(s.dom0_end[i]);
+        assert_true(readable(t.agent, 5000));
+        guest_end[CHANNEL_MAX_STREAMS - 1 + i] = agent_next_call(&t);
+        assert_false(readable(t.agent, 100));
+    }
+    /* and the streams opened late work */
+    for (size_t i = CHANNEL_MAX_STREAMS - 1; i < s.n; i++) {
+        write_all(s.dom0_end[i], "late", 4);
+        char in[4];
+        assert_int_equal(qrexec_recv_all(guest_end[i], in, 4, NULL), 0);
+        assert_memory_equal(in, "late", 4);
+    }
+    for (size_t i = OVER_IDS; i < s.n; i++) {
+        close(guest_end[i]);
+        close(s.dom0_end[i]);
+    }
+    tunnel_end(&t);
+}
+
 /* --- one stream's backlog does not stop another --- */
 
 struct bulk {
@@ -770,6 +853,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_descriptor_boundaries),
         cmocka_unit_test(test_many_streams),
+        cmocka_unit_test(test_ids_exhausted),
         cmocka_unit_test(test_bulk_and_responsive),
         cmocka_unit_test(test_daemon_hangs_up),
         cmocka_unit_test(test_agent_hangs_up),
