@@ -162,14 +162,22 @@ int main(int argc, char **argv)
     if (sendmsg(dom0[0], &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(msg))
         die("sendmsg");
     close(data[1]);
-    memset(&ctl, 0, sizeof(ctl));
-    mh.msg_controllen = sizeof(ctl.buf);
-    ssize_t n = recvmsg(guest[0], &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC);
-    c = CMSG_FIRSTHDR(&mh);
-    if (n != (ssize_t)sizeof(msg) || !c || c->cmsg_type != SCM_RIGHTS)
+    /* the descriptor comes with the header; a read ends after it, as qrexec-agent's do */
+    int tunnel_dom0 = data[0], tunnel_guest = -1;
+    for (size_t got = 0; got < sizeof(msg);) {
+        iov = (struct iovec){ .iov_base = (char *)msg + got, .iov_len = sizeof(msg) - got };
+        memset(&ctl, 0, sizeof(ctl));
+        mh.msg_controllen = sizeof(ctl.buf);
+        ssize_t n = recvmsg(guest[0], &mh, MSG_CMSG_CLOEXEC);
+        if (n <= 0)
+            die("recvmsg");
+        c = CMSG_FIRSTHDR(&mh);
+        if (c && c->cmsg_type == SCM_RIGHTS)
+            memcpy(&tunnel_guest, CMSG_DATA(c), sizeof(int));
+        got += (size_t)n;
+    }
+    if (tunnel_guest < 0)
         die("the descriptor did not come through");
-    int tunnel_dom0 = data[0], tunnel_guest;
-    memcpy(&tunnel_guest, CMSG_DATA(c), sizeof(int));
 
     int direct[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, direct) < 0)
