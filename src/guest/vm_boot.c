@@ -19,9 +19,11 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "channel/relay.h"
 #include "common/error.h"
 #include "common/mono_time.h"
 #include "common/names.h"
@@ -251,6 +253,51 @@ static void watch_power_button(int button)
     _exit(0);
 }
 
+static void relay_poweroff(void *opaque)
+{
+    (void)opaque;
+    kill(1, SIGTERM);
+}
+
+/* qrexec-agent wants a unix socket carrying descriptors, the port is a byte
+ * stream: a child relays between them (channel/relay.h), qubes-init gets the
+ * socketpair's other end. dom0's POWEROFF on this channel is a SIGTERM to
+ * PID 1, as the power button's. */
+static int start_qrexec_relay(int port)
+{
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+        fail("qrexec relay: socketpair: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0)
+        fail("fork the qrexec relay: %s", strerror(errno));
+    if (pid > 0) {
+        close(sp[1]);
+        close(port);
+        return sp[0];
+    }
+    prctl(PR_SET_NAME, "qrexec-relay", 0, 0, 0);
+    /* the port and the socket only (keep_above's rule, for two) */
+    int wire = fcntl(port, F_DUPFD_CLOEXEC, CHILD_FD_MIN);
+    int local = fcntl(sp[1], F_DUPFD_CLOEXEC, CHILD_FD_MIN);
+    if (wire < 0 || local < 0)
+        _exit(1);
+    close_range(3, CHILD_FD_MIN - 1, 0);
+    struct channel_relay_config cfg = {
+        .side = CHANNEL_SIDE_GUEST,
+        .wire_fd = wire,
+        .local_fd = local,
+        .control_fd = -1,
+        .on_poweroff = relay_poweroff,
+    };
+    struct qerror err = { 0 };
+    if (channel_relay_run(&cfg, &err) < 0) {
+        vm_say("qrexec relay: %s", err.message);
+        _exit(1);
+    }
+    _exit(0);
+}
+
 /* fd onto target, without clobbering the other channel. */
 static int above(int fd)
 {
@@ -292,11 +339,7 @@ int main(void)
         fail("sethostname: %s", strerror(errno));
     watch_power_button(button);
 
-    /* qrexec's channel is a byte stream here, where qrexec-agent wants a
-     * unix socket carrying descriptors: channel_relay_run() (src/channel/)
-     * will serve the other end of a socketpair from a child; until it
-     * exists the port is handed over as it is. */
-    qrexec = above(qrexec);
+    qrexec = above(start_qrexec_relay(qrexec));
     qubesdb = above(qubesdb);
     if (dup2(qrexec, CHANNEL_FD) < 0 || dup2(qubesdb, QUBESDB_FD) < 0)
         fail("channel descriptors: %s", strerror(errno));
