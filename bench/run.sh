@@ -124,3 +124,7 @@ stop_root
 echo
 echo "== network: qubes behind sys-firewall and sys-net (minimal template)"
 bash "$here/network.sh" "$build"
+
+echo
+echo "== channel relays (the vm driver's qrexec link), one stream against a direct socketpair"
+"$build/bench/bench-channel" 256

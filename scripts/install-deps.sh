@@ -7,12 +7,14 @@ set -eu
 # the template recipes run: python3 (check.py, the e2e tests), file
 # (templates/minimal), procps (pgrep, pkill), mount and util-linux (losetup,
 # mount, unshare), e2fsprogs (mkfs.ext4, filefrag), btrfs-progs,
-# busybox-static and debootstrap (templates). Debian 12 minimal (a container
+# busybox-static and debootstrap (templates), qemu-system-x86 (vm qubes), cpio
+# and kmod (their initramfs). Debian 12 minimal (a container
 # image) has none of python3, file, procps and e2fsprogs.
 PACKAGES="build-essential meson ninja-build pkg-config libsqlite3-dev libcmocka-dev \
 libseccomp-dev libmnl-dev libnftables-dev nftables busybox-static e2fsprogs btrfs-progs \
 debootstrap bubblewrap clang libclang-rt-14-dev clang-format zlib1g-dev libdeflate-dev \
-python3 file procps mount util-linux"
+python3 file procps mount util-linux \
+qemu-system-x86 cpio kmod"
 
 missing=""
 for p in $PACKAGES; do

@@ -6,7 +6,9 @@
  * /rw/config/rc.local, reaps orphans, and on SIGTERM
  * shuts the qube down: every process gets SIGTERM, then, after a grace
  * period, SIGKILL. dom0 kills the qube if this takes longer than the qube's
- * shutdown_timeout. Built static: templates need no library of ours. */
+ * shutdown_timeout. In a VM (--vm, from vm-boot) it then powers the VM off:
+ * PID 1 of a kernel may not exit. Built static: templates need no library
+ * of ours. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -131,8 +135,26 @@ static void reap(pid_t agent, pid_t firewall)
                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
+/* The end of a VM: its disks left clean (read-only, so that the next mount
+ * finds no journal to replay), then the power off that ends QEMU. */
+static void __attribute__((noreturn)) power_off(void)
+{
+    static const char *const binds[] = { "/home", "/usr/local" };
+    for (size_t i = 0; i < sizeof(binds) / sizeof(binds[0]); i++)
+        umount2(binds[i], MNT_DETACH);
+    static const char *const volumes[] = { "/rw", "/" };
+    for (size_t i = 0; i < sizeof(volumes) / sizeof(volumes[0]); i++)
+        if (mount(NULL, volumes[i], NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0 && errno != EINVAL)
+            say("remount %s read-only: %s", volumes[i], strerror(errno));
+    sync();
+    say("powering off");
+    reboot(RB_POWER_OFF);
+    say("power off: %s", strerror(errno));
+    exit(1);
+}
+
 /* SIGTERM to everything, wait, then SIGKILL to what is left. */
-static void __attribute__((noreturn)) shutdown_qube(void)
+static void __attribute__((noreturn)) shutdown_qube(bool vm)
 {
     say("shutting down");
     kill(-1, SIGTERM);
@@ -152,12 +174,16 @@ static void __attribute__((noreturn)) shutdown_qube(void)
             usleep(10000);
     }
     sync();
+    if (vm)
+        power_off();
     say("halted");
     exit(0);
 }
 
-int main(void)
+int main(int argc, char **args)
 {
+    /* vm-boot's word: this is a VM's PID 1, not a sandbox's */
+    bool vm = argc == 2 && strcmp(args[1], "--vm") == 0;
     if (getpid() != 1) {
         fputs("qubes-init: must run as PID 1 of a qube\n", stderr);
         return 1;
@@ -204,7 +230,7 @@ int main(void)
         if (sigwait(&mask, &sig) != 0)
             continue;
         if (sig == SIGTERM || sig == SIGINT)
-            shutdown_qube();
+            shutdown_qube(vm);
         reap(agent, firewall);
     }
 }
