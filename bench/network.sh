@@ -23,7 +23,7 @@ PATH="$build/bin:$PATH"
 pids=()
 cleanup() {
     qvm-shutdown -q --all --force 2>/dev/null || true
-    pkill -USR1 -f "qubes-sandbox .*--state-dir $QUBES_ROOT/" 2>/dev/null || true
+    pkill -USR1 -f "qubes-(sandbox|vm) .*--state-dir $QUBES_ROOT/" 2>/dev/null || true
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     ip netns del "$INET" 2>/dev/null || true

@@ -13,7 +13,7 @@ start_root() {
     for _ in $(seq 100); do [ -S "$QUBES_ROOT/run/qubesd.sock" ] && break; sleep 0.05; done
 }
 stop_root() {
-    pkill -USR1 -f "qubes-sandbox .*--state-dir $QUBES_ROOT/" 2>/dev/null || true
+    pkill -USR1 -f "qubes-(sandbox|vm) .*--state-dir $QUBES_ROOT/" 2>/dev/null || true
     sleep 0.5
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true

@@ -40,7 +40,7 @@ dns_pid=$!
 
 cleanup() {
     # qubes outlive qubesd, as VMs do in Qubes: stop this root's before leaving
-    pkill -USR1 -f "qubes-sandbox .*--state-dir $QUBES_ROOT/" 2>/dev/null && sleep 0.5
+    pkill -USR1 -f "qubes-(sandbox|vm) .*--state-dir $QUBES_ROOT/" 2>/dev/null && sleep 0.5
     kill $qubesd_pid $web_pid $dns_pid 2>/dev/null || true
     wait $qubesd_pid 2>/dev/null || true
     ip netns del $inet 2>/dev/null || true

@@ -49,3 +49,14 @@ char *qubicle_dom0_rpc_dir(void)
     free(build);
     return xstrdup(QUBICLE_DOM0RPCDIR);
 }
+
+char *qubicle_vm_dir(void)
+{
+    _cleanup_free_ char *dir = exe_dir();
+    char *build = xasprintf("%s/../guest-vm", dir);
+    _cleanup_free_ char *kernel = xasprintf("%s/vmlinuz", build);
+    if (access(kernel, R_OK) == 0)
+        return build;
+    free(build);
+    return xstrdup(QUBICLE_VMDIR);
+}

@@ -6,5 +6,7 @@
 char *qubicle_program(const char *name);
 /* The directory of guest programs that every qube mounts read-only. */
 char *qubicle_guest_dir(void);
+/* The vm driver's guest kernel (vmlinuz) and initramfs (initramfs.img). */
+char *qubicle_vm_dir(void);
 /* dom0's own qrexec services (build/dom0/qubes-rpc, or where `make install` put them). */
 char *qubicle_dom0_rpc_dir(void);

@@ -6,8 +6,9 @@
 #include "common/cleanup.h"
 
 extern const struct driver_ops sandbox_driver;
+extern const struct driver_ops vm_driver;
 
-static const struct driver_ops *const drivers[] = { &sandbox_driver };
+static const struct driver_ops *const drivers[] = { &sandbox_driver, &vm_driver };
 
 const struct driver_ops *driver_for(const char *virt_mode)
 {

@@ -353,8 +353,7 @@ static int start_now(struct app *app, struct qube *q, struct qerror *err)
     prop_value(app, q, prop_find(q->cls, "virt_mode"), &mode);
     const struct driver_ops *drv = driver_for(mode.data ? mode.data : "");
     if (!drv)
-        return qerror_set(err, ERR_QUBES_EXCEPTION,
-                          "virt_mode %s cannot run on this host yet (available: sandbox)",
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "virt_mode %s has no driver",
                           mode.data ? mode.data : "");
     if (admit_memory(app, q, err) < 0)
         return -1;

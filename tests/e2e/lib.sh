@@ -180,11 +180,11 @@ no_instance_cgroups() { [ -z "$(instance_cgroups)" ]; }
 
 # Qubes outlive qubesd (as VMs outlive Qubes' qubesd): kill this root's.
 kill_qubes() {
-    pkill -USR1 -f "qubes-sandbox .*--state-dir $QUBES_ROOT/" 2>/dev/null || return 0
+    pkill -USR1 -f "qubes-(sandbox|vm) .*--state-dir $QUBES_ROOT/" 2>/dev/null || return 0
     wait_until 30 no_qube_helpers ||
         cleanup_failed "qube helpers of this root still running after SIGUSR1"
 }
-no_qube_helpers() { ! pgrep -f "qubes-sandbox .*--state-dir $QUBES_ROOT/" >/dev/null; }
+no_qube_helpers() { ! pgrep -f "qubes-(sandbox|vm) .*--state-dir $QUBES_ROOT/" >/dev/null; }
 
 # The pids of processes started for this root (QUBES_ROOT in their
 # environment). The list of processes is taken before grep starts, so grep

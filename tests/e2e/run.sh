@@ -23,7 +23,7 @@ leaked_roots() {
         [ -n "$pids" ] || continue
         leaked=1
         echo "FAIL (run.sh): the test's cleanup never ran for $root: still running: $(echo $pids)"
-        pkill -USR1 -f "qubes-sandbox .*--state-dir $root/" 2>/dev/null
+        pkill -USR1 -f "qubes-(sandbox|vm) .*--state-dir $root/" 2>/dev/null
         kill -KILL $pids 2>/dev/null
         sleep 1
         rm -rf "$root"
