@@ -29,12 +29,13 @@ static char *joined(const struct vm_machine *m)
 
 static const char *const common_head =
     "/usr/bin/qemu-system-x86_64\n-name\nguest=work\n-machine\nmicrovm\n";
-#define COMMON_TAIL
-    "-nodefaults\n-no-user-config\n-display\nnone\n-no-reboot\n"
-    "-sandbox\non,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny\n"
-    "-kernel\n/vm/vmlinuz\n-initrd\n/vm/initramfs.img\n"
-    "%s"
-    "-chardev\nsocket,id=console,fd=8\n-serial\nchardev:console\n"
+/* then the kernel's command line (%s) */
+#define COMMON_TAIL                                                                         \
+    "-nodefaults\n-no-user-config\n-display\nnone\n-no-reboot\n"                          \
+    "-sandbox\non,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny\n" \
+    "-kernel\n/vm/vmlinuz\n-initrd\n/vm/initramfs.img\n"                                 \
+    "%s"                                                                                    \
+    "-chardev\nsocket,id=console,fd=8\n-serial\nchardev:console\n"                        \
     "-chardev\nsocket,id=qmp,fd=7\n-mon\nchardev=qmp,mode=control\n"
 static const char *const channels =
     "-device\nvirtio-serial-device\n"
