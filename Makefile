@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 60
 # The kernel of vm qubes, fetched (not installed) once for every build tree.
 GUEST_KERNEL := $(CURDIR)/$(BUILD)/guest-kernel
 
-.PHONY: all deps guest-kernel format-check check unit e2e demo bench fuzz install clean
+.PHONY: all deps guest-kernel format-check check check-vm unit e2e demo bench fuzz install clean
 
 # deps comes first for everything that runs meson or ninja: it is an
 # order-only prerequisite of each such target, so with -j no `meson setup`
@@ -41,6 +41,12 @@ format-check: | deps
 check: format-check all $(ASAN_BUILD)/build.ninja | deps guest-kernel
 	ninja -C $(ASAN_BUILD)
 	@python3 scripts/check.py $(BUILD) $(ASAN_BUILD)
+
+# The vm driver's slow tests under TCG: the guest's own boot checks and figures,
+# then the vm qubes' end-to-end tests (make check runs the latter too).
+check-vm: all
+	python3 tests/vm/test_vm_guest.py $(BUILD)
+	bash tests/e2e/run.sh $(BUILD) tests/e2e/test_vm.sh
 
 demo: all
 	@bash scripts/demo.sh $(BUILD)

@@ -41,8 +41,8 @@ void helper_cmd_init(struct helper_cmd *cmd, const char *driver, const char *pro
                      const struct qube_launch *l)
 {
     *cmd = (struct helper_cmd){ .driver = driver, .state_dir = helper_state_dir(driver, l->name) };
-    static const char *const opts[] = { "--name",      "--qid",          "--tag",
-                                        "--state-dir", "--root-image",   "--volatile-mib",
+    static const char *const opts[] = { "--name",       "--qid",        "--tag",
+                                        "--state-dir",  "--root-image", "--volatile-mib",
                                         "--memory-mib", "--maxmem-mib", "--vcpus" };
     const char *values[] = { l->name,
                              num(cmd, 0, l->qid),

@@ -30,24 +30,30 @@ static char *joined(const struct vm_machine *m)
 static const char *const common_head =
     "/usr/bin/qemu-system-x86_64\n-name\nguest=work\n-machine\nmicrovm\n";
 /* then the kernel's command line (%s) */
-#define COMMON_TAIL                                                                         \
-    "-nodefaults\n-no-user-config\n-display\nnone\n-no-reboot\n"                          \
+#define COMMON_TAIL \
+    "-nodefaults\n-no-user-config\n-display\nnone\n-no-reboot\n" \
     "-sandbox\non,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny\n" \
-    "-kernel\n/vm/vmlinuz\n-initrd\n/vm/initramfs.img\n"                                 \
-    "%s"                                                                                    \
-    "-chardev\nsocket,id=console,fd=8\n-serial\nchardev:console\n"                        \
+    "-kernel\n/vm/vmlinuz\n-initrd\n/vm/initramfs.img\n" \
+    "%s" \
+    "-chardev\nsocket,id=console,fd=8\n-serial\nchardev:console\n" \
     "-chardev\nsocket,id=qmp,fd=7\n-mon\nchardev=qmp,mode=control\n"
 static const char *const channels =
     "-device\nvirtio-serial-device\n"
-    "-chardev\nsocket,id=qrexec,fd=5\n-device\nvirtserialport,chardev=qrexec,name=org.qubes.qrexec\n"
+    "-chardev\nsocket,id=qrexec,fd=5\n-device\nvirtserialport,chardev=qrexec,name=org.qubes."
+    "qrexec\n"
     "-chardev\nsocket,id=qubesdb,fd=6\n"
     "-device\nvirtserialport,chardev=qubesdb,name=org.qubes.qubesdb\n";
 
 static void appvm_under_tcg(void **state)
 {
     (void)state;
-    struct vm_machine m = { .name = "work", .accel = VM_ACCEL_TCG, .memory_mib = 400, .vcpus = 2,
-                            .tsc_khz = 2000000, .has_private = true, .root_snapshot = true };
+    struct vm_machine m = { .name = "work",
+                            .accel = VM_ACCEL_TCG,
+                            .memory_mib = 400,
+                            .vcpus = 2,
+                            .tsc_khz = 2000000,
+                            .has_private = true,
+                            .root_snapshot = true };
     char *got = joined(&m);
     char *want = xasprintf(
         "%s-accel\ntcg,tb-size=64\n-cpu\nmax\n-m\n400\n-smp\n2\n" COMMON_TAIL
@@ -55,10 +61,11 @@ static void appvm_under_tcg(void **state)
         "-drive\nif=none,id=root,file=/dev/fdset/1,format=raw,snapshot=on,discard=unmap\n"
         "-device\nvirtio-blk-device,drive=root,serial=qubes-root\n"
         "-add-fd\nfd=4,set=2,opaque=private\n"
+        "-add-fd\nfd=10,set=2,opaque=private-ro\n"
         "-drive\nif=none,id=private,file=/dev/fdset/2,format=raw,readonly=off,discard=unmap\n"
         "-device\nvirtio-blk-device,drive=private,serial=qubes-private\n%s",
-        common_head, "-append\nconsole=ttyS0 quiet panic=-1 tsc_early_khz=2000000 qubes.name=work\n",
-        channels);
+        common_head,
+        "-append\nconsole=ttyS0 quiet panic=-1 tsc_early_khz=2000000 qubes.name=work\n", channels);
     assert_string_equal(got, want);
     free(got);
     free(want);
@@ -72,6 +79,7 @@ static void standalone_under_kvm_without_private(void **state)
     char *want = xasprintf(
         "%s-accel\nkvm\n-cpu\nhost\n-m\n256\n-smp\n1\n" COMMON_TAIL
         "-add-fd\nfd=3,set=1,opaque=root\n"
+        "-add-fd\nfd=9,set=1,opaque=root-ro\n"
         "-drive\nif=none,id=root,file=/dev/fdset/1,format=raw,readonly=off,discard=unmap\n"
         "-device\nvirtio-blk-device,drive=root,serial=qubes-root\n%s",
         common_head, "-append\nconsole=ttyS0 quiet panic=-1 qubes.name=work\n", channels);
@@ -83,8 +91,11 @@ static void standalone_under_kvm_without_private(void **state)
 static void disposable_private_is_a_snapshot(void **state)
 {
     (void)state;
-    struct vm_machine m = { .name = "work", .memory_mib = 400, .has_private = true,
-                            .root_snapshot = true, .private_snapshot = true };
+    struct vm_machine m = { .name = "work",
+                            .memory_mib = 400,
+                            .has_private = true,
+                            .root_snapshot = true,
+                            .private_snapshot = true };
     char *got = joined(&m);
     assert_non_null(strstr(got, "id=private,file=/dev/fdset/2,format=raw,snapshot=on,"));
     assert_null(strstr(got, "readonly=off"));

@@ -87,8 +87,7 @@ static bool kvm_boots(const char *qemu, const char *kernel, char *why, size_t le
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     if (!booted)
-        snprintf(why, len, "tcg: a kernel under /dev/kvm did not boot within %d ms",
-                 VM_PROBE_MS);
+        snprintf(why, len, "tcg: a kernel under /dev/kvm did not boot within %d ms", VM_PROBE_MS);
     else
         snprintf(why, len, "kvm: a kernel booted under /dev/kvm");
     return booted;

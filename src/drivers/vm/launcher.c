@@ -178,6 +178,10 @@ static int qemu_child_main(void *arg)
     struct qerror err = { 0 };
     if (jail_enter(&jc, &err) < 0)
         child_fail(c->sync_fd, err.message);
+    /* above the numbers QEMU's descriptors are moved to */
+    int sync_fd = fcntl(c->sync_fd, F_DUPFD_CLOEXEC, 1000);
+    if (sync_fd < 0)
+        child_fail(c->sync_fd, "sync descriptor");
     int fds[QEMU_FD_COUNT];
     memcpy(fds, c->fds, sizeof(fds));
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -185,18 +189,16 @@ static int qemu_child_main(void *arg)
     fds[1] = null;
     fds[2] = c->err_fd;
     if (null < 0 || place_fds(fds) < 0)
-        child_fail(c->sync_fd, "QEMU's descriptors");
-    for (int fd = QEMU_FD_COUNT; fd < 1024; fd++)
-        if (fd != c->sync_fd)
-            close(fd);
+        child_fail(sync_fd, "QEMU's descriptors");
+    for (int fd = QEMU_FD_COUNT; fd < 1000; fd++)
+        close(fd);
     struct vm_machine m = machine_of(c->opt, c->accel);
     char **argv = vm_argv_build(QEMU_PATH, &m);
     char *const envp[] = { "TMPDIR=" JAIL_TMP, "PATH=/usr/bin", NULL };
-    fcntl(c->sync_fd, F_SETFD, FD_CLOEXEC);
     execve(QEMU_PATH, argv, envp);
     char msg[128];
     snprintf(msg, sizeof(msg), "exec %s: %s", QEMU_PATH, strerror(errno));
-    child_fail(c->sync_fd, msg);
+    child_fail(sync_fd, msg);
 }
 
 /* ---- supervision ---- */
@@ -322,8 +324,7 @@ static int supervise(struct supervisor *s, int sfd)
                 if (status_fd >= 0)
                     close(status_fd);
                 status_fd = -1;
-                fprintf(stderr, "qubes-vm: qube=%s started qemu=%d\n", s->opt->name,
-                        (int)s->qemu);
+                fprintf(stderr, "qubes-vm: qube=%s started qemu=%d\n", s->opt->name, (int)s->qemu);
             } else {
                 char sink[4096]; /* QMP events: none asked for yet */
                 if (read(s->qmp, sink, sizeof(sink)) <= 0) {
@@ -539,8 +540,13 @@ int main(int argc, char **argv)
     for (int i = 0; i < QEMU_FD_COUNT; i++)
         child.fds[i] = -1;
     child.fds[QEMU_ROOT_FD] = open_image(opt.root_image, opt.root_snapshot);
-    if (opt.private_image)
+    if (!opt.root_snapshot)
+        child.fds[QEMU_ROOT_RO_FD] = open_image(opt.root_image, true);
+    if (opt.private_image) {
         child.fds[QEMU_PRIVATE_FD] = open_image(opt.private_image, opt.private_snapshot);
+        if (!opt.private_snapshot)
+            child.fds[QEMU_PRIVATE_RO_FD] = open_image(opt.private_image, true);
+    }
     child.fds[QEMU_QUBESDB_FD] = VM_QUBESDB_FD;
     int wire[2], qmp[2], console[2], errpipe[2], sync[2], ctl[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wire) < 0 ||
@@ -571,10 +577,9 @@ int main(int argc, char **argv)
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED)
         die("stack: %s", strerror(errno));
-    pid_t qemu = clone(qemu_child_main, stack + stack_size,
-                       CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
-                           SIGCHLD,
-                       &child);
+    pid_t qemu = clone(
+        qemu_child_main, stack + stack_size,
+        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD, &child);
     if (qemu < 0)
         die("clone: %s", strerror(errno));
     write_state(&opt, qemu);
@@ -623,7 +628,8 @@ int main(int argc, char **argv)
         .relay = relay,
         .relay_ctl = ctl[1],
         .qmp = qmp[0],
-        .con = { { .fd = console[0], .written = &written }, { .fd = errpipe[0], .written = &written } },
+        .con = { { .fd = console[0], .written = &written },
+                 { .fd = errpipe[0], .written = &written } },
     };
     fcntl(console[0], F_SETFL, O_NONBLOCK);
     fcntl(errpipe[0], F_SETFL, O_NONBLOCK);

@@ -32,9 +32,11 @@ static void push2(struct argv_builder *a, const char *opt, char *value)
  * as an open descriptor (an fdset), never by a host path. A snapshot disk
  * is read-only to QEMU (its descriptor is too); its writes go to a
  * temporary overlay in the jail's tmpfs, gone when QEMU ends. */
-static void disk(struct argv_builder *a, const char *id, int fd, int set, bool snapshot)
+static void disk(struct argv_builder *a, const char *id, int fd, int ro_fd, int set, bool snapshot)
 {
     push2(a, "-add-fd", xasprintf("fd=%d,set=%d,opaque=%s", fd, set, id));
+    if (!snapshot)
+        push2(a, "-add-fd", xasprintf("fd=%d,set=%d,opaque=%s-ro", ro_fd, set, id));
     push2(a, "-drive",
           xasprintf("if=none,id=%s,file=/dev/fdset/%d,format=raw,%s,discard=unmap", id, set,
                     snapshot ? "snapshot=on" : "readonly=off"));
@@ -77,16 +79,16 @@ char **vm_argv_build(const char *qemu, const struct vm_machine *m)
     push2(&a, "-initrd", xstrdup(JAIL_INITRAMFS));
     /* under TCG the kernel has no timer to measure the TSC against
      * (microvm's ACPI is hardware-reduced): it is told the host's rate */
-    _cleanup_free_ char *tsc = m->tsc_khz ? xasprintf(" tsc_early_khz=%ld", m->tsc_khz) : xstrdup("");
-    push2(&a, "-append",
-          xasprintf("console=ttyS0 quiet panic=-1%s qubes.name=%s", tsc, m->name));
+    _cleanup_free_ char *tsc =
+        m->tsc_khz ? xasprintf(" tsc_early_khz=%ld", m->tsc_khz) : xstrdup("");
+    push2(&a, "-append", xasprintf("console=ttyS0 quiet panic=-1%s qubes.name=%s", tsc, m->name));
     push2(&a, "-chardev", xasprintf("socket,id=console,fd=%d", QEMU_CONSOLE_FD));
     push2(&a, "-serial", xstrdup("chardev:console"));
     push2(&a, "-chardev", xasprintf("socket,id=qmp,fd=%d", QEMU_QMP_FD));
     push2(&a, "-mon", xstrdup("chardev=qmp,mode=control"));
-    disk(&a, "root", QEMU_ROOT_FD, 1, m->root_snapshot);
+    disk(&a, "root", QEMU_ROOT_FD, QEMU_ROOT_RO_FD, 1, m->root_snapshot);
     if (m->has_private)
-        disk(&a, "private", QEMU_PRIVATE_FD, 2, m->private_snapshot);
+        disk(&a, "private", QEMU_PRIVATE_FD, QEMU_PRIVATE_RO_FD, 2, m->private_snapshot);
     push2(&a, "-device", xstrdup("virtio-serial-device"));
     port(&a, "qrexec", QEMU_QREXEC_FD, "org.qubes.qrexec");
     port(&a, "qubesdb", QEMU_QUBESDB_FD, "org.qubes.qubesdb");

@@ -11,7 +11,7 @@ struct vm_machine {
     enum vm_accel accel;
     long memory_mib;
     int vcpus;
-    long tsc_khz;          /* TCG: the host's TSC rate for the guest kernel; 0 = none */
+    long tsc_khz; /* TCG: the host's TSC rate for the guest kernel; 0 = none */
     bool has_private;
     bool root_snapshot;    /* the template's root: QEMU discards the writes */
     bool private_snapshot; /* a disposable's private: likewise */

@@ -16,7 +16,11 @@
 #define QEMU_QUBESDB_FD 6
 #define QEMU_QMP_FD 7
 #define QEMU_CONSOLE_FD 8
-#define QEMU_FD_COUNT 9
+/* a writable disk's fdset holds a read-only descriptor too: QEMU opens
+ * the image read-only first, then read-write */
+#define QEMU_ROOT_RO_FD 9
+#define QEMU_PRIVATE_RO_FD 10
+#define QEMU_FD_COUNT 11
 
 /* Inside QEMU's jail: the guest kernel and initramfs, read-only, and the
  * tmpfs that holds the discarded writable layers of snapshot disks. */
