@@ -128,3 +128,7 @@ bash "$here/network.sh" "$build"
 echo
 echo "== channel relays (the vm driver's qrexec link), one stream against a direct socketpair"
 "$build/bench/bench-channel" 256
+
+echo
+echo "== vm qubes (QEMU), boot and calls against same-run baselines"
+bash "$here/vm.sh" "$build"

@@ -58,3 +58,23 @@ test_memory_hog_is_contained() {
     still_working
     assert_eq "still here" "$(qrexec-client -d hog user:'echo still here')" "hog qube itself"
 }
+
+# A qube that floods its console fills at most 16 MiB of dom0's log per run,
+# and the log says where it stopped (drivers/console_log.c).
+test_console_log_is_capped() {
+    make_template min
+    qvm-create -q -t min -l red work || fail "create"
+    qvm-start -q work || fail "start"
+    out=$(qvm-run -q -p -u root work 'mkdir -p /rw/config && printf "#!/bin/sh\nhead -c 20000000 /dev/zero\n" > /rw/config/rc.local && chmod 755 /rw/config/rc.local' 2>&1) ||
+        fail "install rc.local: $out"
+    qvm-shutdown -q --wait work || fail "shutdown"
+    log=$QUBES_ROOT/var/log/qubes/guest-work.log
+    before=$(stat -c %s "$log")
+    qvm-start -q work || fail "restart"
+    wait_until 30 grep -q "qubes-sandbox: qube=work console log reached 16777216 bytes: further output dropped" "$log" ||
+        fail "the cap is said in the log"
+    sleep 1
+    grown=$(($(stat -c %s "$log") - before))
+    [ "$grown" -ge 16777216 ] && [ "$grown" -lt $((16777216 + 65536)) ] ||
+        fail "the log grew by $grown bytes in this run"
+}

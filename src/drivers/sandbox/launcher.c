@@ -43,6 +43,8 @@
 #include "common/names.h"
 #include "common/parse.h"
 #include "common/spawn.h"
+#include "drivers/console_log.h"
+#include "drivers/helper_options.h"
 #include "drivers/sandbox/cgroup.h"
 #include "drivers/sandbox/mount_plan.h"
 #include "drivers/sandbox/rootfs.h"
@@ -51,19 +53,8 @@
 #include "drivers/sandbox/uid_slot.h"
 
 struct options {
-    const char *name;
-    const char *tag;
-    int qid;
-    const char *root_image;
-    bool root_snapshot;
-    const char *private_image;
-    bool private_snapshot;
-    long volatile_mib;
+    struct helper_options h; /* name, images, memory... (helper_options.h) */
     const char *guest_dir;
-    const char *state_dir;
-    long memory_mib;
-    long maxmem_mib;
-    int vcpus;
     int pids_max;
     bool provides_network;
     bool print_plan;
@@ -196,18 +187,18 @@ struct child_args {
  * have memory to run, instead of meeting the OOM killer. */
 static long volatile_layer_mib(const struct options *opt)
 {
-    long limit = opt->maxmem_mib ? opt->maxmem_mib : opt->memory_mib;
+    long limit = opt->h.maxmem_mib ? opt->h.maxmem_mib : opt->h.memory_mib;
     long half = limit / 2 > 16 ? limit / 2 : 16;
-    return limit && half < opt->volatile_mib ? half : opt->volatile_mib;
+    return limit && half < opt->h.volatile_mib ? half : opt->h.volatile_mib;
 }
 
 static struct rootfs_config rootfs_config_of(const struct options *opt, uid_t base)
 {
     return (struct rootfs_config){
-        .root_image = opt->root_image,
-        .root_snapshot = opt->root_snapshot,
-        .private_image = opt->private_image,
-        .private_snapshot = opt->private_snapshot,
+        .root_image = opt->h.root_image,
+        .root_snapshot = opt->h.root_snapshot,
+        .private_image = opt->h.private_image,
+        .private_snapshot = opt->h.private_snapshot,
         .volatile_mib = volatile_layer_mib(opt),
         .guest_dir = opt->guest_dir,
         .uid_base = base,
@@ -227,8 +218,8 @@ static int child_main(void *arg)
         child_fail(a->sync_fd, &err);
     }
 
-    _cleanup_free_ char *staging = xasprintf("%s/root", opt->state_dir);
-    _cleanup_free_ char *work = xasprintf("%s/work", opt->state_dir);
+    _cleanup_free_ char *staging = xasprintf("%s/root", opt->h.state_dir);
+    _cleanup_free_ char *work = xasprintf("%s/work", opt->h.state_dir);
     struct rootfs_config cfg = rootfs_config_of(opt, a->base);
     struct mount_plan plan;
     mount_plan_build(&cfg, &plan);
@@ -237,7 +228,7 @@ static int child_main(void *arg)
     if (rc < 0)
         child_fail(a->sync_fd, &err);
     close(a->idmap_fd);
-    if (sethostname(opt->name, strlen(opt->name)) < 0) {
+    if (sethostname(opt->h.name, strlen(opt->h.name)) < 0) {
         qerror_errno(&err, errno, "sethostname");
         child_fail(a->sync_fd, &err);
     }
@@ -300,7 +291,7 @@ static int child_main(void *arg)
 
 static int write_state(const struct options *opt, pid_t init_pid, struct qerror *err)
 {
-    _cleanup_free_ char *path = xasprintf("%s/" SANDBOX_STATE_FILE, opt->state_dir);
+    _cleanup_free_ char *path = xasprintf("%s/" SANDBOX_STATE_FILE, opt->h.state_dir);
     _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
     _cleanup_fclose_ FILE *f = fopen(tmp, "we");
     if (!f || fprintf(f, "launcher=%d\ninit=%d\n", (int)getpid(), (int)init_pid) < 0 ||
@@ -346,9 +337,9 @@ static void release(const struct options *opt, struct qube_cgroup *cg)
             break;
         usleep(5000);
     }
-    _cleanup_free_ char *state = xasprintf("%s/" SANDBOX_STATE_FILE, opt->state_dir);
-    _cleanup_free_ char *root = xasprintf("%s/root", opt->state_dir);
-    _cleanup_free_ char *work = xasprintf("%s/work", opt->state_dir);
+    _cleanup_free_ char *state = xasprintf("%s/" SANDBOX_STATE_FILE, opt->h.state_dir);
+    _cleanup_free_ char *root = xasprintf("%s/root", opt->h.state_dir);
+    _cleanup_free_ char *work = xasprintf("%s/work", opt->h.state_dir);
     unlink(state);
     static const char *const work_dirs[] = { "root-image", "root-mapped", "volatile",
                                              "private-image", "private-mapped" };
@@ -361,7 +352,7 @@ static void release(const struct options *opt, struct qube_cgroup *cg)
     for (size_t i = 0; i < ARRAY_SIZE(work_dirs); i++)
         free(dirs[i]);
     rmdir(work);
-    rmdir(opt->state_dir);
+    rmdir(opt->h.state_dir);
 }
 
 /* A start given up after init was cloned: init goes, then what was made for it. */
@@ -374,48 +365,8 @@ abandon(const struct options *opt, struct qube_cgroup *cg, pid_t init_pid, const
     die("%s", why);
 }
 
-/* The qube writes its console; dom0 keeps at most SANDBOX_CONSOLE_MAX bytes
- * of it, so a qube cannot fill dom0's disk. Past the cap it is drained. */
-struct console {
-    int fd; /* read end; -1 at EOF */
-    long long written;
-    bool capped;
-};
-
-static void console_copy(const struct options *opt, struct console *con)
-{
-    char buf[16384];
-    for (;;) {
-        ssize_t n = read(con->fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return; /* EAGAIN: all read for now */
-        if (n == 0) {
-            close(con->fd);
-            con->fd = -1;
-            return;
-        }
-        if (con->written >= SANDBOX_CONSOLE_MAX) {
-            if (!con->capped)
-                fprintf(stderr,
-                        "qubes-sandbox: qube=%s console log reached %lld bytes: "
-                        "further output dropped\n",
-                        opt->name, (long long)SANDBOX_CONSOLE_MAX);
-            con->capped = true;
-            continue;
-        }
-        size_t keep = (size_t)n;
-        if (con->written + n > SANDBOX_CONSOLE_MAX)
-            keep = (size_t)(SANDBOX_CONSOLE_MAX - con->written);
-        if (write(STDOUT_FILENO, buf, keep) < 0)
-            return;
-        con->written += (long long)keep;
-    }
-}
-
 static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgroup *cg,
-                     struct console *con)
+                     struct console_source *con)
 {
     sigset_t mask;
     sigemptyset(&mask);
@@ -426,6 +377,7 @@ static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgro
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
     if (sfd < 0)
         die("signalfd: %s", strerror(errno));
+    struct console_log log = { .helper = "qubes-sandbox", .qube = opt->h.name };
     int status = 0;
     for (;;) {
         struct pollfd fds[2] = { { .fd = sfd, .events = POLLIN },
@@ -433,7 +385,7 @@ static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgro
         if (poll(fds, con->fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
             die("poll: %s", strerror(errno));
         if (con->fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
-            console_copy(opt, con);
+            console_copy(&log, con);
         if (!(fds[0].revents & POLLIN))
             continue;
         struct signalfd_siginfo si;
@@ -454,14 +406,15 @@ static int supervise(const struct options *opt, pid_t init_pid, struct qube_cgro
         }
     }
     if (con->fd >= 0)
-        console_copy(opt, con); /* what init printed last */
+        console_copy(&log, con); /* what init printed last */
     release(opt, cg);
     if (WIFEXITED(status)) {
-        fprintf(stderr, "qubes-sandbox: qube=%s init exited status=%d\n", opt->name,
+        fprintf(stderr, "qubes-sandbox: qube=%s init exited status=%d\n", opt->h.name,
                 WEXITSTATUS(status));
         return WEXITSTATUS(status) == 0 ? 0 : 1;
     }
-    fprintf(stderr, "qubes-sandbox: qube=%s init killed signal=%d\n", opt->name, WTERMSIG(status));
+    fprintf(stderr, "qubes-sandbox: qube=%s init killed signal=%d\n", opt->h.name,
+            WTERMSIG(status));
     return WTERMSIG(status) == SIGKILL ? 2 : 1;
 }
 
@@ -488,21 +441,11 @@ static long number(const char *s, const char *what)
 
 int main(int argc, char **argv)
 {
-    struct options opt = { .volatile_mib = 1024, .vcpus = 2, .pids_max = 4096 };
+    struct options opt = { .h = { .volatile_mib = 1024, .vcpus = 2 }, .pids_max = 4096 };
+    struct qerror err = { 0 };
     static const struct option longopts[] = {
-        { "name", required_argument, NULL, 'n' },
-        { "qid", required_argument, NULL, 'q' },
-        { "tag", required_argument, NULL, 't' },
-        { "state-dir", required_argument, NULL, 's' },
-        { "root-image", required_argument, NULL, 'r' },
-        { "root-snapshot", no_argument, NULL, 'S' },
-        { "private-image", required_argument, NULL, 'p' },
-        { "private-snapshot", no_argument, NULL, 'R' },
-        { "volatile-mib", required_argument, NULL, 'v' },
+        HELPER_LONGOPTS,
         { "guest-dir", required_argument, NULL, 'g' },
-        { "memory-mib", required_argument, NULL, 'm' },
-        { "maxmem-mib", required_argument, NULL, 'M' },
-        { "vcpus", required_argument, NULL, 'c' },
         { "pids-max", required_argument, NULL, 'P' },
         { "provides-network", no_argument, NULL, 'N' },
         { "print-plan", no_argument, NULL, 'X' },
@@ -512,38 +455,27 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'n': opt.name = optarg; break;
-        case 'q': opt.qid = (int)number(optarg, "--qid"); break;
-        case 't': opt.tag = optarg; break;
-        case 's': opt.state_dir = optarg; break;
-        case 'r': opt.root_image = optarg; break;
-        case 'S': opt.root_snapshot = true; break;
-        case 'p': opt.private_image = optarg; break;
-        case 'R': opt.private_snapshot = true; break;
-        case 'v': opt.volatile_mib = number(optarg, "--volatile-mib"); break;
         case 'g': opt.guest_dir = optarg; break;
-        case 'm': opt.memory_mib = number(optarg, "--memory-mib"); break;
-        case 'M': opt.maxmem_mib = number(optarg, "--maxmem-mib"); break;
-        case 'c': opt.vcpus = (int)number(optarg, "--vcpus"); break;
         case 'P': opt.pids_max = (int)number(optarg, "--pids-max"); break;
         case 'N': opt.provides_network = true; break;
         case 'X': opt.print_plan = true; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if (helper_option(&opt.h, c, optarg, &err) > 0)
+                break;
+            if (err.kind)
+                die("%s", err.message);
+            usage(stderr);
+            return 2;
         }
     }
-    struct qerror err = { 0 };
-    bool for_start = !opt.print_plan;
-    if (!opt.name || validate_qube_name(opt.name, NULL, &err) < 0 ||
-        (for_start && (!opt.tag || !opt.state_dir)) || !opt.root_image || !opt.guest_dir ||
-        opt.qid <= 0 || opt.qid >= 10000 || optind != argc ||
-        (opt.private_snapshot && !opt.private_image)) {
+    if (!helper_options_valid(&opt.h, !opt.print_plan) || !opt.guest_dir || optind != argc) {
         usage(stderr);
         return 2;
     }
     if (opt.print_plan) {
         /* the range the qube gets unless another qube holds it */
-        struct rootfs_config cfg = rootfs_config_of(&opt, uid_slot_base(opt.qid));
+        struct rootfs_config cfg = rootfs_config_of(&opt, uid_slot_base(opt.h.qid));
         struct mount_plan plan;
         mount_plan_build(&cfg, &plan);
         mount_plan_print(&plan, stdout);
@@ -558,25 +490,25 @@ int main(int argc, char **argv)
         die("no channel on fd %d", SANDBOX_CHANNEL_FD);
 
     uid_t base;
-    int uid_slot = uid_slot_acquire(opt.qid, &base, &err); /* held until we exit */
+    int uid_slot = uid_slot_acquire(opt.h.qid, &base, &err); /* held until we exit */
     if (uid_slot < 0)
         die("%s", err.message);
     struct qube_cgroup cg;
-    long long maxmem = (opt.maxmem_mib ? opt.maxmem_mib : opt.memory_mib) * 1024LL * 1024;
+    long long maxmem = (opt.h.maxmem_mib ? opt.h.maxmem_mib : opt.h.memory_mib) * 1024LL * 1024;
     struct cgroup_limits limits = {
         .memory_max_bytes = maxmem,
         .memory_high_bytes = 0,
-        .cpus = opt.vcpus,
+        .cpus = opt.h.vcpus,
         .pids_max = opt.pids_max,
     };
-    if (cgroup_create(&cg, opt.tag, opt.name, &limits, &err) < 0)
+    if (cgroup_create(&cg, opt.h.tag, opt.h.name, &limits, &err) < 0)
         die("cgroups: %s", err.message);
 
-    _cleanup_free_ char *root = xasprintf("%s/root", opt.state_dir);
-    _cleanup_free_ char *work = xasprintf("%s/work", opt.state_dir);
-    if ((mkdir(opt.state_dir, 0700) < 0 && errno != EEXIST) ||
+    _cleanup_free_ char *root = xasprintf("%s/root", opt.h.state_dir);
+    _cleanup_free_ char *work = xasprintf("%s/work", opt.h.state_dir);
+    if ((mkdir(opt.h.state_dir, 0700) < 0 && errno != EEXIST) ||
         (mkdir(root, 0755) < 0 && errno != EEXIST) || (mkdir(work, 0700) < 0 && errno != EEXIST))
-        die("state directory %s: %s", opt.state_dir, strerror(errno));
+        die("state directory %s: %s", opt.h.state_dir, strerror(errno));
 
     int idmap_fd = idmap_userns(base, &err);
     if (idmap_fd < 0)
@@ -645,9 +577,9 @@ int main(int argc, char **argv)
     if (status_fd >= 0)
         close(status_fd);
     status_fd = -1;
-    fprintf(stderr, "qubes-sandbox: qube=%s started init=%d uid_base=%u\n", opt.name, (int)pid,
+    fprintf(stderr, "qubes-sandbox: qube=%s started init=%d uid_base=%u\n", opt.h.name, (int)pid,
             base);
-    struct console con = { .fd = console[0] };
+    struct console_source con = { .fd = console[0] };
     int rc = supervise(&opt, pid, &cg, &con);
     cgroup_free(&cg);
     return rc;

@@ -20,5 +20,3 @@
  * (uid_slot.h hands them out). */
 #define SANDBOX_ID_RANGE 65536u
 #define SANDBOX_ID_FIRST 0x40000000u
-/* What dom0 keeps of one run's console (init, agent, rc.local output). */
-#define SANDBOX_CONSOLE_MAX (16LL << 20)

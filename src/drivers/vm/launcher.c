@@ -32,6 +32,8 @@
 #include "common/names.h"
 #include "common/parse.h"
 #include "common/spawn.h"
+#include "drivers/console_log.h"
+#include "drivers/helper_options.h"
 #include "drivers/sandbox/cgroup.h"
 #include "drivers/sandbox/uid_slot.h"
 #include "drivers/vm/accel.h"
@@ -40,24 +42,11 @@
 #include "drivers/vm/vm_layout.h"
 
 #define QEMU_PATH "/usr/bin/qemu-system-x86_64"
-/* What dom0 keeps of one run's console, as for a sandbox qube. */
-#define VM_CONSOLE_MAX (16LL << 20)
 
 struct options {
-    const char *name;
-    const char *tag;
-    int qid;
-    const char *state_dir;
-    const char *root_image;
-    bool root_snapshot;
-    const char *private_image;
-    bool private_snapshot;
-    long volatile_mib;
+    struct helper_options h; /* name, images, memory... (helper_options.h) */
     const char *kernel;
     const char *initramfs;
-    long memory_mib;
-    long maxmem_mib;
-    int vcpus;
     bool print_argv;
 };
 
@@ -81,8 +70,8 @@ static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt,
  * memory, as the sandbox caps its own. */
 static long volatile_layer_mib(const struct options *opt)
 {
-    long half = opt->memory_mib / 2 > 16 ? opt->memory_mib / 2 : 16;
-    return half < opt->volatile_mib ? half : opt->volatile_mib;
+    long half = opt->h.memory_mib / 2 > 16 ? opt->h.memory_mib / 2 : 16;
+    return half < opt->h.volatile_mib ? half : opt->h.volatile_mib;
 }
 
 /* Under TCG the guest's TSC is the host's: its rate in kHz, from
@@ -101,14 +90,14 @@ static long host_tsc_khz(void)
 static struct vm_machine machine_of(const struct options *opt, enum vm_accel accel)
 {
     return (struct vm_machine){
-        .name = opt->name,
+        .name = opt->h.name,
         .accel = accel,
-        .memory_mib = opt->memory_mib,
-        .vcpus = opt->vcpus,
+        .memory_mib = opt->h.memory_mib,
+        .vcpus = opt->h.vcpus,
         .tsc_khz = accel == VM_ACCEL_TCG ? host_tsc_khz() : 0,
-        .has_private = opt->private_image != NULL,
-        .root_snapshot = opt->root_snapshot,
-        .private_snapshot = opt->private_snapshot,
+        .has_private = opt->h.private_image != NULL,
+        .root_snapshot = opt->h.root_snapshot,
+        .private_snapshot = opt->h.private_snapshot,
     };
 }
 
@@ -165,7 +154,7 @@ static int qemu_child_main(void *arg)
     char ok = 0;
     if (read(c->sync_fd, &ok, 1) != 1)
         _exit(1);
-    _cleanup_free_ char *jail_dir = xasprintf("%s/jail", c->opt->state_dir);
+    _cleanup_free_ char *jail_dir = xasprintf("%s/jail", c->opt->h.state_dir);
     struct jail_config jc = {
         .dir = jail_dir,
         .kernel = c->opt->kernel,
@@ -205,7 +194,7 @@ static int qemu_child_main(void *arg)
 
 static void write_state(const struct options *opt, pid_t qemu)
 {
-    _cleanup_free_ char *path = xasprintf("%s/" VM_STATE_FILE, opt->state_dir);
+    _cleanup_free_ char *path = xasprintf("%s/" VM_STATE_FILE, opt->h.state_dir);
     _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
     _cleanup_fclose_ FILE *f = fopen(tmp, "we");
     if (!f || fprintf(f, "launcher=%d\nqemu=%d\n", (int)getpid(), (int)qemu) < 0 ||
@@ -217,64 +206,11 @@ static void release(const struct options *opt, struct qube_cgroup *cg)
 {
     for (int attempt = 0; attempt < 200 && !cgroup_remove(cg); attempt++)
         usleep(5000);
-    _cleanup_free_ char *state = xasprintf("%s/" VM_STATE_FILE, opt->state_dir);
-    _cleanup_free_ char *jail = xasprintf("%s/jail", opt->state_dir);
+    _cleanup_free_ char *state = xasprintf("%s/" VM_STATE_FILE, opt->h.state_dir);
+    _cleanup_free_ char *jail = xasprintf("%s/jail", opt->h.state_dir);
     unlink(state);
     rmdir(jail);
-    rmdir(opt->state_dir);
-}
-
-/* The guest's console, and QEMU's own complaints, go to the qube's log,
- * at most VM_CONSOLE_MAX bytes of it. */
-struct console {
-    int fd; /* -1 at EOF */
-    long long *written;
-    bool capped;
-    char last[256]; /* the last line, for a failure message */
-};
-
-static void console_copy(const struct options *opt, struct console *con)
-{
-    char buf[16384];
-    for (;;) {
-        ssize_t n = read(con->fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0 || errno != EAGAIN) {
-                close(con->fd);
-                con->fd = -1;
-            }
-            return;
-        }
-        /* remember the last complete line */
-        size_t end = (size_t)n;
-        while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
-            end--;
-        size_t start = end;
-        while (start > 0 && buf[start - 1] != '\n')
-            start--;
-        if (end > start) {
-            size_t len = end - start < sizeof(con->last) - 1 ? end - start : sizeof(con->last) - 1;
-            memcpy(con->last, buf + start, len);
-            con->last[len] = '\0';
-        }
-        if (*con->written >= VM_CONSOLE_MAX) {
-            if (!con->capped)
-                fprintf(stderr,
-                        "qubes-vm: qube=%s console log reached %lld bytes: "
-                        "further output dropped\n",
-                        opt->name, (long long)VM_CONSOLE_MAX);
-            con->capped = true;
-            continue;
-        }
-        size_t keep = (size_t)n;
-        if (*con->written + n > VM_CONSOLE_MAX)
-            keep = (size_t)(VM_CONSOLE_MAX - *con->written);
-        if (write(STDOUT_FILENO, buf, keep) < 0)
-            return;
-        *con->written += (long long)keep;
-    }
+    rmdir(opt->h.state_dir);
 }
 
 /* QMP says hello as soon as QEMU has built the machine: the qube runs. */
@@ -294,7 +230,8 @@ struct supervisor {
     pid_t relay;
     int relay_ctl; /* 'P' asks the guest to power off */
     int qmp;
-    struct console con[2]; /* the guest's serial console, QEMU's stderr */
+    struct console_log log;
+    struct console_source con[2]; /* the guest's serial console, QEMU's stderr */
     bool started;
 };
 
@@ -302,7 +239,7 @@ static void drain(struct supervisor *s)
 {
     for (int i = 0; i < 2; i++)
         if (s->con[i].fd >= 0)
-            console_copy(s->opt, &s->con[i]);
+            console_copy(&s->log, &s->con[i]);
 }
 
 static int supervise(struct supervisor *s, int sfd)
@@ -317,14 +254,15 @@ static int supervise(struct supervisor *s, int sfd)
             die("poll: %s", strerror(errno));
         for (int i = 0; i < 2; i++)
             if (s->con[i].fd >= 0 && (p[1 + i].revents & (POLLIN | POLLHUP | POLLERR)))
-                console_copy(s->opt, &s->con[i]);
+                console_copy(&s->log, &s->con[i]);
         if (s->qmp >= 0 && (p[3].revents & (POLLIN | POLLHUP | POLLERR))) {
             if (!s->started && qmp_greeted(s->qmp)) {
                 s->started = true;
                 if (status_fd >= 0)
                     close(status_fd);
                 status_fd = -1;
-                fprintf(stderr, "qubes-vm: qube=%s started qemu=%d\n", s->opt->name, (int)s->qemu);
+                fprintf(stderr, "qubes-vm: qube=%s started qemu=%d\n", s->opt->h.name,
+                        (int)s->qemu);
             } else {
                 char sink[4096]; /* QMP events: none asked for yet */
                 if (read(s->qmp, sink, sizeof(sink)) <= 0) {
@@ -358,7 +296,7 @@ static int supervise(struct supervisor *s, int sfd)
                      * went away; either way the qube is over */
                     if (s->qemu > 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
                         fprintf(stderr, "qubes-vm: qube=%s qrexec channel failed: killed\n",
-                                s->opt->name);
+                                s->opt->h.name);
                         kill(s->qemu, SIGKILL);
                     }
                 }
@@ -375,11 +313,11 @@ static int supervise(struct supervisor *s, int sfd)
     if (!s->started)
         return -1;
     if (WIFEXITED(status)) {
-        fprintf(stderr, "qubes-vm: qube=%s qemu exited status=%d\n", s->opt->name,
+        fprintf(stderr, "qubes-vm: qube=%s qemu exited status=%d\n", s->opt->h.name,
                 WEXITSTATUS(status));
         return WEXITSTATUS(status) == 0 ? 0 : 1;
     }
-    fprintf(stderr, "qubes-vm: qube=%s qemu killed signal=%d\n", s->opt->name, WTERMSIG(status));
+    fprintf(stderr, "qubes-vm: qube=%s qemu killed signal=%d\n", s->opt->h.name, WTERMSIG(status));
     return WTERMSIG(status) == SIGKILL ? 2 : 1;
 }
 
@@ -420,14 +358,6 @@ static void usage(FILE *f)
           f);
 }
 
-static long number(const char *s, const char *what)
-{
-    long long v;
-    if (parse_ll(s, 0, LONG_MAX, 0, &v) < 0)
-        die("%s must be a non-negative number: %s", what, s);
-    return (long)v;
-}
-
 static void print_argv(const struct options *opt, enum vm_accel accel)
 {
     struct vm_machine m = machine_of(opt, accel);
@@ -439,23 +369,13 @@ static void print_argv(const struct options *opt, enum vm_accel accel)
 
 int main(int argc, char **argv)
 {
-    struct options opt = { .volatile_mib = 1024, .vcpus = 1, .memory_mib = 400 };
+    struct options opt = { .h = { .volatile_mib = 1024, .vcpus = 1, .memory_mib = 400 } };
+    struct qerror err = { 0 };
     bool probe = false;
     static const struct option longopts[] = {
-        { "name", required_argument, NULL, 'n' },
-        { "qid", required_argument, NULL, 'q' },
-        { "tag", required_argument, NULL, 't' },
-        { "state-dir", required_argument, NULL, 's' },
-        { "root-image", required_argument, NULL, 'r' },
-        { "root-snapshot", no_argument, NULL, 'S' },
-        { "private-image", required_argument, NULL, 'p' },
-        { "private-snapshot", no_argument, NULL, 'R' },
-        { "volatile-mib", required_argument, NULL, 'v' },
+        HELPER_LONGOPTS,
         { "kernel", required_argument, NULL, 'k' },
         { "initramfs", required_argument, NULL, 'i' },
-        { "memory-mib", required_argument, NULL, 'm' },
-        { "maxmem-mib", required_argument, NULL, 'M' },
-        { "vcpus", required_argument, NULL, 'c' },
         { "print-argv", no_argument, NULL, 'X' },
         { "probe", no_argument, NULL, 'K' },
         { "help", no_argument, NULL, 'h' },
@@ -464,24 +384,18 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'n': opt.name = optarg; break;
-        case 'q': opt.qid = (int)number(optarg, "--qid"); break;
-        case 't': opt.tag = optarg; break;
-        case 's': opt.state_dir = optarg; break;
-        case 'r': opt.root_image = optarg; break;
-        case 'S': opt.root_snapshot = true; break;
-        case 'p': opt.private_image = optarg; break;
-        case 'R': opt.private_snapshot = true; break;
-        case 'v': opt.volatile_mib = number(optarg, "--volatile-mib"); break;
         case 'k': opt.kernel = optarg; break;
         case 'i': opt.initramfs = optarg; break;
-        case 'm': opt.memory_mib = number(optarg, "--memory-mib"); break;
-        case 'M': opt.maxmem_mib = number(optarg, "--maxmem-mib"); break;
-        case 'c': opt.vcpus = (int)number(optarg, "--vcpus"); break;
         case 'X': opt.print_argv = true; break;
         case 'K': probe = true; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if (helper_option(&opt.h, c, optarg, &err) > 0)
+                break;
+            if (err.kind)
+                die("%s", err.message);
+            usage(stderr);
+            return 2;
         }
     }
     char why[256];
@@ -494,11 +408,8 @@ int main(int argc, char **argv)
         printf("%s\n", why);
         return 0;
     }
-    struct qerror err = { 0 };
-    if (!opt.name || validate_qube_name(opt.name, NULL, &err) < 0 || !opt.root_image ||
-        !opt.kernel || !opt.initramfs || opt.qid <= 0 || opt.qid >= 10000 || optind != argc ||
-        (opt.private_snapshot && !opt.private_image) || opt.memory_mib <= 0 ||
-        (!opt.print_argv && (!opt.tag || !opt.state_dir))) {
+    if (!helper_options_valid(&opt.h, !opt.print_argv) || !opt.kernel || !opt.initramfs ||
+        opt.h.memory_mib <= 0 || optind != argc) {
         usage(stderr);
         return 2;
     }
@@ -516,36 +427,36 @@ int main(int argc, char **argv)
     fcntl(VM_QUBESDB_FD, F_SETFD, FD_CLOEXEC);
 
     enum vm_accel accel = vm_accel_choose(QEMU_PATH, opt.kernel, why, sizeof(why));
-    fprintf(stderr, "qubes-vm: qube=%s accel=%s\n", opt.name, why);
+    fprintf(stderr, "qubes-vm: qube=%s accel=%s\n", opt.h.name, why);
 
     uid_t uid;
-    int uid_slot = uid_slot_acquire(opt.qid, &uid, &err); /* held until we exit */
+    int uid_slot = uid_slot_acquire(opt.h.qid, &uid, &err); /* held until we exit */
     if (uid_slot < 0)
         die("%s", err.message);
     struct qube_cgroup cg;
     struct cgroup_limits limits = {
         .memory_max_bytes =
-            (opt.memory_mib + volatile_layer_mib(&opt) + VM_OVERHEAD_MIB) * 1024LL * 1024,
-        .cpus = opt.vcpus,
+            (opt.h.memory_mib + volatile_layer_mib(&opt) + VM_OVERHEAD_MIB) * 1024LL * 1024,
+        .cpus = opt.h.vcpus,
         .pids_max = 256, /* QEMU's threads */
     };
-    if (cgroup_create(&cg, opt.tag, opt.name, &limits, &err) < 0)
+    if (cgroup_create(&cg, opt.h.tag, opt.h.name, &limits, &err) < 0)
         die("cgroups: %s", err.message);
-    _cleanup_free_ char *jail = xasprintf("%s/jail", opt.state_dir);
-    if ((mkdir(opt.state_dir, 0700) < 0 && errno != EEXIST) ||
+    _cleanup_free_ char *jail = xasprintf("%s/jail", opt.h.state_dir);
+    if ((mkdir(opt.h.state_dir, 0700) < 0 && errno != EEXIST) ||
         (mkdir(jail, 0700) < 0 && errno != EEXIST))
-        die("state directory %s: %s", opt.state_dir, strerror(errno));
+        die("state directory %s: %s", opt.h.state_dir, strerror(errno));
 
     struct qemu_child child = { .opt = &opt, .accel = accel, .uid = uid };
     for (int i = 0; i < QEMU_FD_COUNT; i++)
         child.fds[i] = -1;
-    child.fds[QEMU_ROOT_FD] = open_image(opt.root_image, opt.root_snapshot);
-    if (!opt.root_snapshot)
-        child.fds[QEMU_ROOT_RO_FD] = open_image(opt.root_image, true);
-    if (opt.private_image) {
-        child.fds[QEMU_PRIVATE_FD] = open_image(opt.private_image, opt.private_snapshot);
-        if (!opt.private_snapshot)
-            child.fds[QEMU_PRIVATE_RO_FD] = open_image(opt.private_image, true);
+    child.fds[QEMU_ROOT_FD] = open_image(opt.h.root_image, opt.h.root_snapshot);
+    if (!opt.h.root_snapshot)
+        child.fds[QEMU_ROOT_RO_FD] = open_image(opt.h.root_image, true);
+    if (opt.h.private_image) {
+        child.fds[QEMU_PRIVATE_FD] = open_image(opt.h.private_image, opt.h.private_snapshot);
+        if (!opt.h.private_snapshot)
+            child.fds[QEMU_PRIVATE_RO_FD] = open_image(opt.h.private_image, true);
     }
     child.fds[QEMU_QUBESDB_FD] = VM_QUBESDB_FD;
     int wire[2], qmp[2], console[2], errpipe[2], sync[2], ctl[2];
@@ -621,15 +532,14 @@ int main(int argc, char **argv)
     close(ctl[0]);
     close(VM_CHANNEL_FD); /* the relay's now */
 
-    long long written = 0;
     struct supervisor s = {
         .opt = &opt,
         .qemu = qemu,
         .relay = relay,
         .relay_ctl = ctl[1],
         .qmp = qmp[0],
-        .con = { { .fd = console[0], .written = &written },
-                 { .fd = errpipe[0], .written = &written } },
+        .log = { .helper = "qubes-vm", .qube = opt.h.name },
+        .con = { { .fd = console[0] }, { .fd = errpipe[0] } },
     };
     fcntl(console[0], F_SETFL, O_NONBLOCK);
     fcntl(errpipe[0], F_SETFL, O_NONBLOCK);
