@@ -180,10 +180,14 @@ test_crash_of_the_qube_removes_it() {
 
 test_failed_start_removes_it() {
     setup_dvm
-    # copied from the DVM template: a virt_mode this host cannot run
+    # copied from the DVM template: a vm qube with a netvm, which the vm
+    # driver cannot wire yet (the netvm starts; the disposable's start fails)
+    ok admin.vm.Create.AppVM dom0 min "name=net label=red"
+    ok admin.vm.property.Set net provides_network True
     ok admin.vm.property.Set dvm virt_mode vm
+    ok admin.vm.property.Set dvm netvm net
     d=$(new_disp dvm)
-    expect "2|QubesException||virt_mode vm cannot run on this host yet (available: sandbox)|" \
+    expect "2|QubesException||Start failed: network: virt_mode vm has no network yet|" \
         admin.vm.Start "$d"
     assert_eq "" "$(disposables)" "removed after the failed start"
     assert_no_trace "$d"
