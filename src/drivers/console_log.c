@@ -39,8 +39,9 @@ void console_copy(struct console_log *log, struct console_source *src)
         remember_last_line(src, buf, (size_t)n);
         if (log->written >= CONSOLE_LOG_MAX) {
             if (!log->capped)
-                fprintf(stderr, "%s: qube=%s console log reached %lld bytes: "
-                                "further output dropped\n",
+                fprintf(stderr,
+                        "%s: qube=%s console log reached %lld bytes: "
+                        "further output dropped\n",
                         log->helper, log->qube, (long long)CONSOLE_LOG_MAX);
             log->capped = true;
             continue;

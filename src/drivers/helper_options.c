@@ -47,7 +47,7 @@ int helper_option(struct helper_options *o, int code, const char *arg, struct qe
 bool helper_options_valid(const struct helper_options *o, bool for_start)
 {
     struct qerror err = { 0 };
-    return o->name && validate_qube_name(o->name, NULL, &err) == 0 && o->root_image &&
-           o->qid > 0 && o->qid < 10000 && (!o->private_snapshot || o->private_image) &&
+    return o->name && validate_qube_name(o->name, NULL, &err) == 0 && o->root_image && o->qid > 0 &&
+           o->qid < 10000 && (!o->private_snapshot || o->private_image) &&
            (!for_start || (o->tag && o->state_dir));
 }

@@ -24,19 +24,18 @@ struct helper_options {
 
 /* The getopt_long entries of those options (their codes are below 32, so
  * a helper's own options keep their letters). */
-#define HELPER_LONGOPTS                                        \
-    { "name", required_argument, NULL, 1 },                    \
-        { "qid", required_argument, NULL, 2 },                 \
-        { "tag", required_argument, NULL, 3 },                 \
-        { "state-dir", required_argument, NULL, 4 },           \
-        { "root-image", required_argument, NULL, 5 },          \
-        { "root-snapshot", no_argument, NULL, 6 },             \
-        { "private-image", required_argument, NULL, 7 },       \
-        { "private-snapshot", no_argument, NULL, 8 },          \
-        { "volatile-mib", required_argument, NULL, 9 },        \
-        { "memory-mib", required_argument, NULL, 10 },         \
-        { "maxmem-mib", required_argument, NULL, 11 },         \
-        { "vcpus", required_argument, NULL, 12 }
+#define HELPER_LONGOPTS \
+    { "name", required_argument, NULL, 1 }, { "qid", required_argument, NULL, 2 }, \
+        { "tag", required_argument, NULL, 3 }, { "state-dir", required_argument, NULL, 4 }, \
+        { "root-image", required_argument, NULL, 5 }, { "root-snapshot", no_argument, NULL, 6 }, \
+        { "private-image", required_argument, NULL, 7 }, \
+        { "private-snapshot", no_argument, NULL, 8 }, \
+        { "volatile-mib", required_argument, NULL, 9 }, \
+        { "memory-mib", required_argument, NULL, 10 }, \
+        { "maxmem-mib", required_argument, NULL, 11 }, \
+    { \
+        "vcpus", required_argument, NULL, 12 \
+    }
 
 /* One option getopt_long returned: 1 taken, 0 not one of these, -1 a bad
  * value (err says which). */

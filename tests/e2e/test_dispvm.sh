@@ -298,8 +298,12 @@ test_preload_feature_is_guarded() {
     ok admin.vm.feature.Set dom0 preload-dispvm-max 0
     ok admin.vm.feature.Set dvm preload-dispvm-max ""
     expect "0|" admin.vm.CreateDisposable dvm preload
-    # a pool whose disposables cannot start does not retry at once
+    # a pool whose disposables cannot start does not retry at once (vm
+    # qubes with a netvm: the vm driver cannot wire them yet)
+    ok admin.vm.Create.AppVM dom0 min "name=net label=red"
+    ok admin.vm.property.Set net provides_network True
     ok admin.vm.property.Set dvm virt_mode vm
+    ok admin.vm.property.Set dvm netvm net
     ok admin.vm.feature.Set dvm preload-dispvm-max 1
     local log=$QUBES_ROOT/var/log/qubes/qubesd.log
     wait_until 60 grep -q 'op=preload template=dvm result=error' "$log" || fail "no preload tried"

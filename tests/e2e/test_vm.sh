@@ -143,6 +143,9 @@ test_vm_kill_and_netvm_refused() {
     vm_qubes work
     qvm-start -q work || fail "start"
     pid=$(qemu_of work)
+    # paused, QEMU's cgroup is frozen: the kill thaws it first
+    qvm-pause work || fail "pause"
+    assert_contains "state=Paused" "$(call admin.vm.List work)" "paused"
     qvm-kill -q work || fail "kill"
     assert_contains "state=Halted" "$(call admin.vm.List work)" "halted"
     qemu_gone() { [ ! -e /proc/"$pid" ]; }

@@ -226,6 +226,7 @@ static bool qmp_greeted(int qmp)
 
 struct supervisor {
     const struct options *opt;
+    struct qube_cgroup *cg;
     pid_t qemu;
     pid_t relay;
     int relay_ctl; /* 'P' asks the guest to power off */
@@ -282,6 +283,9 @@ static int supervise(struct supervisor *s, int sfd)
             if (s->relay_ctl >= 0 && write(s->relay_ctl, "P", 1) < 0)
                 kill(s->qemu, SIGKILL);
         } else if (si.ssi_signo == SIGUSR1) {
+            /* a frozen (paused) QEMU dies only once thawed */
+            cgroup_unthrottle(s->cg);
+            cgroup_freeze(s->cg, false, NULL);
             kill(s->qemu, SIGKILL);
         } else if (si.ssi_signo == SIGCHLD) {
             int st;
@@ -534,6 +538,7 @@ int main(int argc, char **argv)
 
     struct supervisor s = {
         .opt = &opt,
+        .cg = &cg,
         .qemu = qemu,
         .relay = relay,
         .relay_ctl = ctl[1],
