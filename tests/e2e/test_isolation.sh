@@ -46,9 +46,16 @@ test_forbidden_syscalls_fail() {
 test_other_system_call_tables_kill_the_caller() {
     start_work
     # the filter is written for x86_64: mount through the i386 or the x32
-    # table does not reach the kernel, the caller dies of SIGSYS (128 + 31)
+    # table does not reach the kernel, the caller dies of SIGSYS (128 + 31).
+    # Some hosts' kernels take no i386 call from a 64-bit process at all (the
+    # probe dies of SIGSEGV, 139, in dom0's own throwaway mount namespace,
+    # with no filter): there the qube's caller must die the same way.
+    local want
     for what in i386_mount x32_mount; do
-        assert_eq "$what: 159" "$what: $(in_qube root "/tmp/probe $what >/dev/null 2>&1; echo \$?")" \
+        want=159
+        unshare -m "$PROBE" "$what" >/dev/null 2>&1
+        [ $? = 139 ] && want=139
+        assert_eq "$what: $want" "$what: $(in_qube root "/tmp/probe $what >/dev/null 2>&1; echo \$?")" \
             "$what"
     done
 }
