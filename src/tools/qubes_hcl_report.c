@@ -12,8 +12,7 @@
 #include "common/cleanup.h"
 #include "common/paths.h"
 #include "drivers/vm/accel.h"
-
-#define QEMU "/usr/bin/qemu-system-x86_64"
+#include "drivers/vm/vm_layout.h"
 
 /* The value of the first "key<spaces>: value" line of a /proc file. */
 static void proc_value(const char *path, const char *key, char *out, size_t len)
@@ -47,13 +46,13 @@ int main(int argc, char **argv)
     printf("Kernel: %s\nRAM: %s\nCPU:\n  %s\n", u.release, mem, cpu);
     _cleanup_free_ char *dir = qubicle_vm_dir();
     _cleanup_free_ char *kernel = xasprintf("%s/vmlinuz", dir);
-    if (access(QEMU, X_OK) < 0 || access(kernel, R_OK) < 0) {
+    if (access(VM_QEMU_PATH, X_OK) < 0 || access(kernel, R_OK) < 0) {
         printf("HVM: not active\nvm qubes: cannot run (%s missing)\n",
-               access(QEMU, X_OK) < 0 ? QEMU : kernel);
+               access(VM_QEMU_PATH, X_OK) < 0 ? VM_QEMU_PATH : kernel);
         return 0;
     }
     char why[256];
-    enum vm_accel accel = vm_accel_choose(QEMU, kernel, why, sizeof(why));
+    enum vm_accel accel = vm_accel_choose(VM_QEMU_PATH, kernel, why, sizeof(why));
     printf("HVM: %s\nvm qubes: %s (%s)\n", accel == VM_ACCEL_KVM ? "active" : "not active",
            accel == VM_ACCEL_KVM ? "KVM" : "TCG emulation", why + 5);
     return 0;

@@ -81,7 +81,10 @@ from the vm" "$(echo 'from the vm' | qube_run work 'qrexec-client-vm personal te
 into the vm" "$(echo 'into the vm' | qube_run personal 'qrexec-client-vm work test.Echo+y')" \
         "a sandbox qube calls the vm qube"
     # 8 MiB through the tunnel, intact
-    out=$(qube_run personal 'head -c 8388608 /dev/urandom > /tmp/d; sha256sum < /tmp/d; qrexec-client-vm work test.Echo < /tmp/d | tail -n +2 | sha256sum')
+    out=$(qube_run personal 'head -c 8388608 /dev/urandom > /tmp/d; sha256sum < /tmp/d; qrexec-client-vm work test.Echo < /tmp/d | tail -n +2 | sha256sum') ||
+        fail "bulk call"
+    # two hashes, of what was sent and of what came back, equal
+    assert_eq "2" "$(echo "$out" | grep -c '^[0-9a-f]\{64\} ')" "both hashes computed"
     assert_eq "$(echo "$out" | head -1)" "$(echo "$out" | tail -1)" "bulk data"
 }
 
@@ -120,7 +123,9 @@ test_vm_isolation_guest_sees_no_host_file_or_process() {
     assert_eq "absent" "$(qube_run work "[ -e '$marker' ] && echo present || echo absent")" \
         "a dom0 file"
     # the guest's processes are its own: none of dom0's
-    assert_eq "" "$(qube_run work 'cat /proc/[0-9]*/comm' | grep -x -e qubesd -e qrexec-daemon -e qemu-system-x86)" \
+    procs=$(qube_run work 'cat /proc/[0-9]*/comm') || fail "list the guest's processes"
+    assert_contains "qubes-init" "$procs" "the guest's own processes are listed"
+    assert_eq "" "$(echo "$procs" | grep -x -e qubesd -e qrexec-daemon -e qemu-system-x86)" \
         "no dom0 process"
     # QEMU itself: unprivileged, in its own namespaces, seccomp on, nothing of dom0's / but /usr
     pid=$(qemu_of work)

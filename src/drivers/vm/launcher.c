@@ -41,8 +41,6 @@
 #include "drivers/vm/qemu_argv.h"
 #include "drivers/vm/vm_layout.h"
 
-#define QEMU_PATH "/usr/bin/qemu-system-x86_64"
-
 struct options {
     struct helper_options h; /* name, images, memory... (helper_options.h) */
     const char *kernel;
@@ -182,11 +180,11 @@ static int qemu_child_main(void *arg)
     for (int fd = QEMU_FD_COUNT; fd < 1000; fd++)
         close(fd);
     struct vm_machine m = machine_of(c->opt, c->accel);
-    char **argv = vm_argv_build(QEMU_PATH, &m);
+    char **argv = vm_argv_build(VM_QEMU_PATH, &m);
     char *const envp[] = { "TMPDIR=" JAIL_TMP, "PATH=/usr/bin", NULL };
-    execve(QEMU_PATH, argv, envp);
+    execve(VM_QEMU_PATH, argv, envp);
     char msg[128];
-    snprintf(msg, sizeof(msg), "exec %s: %s", QEMU_PATH, strerror(errno));
+    snprintf(msg, sizeof(msg), "exec %s: %s", VM_QEMU_PATH, strerror(errno));
     child_fail(sync_fd, msg);
 }
 
@@ -365,7 +363,7 @@ static void usage(FILE *f)
 static void print_argv(const struct options *opt, enum vm_accel accel)
 {
     struct vm_machine m = machine_of(opt, accel);
-    char **argv = vm_argv_build(QEMU_PATH, &m);
+    char **argv = vm_argv_build(VM_QEMU_PATH, &m);
     for (char **a = argv; *a; a++)
         printf("%s\n", *a);
     vm_argv_free(argv);
@@ -408,7 +406,7 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
-        vm_accel_choose(QEMU_PATH, opt.kernel, why, sizeof(why));
+        vm_accel_choose(VM_QEMU_PATH, opt.kernel, why, sizeof(why));
         printf("%s\n", why);
         return 0;
     }
@@ -430,7 +428,7 @@ int main(int argc, char **argv)
     fcntl(VM_CHANNEL_FD, F_SETFD, FD_CLOEXEC);
     fcntl(VM_QUBESDB_FD, F_SETFD, FD_CLOEXEC);
 
-    enum vm_accel accel = vm_accel_choose(QEMU_PATH, opt.kernel, why, sizeof(why));
+    enum vm_accel accel = vm_accel_choose(VM_QEMU_PATH, opt.kernel, why, sizeof(why));
     fprintf(stderr, "qubes-vm: qube=%s accel=%s\n", opt.h.name, why);
 
     uid_t uid;

@@ -9,6 +9,7 @@
 #include "common/paths.h"
 #include "drivers/driver.h"
 #include "drivers/helper_run.h"
+#include "drivers/vm/vm_layout.h"
 
 #define DRIVER "vm"
 #define PROGRAM "qubes-vm"
@@ -18,9 +19,8 @@ static int vm_prepare(const struct qube_launch *l, struct qerror *err)
     _cleanup_free_ char *dir = qubicle_vm_dir();
     _cleanup_free_ char *kernel = xasprintf("%s/vmlinuz", dir);
     _cleanup_free_ char *initramfs = xasprintf("%s/initramfs.img", dir);
-    if (access("/usr/bin/qemu-system-x86_64", X_OK) < 0)
-        return qerror_set(err, ERR_QUBES_EXCEPTION,
-                          "virt_mode vm needs QEMU (/usr/bin/qemu-system-x86_64)");
+    if (access(VM_QEMU_PATH, X_OK) < 0)
+        return qerror_set(err, ERR_QUBES_EXCEPTION, "virt_mode vm needs QEMU (" VM_QEMU_PATH ")");
     if (access(kernel, R_OK) < 0 || access(initramfs, R_OK) < 0)
         return qerror_set(err, ERR_QUBES_EXCEPTION, "no guest kernel and initramfs in %s", dir);
     if (!l->root_image || access(l->root_image, R_OK) < 0)

@@ -2,6 +2,9 @@
  * runs: descriptor numbers, where things are inside QEMU's jail, bounds. */
 #pragma once
 
+/* The QEMU every vm qube runs (Debian's qemu-system-x86). */
+#define VM_QEMU_PATH "/usr/bin/qemu-system-x86_64"
+
 /* The descriptors qubes-vm gets from qubesd, as qubes-sandbox does: the
  * qube's qrexec channel, a status pipe (why a start failed), the qube's
  * qubesdb channel. */
